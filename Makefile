@@ -1,0 +1,128 @@
+# sessiond - build, test and run. `make help` lists the targets.
+#
+# Builds go to build/ (normal) and build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer);
+# pass B=DIR SAN=1 to choose. CI sets WERROR=1.
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+B          ?= build
+SAN        ?= 0
+WERROR     ?= 0
+PKGS       := libh2o-evloop libsodium lmdb jansson inih
+PORT       ?= 8080
+
+CC         ?= cc
+CFLAGS_BASE := -std=c17 -Wall -Wextra -g -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Iinclude -Isrc \
+               -DSESSIOND_VERSION='"$(VERSION)"' -fPIC -MMD -MP
+ifeq ($(SAN),1)
+CFLAGS_BASE += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS_SAN := -fsanitize=address,undefined
+else
+CFLAGS_BASE += -O2
+endif
+ifeq ($(WERROR),1)
+CFLAGS_BASE += -Werror
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
+
+LIB_SRC  := $(sort $(wildcard lib/*.c lib/store/*.c))
+SRV_SRC  := $(sort $(wildcard src/server/*.c src/cli/*.c))
+MAIN_SRC := src/main.c
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+SRV_OBJ  := $(SRV_SRC:%.c=$(B)/%.o)
+MAIN_OBJ := $(MAIN_SRC:%.c=$(B)/%.o)
+TESTS    := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+
+BIN        := $(if $(filter build,$(B)),sessiond,$(B)/sessiond)
+LIB_A      := $(B)/libsessiond.a
+LIB_SO     := $(B)/libsessiond.so.0
+
+.PHONY: all deps run check check-unit check-integration check-asan test-bin format format-check \
+        install clean help examples
+
+all: $(BIN) $(LIB_A) $(LIB_SO) $(B)/sessiond.pc
+
+help:
+	@echo "make             build ./sessiond, libsessiond.a/.so and sessiond.pc"
+	@echo "make run         install missing packages (as root), build, serve on 127.0.0.1:$(PORT)"
+	@echo "make check       every test: unit, integration, and both again under ASan+UBSan"
+	@echo "make check-asan  only the sanitizer pass"
+	@echo "make install PREFIX=DIR"
+	@echo "make format      clang-format every C file"
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libsessiond.so.0 $(LDFLAGS_SAN) -o $@ $^ $(PKG_LIBS)
+	ln -sf libsessiond.so.0 $(B)/libsessiond.so
+
+$(B)/libsessiond-server.a: $(SRV_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(B)/libsessiond-server.a $(LIB_A)
+	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/sessiond.pc: sessiond.pc.in Makefile
+	@mkdir -p $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+$(B)/tests/%: tests/unit/%.c $(B)/libsessiond-server.a $(LIB_A) tests/unit/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS_SAN) -o $@ $< $(B)/libsessiond-server.a $(LIB_A) \
+	    $(PKG_LIBS) -lcmocka
+
+test-bin: $(BIN) $(TESTS)
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./sessiond serve --listen 127.0.0.1:$(PORT) --data ./sessiond-data
+
+# The whole test suite: unit + integration, then the same under ASan+UBSan, then the example
+# program built through pkg-config. Ends with one "N passed, N failed" line.
+check: deps
+	@scripts/check.sh
+
+check-unit: test-bin
+	@scripts/check.sh --unit-only $(B)
+
+check-asan: deps
+	@scripts/check.sh --asan-only
+
+examples: all
+	@scripts/build-examples.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/sessiond
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/sessiond
+	install -m 0644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libsessiond.a
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libsessiond.so.0
+	ln -sf libsessiond.so.0 $(DESTDIR)$(PREFIX)/lib/libsessiond.so
+	install -m 0644 include/sessiond/*.h $(DESTDIR)$(PREFIX)/include/sessiond/
+	install -m 0644 $(B)/sessiond.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/sessiond.pc
+
+format:
+	clang-format -i $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) include/sessiond/*.h \
+	    $(wildcard src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c)
+
+format-check:
+	clang-format --dry-run -Werror $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) include/sessiond/*.h \
+	    $(wildcard src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c)
+
+clean:
+	rm -rf build build-asan sessiond
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

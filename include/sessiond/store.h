@@ -1,0 +1,153 @@
+/*
+ * store.h - the one storage interface every backend (memory, lmdb, later redis) implements.
+ *
+ * The interface is made of whole operations, not of get/put: each operation is atomic in the
+ * backend (one LMDB write transaction, one lock, one MULTI/EXEC), so that sessiond never does a
+ * read-modify-write of a whole session across calls. Semantics every backend keeps alike (the
+ * conformance suite in tests/unit/test_store.c checks each of them against every backend):
+ *
+ *  - A call that returns 0 for a write has made it durable for that backend (lmdb: committed).
+ *  - Writes after creation are update-only: touch, patch and rotate on a session that is absent
+ *    (deleted, evicted, swept) return SESS_ESESSION and create nothing.
+ *  - A deleted session stays deleted: its token hashes and index entries go with it.
+ *  - Stores do not judge expiry or generations: lookups return what is stored plus the user's
+ *    current generation, and lib/session.c decides. Sweeping removes what is expired.
+ *  - Every returned record must be released with sess_record_dispose().
+ *  - Thread safety: every operation may be called from any thread at the same time.
+ */
+#ifndef SESSIOND_STORE_H
+#define SESSIOND_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sessiond/record.h"
+
+typedef struct sess_store sess_store;
+
+/* Called once per session by the listing operations; return non-zero to stop early.
+ * The record is only valid during the call. */
+typedef int (*sess_record_cb)(const sess_record *rec, uint64_t user_generation, void *arg);
+
+/* Called once per API key by apikey_list. */
+typedef int (*sess_apikey_cb)(const char *name, int64_t created, void *arg);
+
+typedef struct sess_store_ops {
+    const char *name;
+
+    /* Releases everything; pending writes are already durable. */
+    void (*close)(sess_store *st);
+    /* 0 when the backend can serve requests, SESS_ESTORE otherwise (readiness). */
+    int (*ping)(sess_store *st);
+
+    /* Inserts a new session whose current token hash is rec->token_hash, adds it to the user's
+     * index, and then, while the user has more than `max_per_user` sessions of the current
+     * generation, deletes the oldest (by `created`, then id). Index entries of older
+     * generations found on the way are removed too. rec->generation is ignored on input: the
+     * store sets the stored record's generation to the user's current one. `evicted` (may be
+     * NULL) receives the number of sessions evicted. */
+    int (*create)(sess_store *st, const sess_record *rec, uint32_t max_per_user,
+                  uint32_t *evicted);
+
+    /* Finds the session a token hash belongs to. Fills `out` and `user_generation`, and sets
+     * `*is_previous` when the hash is the session's previous token (the caller checks
+     * out->prev_until). SESS_ESESSION when no session has that hash. */
+    int (*lookup)(sess_store *st, const uint8_t hash[SESS_HASH_BYTES], sess_record *out,
+                  uint64_t *user_generation, bool *is_previous);
+
+    /* Finds a session by id; SESS_ESESSION when absent. */
+    int (*get)(sess_store *st, const uint8_t id[SESS_ID_BYTES], sess_record *out,
+               uint64_t *user_generation);
+
+    /* Applies many touches at once (one transaction where the backend has them): for each i,
+     * if session ids[i] still exists, sets last_seen = last_seen[i] and idle_expires =
+     * min(idle_expires[i], abs_expires), never lowering either. Absent sessions are skipped. */
+    int (*touch_many)(sess_store *st, size_t n, const uint8_t (*ids)[SESS_ID_BYTES],
+                      const int64_t *last_seen, const int64_t *idle_expires);
+
+    /* Applies an RFC 7386 JSON merge patch (`patch`, a JSON object as text) to the session's
+     * data atomically. SESS_ETOOLARGE (nothing changed) when the result would exceed
+     * `max_data` bytes of compact JSON; SESS_EINVAL when `patch` is not a JSON object;
+     * SESS_ESESSION when absent. On success, when `out` is not NULL it receives the record as
+     * stored after the patch. */
+    int (*patch)(sess_store *st, const uint8_t id[SESS_ID_BYTES], const char *patch,
+                 size_t patch_len, size_t max_data, sess_record *out);
+
+    /* Rotation: the session's current token hash becomes its previous one, refused from
+     * `prev_until` on; `new_hash` becomes current; the old previous hash (if any) is dropped.
+     * If `auth_time` > 0 it is stored as the new auth time. Also replaces the CSRF secret when
+     * `new_csrf_secret` is not NULL. SESS_ESESSION when absent. */
+    int (*rotate)(sess_store *st, const uint8_t id[SESS_ID_BYTES],
+                  const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until, int64_t auth_time,
+                  const uint8_t *new_csrf_secret);
+
+    /* Deletes a session with its token hashes and index entry. SESS_ESESSION when absent
+     * (callers that want idempotence treat that as success). */
+    int (*del)(sess_store *st, const uint8_t id[SESS_ID_BYTES]);
+
+    /* Revoke-all: bumps the user's generation in O(1). Sessions created before are refused by
+     * lib/session.c from now on and removed later by sweep or by the next create. Returns the
+     * new generation in `*generation` when not NULL. Works for users with no sessions. */
+    int (*revoke_user)(sess_store *st, const char *user, uint64_t *generation);
+
+    /* Calls `cb` for each stored session of `user` (any generation, any expiry; the caller
+     * filters), oldest first. */
+    int (*list_user)(sess_store *st, const char *user, sess_record_cb cb, void *arg);
+    /* Calls `cb` for every stored session, in no particular order. */
+    int (*list_all)(sess_store *st, sess_record_cb cb, void *arg);
+    /* Number of stored sessions (live or not yet swept). */
+    int (*count)(sess_store *st, uint64_t *n);
+
+    /* Removes at most `max_items` sessions that are expired at `now` (idle or absolute) or of
+     * an old generation, with their hashes and index entries, and drops previous-token hashes
+     * whose grace ended. `*removed` receives how many sessions went. */
+    int (*sweep)(sess_store *st, int64_t now, size_t max_items, size_t *removed);
+
+    /* Per-user preferences, a JSON object as text. get: SESS_ENOTFOUND when the user has none;
+     * `*json` is malloc'ed, the caller frees. put replaces; patch merges (RFC 7386), creating
+     * the object when absent; both refuse results over `max_bytes` with SESS_ETOOLARGE and
+     * non-objects with SESS_EINVAL. patch returns the result in `*result` when not NULL. */
+    int (*prefs_get)(sess_store *st, const char *user, char **json, size_t *len);
+    int (*prefs_put)(sess_store *st, const char *user, const char *json, size_t len,
+                     size_t max_bytes);
+    int (*prefs_patch)(sess_store *st, const char *user, const char *patch, size_t len,
+                       size_t max_bytes, char **result, size_t *result_len);
+
+    /* Service API keys, stored only as keyed hashes. put: SESS_EEXIST when the name is taken.
+     * find: the name of the key with that hash into `name` (SESS_APIKEY_NAME_MAX + 1 bytes),
+     * SESS_ENOTFOUND when none. del: SESS_ENOTFOUND when absent. */
+    int (*apikey_put)(sess_store *st, const char *name, const uint8_t hash[SESS_HASH_BYTES],
+                      int64_t created);
+    int (*apikey_find)(sess_store *st, const uint8_t hash[SESS_HASH_BYTES],
+                       char name[SESS_APIKEY_NAME_MAX + 1]);
+    int (*apikey_del)(sess_store *st, const char *name);
+    int (*apikey_list)(sess_store *st, sess_apikey_cb cb, void *arg);
+} sess_store_ops;
+
+/* Every backend's handle starts with this. */
+struct sess_store {
+    const sess_store_ops *ops;
+};
+
+/* Options for opening a store. */
+typedef struct sess_store_opts {
+    const char *path;   /* lmdb: the data directory (the environment lives in PATH/store) */
+    size_t map_size;    /* lmdb: maximum size of the data file in bytes; 0 = default (1 GiB) */
+    bool read_only;     /* lmdb: open for reading only (the CLI's list commands) */
+} sess_store_opts;
+
+/* Open a backend. 0 and *out on success; otherwise a negative sess_err and a reason in `err`
+ * (e.g. "data file is corrupt", "map full"). */
+int sess_store_memory_open(const sess_store_opts *opts, sess_store **out, char *err,
+                           size_t errlen);
+int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *err,
+                         size_t errlen);
+
+/* Shared helper for backends: RFC 7386 merge patch of `target` (a JSON object text, may be NULL
+ * for {}) with `patch`; result is malloc'ed compact JSON with sorted keys. SESS_EINVAL when
+ * either is not a JSON object, SESS_ETOOLARGE when the result exceeds max_bytes. */
+int sess_json_merge(const char *target, size_t target_len, const char *patch, size_t patch_len,
+                    size_t max_bytes, char **result, size_t *result_len);
+
+#endif

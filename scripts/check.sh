@@ -1,0 +1,79 @@
+#!/bin/bash
+# The test driver behind `make check`: unit tests (cmocka) and integration tests (node --test)
+# against the normal build, then both again against the ASan+UBSan build, then the example that
+# links libsessiond through pkg-config. Prints one "N passed, N failed" line at the end and exits
+# non-zero when anything failed or could not run.
+#   scripts/check.sh                 everything
+#   scripts/check.sh --asan-only     only the sanitizer pass
+#   scripts/check.sh --unit-only B   only the unit tests of build dir B
+set -u
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-2}
+W=0; [ "${CI:-}" = "true" ] && W=1
+pass=0; fail=0; errors=()
+logdir=$(mktemp -d /tmp/sessiond-check.XXXXXX)
+
+note_fail() { errors+=("$1"); }
+
+build() { # build DIR SAN
+    if ! make -s -j"$JOBS" B="$1" SAN="$2" WERROR=$W test-bin >"$logdir/build-$1.log" 2>&1; then
+        cat "$logdir/build-$1.log" >&2
+        note_fail "build of $1 failed"; fail=$((fail + 1)); return 1
+    fi
+}
+
+run_unit() { # run_unit DIR
+    local t out p f
+    for t in "$1"/tests/test_*; do
+        [ -x "$t" ] || continue
+        out=$(cd "$logdir" && timeout 300 "$OLDPWD/$t" 2>&1); rc=$?
+        echo "$out" > "$logdir/$(basename "$t").$(basename "$1").log"
+        p=$(grep -oE '^\[  PASSED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
+        f=$(grep -oE '^\[  FAILED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
+        p=${p:-0}; f=${f:-0}
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+        pass=$((pass + p)); fail=$((fail + f))
+        if [ "$f" -ne 0 ]; then echo "$out" >&2; note_fail "$t"; fi
+        echo "unit $t: $p passed, $f failed"
+    done
+}
+
+run_integration() { # run_integration BIN LABEL
+    local out p f rc
+    out=$(SESSIOND_BIN="$PWD/$1" timeout 900 node --test --test-concurrency=2 \
+          --test-reporter=tap tests/integration/ 2>&1); rc=$?
+    echo "$out" > "$logdir/integration-$2.log"
+    p=$(grep -oE '^# pass [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
+    f=$(grep -oE '^# fail [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
+    p=${p:-0}; f=${f:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    pass=$((pass + p)); fail=$((fail + f))
+    if [ "$f" -ne 0 ]; then grep -B2 -A30 '^not ok' <<<"$out" | head -200 >&2; note_fail "integration ($2)"; fi
+    echo "integration ($2): $p passed, $f failed"
+}
+
+run_examples() {
+    if scripts/build-examples.sh build >"$logdir/examples.log" 2>&1; then
+        pass=$((pass + 1)); echo "examples: embed.c built through pkg-config and ran"
+    else
+        cat "$logdir/examples.log" >&2; fail=$((fail + 1)); note_fail "examples"
+    fi
+}
+
+case "${1:-all}" in
+--unit-only) run_unit "$2" ;;
+--asan-only)
+    build build-asan 1 && {
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+        run_unit build-asan; run_integration build-asan/sessiond asan; } ;;
+*)
+    if build build 0; then run_unit build; run_integration sessiond normal; run_examples; fi
+    if build build-asan 1; then
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+        run_unit build-asan; run_integration build-asan/sessiond asan
+    fi ;;
+esac
+
+for e in "${errors[@]}"; do echo "FAILED: $e (logs in $logdir)" >&2; done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

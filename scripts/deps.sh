@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages sessiond needs to build and test, when some are missing.
+# As root it runs apt-get; otherwise it prints the exact command and fails.
+set -e
+PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
+      libinih-dev libhiredis-dev libcmocka-dev nodejs"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# Debian's node is enough: it only needs `node --test`.
+if command -v node >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ nodejs//'); fi
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+    echo "sessiond: installing missing packages:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+    echo "sessiond: missing packages; run: sudo apt-get install -y$missing" >&2
+    exit 1
+fi
