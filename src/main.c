@@ -1,5 +1,44 @@
-/* main.c - placeholder until the CLI lands; dispatch only. */
-int main(void)
+/*
+ * main.c - dispatch only: the first word picks the command group.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int main(int argc, char **argv)
 {
-    return 0;
+    if (sess_crypto_init() != 0) {
+        cli_error("cannot initialise libsodium (no usable random source)");
+        return EXIT_RUNTIME;
+    }
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return cli_help(NULL);
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("sessiond %s\n", SESSIOND_VERSION);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "help") == 0)
+        return cli_help(argc > 2 ? argv[2] : NULL);
+
+    static const struct {
+        const char *name;
+        int (*run)(const cli_args *);
+    } commands[] = {{"serve", cli_serve},
+                    {"apikey", cli_apikey},
+                    {"session", cli_session},
+                    {"config", cli_config}};
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        cli_args args;
+        int r = cli_parse_common(argc - 2, argv + 2, &args);
+        if (r == 0)
+            r = commands[i].run(&args);
+        free(args.argv);
+        return r;
+    }
+    cli_error("unknown command '%s'; see 'sessiond --help'", argv[1]);
+    return EXIT_USAGE;
 }

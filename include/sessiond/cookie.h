@@ -1,0 +1,33 @@
+/*
+ * cookie.h - the session cookie: writing Set-Cookie values and finding a cookie in a request's
+ * Cookie header. Contract section 3.
+ */
+#ifndef SESSIOND_COOKIE_H
+#define SESSIOND_COOKIE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SESS_COOKIE_MAX 4096 /* name plus value plus attributes, as browsers accept */
+
+typedef struct sess_cookie_opts {
+    const char *name;      /* e.g. "sid" or "__Host-sid" */
+    const char *domain;    /* NULL or "" for a host-only cookie */
+    const char *same_site; /* "lax", "strict" or "none" */
+    bool secure;
+} sess_cookie_opts;
+
+/* Writes a Set-Cookie value into `out` (`cap` bytes with NUL): name=value; Path=/; [Domain];
+ * [Max-Age]; [Secure]; HttpOnly; SameSite. max_age < 0 makes a browser-session cookie;
+ * max_age == 0 clears the cookie. Returns the length, or -1 when it would not fit or would be
+ * over SESS_COOKIE_MAX. */
+int sess_cookie_format(const sess_cookie_opts *o, const char *value, int64_t max_age, char *out,
+                       size_t cap);
+
+/* Finds the first cookie called `name` in a Cookie header value. 0 with value and vlen pointing
+ * into `header`, or -1 when absent. Malformed pairs are skipped, never read past `len`. */
+int sess_cookie_find(const char *header, size_t len, const char *name, const char **value,
+                     size_t *vlen);
+
+#endif

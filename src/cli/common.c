@@ -1,0 +1,176 @@
+/*
+ * common.c - what every command shares: the common flags, configuration loading in its order
+ * of precedence (defaults < file < environment < flags), and opening the store for admin work.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+#include "sessiond/error.h"
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sessiond: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+const char *cli_flag_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+    size_t n = strlen(name);
+    const char *w = argv[*i];
+    *missing = false;
+    if (strncmp(w, name, n) != 0)
+        return NULL;
+    if (w[n] == '=')
+        return w + n + 1;
+    if (w[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_parse_common(int argc, char **argv, cli_args *args)
+{
+    static const char *names[] = {"-c", "--config", "--data", "--store", "--redis-url"};
+    memset(args, 0, sizeof(*args));
+    args->argv = calloc((size_t)argc + 1, sizeof(char *));
+    if (args->argv == NULL)
+        return EXIT_RUNTIME;
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        size_t k;
+        bool missing = false;
+        for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+            if ((v = cli_flag_value(argc, argv, &i, names[k], &missing)) != NULL || missing)
+                break;
+        if (missing) {
+            cli_error("%s needs a value; see 'sessiond --help'", names[k]);
+            return EXIT_USAGE;
+        }
+        if (v == NULL) {
+            args->argv[args->argc++] = argv[i];
+            continue;
+        }
+        if (k <= 1)
+            args->config_file = v;
+        else if (k == 2)
+            args->data_dir = v;
+        else if (k == 3)
+            args->store = v;
+        else
+            args->redis_url = v;
+    }
+    return 0;
+}
+
+int cli_load_config(const cli_args *a, sessd_config *cfg)
+{
+    char err[512];
+    sessd_config_defaults(cfg);
+    if (a->data_dir)
+        snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", a->data_dir);
+    if (a->config_file) {
+        if (sessd_config_load_file(cfg, a->config_file, err, sizeof(err)) != 0) {
+            cli_error("%s", err);
+            return EXIT_USAGE;
+        }
+        snprintf(cfg->file, sizeof(cfg->file), "%s", a->config_file);
+    }
+    if (sessd_config_apply_env(cfg, err, sizeof(err)) != 0 ||
+        (a->store && sessd_config_set(cfg, "store", "kind", a->store, "--store", err,
+                                      sizeof(err)) != 0) ||
+        (a->redis_url && sessd_config_set(cfg, "store", "redis_url", a->redis_url,
+                                          "--redis-url", err, sizeof(err)) != 0)) {
+        cli_error("%s", err);
+        return EXIT_USAGE;
+    }
+    if (a->data_dir)
+        snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", a->data_dir);
+    return 0;
+}
+
+int cli_finish_config(sessd_config *cfg)
+{
+    char err[512];
+    if (sessd_config_finish(cfg, err, sizeof(err)) != 0) {
+        cli_error("%s", err);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Creates the data directory (mode 0700) when missing. */
+static int ensure_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        cli_error("cannot create the data directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *err,
+                     size_t errlen)
+{
+    char path[SESSD_STR + 16];
+    if (ensure_dir(c->data_dir) != 0) {
+        snprintf(err, errlen, "cannot use the data directory %s", c->data_dir);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/server.key", c->data_dir);
+    return sess_key_load_or_create(path, key, err, errlen);
+}
+
+int cli_open(const sessd_config *cfg, bool read_only, sess_store **store, sess_ctx **ctx)
+{
+    char err[512];
+    uint8_t key[SESS_KEY_BYTES];
+    if (strcmp(cfg->store_kind, "memory") == 0) {
+        cli_error("the memory store lives inside the server process and cannot be managed from "
+                  "the command line; use the /v1 API, or --store lmdb");
+        return EXIT_USAGE;
+    }
+    if (strcmp(cfg->store_kind, "lmdb") != 0) {
+        cli_error("store kind \"%s\" is not available in this build yet", cfg->store_kind);
+        return EXIT_USAGE;
+    }
+    if (sessd_server_key(cfg, key, err, sizeof(err)) != 0) {
+        cli_error("%s", err);
+        return EXIT_RUNTIME;
+    }
+    sess_store_opts o = {.path = cfg->store_path, .read_only = read_only};
+    if (sess_store_lmdb_open(&o, store, err, sizeof(err)) != 0) {
+        cli_error("cannot open the store in %s: %s", cfg->store_path, err);
+        sess_wipe(key, sizeof(key));
+        return EXIT_RUNTIME;
+    }
+    sess_policy pol = {0};
+    pol.max_per_user = (uint32_t)cfg->max_per_user;
+    pol.max_data = (size_t)cfg->max_data;
+    int r = sess_ctx_new(*store, key, &pol, ctx);
+    sess_wipe(key, sizeof(key));
+    if (r != 0) {
+        (*store)->ops->close(*store);
+        cli_error("out of memory");
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+void cli_close(sess_store *store, sess_ctx *ctx)
+{
+    sess_ctx_free(ctx);
+    store->ops->close(store);
+}

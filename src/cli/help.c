@@ -1,0 +1,60 @@
+/*
+ * help.c - `sessiond --help` and `sessiond help COMMAND`.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char common[] =
+    "Options every command takes:\n"
+    "  -c, --config FILE   configuration file (INI; see docs/configuration.md)\n"
+    "  --data DIR          data directory (default ./sessiond-data)\n"
+    "  --store KIND        lmdb (default) or memory\n"
+    "  --redis-url URL     for --store redis\n";
+
+static const struct {
+    const char *name, *text;
+} topics[] = {
+    {"serve", "sessiond serve [-c FILE] [--listen HOST:PORT] [--data DIR] [--store lmdb|memory]\n"
+              "               [--threads N] [--public-url URL]\n"
+              "  Runs the server in the foreground. Prints 'sessiond listening on http://HOST:PORT'\n"
+              "  when ready (with port 0, the port it got). SIGTERM/SIGINT: finish requests in\n"
+              "  flight and exit 0. SIGHUP: reload the configuration file; a bad file is refused\n"
+              "  and the running configuration kept.\n"},
+    {"apikey", "sessiond apikey create NAME   print a new service API key once, store its hash\n"
+               "sessiond apikey list          names and creation times\n"
+               "sessiond apikey revoke NAME   the key stops working at once\n"},
+    {"session", "sessiond session list [--user NAME]   one line per live session: id, user,\n"
+                "                                      created, last seen, expires, client\n"
+                "sessiond session revoke ID            end one session\n"
+                "sessiond session revoke --user NAME   end every session of a user (O(1))\n"
+                "  A revoke made while a server runs on the same data is refused by that server\n"
+                "  from its very next request.\n"},
+    {"config", "sessiond config check [-c FILE]   validate a configuration; exit 0, or 2 with\n"
+               "                                  an error naming file, line and key\n"
+               "sessiond config docs              print the option reference (Markdown)\n"},
+};
+
+int cli_help(const char *command)
+{
+    if (command == NULL) {
+        printf("sessiond %s - sessions for web applications\n\n"
+               "Usage: sessiond COMMAND [OPTIONS]\n\nCommands:\n"
+               "  serve               run the server\n"
+               "  apikey              create, list and revoke service API keys\n"
+               "  session             list and revoke sessions\n"
+               "  config              check a configuration file, print the option reference\n"
+               "  help COMMAND        details of one command\n"
+               "  --version           print the version\n\n%s",
+               SESSIOND_VERSION, common);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+        if (strcmp(topics[i].name, command) == 0) {
+            printf("%s\n%s", topics[i].text, common);
+            return EXIT_OK;
+        }
+    cli_error("no command '%s'; see 'sessiond --help'", command);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,58 @@
+/*
+ * serve.c - `sessiond serve`: builds the configuration from file, environment and flags, then
+ * hands it to the server.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+
+int cli_serve(const cli_args *args)
+{
+    static const struct {
+        const char *flag, *section, *key;
+    } flags[] = {{"--listen", "server", "listen"},
+                 {"--threads", "server", "threads"},
+                 {"--public-url", "server", "public_url"}};
+    const char *values[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < args->argc; i++) {
+        bool missing = false, known = false;
+        for (size_t f = 0; f < 3 && !known; f++) {
+            const char *v = cli_flag_value(args->argc, args->argv, &i, flags[f].flag, &missing);
+            if (missing) {
+                cli_error("%s needs a value; see 'sessiond help serve'", flags[f].flag);
+                return EXIT_USAGE;
+            }
+            if (v != NULL) {
+                values[f] = v;
+                known = true;
+            }
+        }
+        if (!known) {
+            cli_error("unknown argument '%s' for serve; see 'sessiond help serve'",
+                      args->argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    sessd_config *cfg = malloc(sizeof(*cfg));
+    if (cfg == NULL)
+        return EXIT_RUNTIME;
+    int r = cli_load_config(args, cfg);
+    for (size_t f = 0; f < 3 && r == 0; f++) {
+        char err[512];
+        if (values[f] && sessd_config_set(cfg, flags[f].section, flags[f].key, values[f],
+                                          flags[f].flag, err, sizeof(err)) != 0) {
+            cli_error("%s", err);
+            r = EXIT_USAGE;
+        }
+    }
+    if (r == 0)
+        r = cli_finish_config(cfg);
+    if (r != 0) {
+        free(cfg);
+        return r;
+    }
+    return sessd_serve(cfg);
+}

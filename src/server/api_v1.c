@@ -1,0 +1,605 @@
+/*
+ * api_v1.c - the service API for application backends (contract section 5).
+ *
+ * Every call is authenticated by an API key (Authorization: Bearer), takes and returns JSON,
+ * and maps library errors through the one error table. Request fields are checked strictly:
+ * unknown fields, wrong types and out-of-bound values are 400 invalid_request.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "server/handlers.h"
+#include "server/server.h"
+#include "sessiond/cookie.h"
+#include "sessiond/error.h"
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+/* ---- JSON views of a session ------------------------------------------------------------ */
+
+static json_t *roles_array(const char *roles)
+{
+    json_t *a = json_array();
+    const char *p = roles;
+    while (p && *p) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        json_array_append_new(a, json_stringn(p, n));
+        p = c ? c + 1 : NULL;
+    }
+    return a;
+}
+
+static json_t *data_object(const sess_record *rec)
+{
+    json_error_t jerr;
+    json_t *d = rec->data ? json_loadb(rec->data, rec->data_len, 0, &jerr) : NULL;
+    return d ? d : json_object();
+}
+
+static json_t *session_json(const sess_record *rec)
+{
+    char id[SESS_ID_STRLEN + 1];
+    sess_id_to_hex(rec->id, id);
+    return json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:{s:s, s:s}}", "session_id",
+                     id, "user", rec->user, "roles", roles_array(rec->roles), "data",
+                     data_object(rec), "created_at", (json_int_t)rec->created, "last_seen_at",
+                     (json_int_t)rec->last_seen, "expires_at", (json_int_t)rec->abs_expires,
+                     "idle_expires_at", (json_int_t)rec->idle_expires, "remember",
+                     (rec->flags & SESS_REC_REMEMBER) != 0, "client", "ip", rec->ip,
+                     "user_agent", rec->agent);
+}
+
+static void set_cookie_value(const sess_record *rec, const char *token, int64_t now, char *out,
+                             size_t cap)
+{
+    const sessd_config *c = sessd_cfg();
+    sess_cookie_opts o = {c->cookie_name, c->cookie_domain, c->same_site, sessd_srv.https};
+    int64_t max_age = (rec->flags & SESS_REC_REMEMBER) ? rec->abs_expires - now : -1;
+    if (sess_cookie_format(&o, token, max_age, out, cap) < 0)
+        out[0] = '\0';
+}
+
+/* The answer to create and rotate: the new token with its cookie and deadlines. */
+static json_t *token_json(const sess_record *rec, const char *token, int64_t now)
+{
+    char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1], cookie[SESS_COOKIE_MAX + 1];
+    sess_id_to_hex(rec->id, id);
+    sess_csrf_token(rec->csrf_secret, csrf);
+    set_cookie_value(rec, token, now, cookie, sizeof(cookie));
+    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "session_id", id, "token", token,
+                          "csrf_token", csrf, "expires_at", (json_int_t)rec->abs_expires,
+                          "idle_expires_at", (json_int_t)rec->idle_expires, "set_cookie", cookie);
+    sess_wipe(cookie, sizeof(cookie));
+    return j;
+}
+
+/* ---- field readers: each answers 400 itself and returns false on a bad field ------------ */
+
+static bool opt_string(h2o_req_t *req, json_t *o, const char *key, const char **out)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "\"%s\" must be a string", key);
+        http_send_error(req, SESS_EINVAL, msg);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+static bool opt_bool(h2o_req_t *req, json_t *o, const char *key, bool *out, bool dflt)
+{
+    json_t *v = json_object_get(o, key);
+    *out = dflt;
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (!json_is_boolean(v)) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "\"%s\" must be true or false", key);
+        http_send_error(req, SESS_EINVAL, msg);
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+/* Joins a JSON array of role names into "a,b"; false (answered) when malformed. */
+static bool read_roles(h2o_req_t *req, json_t *o, char *out, size_t cap)
+{
+    json_t *v = json_object_get(o, "roles"), *r;
+    size_t i, used = 0;
+    out[0] = '\0';
+    if (v == NULL || json_is_null(v))
+        return true;
+    if (!json_is_array(v))
+        goto bad;
+    json_array_foreach(v, i, r)
+    {
+        if (!json_is_string(r))
+            goto bad;
+        size_t n = json_string_length(r);
+        if (used + n + 2 > cap)
+            goto bad;
+        if (used)
+            out[used++] = ',';
+        memcpy(out + used, json_string_value(r), n);
+        used += n;
+        out[used] = '\0';
+    }
+    if (sess_check_roles(out) == 0)
+        return true;
+bad:
+    http_send_error(req, SESS_EINVAL,
+                    "\"roles\" must be an array of at most 32 names of [A-Za-z0-9_.:-]{1,64}");
+    return false;
+}
+
+static bool read_client(h2o_req_t *req, json_t *o, const char **ip, const char **agent)
+{
+    static const char *const keys[] = {"ip", "user_agent", NULL};
+    json_t *c = json_object_get(o, "client");
+    *ip = *agent = NULL;
+    if (c == NULL || json_is_null(c))
+        return true;
+    if (!json_is_object(c)) {
+        http_send_error(req, SESS_EINVAL, "\"client\" must be an object");
+        return false;
+    }
+    return http_only_keys(req, c, keys) && opt_string(req, c, "ip", ip) &&
+           opt_string(req, c, "user_agent", agent);
+}
+
+/* ---- handlers ---------------------------------------------------------------------------- */
+
+static int v1_create(h2o_req_t *req, json_t *body)
+{
+    static const char *const keys[] = {"user", "roles", "data", "remember", "client", NULL};
+    const char *user, *ip, *agent;
+    char roles[SESS_ROLES_MAX + 1];
+    bool remember;
+    if (!http_only_keys(req, body, keys) || !opt_string(req, body, "user", &user) ||
+        !read_roles(req, body, roles, sizeof(roles)) ||
+        !opt_bool(req, body, "remember", &remember, false) || !read_client(req, body, &ip, &agent))
+        return 400;
+    if (user == NULL || sess_check_user(user) != 0) {
+        http_send_error(req, SESS_EINVAL,
+                        "\"user\" must be a string of 1 to 128 bytes without control characters");
+        return 400;
+    }
+    json_t *data = json_object_get(body, "data");
+    char *data_text = NULL;
+    if (data != NULL && !json_is_null(data)) {
+        if (!json_is_object(data)) {
+            http_send_error(req, SESS_EINVAL, "\"data\" must be an object");
+            return 400;
+        }
+        data_text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+    }
+    char peer[64];
+    if (ip == NULL) {
+        http_peer_addr(req, peer, sizeof(peer));
+        ip = peer;
+    }
+    sess_create_params p = {user, roles,    data_text, data_text ? strlen(data_text) : 0,
+                            remember, ip, agent, 0};
+    char token[SESS_TOKEN_STRLEN + 1];
+    sess_record rec;
+    int64_t now = now_s();
+    int r = sess_create(sessd_srv.ctx, &p, now, token, &rec);
+    free(data_text);
+    if (r != 0) {
+        http_send_error(req, r, r == SESS_ETOOLARGE ? "\"data\" is over [session] max_data" : NULL);
+        return sess_err_http_status(r);
+    }
+    http_send_json(req, 201, token_json(&rec, token, now));
+    sess_wipe(token, sizeof(token));
+    sess_record_dispose(&rec);
+    return 201;
+}
+
+static bool origin_allowed(const char *origin)
+{
+    const sessd_config *c = sessd_cfg();
+    size_t n = strlen(origin);
+    /* The public URL's origin: scheme://host[:port] without a path. */
+    const char *pu = c->public_url, *slash = strchr(pu, '/');
+    if (slash && slash[1] == '/')
+        slash = strchr(slash + 2, '/');
+    size_t pn = slash ? (size_t)(slash - pu) : strlen(pu);
+    if (n == pn && strncasecmp(origin, pu, pn) == 0)
+        return true;
+    const char *p = c->allowed_origins;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == n && n > 0 && strncasecmp(origin, p, n) == 0)
+            return true;
+        p = e;
+    }
+    return false;
+}
+
+static bool unsafe_method(const char *m)
+{
+    return strcasecmp(m, "GET") != 0 && strcasecmp(m, "HEAD") != 0 &&
+           strcasecmp(m, "OPTIONS") != 0 && strcasecmp(m, "TRACE") != 0;
+}
+
+/* The CSRF policy for backends: an unsafe method needs the session's CSRF token or an allowed
+ * Origin; with `require_token` only the token counts. */
+static bool csrf_ok(const sess_record *rec, const char *method, const char *origin,
+                    const char *token)
+{
+    if (method == NULL || !unsafe_method(method))
+        return true;
+    if (token != NULL && strlen(token) == SESS_TOKEN_STRLEN) {
+        char expect[SESS_TOKEN_STRLEN + 1];
+        sess_csrf_token(rec->csrf_secret, expect);
+        int eq = sess_ct_equal(expect, token, SESS_TOKEN_STRLEN);
+        sess_wipe(expect, sizeof(expect));
+        if (eq)
+            return true;
+    }
+    if (sessd_cfg()->require_token)
+        return false;
+    return origin != NULL && origin_allowed(origin);
+}
+
+static int v1_verify(h2o_req_t *req, json_t *body)
+{
+    static const char *const keys[] = {"token", "touch", "method", "origin", "csrf_token", NULL};
+    const char *token, *method, *origin, *csrf;
+    bool touch;
+    if (!http_only_keys(req, body, keys) || !opt_string(req, body, "token", &token) ||
+        !opt_bool(req, body, "touch", &touch, true) ||
+        !opt_string(req, body, "method", &method) || !opt_string(req, body, "origin", &origin) ||
+        !opt_string(req, body, "csrf_token", &csrf))
+        return 400;
+    if (token == NULL) {
+        http_send_error(req, SESS_EINVAL, "\"token\" is required");
+        return 400;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sess_record rec;
+    int64_t now = now_s();
+    int r = sess_verify(sessd_srv.ctx, token, strlen(token), now, touch, &rec);
+    if (r != 0) {
+        http_send_error(req, r, NULL);
+        return sess_err_http_status(r);
+    }
+    if (!csrf_ok(&rec, method, origin, csrf)) {
+        sess_record_dispose(&rec);
+        http_send_error(req, SESS_ECSRF, NULL);
+        return 403;
+    }
+    char *prefs = NULL;
+    size_t prefs_len = 0;
+    json_t *pj = NULL;
+    if (sess_prefs_get(sessd_srv.ctx, rec.user, &prefs, &prefs_len) == 0) {
+        json_error_t jerr;
+        pj = json_loadb(prefs, prefs_len, 0, &jerr);
+        free(prefs);
+    }
+    json_t *j = session_json(&rec);
+    char csrf_out[SESS_TOKEN_STRLEN + 1];
+    sess_csrf_token(rec.csrf_secret, csrf_out);
+    json_object_set_new(j, "preferences", pj ? pj : json_object());
+    json_object_set_new(j, "csrf_token", json_string(csrf_out));
+    sess_record_dispose(&rec);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    sessd_metrics_verify_latency((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
+                                            (t1.tv_nsec - t0.tv_nsec) / 1000));
+    http_send_json(req, 200, j);
+    return 200;
+}
+
+static int v1_rotate(h2o_req_t *req, json_t *body)
+{
+    static const char *const keys[] = {"token", NULL};
+    const char *token;
+    if (!http_only_keys(req, body, keys) || !opt_string(req, body, "token", &token))
+        return 400;
+    if (token == NULL) {
+        http_send_error(req, SESS_EINVAL, "\"token\" is required");
+        return 400;
+    }
+    char fresh[SESS_TOKEN_STRLEN + 1];
+    sess_record rec;
+    int64_t now = now_s();
+    int r = sess_rotate(sessd_srv.ctx, token, strlen(token), now, false, fresh, &rec);
+    if (r != 0) {
+        http_send_error(req, r, NULL);
+        return sess_err_http_status(r);
+    }
+    http_send_json(req, 200, token_json(&rec, fresh, now));
+    sess_wipe(fresh, sizeof(fresh));
+    sess_record_dispose(&rec);
+    return 200;
+}
+
+static int answer_session(h2o_req_t *req, int r, sess_record *rec)
+{
+    if (r == SESS_ESESSION) {
+        http_send_error(req, SESS_ENOTFOUND, "no such session");
+        return 404;
+    }
+    if (r != 0) {
+        http_send_error(req, r, r == SESS_ETOOLARGE ? "\"data\" would be over [session] max_data"
+                                                    : NULL);
+        return sess_err_http_status(r);
+    }
+    http_send_json(req, 200, session_json(rec));
+    sess_record_dispose(rec);
+    return 200;
+}
+
+static int v1_session(h2o_req_t *req, const uint8_t id[SESS_ID_BYTES], json_t *body)
+{
+    sess_record rec;
+    if (http_method_is(req, "GET"))
+        return answer_session(req, sess_get(sessd_srv.ctx, id, now_s(), &rec), &rec);
+    if (http_method_is(req, "DELETE")) {
+        int r = sess_delete(sessd_srv.ctx, id);
+        if (r != 0) {
+            http_send_error(req, r, NULL);
+            return sess_err_http_status(r);
+        }
+        http_send_empty(req, 204);
+        return 204;
+    }
+    /* PATCH */
+    static const char *const keys[] = {"data", NULL};
+    if (!http_only_keys(req, body, keys))
+        return 400;
+    json_t *data = json_object_get(body, "data");
+    if (!json_is_object(data)) {
+        http_send_error(req, SESS_EINVAL, "\"data\" must be an object (a JSON merge patch)");
+        return 400;
+    }
+    char *patch = json_dumps(data, JSON_COMPACT);
+    if (patch == NULL) {
+        http_send_error(req, SESS_ENOMEM, NULL);
+        return 500;
+    }
+    int r = sess_patch(sessd_srv.ctx, id, patch, strlen(patch), now_s(), &rec);
+    free(patch);
+    return answer_session(req, r, &rec);
+}
+
+static int collect_session(const sess_record *rec, uint64_t gen, void *arg)
+{
+    (void)gen;
+    json_array_append_new((json_t *)arg, session_json(rec));
+    return 0;
+}
+
+static int v1_user_sessions(h2o_req_t *req, const char *user)
+{
+    int r;
+    if (http_method_is(req, "DELETE")) {
+        if ((r = sess_revoke_user(sessd_srv.ctx, user)) == 0) {
+            http_send_empty(req, 204);
+            return 204;
+        }
+    } else {
+        json_t *arr = json_array();
+        if ((r = sess_list_user(sessd_srv.ctx, user, now_s(), collect_session, arr)) == 0) {
+            http_send_json(req, 200, arr);
+            return 200;
+        }
+        json_decref(arr);
+    }
+    http_send_error(req, r, NULL);
+    return sess_err_http_status(r);
+}
+
+static int v1_user_prefs(h2o_req_t *req, const char *user, json_t *body)
+{
+    char *out = NULL, *in = NULL;
+    size_t out_len = 0;
+    int r;
+    if (http_method_is(req, "GET")) {
+        r = sess_prefs_get(sessd_srv.ctx, user, &out, &out_len);
+    } else {
+        in = json_dumps(body, JSON_COMPACT);
+        if (in == NULL)
+            r = SESS_ENOMEM;
+        else if (http_method_is(req, "PUT"))
+            r = sess_prefs_put(sessd_srv.ctx, user, in, strlen(in), &out, &out_len);
+        else
+            r = sess_prefs_patch(sessd_srv.ctx, user, in, strlen(in), &out, &out_len);
+        free(in);
+    }
+    if (r != 0) {
+        const char *msg =
+            (r == SESS_EINVAL || r == SESS_ELIMIT)
+                ? "preferences: at most 32 keys of [a-z0-9_.-]; language a language tag, theme "
+                  "light|dark|system, font_size 8..72 or small|medium|large|x-large; values "
+                  "strings, numbers or booleans"
+            : r == SESS_ETOOLARGE ? "preferences are limited to 4096 bytes"
+                                  : NULL;
+        http_send_error(req, r == SESS_ELIMIT ? SESS_EINVAL : r, msg);
+        return sess_err_http_status(r);
+    }
+    http_send_text(req, 200, "application/json", out, out_len);
+    free(out);
+    return 200;
+}
+
+/* ---- routing ------------------------------------------------------------------------------ */
+
+static bool authorized(h2o_req_t *req)
+{
+    size_t len;
+    const char *key = http_bearer(req, &len);
+    char name[SESS_APIKEY_NAME_MAX + 1];
+    if (key != NULL && sess_apikey_check(sessd_srv.ctx, key, len, name) == 0)
+        return true;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                   H2O_STRLIT("Bearer realm=\"sessiond\""));
+    http_send_error(req, SESS_EUNAUTHORIZED, NULL);
+    return false;
+}
+
+static int method_not_allowed(h2o_req_t *req, const char *allow)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    http_send_error_status(req, 405, "invalid_request", "method not allowed");
+    return 405;
+}
+
+/* True when the request's method is one of `list` ("GET, PUT"). */
+static bool allowed(const h2o_req_t *req, const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (h2o_memis(req->method.base, req->method.len, p, l))
+            return true;
+        if (e == NULL)
+            break;
+        p = e + 2;
+    }
+    return false;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes one percent-encoded path segment into `out`; false for bad escapes, NUL or control
+ * characters, '/', or a result that does not fit. */
+static bool decode_segment(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            if (i + 2 >= len || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+                return false;
+            c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+            i += 2;
+        }
+        if (c < 0x20 || c == 0x7f || c == '/' || o + 1 >= cap)
+            return false;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return o > 0;
+}
+
+/* Resolves `path` to a route; fills `id` or `user` for the parameterised ones. Returns the
+ * allowed methods, or NULL for an unknown path. */
+static const char *resolve(const char *path, size_t len, enum sessd_route *route,
+                           uint8_t id[SESS_ID_BYTES], bool *id_ok, char *user, bool *user_ok)
+{
+    *route = SESSD_ROUTE_OTHER;
+    if (h2o_memis(path, len, H2O_STRLIT("/sessions"))) {
+        *route = SESSD_ROUTE_V1_CREATE;
+        return "POST";
+    }
+    if (h2o_memis(path, len, H2O_STRLIT("/sessions/verify"))) {
+        *route = SESSD_ROUTE_V1_VERIFY;
+        return "POST";
+    }
+    if (h2o_memis(path, len, H2O_STRLIT("/sessions/rotate"))) {
+        *route = SESSD_ROUTE_V1_ROTATE;
+        return "POST";
+    }
+    if (len > 10 && memcmp(path, "/sessions/", 10) == 0 && memchr(path + 10, '/', len - 10) == NULL) {
+        *route = SESSD_ROUTE_V1_SESSION;
+        *id_ok = sess_id_from_hex(path + 10, len - 10, id) == 0;
+        return "GET, PATCH, DELETE";
+    }
+    if (len > 7 && memcmp(path, "/users/", 7) == 0) {
+        const char *seg = path + 7, *slash = memchr(seg, '/', len - 7);
+        if (slash == NULL)
+            return NULL;
+        const char *rest = slash;
+        size_t rest_len = len - (size_t)(rest - path);
+        *user_ok = decode_segment(seg, (size_t)(slash - seg), user, SESS_USER_MAX + 1) &&
+                   sess_check_user(user) == 0;
+        if (h2o_memis(rest, rest_len, H2O_STRLIT("/sessions"))) {
+            *route = SESSD_ROUTE_V1_USER_SESSIONS;
+            return "GET, DELETE";
+        }
+        if (h2o_memis(rest, rest_len, H2O_STRLIT("/preferences"))) {
+            *route = SESSD_ROUTE_V1_USER_PREFS;
+            return "GET, PUT, PATCH";
+        }
+    }
+    return NULL;
+}
+
+int sessd_api_v1(h2o_req_t *req, const char *path, size_t len, enum sessd_route *route)
+{
+    uint8_t id[SESS_ID_BYTES];
+    char user[SESS_USER_MAX + 1];
+    bool id_ok = false, user_ok = false;
+    const char *allow = resolve(path, len, route, id, &id_ok, user, &user_ok);
+    if (allow == NULL) {
+        http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
+        return 404;
+    }
+    if (!allowed(req, allow))
+        return method_not_allowed(req, allow);
+    if (!authorized(req))
+        return 401;
+    if (*route == SESSD_ROUTE_V1_SESSION && !id_ok) {
+        http_send_error(req, SESS_ENOTFOUND, "no such session");
+        return 404;
+    }
+    if ((*route == SESSD_ROUTE_V1_USER_SESSIONS || *route == SESSD_ROUTE_V1_USER_PREFS) &&
+        !user_ok) {
+        http_send_error(req, SESS_EINVAL, "bad user name in the path");
+        return 400;
+    }
+    json_t *body = NULL;
+    bool has_body = http_method_is(req, "POST") || http_method_is(req, "PUT") ||
+                    http_method_is(req, "PATCH");
+    if (has_body && (body = http_json_body(req)) == NULL)
+        return req->res.status;
+    int status;
+    switch (*route) {
+    case SESSD_ROUTE_V1_CREATE:
+        status = v1_create(req, body);
+        break;
+    case SESSD_ROUTE_V1_VERIFY:
+        status = v1_verify(req, body);
+        break;
+    case SESSD_ROUTE_V1_ROTATE:
+        status = v1_rotate(req, body);
+        break;
+    case SESSD_ROUTE_V1_SESSION:
+        status = v1_session(req, id, body);
+        break;
+    case SESSD_ROUTE_V1_USER_SESSIONS:
+        status = v1_user_sessions(req, user);
+        break;
+    default:
+        status = v1_user_prefs(req, user, body);
+        break;
+    }
+    json_decref(body);
+    return status;
+}

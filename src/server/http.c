@@ -1,0 +1,178 @@
+/*
+ * http.c - request and response helpers shared by the handlers. Every answer carries
+ * Cache-Control: no-store (session state must never be cached by a proxy) and nosniff.
+ */
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "server/metrics.h"
+#include "sessiond/error.h"
+
+const char *http_header(h2o_req_t *req, const char *name, size_t *len)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0) {
+        *len = 0;
+        return NULL;
+    }
+    *len = req->headers.entries[i].value.len;
+    return req->headers.entries[i].value.base;
+}
+
+size_t http_header_bytes(h2o_req_t *req)
+{
+    size_t n = req->path.len + req->method.len + req->authority.len;
+    for (size_t i = 0; i < req->headers.size; i++)
+        n += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    return n;
+}
+
+bool http_method_is(h2o_req_t *req, const char *m)
+{
+    return h2o_memis(req->method.base, req->method.len, m, strlen(m));
+}
+
+const char *http_bearer(h2o_req_t *req, size_t *len)
+{
+    size_t n;
+    const char *v = http_header(req, "authorization", &n);
+    if (v == NULL || n < 7 || strncasecmp(v, "Bearer ", 7) != 0)
+        return NULL;
+    v += 7;
+    n -= 7;
+    while (n > 0 && *v == ' ') {
+        v++;
+        n--;
+    }
+    while (n > 0 && v[n - 1] == ' ')
+        n--;
+    *len = n;
+    return n ? v : NULL;
+}
+
+void http_peer_addr(h2o_req_t *req, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    out[0] = '\0';
+    if (sl == 0 || cap < 64)
+        return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)cap);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)cap);
+}
+
+static void common_headers(h2o_req_t *req, const char *ctype)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                   strlen(ctype));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
+                          NULL, H2O_STRLIT("nosniff"));
+}
+
+void http_send_text(h2o_req_t *req, int status, const char *content_type, const char *body,
+                    size_t len)
+{
+    req->res.status = status;
+    req->res.reason = "";
+    common_headers(req, content_type);
+    h2o_send_inline(req, body, len);
+}
+
+void http_send_json(h2o_req_t *req, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL) {
+        static const char oom[] = "{\"error\":\"internal\",\"message\":\"out of memory\"}";
+        http_send_text(req, 500, "application/json", oom, sizeof(oom) - 1);
+        return;
+    }
+    http_send_text(req, status, "application/json", text, strlen(text));
+    free(text);
+}
+
+void http_send_error_status(h2o_req_t *req, int status, const char *code, const char *msg)
+{
+    http_send_json(req, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
+}
+
+void http_send_error(h2o_req_t *req, int err, const char *msg)
+{
+    if (err == SESS_ESTORE || err == SESS_EFULL || err == SESS_ECORRUPT || err == SESS_EINTERNAL)
+        sessd_metrics_store_error();
+    http_send_error_status(req, sess_err_http_status(err), sess_err_code(err),
+                           msg ? msg : sess_strerror(err));
+}
+
+void http_send_empty(h2o_req_t *req, int status)
+{
+    req->res.status = status;
+    req->res.reason = "";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_send_inline(req, "", 0);
+}
+
+static bool json_content_type(h2o_req_t *req)
+{
+    size_t n;
+    const char *v = http_header(req, "content-type", &n);
+    if (v == NULL)
+        return false;
+    size_t base = 0;
+    while (base < n && v[base] != ';' && v[base] != ' ')
+        base++;
+    return (base == 16 && strncasecmp(v, "application/json", 16) == 0) ||
+           (base == 28 && strncasecmp(v, "application/merge-patch+json", 28) == 0);
+}
+
+json_t *http_json_body(h2o_req_t *req)
+{
+    if (!json_content_type(req)) {
+        http_send_error(req, SESS_EMEDIATYPE, NULL);
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *v = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (v == NULL) {
+        /* jansson's own text may quote the input (a token, say): report the place only. */
+        char msg[128];
+        snprintf(msg, sizeof(msg), "malformed JSON at line %d, column %d", jerr.line,
+                 jerr.column);
+        http_send_error(req, SESS_EINVAL, msg);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        http_send_error(req, SESS_EINVAL, "the body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+bool http_only_keys(h2o_req_t *req, json_t *obj, const char *const *allowed)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+            ok = ok || strcmp(*a, key) == 0;
+        if (!ok) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "unknown field \"%.64s\"", key);
+            http_send_error(req, SESS_EINVAL, msg);
+            return false;
+        }
+    }
+    return true;
+}

@@ -1,0 +1,39 @@
+/*
+ * metrics.h - counters for /metrics (Prometheus text format), updated lock-free from every
+ * event-loop thread.
+ */
+#ifndef SESSIOND_SERVER_METRICS_H
+#define SESSIOND_SERVER_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Routes, as they appear in the `route` label. */
+#define SESSD_ROUTES(X)                                                                            \
+    X(HEALTHZ, "/healthz")                                                                         \
+    X(READYZ, "/readyz")                                                                           \
+    X(METRICS, "/metrics")                                                                         \
+    X(V1_CREATE, "/v1/sessions")                                                                   \
+    X(V1_VERIFY, "/v1/sessions/verify")                                                            \
+    X(V1_ROTATE, "/v1/sessions/rotate")                                                            \
+    X(V1_SESSION, "/v1/sessions/{id}")                                                             \
+    X(V1_USER_SESSIONS, "/v1/users/{user}/sessions")                                               \
+    X(V1_USER_PREFS, "/v1/users/{user}/preferences")                                               \
+    X(OTHER, "other")
+
+enum sessd_route {
+#define SESSD_ROUTE_ENUM(name, label) SESSD_ROUTE_##name,
+    SESSD_ROUTES(SESSD_ROUTE_ENUM)
+#undef SESSD_ROUTE_ENUM
+        SESSD_ROUTE_COUNT
+};
+
+void sessd_metrics_request(enum sessd_route route, int status);
+/* Records one verify's latency in microseconds. */
+void sessd_metrics_verify_latency(uint64_t usec);
+void sessd_metrics_store_error(void);
+void sessd_metrics_login(int ok);
+/* Writes the exposition text; `live_sessions` < 0 when the store could not count. */
+void sessd_metrics_write(FILE *out, int64_t live_sessions);
+
+#endif

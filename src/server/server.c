@@ -1,0 +1,362 @@
+/*
+ * server.c - the server's threads and life cycle.
+ *
+ * N worker threads each run their own h2o event loop with their own SO_REUSEPORT listener, so
+ * the kernel spreads connections and no lock is shared on the request path (the store's own
+ * locking aside). The main thread owns signals: it waits for SIGTERM/SIGINT/SIGHUP with a short
+ * timeout and in between does the maintenance work: flushing the touch queue (so last-seen is
+ * at most touch_interval stale) and a bounded expiry sweep.
+ *
+ * Shutdown: stop accepting, ask h2o to close keep-alive connections after their current
+ * request, run the loops until the connections are gone (bounded), then flush touches and close
+ * the store. Every acknowledged write was already committed when it was answered.
+ */
+#include "server/server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/handlers.h"
+#include "server/log.h"
+#include "sessiond/error.h"
+
+#define SHUTDOWN_DRAIN_MS 10000 /* bound on finishing requests in flight at SIGTERM */
+#define MAINT_TICK_MS 500       /* touch flush period; touch_interval is at least 1 s */
+#define SWEEP_EVERY_S 5
+#define SWEEP_BATCH 1000
+
+sessd_server sessd_srv;
+
+typedef struct worker {
+    pthread_t tid;
+    int fd;
+    h2o_evloop_t *loop;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+} worker;
+
+static h2o_globalconf_t globalconf;
+
+/* Configuration snapshots replaced by reloads; freed at exit. */
+static sessd_config *old_configs[64];
+static size_t n_old_configs;
+
+void sessd_policy_from_config(const sessd_config *c, sess_policy *p)
+{
+    p->idle_timeout = c->idle_timeout;
+    p->absolute_timeout = c->absolute_timeout;
+    p->remember_me = c->remember_me;
+    p->touch_interval = c->touch_interval;
+    p->rotate_grace = c->rotate_grace;
+    p->max_per_user = (uint32_t)c->max_per_user;
+    p->max_data = (size_t)c->max_data;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    enum sessd_route route;
+    int status = sessd_route(req, &route);
+    sessd_metrics_request(route, status);
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    worker *w = listener->data;
+    if (err != NULL)
+        return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(&w->accept_ctx, sock);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    w->loop = h2o_evloop_create();
+    h2o_context_init(&w->ctx, w->loop, &globalconf);
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = globalconf.hosts;
+    w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->listener->data = w;
+    h2o_socket_read_start(w->listener, on_accept);
+
+    while (!atomic_load(&sessd_srv.stopping))
+        h2o_evloop_run(w->loop, 100);
+
+    /* Stop accepting, then let connections finish what they are doing. */
+    h2o_socket_read_stop(w->listener);
+    h2o_socket_close(w->listener);
+    h2o_context_request_shutdown(&w->ctx);
+    int64_t deadline = mono_ms() + SHUTDOWN_DRAIN_MS;
+    while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && mono_ms() < deadline)
+        h2o_evloop_run(w->loop, 50);
+    return NULL;
+}
+
+/* Splits "host:port" / "[v6]:port". */
+static int split_listen(const char *listen, char *host, size_t hcap, char *port, size_t pcap)
+{
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL)
+        return -1;
+    const char *h = listen;
+    size_t hl = (size_t)(colon - listen);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= hcap || strlen(colon + 1) >= pcap)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+/* Opens one listening socket; `port` may be "0" for the first one. */
+static int open_listener(const char *host, const char *port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (gai != 0) {
+        snprintf(err, errlen, "cannot resolve listen address %s: %s", host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%s: %s", host, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static int bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static void setup_h2o(const sessd_config *c)
+{
+    h2o_config_init(&globalconf);
+    globalconf.server_name = h2o_iovec_init(H2O_STRLIT("sessiond"));
+    /* h2o refuses bodies past this with its own 413; the router answers the JSON 413 for
+     * anything between max_body and this. */
+    globalconf.max_request_entity_size = (size_t)c->max_body * 2 + 4096;
+    globalconf.http1.upgrade_to_http2 = 0;
+    h2o_hostconf_t *host =
+        h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
+    h->on_req = on_req;
+}
+
+/* ---- reload and maintenance ------------------------------------------------------------ */
+
+static void reload(void)
+{
+    const sessd_config *cur = sessd_cfg();
+    if (cur->file[0] == '\0') {
+        sessd_log(SESSD_LOG_NOTICE, "SIGHUP: no configuration file to reload");
+        return;
+    }
+    sessd_config *next = malloc(sizeof(*next));
+    char err[512];
+    if (next == NULL) {
+        sessd_log(SESSD_LOG_WARN, "SIGHUP: out of memory, kept the current configuration");
+        return;
+    }
+    /* Start from the current values, so command-line overrides stay; the file then env win
+     * for what they name. */
+    sessd_config_defaults(next);
+    memcpy(next->data_dir, cur->data_dir, sizeof(next->data_dir));
+    if (sessd_config_load_file(next, cur->file, err, sizeof(err)) != 0 ||
+        sessd_config_apply_env(next, err, sizeof(err)) != 0 ||
+        sessd_config_finish(next, err, sizeof(err)) != 0) {
+        sessd_log(SESSD_LOG_WARN, "SIGHUP: %s; kept the current configuration", err);
+        free(next);
+        return;
+    }
+    /* Options that need a restart keep their running values. */
+    memcpy(next->listen, cur->listen, sizeof(next->listen));
+    next->threads = cur->threads;
+    next->max_body = cur->max_body;
+    memcpy(next->store_kind, cur->store_kind, sizeof(next->store_kind));
+    memcpy(next->store_path, cur->store_path, sizeof(next->store_path));
+    memcpy(next->file, cur->file, sizeof(next->file));
+    if (n_old_configs == sizeof(old_configs) / sizeof(old_configs[0])) {
+        sessd_log(SESSD_LOG_WARN, "SIGHUP: too many reloads in one run; restart to reload again");
+        free(next);
+        return;
+    }
+    sess_policy pol;
+    sessd_policy_from_config(next, &pol);
+    sess_ctx_set_policy(sessd_srv.ctx, &pol);
+    sessd_log_configure(next->log_level, next->log_format);
+    old_configs[n_old_configs++] = atomic_exchange(&sessd_srv.config, next);
+    sessd_log(SESSD_LOG_NOTICE, "configuration reloaded from %s", next->file);
+}
+
+static void maintenance(int64_t *last_sweep)
+{
+    if (sess_touch_flush(sessd_srv.ctx) != 0)
+        sessd_log(SESSD_LOG_WARN, "could not write last-seen updates; will retry");
+    int64_t now = (int64_t)time(NULL);
+    if (now - *last_sweep >= SWEEP_EVERY_S) {
+        size_t removed = 0;
+        if (sessd_srv.store->ops->sweep(sessd_srv.store, now, SWEEP_BATCH, &removed) == 0 &&
+            removed > 0)
+            sessd_log(SESSD_LOG_DEBUG, "swept %zu expired sessions", removed);
+        *last_sweep = now;
+    }
+}
+
+static void wait_for_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    int64_t last_sweep = 0;
+    for (;;) {
+        struct timespec ts = {0, MAINT_TICK_MS * 1000000L};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            sessd_log(SESSD_LOG_NOTICE, "%s: finishing requests in flight, then exiting",
+                      sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            return;
+        }
+        if (sig == SIGHUP)
+            reload();
+        maintenance(&last_sweep);
+    }
+}
+
+/* ---- start and stop ---------------------------------------------------------------------- */
+
+static int open_store(const sessd_config *c, char *err, size_t errlen)
+{
+    sess_store_opts o = {.path = c->store_path};
+    int r;
+    if (strcmp(c->store_kind, "memory") == 0)
+        r = sess_store_memory_open(&o, &sessd_srv.store, err, errlen);
+    else if (strcmp(c->store_kind, "lmdb") == 0)
+        r = sess_store_lmdb_open(&o, &sessd_srv.store, err, errlen);
+    else {
+        snprintf(err, errlen, "store kind \"%s\" is not available in this build yet",
+                 c->store_kind);
+        return SESS_EINVAL;
+    }
+    return r;
+}
+
+int sessd_serve(sessd_config *cfg)
+{
+    char err[512], host[256], port[16];
+    atomic_store(&sessd_srv.config, cfg);
+    sessd_srv.https = strncmp(cfg->public_url, "https://", 8) == 0;
+    sessd_log_configure(cfg->log_level, cfg->log_format);
+
+    uint8_t key[SESS_KEY_BYTES];
+    if (sessd_server_key(cfg, key, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        return 1;
+    }
+    if (open_store(cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: cannot open the %s store: %s\n", cfg->store_kind, err);
+        return 1;
+    }
+    sess_policy pol;
+    sessd_policy_from_config(cfg, &pol);
+    if (sess_ctx_new(sessd_srv.store, key, &pol, &sessd_srv.ctx) != 0) {
+        fprintf(stderr, "sessiond: out of memory\n");
+        return 1;
+    }
+    sess_wipe(key, sizeof(key));
+
+    int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nthreads < 1)
+        nthreads = 1;
+    worker *workers = calloc((size_t)nthreads, sizeof(worker));
+    if (workers == NULL || split_listen(cfg->listen, host, sizeof(host), port, sizeof(port)) != 0) {
+        fprintf(stderr, "sessiond: bad listen address %s (want HOST:PORT)\n", cfg->listen);
+        return 2;
+    }
+    for (int i = 0; i < nthreads; i++) {
+        workers[i].fd = open_listener(host, port, err, sizeof(err));
+        if (workers[i].fd < 0) {
+            fprintf(stderr, "sessiond: %s\n", err);
+            return 1;
+        }
+        /* With port 0 the first socket picks the port; the others join it. */
+        snprintf(port, sizeof(port), "%d", bound_port(workers[i].fd));
+    }
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    setup_h2o(cfg);
+    for (int i = 0; i < nthreads; i++)
+        pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]);
+    bool v6 = strchr(host, ':') != NULL;
+    printf("sessiond listening on http://%s%s%s:%s\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    fflush(stdout);
+    sessd_log(SESSD_LOG_INFO, "%d threads, %s store at %s", nthreads, cfg->store_kind,
+              cfg->store_path);
+
+    wait_for_signals();
+    atomic_store(&sessd_srv.stopping, true);
+    for (int i = 0; i < nthreads; i++)
+        pthread_join(workers[i].tid, NULL);
+    sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
+    sessd_srv.store->ops->close(sessd_srv.store);
+    for (int i = 0; i < nthreads; i++) {
+        h2o_context_dispose(&workers[i].ctx);
+        h2o_evloop_destroy(workers[i].loop);
+    }
+    free(workers);
+    h2o_config_dispose(&globalconf);
+    for (size_t i = 0; i < n_old_configs; i++)
+        free(old_configs[i]);
+    free(atomic_load(&sessd_srv.config));
+    sessd_log(SESSD_LOG_NOTICE, "stopped");
+    return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * server.h - the running server's shared state and its entry point.
+ *
+ * One process-wide sessd_server: the store and session context (thread-safe), the current
+ * configuration (an immutable snapshot replaced whole on SIGHUP), and the listeners' threads.
+ */
+#ifndef SESSIOND_SERVER_SERVER_H
+#define SESSIOND_SERVER_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "server/config.h"
+#include "sessiond/session.h"
+
+typedef struct sessd_server {
+    sessd_config *_Atomic config; /* current snapshot; old ones live until exit */
+    sess_ctx *ctx;
+    sess_store *store;
+    atomic_bool stopping;
+    bool https; /* public_url is https */
+} sessd_server;
+
+extern sessd_server sessd_srv;
+
+/* The current configuration snapshot (never NULL while serving). */
+static inline const sessd_config *sessd_cfg(void)
+{
+    return atomic_load_explicit(&sessd_srv.config, memory_order_acquire);
+}
+
+/* Runs the server until SIGTERM/SIGINT. Takes ownership of `cfg` (heap). Returns the process
+ * exit status. */
+int sessd_serve(sessd_config *cfg);
+
+/* Reads the server key from DATA/server.key, creating the data directory (0700) and the key
+ * (0600) on first start. 0, or -1 with a message. */
+int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *err,
+                     size_t errlen);
+
+/* Policy for lib/session from a configuration. */
+void sessd_policy_from_config(const sessd_config *c, sess_policy *p);
+
+#endif

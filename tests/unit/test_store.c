@@ -1,0 +1,1377 @@
+/*
+ * test_store.c - the store conformance suite: every case of store.h's semantics, written once
+ * and run against every backend, so that memory, lmdb and (later) redis cannot drift apart.
+ *
+ * A backend is one row of `backends` below: its name, its open function, and how to prepare and
+ * clean up what it needs around each test (a fresh temporary directory for lmdb). Every case gets
+ * a freshly opened, empty store through the fixture and is registered once per backend, named
+ * "backend/case". Adding a backend means adding one row.
+ */
+#include "harness.h"
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sessiond/crypto.h"
+#include "sessiond/error.h"
+#include "sessiond/record.h"
+#include "sessiond/store.h"
+
+/* ---- Backends and the fixture. ---- */
+
+typedef struct backend backend;
+
+typedef struct fixture {
+    const backend *be;
+    sess_store *st;
+    sess_store_opts opts;
+    char dir[64]; /* the temporary data directory of on-disk backends */
+} fixture;
+
+typedef int (*store_open_fn)(const sess_store_opts *opts, sess_store **out, char *err,
+                             size_t errlen);
+
+struct backend {
+    const char *name;
+    store_open_fn open;
+    int (*prepare)(fixture *f);  /* before open: fill f->opts; 0 or -1 */
+    void (*cleanup)(fixture *f); /* after close: remove what prepare made */
+};
+
+static int prepare_nothing(fixture *f)
+{
+    (void)f;
+    return 0;
+}
+
+static void cleanup_nothing(fixture *f)
+{
+    (void)f;
+}
+
+static int prepare_tmpdir(fixture *f)
+{
+    snprintf(f->dir, sizeof(f->dir), "/tmp/sessiond-test-store.XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        print_error("mkdtemp(%s) failed\n", f->dir);
+        return -1;
+    }
+    f->opts.path = f->dir;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static void cleanup_tmpdir(fixture *f)
+{
+    if (f->dir[0] != '\0' && nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        print_error("could not remove %s\n", f->dir);
+}
+
+static const backend backends[] = {
+    {"memory", sess_store_memory_open, prepare_nothing, cleanup_nothing},
+    {"lmdb", sess_store_lmdb_open, prepare_tmpdir, cleanup_tmpdir},
+};
+
+static int fx_setup(void **state)
+{
+    const backend *be = *state;
+    fixture *f = calloc(1, sizeof(*f));
+    char err[256] = "";
+    if (f == NULL)
+        return -1;
+    f->be = be;
+    if (be->prepare(f) != 0) {
+        free(f);
+        return -1;
+    }
+    int r = be->open(&f->opts, &f->st, err, sizeof(err));
+    if (r != 0) {
+        print_error("%s: open failed: %s (%s)\n", be->name, sess_errname(r), err);
+        be->cleanup(f);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fixture *f = *state;
+    f->st->ops->close(f->st);
+    f->be->cleanup(f);
+    free(f);
+    return 0;
+}
+
+/* ---- Helpers. ---- */
+
+#define T0 INT64_C(1700000000)
+#define BIG 1000000
+
+/* Calls a store operation on the fixture's store. */
+#define CALL(f, op, ...) ((f)->st->ops->op((f)->st, __VA_ARGS__))
+
+/* Asserts a sess_err result, printing both names on failure. */
+#define assert_sess(expected, expr)                                                                \
+    do {                                                                                           \
+        int got_ = (expr), want_ = (expected);                                                     \
+        if (got_ != want_)                                                                         \
+            fail_msg("%s: got %s (%d), want %s (%d)", #expr, sess_errname(got_), got_,             \
+                     sess_errname(want_), want_);                                                  \
+    } while (0)
+
+#define assert_i64(want, got)                                                                      \
+    do {                                                                                           \
+        int64_t w_ = (want), g_ = (got);                                                           \
+        if (w_ != g_)                                                                              \
+            fail_msg("%s: got %lld, want %lld", #got, (long long)g_, (long long)w_);               \
+    } while (0)
+
+static void assert_json(const char *want, const char *got)
+{
+    json_t *w = json_loads(want, JSON_DECODE_ANY, NULL);
+    json_t *g = got != NULL ? json_loads(got, JSON_DECODE_ANY, NULL) : NULL;
+    bool same = w != NULL && g != NULL && json_equal(w, g);
+    json_decref(w);
+    json_decref(g);
+    if (!same)
+        fail_msg("JSON differs: want %s, got %s", want, got != NULL ? got : "(null)");
+}
+
+/* A record with every field set to something recognisable. `created` drives the times. */
+static void new_record(sess_record *r, const char *user, int64_t created)
+{
+    static const char data[] = "{\"cart\":[1,2],\"n\":1,\"s\":\"\\u00e9t\\u00e9\"}";
+    sess_record_init(r);
+    sess_id_new(r->id);
+    sess_random(r->token_hash, sizeof(r->token_hash));
+    sess_copy_bounded(r->user, sizeof(r->user), user);
+    sess_copy_bounded(r->roles, sizeof(r->roles), "admin,dev");
+    sess_copy_bounded(r->ip, sizeof(r->ip), "2001:db8::7");
+    sess_copy_bounded(r->agent, sizeof(r->agent), "Mozilla/5.0 (X11; Linux x86_64) test");
+    r->created = created;
+    r->last_seen = created + 1;
+    r->idle_expires = created + 1800;
+    r->abs_expires = created + 86400;
+    r->auth_time = created - 5;
+    r->flags = SESS_REC_REMEMBER;
+    sess_random(r->csrf_secret, sizeof(r->csrf_secret));
+    assert_sess(0, sess_record_set_data(r, data, sizeof(data) - 1));
+}
+
+static void create_ok(fixture *f, sess_record *r, uint32_t max_per_user)
+{
+    uint32_t evicted = 12345;
+    assert_sess(0, CALL(f, create, r, max_per_user, &evicted));
+    assert_int_equal(evicted, 0);
+}
+
+static sess_record *make(fixture *f, sess_record *r, const char *user, int64_t created)
+{
+    new_record(r, user, created);
+    create_ok(f, r, BIG);
+    return r;
+}
+
+/* Every field the caller gave at creation comes back unchanged. */
+static void assert_same_session(const sess_record *want, const sess_record *got)
+{
+    assert_memory_equal(want->id, got->id, SESS_ID_BYTES);
+    assert_string_equal(want->user, got->user);
+    assert_string_equal(want->roles, got->roles);
+    assert_string_equal(want->ip, got->ip);
+    assert_string_equal(want->agent, got->agent);
+    assert_i64(want->created, got->created);
+    assert_i64(want->last_seen, got->last_seen);
+    assert_i64(want->idle_expires, got->idle_expires);
+    assert_i64(want->abs_expires, got->abs_expires);
+    assert_i64(want->auth_time, got->auth_time);
+    assert_int_equal(want->flags, got->flags);
+    assert_memory_equal(want->csrf_secret, got->csrf_secret, SESS_CSRF_SECRET_BYTES);
+    assert_memory_equal(want->token_hash, got->token_hash, SESS_HASH_BYTES);
+    assert_non_null(got->data);
+    assert_int_equal(strlen(got->data), got->data_len);
+    assert_json(want->data != NULL ? want->data : "{}", got->data);
+}
+
+static void assert_absent(fixture *f, const sess_record *r)
+{
+    sess_record out;
+    sess_record_init(&out);
+    assert_sess(SESS_ESESSION, CALL(f, lookup, r->token_hash, &out, &(uint64_t){0}, &(bool){0}));
+    assert_sess(SESS_ESESSION, CALL(f, get, r->id, &out, &(uint64_t){0}));
+}
+
+/* Looks a session up by id, asserting success. Dispose `out`. */
+static void get_ok(fixture *f, const uint8_t id[SESS_ID_BYTES], sess_record *out)
+{
+    uint64_t gen;
+    sess_record_init(out);
+    assert_sess(0, CALL(f, get, id, out, &gen));
+}
+
+static void assert_data(fixture *f, const uint8_t id[SESS_ID_BYTES], const char *want)
+{
+    sess_record out;
+    get_ok(f, id, &out);
+    assert_json(want, out.data);
+    sess_record_dispose(&out);
+}
+
+static uint64_t count(fixture *f)
+{
+    uint64_t n = 12345;
+    assert_sess(0, f->st->ops->count(f->st, &n));
+    return n;
+}
+
+static void random_hash(uint8_t h[SESS_HASH_BYTES])
+{
+    sess_random(h, SESS_HASH_BYTES);
+}
+
+/* Collects what a listing visits. */
+struct seen {
+    size_t n;
+    size_t stop_after; /* 0 = never stop */
+    uint8_t ids[16][SESS_ID_BYTES];
+    int64_t created[16];
+    uint64_t gens[16];
+    char users[16][SESS_USER_MAX + 1];
+};
+
+static int collect(const sess_record *rec, uint64_t user_generation, void *arg)
+{
+    struct seen *s = arg;
+    if (s->n < 16) {
+        memcpy(s->ids[s->n], rec->id, SESS_ID_BYTES);
+        s->created[s->n] = rec->created;
+        s->gens[s->n] = user_generation;
+        memcpy(s->users[s->n], rec->user, sizeof(rec->user));
+    }
+    s->n++;
+    return s->stop_after != 0 && s->n >= s->stop_after;
+}
+
+static size_t seen_index(const struct seen *s, const uint8_t id[SESS_ID_BYTES])
+{
+    size_t found = SIZE_MAX, hits = 0;
+    for (size_t i = 0; i < s->n && i < 16; i++) {
+        if (memcmp(s->ids[i], id, SESS_ID_BYTES) == 0) {
+            found = i;
+            hits++;
+        }
+    }
+    if (hits > 1)
+        fail_msg("a session was visited %zu times", hits);
+    return found;
+}
+
+/* ---- Create, lookup, get. ---- */
+
+static void test_create_lookup_roundtrip(void **state)
+{
+    fixture *f = *state;
+    sess_record in, out, empty;
+    uint64_t gen = 999;
+    bool prev = true;
+
+    new_record(&in, "alice", T0);
+    in.generation = 777; /* ignored on input */
+    create_ok(f, &in, 50);
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, lookup, in.token_hash, &out, &gen, &prev));
+    assert_false(prev);
+    assert_same_session(&in, &out);
+    assert_int_equal(out.generation, gen);
+    assert_true(sess_ct_equal(out.prev_hash, (uint8_t[SESS_HASH_BYTES]){0}, SESS_HASH_BYTES));
+    sess_record_dispose(&out);
+
+    /* Fields at their bounds, and no data at all ("{}" comes back). */
+    new_record(&empty, "", T0);
+    memset(empty.user, 'u', SESS_USER_MAX);
+    memset(empty.roles, 'r', SESS_ROLES_MAX);
+    memset(empty.ip, 'i', SESS_IP_MAX);
+    memset(empty.agent, 'a', SESS_AGENT_MAX);
+    empty.flags = 0;
+    free(empty.data);
+    empty.data = NULL;
+    empty.data_len = 0;
+    create_ok(f, &empty, 50);
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, lookup, empty.token_hash, &out, &gen, &prev));
+    assert_same_session(&empty, &out);
+    assert_int_equal(strlen(out.user), SESS_USER_MAX);
+    assert_string_equal(out.data, "{}");
+    sess_record_dispose(&out);
+
+    sess_record_dispose(&in);
+    sess_record_dispose(&empty);
+}
+
+static void test_get_by_id(void **state)
+{
+    fixture *f = *state;
+    sess_record in, out, again;
+    uint8_t unknown[SESS_ID_BYTES];
+    uint64_t gen = 999;
+
+    make(f, &in, "alice", T0);
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, get, in.id, &out, &gen));
+    assert_same_session(&in, &out);
+    assert_int_equal(out.generation, gen);
+
+    /* The returned record is a copy: scribbling on it changes nothing stored. */
+    memset(out.data, ' ', out.data_len);
+    out.created = 1;
+    get_ok(f, in.id, &again);
+    assert_same_session(&in, &again);
+    sess_record_dispose(&again);
+    sess_record_dispose(&out);
+
+    sess_id_new(unknown);
+    sess_record_init(&out);
+    assert_sess(SESS_ESESSION, CALL(f, get, unknown, &out, &gen));
+    sess_record_dispose(&in);
+}
+
+static void test_lookup_unknown(void **state)
+{
+    fixture *f = *state;
+    sess_record in, out;
+    uint8_t h[SESS_HASH_BYTES];
+    uint64_t gen;
+    bool prev;
+
+    random_hash(h);
+    sess_record_init(&out);
+    assert_sess(SESS_ESESSION, CALL(f, lookup, h, &out, &gen, &prev));
+    make(f, &in, "alice", T0);
+    assert_sess(SESS_ESESSION, CALL(f, lookup, h, &out, &gen, &prev));
+    memset(h, 0, sizeof(h));
+    assert_sess(SESS_ESESSION, CALL(f, lookup, h, &out, &gen, &prev));
+    sess_record_dispose(&in);
+}
+
+/* ---- Delete. ---- */
+
+static void test_delete_removes_everything(void **state)
+{
+    fixture *f = *state;
+    sess_record a, b, out;
+    uint8_t h2[SESS_HASH_BYTES];
+    struct seen seen = {0};
+
+    make(f, &a, "alice", T0);
+    make(f, &b, "alice", T0 + 1);
+    random_hash(h2);
+    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, 0, NULL));
+
+    assert_sess(0, CALL(f, del, a.id));
+    assert_absent(f, &a);
+    sess_record_init(&out);
+    assert_sess(SESS_ESESSION, CALL(f, lookup, h2, &out, &(uint64_t){0}, &(bool){0}));
+    assert_sess(SESS_ESESSION, CALL(f, del, a.id));
+    assert_int_equal(count(f), 1);
+    assert_sess(0, CALL(f, list_user, "alice", collect, &seen));
+    assert_int_equal(seen.n, 1);
+    assert_memory_equal(seen.ids[0], b.id, SESS_ID_BYTES);
+
+    /* The other session is untouched. */
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, lookup, b.token_hash, &out, &(uint64_t){0}, &(bool){0}));
+    assert_same_session(&b, &out);
+    sess_record_dispose(&out);
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+}
+
+/* ---- Touch. ---- */
+
+static void test_touch_deleted_creates_nothing(void **state)
+{
+    fixture *f = *state;
+    sess_record a;
+    struct seen seen = {0};
+
+    make(f, &a, "alice", T0);
+    assert_sess(0, CALL(f, del, a.id));
+    assert_sess(0, CALL(f, touch_many, 1, (const uint8_t(*)[SESS_ID_BYTES])a.id,
+                        &(int64_t){T0 + 60}, &(int64_t){T0 + 2000}));
+    assert_absent(f, &a);
+    assert_int_equal(count(f), 0);
+    assert_sess(0, CALL(f, list_user, "alice", collect, &seen));
+    assert_sess(0, CALL(f, list_all, collect, &seen));
+    assert_int_equal(seen.n, 0);
+    sess_record_dispose(&a);
+}
+
+static void test_touch_monotonic_and_capped(void **state)
+{
+    fixture *f = *state;
+    sess_record a, b, out;
+    uint8_t ids[3][SESS_ID_BYTES];
+    int64_t seen[3], idle[3];
+
+    make(f, &a, "alice", T0); /* last_seen T0+1, idle T0+1800, abs T0+86400 */
+    make(f, &b, "bob", T0);
+
+    /* Forward. */
+    memcpy(ids[0], a.id, SESS_ID_BYTES);
+    assert_sess(0, CALL(f, touch_many, 1, (const uint8_t(*)[SESS_ID_BYTES])ids,
+                        &(int64_t){T0 + 100}, &(int64_t){T0 + 1900}));
+    get_ok(f, a.id, &out);
+    assert_i64(T0 + 100, out.last_seen);
+    assert_i64(T0 + 1900, out.idle_expires);
+    assert_json(a.data, out.data);
+    sess_record_dispose(&out);
+
+    /* Backwards: neither goes down (a late, reordered touch). */
+    assert_sess(0, CALL(f, touch_many, 1, (const uint8_t(*)[SESS_ID_BYTES])ids, &(int64_t){T0 + 50},
+                        &(int64_t){T0 + 1000}));
+    get_ok(f, a.id, &out);
+    assert_i64(T0 + 100, out.last_seen);
+    assert_i64(T0 + 1900, out.idle_expires);
+    sess_record_dispose(&out);
+
+    /* Past the absolute deadline: capped at it. */
+    assert_sess(0, CALL(f, touch_many, 1, (const uint8_t(*)[SESS_ID_BYTES])ids,
+                        &(int64_t){T0 + 200}, &(int64_t){T0 + 999999}));
+    get_ok(f, a.id, &out);
+    assert_i64(T0 + 200, out.last_seen);
+    assert_i64(T0 + 86400, out.idle_expires);
+    assert_i64(T0 + 86400, out.abs_expires);
+    sess_record_dispose(&out);
+
+    /* A batch with an absent id in the middle: the others are applied. */
+    sess_id_new(ids[1]);
+    memcpy(ids[2], b.id, SESS_ID_BYTES);
+    seen[0] = T0 + 300;
+    idle[0] = T0 + 500;
+    seen[1] = T0 + 300;
+    idle[1] = T0 + 2100;
+    seen[2] = T0 + 400;
+    idle[2] = T0 + 2200;
+    assert_sess(0, CALL(f, touch_many, 3, (const uint8_t(*)[SESS_ID_BYTES])ids, seen, idle));
+    get_ok(f, a.id, &out);
+    assert_i64(T0 + 300, out.last_seen);
+    assert_i64(T0 + 86400, out.idle_expires);
+    sess_record_dispose(&out);
+    get_ok(f, b.id, &out);
+    assert_i64(T0 + 400, out.last_seen);
+    assert_i64(T0 + 2200, out.idle_expires);
+    sess_record_dispose(&out);
+    assert_int_equal(count(f), 2);
+
+    assert_sess(0, CALL(f, touch_many, 0, (const uint8_t(*)[SESS_ID_BYTES])ids, seen, idle));
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+}
+
+/* ---- Patch. ---- */
+
+static int patch_text(fixture *f, const uint8_t id[SESS_ID_BYTES], const char *patch,
+                      size_t max_data, sess_record *out)
+{
+    return CALL(f, patch, id, patch, strlen(patch), max_data, out);
+}
+
+static void test_patch_merge_semantics(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    static const char start[] = "{\"a\":1,\"b\":{\"c\":2,\"d\":3},\"e\":\"x\",\"h\":{\"i\":1}}";
+
+    new_record(&a, "alice", T0);
+    assert_sess(0, sess_record_set_data(&a, start, sizeof(start) - 1));
+    create_ok(f, &a, 50);
+
+    sess_record_init(&out);
+    assert_sess(0, patch_text(f, a.id,
+                              "{\"a\":2,\"b\":{\"c\":null,\"f\":{\"g\":4}},\"e\":null,"
+                              "\"h\":7,\"j\":[1,{\"k\":null}]}",
+                              4096, &out));
+    /* `out` is the stored record after the patch. */
+    assert_memory_equal(out.id, a.id, SESS_ID_BYTES);
+    assert_string_equal(out.user, "alice");
+    assert_memory_equal(out.token_hash, a.token_hash, SESS_HASH_BYTES);
+    assert_i64(a.abs_expires, out.abs_expires);
+    assert_int_equal(strlen(out.data), out.data_len);
+    assert_json("{\"a\":2,\"b\":{\"d\":3,\"f\":{\"g\":4}},\"h\":7,\"j\":[1,{\"k\":null}]}",
+                out.data);
+    sess_record_dispose(&out);
+    assert_data(f, a.id,
+                "{\"a\":2,\"b\":{\"d\":3,\"f\":{\"g\":4}},\"h\":7,\"j\":[1,{\"k\":null}]}");
+
+    /* A scalar becomes an object; an empty patch changes nothing; out may be NULL. */
+    assert_sess(0, patch_text(f, a.id, "{\"h\":{\"x\":{\"y\":null,\"z\":true}}}", 4096, NULL));
+    assert_sess(0, patch_text(f, a.id, "{}", 4096, NULL));
+    assert_data(f, a.id,
+                "{\"a\":2,\"b\":{\"d\":3,\"f\":{\"g\":4}},\"h\":{\"x\":{\"z\":true}},"
+                "\"j\":[1,{\"k\":null}]}");
+
+    /* The rest of the record is not touched by a patch. */
+    get_ok(f, a.id, &out);
+    free(out.data);
+    out.data = a.data;
+    out.data_len = a.data_len;
+    assert_same_session(&a, &out);
+    out.data = NULL;
+    sess_record_dispose(&out);
+    sess_record_dispose(&a);
+}
+
+static void test_patch_different_keys_kept(void **state)
+{
+    fixture *f = *state;
+    sess_record a;
+
+    make(f, &a, "alice", T0);
+    assert_sess(0, patch_text(f, a.id, "{\"k1\":\"one\"}", 4096, NULL));
+    assert_sess(0, patch_text(f, a.id, "{\"k2\":\"two\"}", 4096, NULL));
+    assert_data(f, a.id,
+                "{\"cart\":[1,2],\"n\":1,\"s\":\"\\u00e9t\\u00e9\",\"k1\":\"one\","
+                "\"k2\":\"two\"}");
+    sess_record_dispose(&a);
+}
+
+static void test_patch_too_large(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    char big[1100];
+
+    new_record(&a, "alice", T0);
+    free(a.data);
+    a.data = NULL;
+    a.data_len = 0;
+    create_ok(f, &a, 50);
+
+    /* {"k":"xxxxxxxxxx"} is 18 bytes of compact JSON: at the limit it fits, one past it not. */
+    assert_sess(0, patch_text(f, a.id, "{\"k\":\"xxxxxxxxxx\"}", 18, NULL));
+    assert_data(f, a.id, "{\"k\":\"xxxxxxxxxx\"}");
+    sess_record_init(&out);
+    assert_sess(SESS_ETOOLARGE, patch_text(f, a.id, "{\"k\":\"xxxxxxxxxxx\"}", 18, &out));
+    assert_data(f, a.id, "{\"k\":\"xxxxxxxxxx\"}");
+
+    memset(big, 'y', sizeof(big));
+    memcpy(big, "{\"big\":\"", 8);
+    memcpy(big + sizeof(big) - 3, "\"}", 3);
+    assert_sess(SESS_ETOOLARGE, patch_text(f, a.id, big, 1024, NULL));
+    assert_data(f, a.id, "{\"k\":\"xxxxxxxxxx\"}");
+    assert_sess(0, patch_text(f, a.id, big, 2048, NULL));
+    sess_record_dispose(&a);
+}
+
+static void test_patch_not_object(void **state)
+{
+    fixture *f = *state;
+    sess_record a;
+    static const char *const bad[] = {"[1,2]", "\"s\"", "42", "null", "{", "", "{\"a\":1}x"};
+
+    make(f, &a, "alice", T0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_sess(SESS_EINVAL, patch_text(f, a.id, bad[i], 4096, NULL));
+        assert_data(f, a.id, a.data);
+    }
+    sess_record_dispose(&a);
+}
+
+static void test_patch_deleted(void **state)
+{
+    fixture *f = *state;
+    sess_record a;
+    uint8_t unknown[SESS_ID_BYTES];
+
+    make(f, &a, "alice", T0);
+    assert_sess(0, CALL(f, del, a.id));
+    assert_sess(SESS_ESESSION, patch_text(f, a.id, "{\"k\":1}", 4096, NULL));
+    assert_absent(f, &a);
+    assert_int_equal(count(f), 0);
+    sess_id_new(unknown);
+    assert_sess(SESS_ESESSION, patch_text(f, unknown, "{\"k\":1}", 4096, NULL));
+    assert_int_equal(count(f), 0);
+    sess_record_dispose(&a);
+}
+
+/* ---- Rotate. ---- */
+
+static void lookup_ok(fixture *f, const uint8_t hash[SESS_HASH_BYTES], sess_record *out,
+                      bool want_previous)
+{
+    uint64_t gen;
+    bool prev = !want_previous;
+    sess_record_init(out);
+    assert_sess(0, CALL(f, lookup, hash, out, &gen, &prev));
+    assert_int_equal(prev, want_previous);
+}
+
+static void test_rotate_previous_hash(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    uint8_t h2[SESS_HASH_BYTES], h3[SESS_HASH_BYTES], csrf2[SESS_CSRF_SECRET_BYTES];
+
+    make(f, &a, "alice", T0);
+    random_hash(h2);
+    sess_random(csrf2, sizeof(csrf2));
+    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, T0 + 10, csrf2));
+
+    lookup_ok(f, h2, &out, false);
+    assert_memory_equal(out.id, a.id, SESS_ID_BYTES);
+    assert_memory_equal(out.token_hash, h2, SESS_HASH_BYTES);
+    assert_memory_equal(out.prev_hash, a.token_hash, SESS_HASH_BYTES);
+    assert_i64(T0 + 30, out.prev_until);
+    assert_i64(T0 + 10, out.auth_time);
+    assert_memory_equal(out.csrf_secret, csrf2, SESS_CSRF_SECRET_BYTES);
+    assert_json(a.data, out.data);
+    assert_string_equal(out.roles, a.roles);
+    assert_i64(a.abs_expires, out.abs_expires);
+    sess_record_dispose(&out);
+
+    lookup_ok(f, a.token_hash, &out, true);
+    assert_memory_equal(out.id, a.id, SESS_ID_BYTES);
+    assert_memory_equal(out.token_hash, h2, SESS_HASH_BYTES);
+    assert_i64(T0 + 30, out.prev_until);
+    sess_record_dispose(&out);
+
+    /* auth_time 0 and no CSRF secret keep both. */
+    random_hash(h3);
+    assert_sess(0, CALL(f, rotate, a.id, h3, T0 + 60, 0, NULL));
+    lookup_ok(f, h3, &out, false);
+    assert_i64(T0 + 10, out.auth_time);
+    assert_memory_equal(out.csrf_secret, csrf2, SESS_CSRF_SECRET_BYTES);
+    assert_i64(T0 + 60, out.prev_until);
+    sess_record_dispose(&out);
+    assert_int_equal(count(f), 1);
+    sess_record_dispose(&a);
+}
+
+static void test_rotate_twice_drops_first(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    uint8_t h2[SESS_HASH_BYTES], h3[SESS_HASH_BYTES];
+
+    make(f, &a, "alice", T0);
+    random_hash(h2);
+    random_hash(h3);
+    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, h3, T0 + 40, 0, NULL));
+
+    sess_record_init(&out);
+    assert_sess(SESS_ESESSION, CALL(f, lookup, a.token_hash, &out, &(uint64_t){0}, &(bool){0}));
+    lookup_ok(f, h2, &out, true);
+    assert_memory_equal(out.prev_hash, h2, SESS_HASH_BYTES);
+    assert_memory_equal(out.token_hash, h3, SESS_HASH_BYTES);
+    assert_i64(T0 + 40, out.prev_until);
+    sess_record_dispose(&out);
+    lookup_ok(f, h3, &out, false);
+    sess_record_dispose(&out);
+    sess_record_dispose(&a);
+}
+
+static void test_rotate_absent(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    uint8_t id[SESS_ID_BYTES], h[SESS_HASH_BYTES];
+
+    sess_id_new(id);
+    random_hash(h);
+    assert_sess(SESS_ESESSION, CALL(f, rotate, id, h, T0 + 30, 0, NULL));
+    make(f, &a, "alice", T0);
+    assert_sess(0, CALL(f, del, a.id));
+    assert_sess(SESS_ESESSION, CALL(f, rotate, a.id, h, T0 + 30, T0, NULL));
+    sess_record_init(&out);
+    assert_sess(SESS_ESESSION, CALL(f, lookup, h, &out, &(uint64_t){0}, &(bool){0}));
+    assert_absent(f, &a);
+    assert_int_equal(count(f), 0);
+    sess_record_dispose(&a);
+}
+
+/* ---- Per-user limit and revoke-all. ---- */
+
+static void test_evict_oldest_first(void **state)
+{
+    fixture *f = *state;
+    sess_record x, y, z, w, v, bob, out;
+    uint32_t evicted = 0;
+    struct seen seen = {0};
+
+    /* x and y share a creation time: the smaller id is the older. */
+    new_record(&x, "alice", T0 + 20);
+    new_record(&y, "alice", T0 + 20);
+    memset(x.id, 0x02, SESS_ID_BYTES);
+    memset(y.id, 0x01, SESS_ID_BYTES);
+    create_ok(f, &x, 3);
+    make(f, &z, "alice", T0 + 50);
+    create_ok(f, &y, 3);
+    make(f, &bob, "bob", T0);
+
+    new_record(&w, "alice", T0 + 60);
+    assert_sess(0, CALL(f, create, &w, 3, &evicted));
+    assert_int_equal(evicted, 1);
+    assert_absent(f, &y);
+    lookup_ok(f, x.token_hash, &out, false);
+    sess_record_dispose(&out);
+    lookup_ok(f, z.token_hash, &out, false);
+    sess_record_dispose(&out);
+    lookup_ok(f, w.token_hash, &out, false);
+    sess_record_dispose(&out);
+    assert_int_equal(count(f), 4);
+
+    /* Several at once, oldest first; other users keep theirs. */
+    new_record(&v, "alice", T0 + 70);
+    assert_sess(0, CALL(f, create, &v, 1, &evicted));
+    assert_int_equal(evicted, 3);
+    assert_absent(f, &x);
+    assert_absent(f, &z);
+    assert_absent(f, &w);
+    assert_sess(0, CALL(f, list_user, "alice", collect, &seen));
+    assert_int_equal(seen.n, 1);
+    assert_memory_equal(seen.ids[0], v.id, SESS_ID_BYTES);
+    lookup_ok(f, bob.token_hash, &out, false);
+    sess_record_dispose(&out);
+    assert_int_equal(count(f), 2);
+
+    /* `evicted` may be NULL. */
+    sess_record_dispose(&w);
+    new_record(&w, "alice", T0 + 80);
+    assert_sess(0, CALL(f, create, &w, 1, NULL));
+    assert_absent(f, &v);
+    assert_int_equal(count(f), 2);
+
+    sess_record_dispose(&x);
+    sess_record_dispose(&y);
+    sess_record_dispose(&z);
+    sess_record_dispose(&w);
+    sess_record_dispose(&v);
+    sess_record_dispose(&bob);
+}
+
+static void test_revoke_user_generation(void **state)
+{
+    fixture *f = *state;
+    sess_record a, b, bob, out;
+    uint64_t g0 = 0, g1 = 0, gen = 0, bob_gen = 0;
+
+    make(f, &a, "alice", T0);
+    make(f, &bob, "bob", T0);
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, lookup, a.token_hash, &out, &g0, &(bool){0}));
+    assert_int_equal(out.generation, g0);
+    sess_record_dispose(&out);
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, get, bob.id, &out, &bob_gen));
+    sess_record_dispose(&out);
+
+    assert_sess(0, CALL(f, revoke_user, "alice", &g1));
+    assert_true(g1 > g0);
+    /* The store does not judge: the session is still there, with the user's new generation. */
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, lookup, a.token_hash, &out, &gen, &(bool){0}));
+    assert_int_equal(gen, g1);
+    assert_int_equal(out.generation, g0);
+    sess_record_dispose(&out);
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, get, a.id, &out, &gen));
+    assert_int_equal(gen, g1);
+    sess_record_dispose(&out);
+
+    /* Other users are not affected. */
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, get, bob.id, &out, &gen));
+    assert_int_equal(gen, bob_gen);
+    assert_int_equal(out.generation, bob_gen);
+    sess_record_dispose(&out);
+
+    /* A session created afterwards carries the new generation, whatever the caller said. */
+    new_record(&b, "alice", T0 + 10);
+    b.generation = g0;
+    create_ok(f, &b, 50);
+    lookup_ok(f, b.token_hash, &out, false);
+    assert_int_equal(out.generation, g1);
+    sess_record_dispose(&out);
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, lookup, b.token_hash, &out, &gen, &(bool){0}));
+    assert_int_equal(gen, g1);
+    sess_record_dispose(&out);
+
+    /* NULL is allowed for the new generation, and it still bumps. */
+    assert_sess(0, CALL(f, revoke_user, "alice", NULL));
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, get, b.id, &out, &gen));
+    assert_true(gen > g1);
+    sess_record_dispose(&out);
+
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+    sess_record_dispose(&bob);
+}
+
+static void test_revoke_user_without_sessions(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    uint64_t g1 = 0, g2 = 0, gen = 0;
+
+    assert_sess(0, CALL(f, revoke_user, "nobody", &g1));
+    assert_sess(0, CALL(f, revoke_user, "nobody", &g2));
+    assert_true(g2 > g1);
+    assert_int_equal(count(f), 0);
+
+    make(f, &a, "nobody", T0);
+    sess_record_init(&out);
+    assert_sess(0, CALL(f, lookup, a.token_hash, &out, &gen, &(bool){0}));
+    assert_int_equal(out.generation, g2);
+    assert_int_equal(gen, g2);
+    sess_record_dispose(&out);
+    sess_record_dispose(&a);
+}
+
+static void test_create_after_revoke_drops_stale(void **state)
+{
+    fixture *f = *state;
+    sess_record a, b, c, out;
+    struct seen seen = {0};
+    size_t removed = 0;
+
+    make(f, &a, "alice", T0);
+    make(f, &b, "alice", T0 + 1);
+    assert_sess(0, CALL(f, revoke_user, "alice", NULL));
+    /* No eviction is needed: the stale entries go anyway. */
+    new_record(&c, "alice", T0 + 2);
+    assert_sess(0, CALL(f, create, &c, 50, NULL));
+    lookup_ok(f, c.token_hash, &out, false);
+    sess_record_dispose(&out);
+
+    assert_sess(0, CALL(f, list_user, "alice", collect, &seen));
+    assert_int_equal(seen.n, 1);
+    assert_memory_equal(seen.ids[0], c.id, SESS_ID_BYTES);
+
+    /* Whatever create left of them, a sweep takes the rest. */
+    assert_sess(0, CALL(f, sweep, T0 + 3, BIG, &removed));
+    assert_int_equal(count(f), 1);
+    assert_absent(f, &a);
+    assert_absent(f, &b);
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+    sess_record_dispose(&c);
+}
+
+/* ---- Listing and counting. ---- */
+
+static void test_list_user_oldest_first(void **state)
+{
+    fixture *f = *state;
+    sess_record r[5];
+    struct seen seen = {0}, one = {.stop_after = 1}, none = {0};
+    uint64_t gen = 0;
+
+    new_record(&r[0], "alice", T0 + 30);
+    new_record(&r[1], "alice", T0 + 10);
+    new_record(&r[2], "alice", T0 + 20);
+    new_record(&r[3], "alice", T0 + 10);
+    memset(r[1].id, 0x01, SESS_ID_BYTES);
+    memset(r[3].id, 0x02, SESS_ID_BYTES);
+    new_record(&r[4], "bob", T0);
+    for (int i = 0; i < 5; i++)
+        create_ok(f, &r[i], 50);
+    assert_sess(0, CALL(f, revoke_user, "alice", &gen));
+
+    assert_sess(0, CALL(f, list_user, "alice", collect, &seen));
+    assert_int_equal(seen.n, 4);
+    static const int order[4] = {1, 3, 2, 0};
+    for (int i = 0; i < 4; i++) {
+        assert_memory_equal(seen.ids[i], r[order[i]].id, SESS_ID_BYTES);
+        assert_i64(r[order[i]].created, seen.created[i]);
+        assert_string_equal(seen.users[i], "alice");
+        assert_int_equal(seen.gens[i], gen);
+    }
+
+    assert_sess(0, CALL(f, list_user, "alice", collect, &one));
+    assert_int_equal(one.n, 1);
+    assert_memory_equal(one.ids[0], r[1].id, SESS_ID_BYTES);
+
+    assert_sess(0, CALL(f, list_user, "carol", collect, &none));
+    assert_int_equal(none.n, 0);
+    for (int i = 0; i < 5; i++)
+        sess_record_dispose(&r[i]);
+}
+
+static void test_list_all_each_once(void **state)
+{
+    fixture *f = *state;
+    sess_record r[6];
+    struct seen seen = {0}, one = {.stop_after = 1};
+    static const char *const users[6] = {"alice", "bob", "alice", "carol", "bob", "alice"};
+
+    assert_sess(0, CALL(f, list_all, collect, &seen));
+    assert_int_equal(seen.n, 0);
+    for (int i = 0; i < 6; i++)
+        make(f, &r[i], users[i], T0 + i);
+    assert_sess(0, CALL(f, del, r[3].id));
+
+    assert_sess(0, CALL(f, list_all, collect, &seen));
+    assert_int_equal(seen.n, 5);
+    for (int i = 0; i < 6; i++) {
+        size_t at = seen_index(&seen, r[i].id);
+        if (i == 3) {
+            assert_true(at == SIZE_MAX);
+            continue;
+        }
+        assert_true(at != SIZE_MAX);
+        assert_string_equal(seen.users[at], users[i]);
+        assert_i64(T0 + i, seen.created[at]);
+    }
+    assert_sess(0, CALL(f, list_all, collect, &one));
+    assert_int_equal(one.n, 1);
+    for (int i = 0; i < 6; i++)
+        sess_record_dispose(&r[i]);
+}
+
+static void test_count_sessions(void **state)
+{
+    fixture *f = *state;
+    sess_record r[4];
+
+    assert_int_equal(count(f), 0);
+    for (int i = 0; i < 3; i++)
+        make(f, &r[i], "alice", T0 + i);
+    assert_int_equal(count(f), 3);
+    assert_sess(0, CALL(f, del, r[1].id));
+    assert_int_equal(count(f), 2);
+    new_record(&r[3], "alice", T0 + 10);
+    assert_sess(0, CALL(f, create, &r[3], 2, NULL));
+    assert_int_equal(count(f), 2);
+    for (int i = 0; i < 4; i++)
+        sess_record_dispose(&r[i]);
+}
+
+/* ---- Sweep. ---- */
+
+static void test_sweep_removes_expired(void **state)
+{
+    fixture *f = *state;
+    sess_record live, edge, idle_gone, idle_now, abs_now, old_gen, out;
+    size_t removed = 99;
+    const int64_t now = T0 + 100;
+
+    new_record(&live, "alice", T0);
+    live.idle_expires = T0 + 1000;
+    live.abs_expires = T0 + 2000;
+    new_record(&edge, "dave", T0);
+    edge.idle_expires = now + 1; /* still live for one more second */
+    edge.abs_expires = now + 1;
+    new_record(&idle_gone, "alice", T0 + 1);
+    idle_gone.idle_expires = T0 + 50;
+    new_record(&idle_now, "bob", T0);
+    idle_now.idle_expires = now; /* refused from this second on */
+    new_record(&abs_now, "bob", T0 + 1);
+    abs_now.idle_expires = T0 + 1000;
+    abs_now.abs_expires = now;
+    new_record(&old_gen, "carol", T0);
+    sess_record *all[] = {&live, &edge, &idle_gone, &idle_now, &abs_now, &old_gen};
+    for (size_t i = 0; i < 6; i++)
+        create_ok(f, all[i], 50);
+    assert_sess(0, CALL(f, revoke_user, "carol", NULL));
+
+    assert_sess(0, CALL(f, sweep, now, BIG, &removed));
+    assert_int_equal(removed, 4);
+    assert_int_equal(count(f), 2);
+    assert_absent(f, &idle_gone);
+    assert_absent(f, &idle_now);
+    assert_absent(f, &abs_now);
+    assert_absent(f, &old_gen);
+    lookup_ok(f, live.token_hash, &out, false);
+    assert_same_session(&live, &out);
+    sess_record_dispose(&out);
+    lookup_ok(f, edge.token_hash, &out, false);
+    sess_record_dispose(&out);
+
+    assert_sess(0, CALL(f, sweep, now, BIG, &removed));
+    assert_int_equal(removed, 0);
+    assert_int_equal(count(f), 2);
+    assert_sess(0, CALL(f, sweep, now + 1, BIG, &removed));
+    assert_int_equal(removed, 1);
+    assert_absent(f, &edge);
+    for (size_t i = 0; i < 6; i++)
+        sess_record_dispose(all[i]);
+}
+
+static void test_sweep_respects_max_items(void **state)
+{
+    fixture *f = *state;
+    sess_record r[6];
+    size_t removed = 99;
+
+    for (int i = 0; i < 6; i++) {
+        new_record(&r[i], i % 2 ? "alice" : "bob", T0 + i);
+        r[i].idle_expires = i == 5 ? T0 + 5000 : T0 + 10;
+        create_ok(f, &r[i], 50);
+    }
+    assert_sess(0, CALL(f, sweep, T0 + 100, 0, &removed));
+    assert_int_equal(removed, 0);
+    assert_int_equal(count(f), 6);
+    assert_sess(0, CALL(f, sweep, T0 + 100, 2, &removed));
+    assert_int_equal(removed, 2);
+    assert_int_equal(count(f), 4);
+    assert_sess(0, CALL(f, sweep, T0 + 100, 2, &removed));
+    assert_int_equal(removed, 2);
+    assert_int_equal(count(f), 2);
+    assert_sess(0, CALL(f, sweep, T0 + 100, 2, &removed));
+    assert_int_equal(removed, 1);
+    assert_int_equal(count(f), 1);
+    assert_sess(0, CALL(f, sweep, T0 + 100, 2, &removed));
+    assert_int_equal(removed, 0);
+    assert_int_equal(count(f), 1);
+    assert_data(f, r[5].id, r[5].data);
+    for (int i = 0; i < 6; i++)
+        sess_record_dispose(&r[i]);
+}
+
+static void test_sweep_drops_ended_previous_hash(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    uint8_t h2[SESS_HASH_BYTES];
+    size_t removed = 99;
+
+    make(f, &a, "alice", T0);
+    random_hash(h2);
+    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, 0, NULL));
+
+    assert_sess(0, CALL(f, sweep, T0 + 29, BIG, &removed));
+    assert_int_equal(removed, 0);
+    lookup_ok(f, a.token_hash, &out, true);
+    sess_record_dispose(&out);
+
+    assert_sess(0, CALL(f, sweep, T0 + 30, BIG, &removed));
+    assert_int_equal(removed, 0);
+    sess_record_init(&out);
+    assert_sess(SESS_ESESSION, CALL(f, lookup, a.token_hash, &out, &(uint64_t){0}, &(bool){0}));
+    lookup_ok(f, h2, &out, false);
+    assert_memory_equal(out.id, a.id, SESS_ID_BYTES);
+    sess_record_dispose(&out);
+    assert_int_equal(count(f), 1);
+    sess_record_dispose(&a);
+}
+
+/* ---- Preferences. ---- */
+
+static void assert_prefs(fixture *f, const char *user, const char *want)
+{
+    char *json = NULL;
+    size_t len = 0;
+    assert_sess(0, CALL(f, prefs_get, user, &json, &len));
+    assert_non_null(json);
+    assert_int_equal(strlen(json), len);
+    assert_json(want, json);
+    free(json);
+}
+
+static int put_text(fixture *f, const char *user, const char *json, size_t max)
+{
+    return CALL(f, prefs_put, user, json, strlen(json), max);
+}
+
+static void test_prefs_get_put(void **state)
+{
+    fixture *f = *state;
+    char *json = NULL;
+    size_t len = 0;
+
+    assert_sess(SESS_ENOTFOUND, CALL(f, prefs_get, "alice", &json, &len));
+    assert_sess(0, put_text(f, "alice", "{\"language\":\"en\",\"theme\":\"dark\"}", 4096));
+    assert_prefs(f, "alice", "{\"language\":\"en\",\"theme\":\"dark\"}");
+
+    /* put replaces the whole object. */
+    assert_sess(0, put_text(f, "alice", "{\"font_size\":12}", 4096));
+    assert_prefs(f, "alice", "{\"font_size\":12}");
+
+    static const char *const bad[] = {"[1]", "\"en\"", "null", "{", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_sess(SESS_EINVAL, put_text(f, "alice", bad[i], 4096));
+        assert_prefs(f, "alice", "{\"font_size\":12}");
+    }
+    assert_sess(SESS_ENOTFOUND, CALL(f, prefs_get, "bob", &json, &len));
+    assert_sess(SESS_EINVAL, put_text(f, "bob", "[]", 4096));
+    assert_sess(SESS_ENOTFOUND, CALL(f, prefs_get, "bob", &json, &len));
+}
+
+static void test_prefs_patch(void **state)
+{
+    fixture *f = *state;
+    char *res = NULL;
+    size_t len = 0;
+    static const char p1[] = "{\"language\":\"de\",\"theme\":\"light\"}";
+
+    assert_sess(0, CALL(f, prefs_patch, "alice", p1, strlen(p1), 4096, &res, &len));
+    assert_non_null(res);
+    assert_int_equal(strlen(res), len);
+    assert_json(p1, res);
+    free(res);
+    assert_prefs(f, "alice", p1);
+
+    static const char p2[] = "{\"theme\":\"dark\",\"font_size\":\"large\",\"language\":null}";
+    res = NULL;
+    assert_sess(0, CALL(f, prefs_patch, "alice", p2, strlen(p2), 4096, &res, &len));
+    assert_json("{\"theme\":\"dark\",\"font_size\":\"large\"}", res);
+    free(res);
+    assert_prefs(f, "alice", "{\"theme\":\"dark\",\"font_size\":\"large\"}");
+
+    static const char p3[] = "{\"theme\":\"system\"}";
+    assert_sess(0, CALL(f, prefs_patch, "alice", p3, strlen(p3), 4096, NULL, NULL));
+    assert_prefs(f, "alice", "{\"theme\":\"system\",\"font_size\":\"large\"}");
+
+    static const char bad[] = "[\"theme\"]";
+    assert_sess(SESS_EINVAL, CALL(f, prefs_patch, "alice", bad, strlen(bad), 4096, NULL, NULL));
+    assert_prefs(f, "alice", "{\"theme\":\"system\",\"font_size\":\"large\"}");
+    assert_sess(SESS_EINVAL, CALL(f, prefs_patch, "bob", bad, strlen(bad), 4096, NULL, NULL));
+    assert_sess(SESS_ENOTFOUND, CALL(f, prefs_get, "bob", &res, &len));
+}
+
+static void test_prefs_too_large(void **state)
+{
+    fixture *f = *state;
+    char *res = NULL;
+    size_t len = 0;
+
+    /* {"a":"xxxx"} is 12 bytes: at the limit it fits, one past it not. */
+    assert_sess(0, put_text(f, "alice", "{\"a\":\"xxxx\"}", 12));
+    assert_prefs(f, "alice", "{\"a\":\"xxxx\"}");
+    assert_sess(SESS_ETOOLARGE, put_text(f, "alice", "{\"a\":\"xxxxx\"}", 12));
+    assert_prefs(f, "alice", "{\"a\":\"xxxx\"}");
+
+    static const char grow[] = "{\"b\":1}";
+    assert_sess(SESS_ETOOLARGE, CALL(f, prefs_patch, "alice", grow, strlen(grow), 12, &res, &len));
+    assert_prefs(f, "alice", "{\"a\":\"xxxx\"}");
+    assert_sess(0, CALL(f, prefs_patch, "alice", grow, strlen(grow), 18, &res, &len));
+    assert_json("{\"a\":\"xxxx\",\"b\":1}", res);
+    free(res);
+
+    assert_sess(SESS_ETOOLARGE, CALL(f, prefs_patch, "bob", grow, strlen(grow), 6, NULL, NULL));
+    assert_sess(SESS_ENOTFOUND, CALL(f, prefs_get, "bob", &res, &len));
+}
+
+/* ---- API keys. ---- */
+
+struct keys_seen {
+    size_t n;
+    char names[8][SESS_APIKEY_NAME_MAX + 1];
+    int64_t created[8];
+};
+
+static int collect_key(const char *name, int64_t created, void *arg)
+{
+    struct keys_seen *k = arg;
+    if (k->n < 8) {
+        snprintf(k->names[k->n], sizeof(k->names[0]), "%s", name);
+        k->created[k->n] = created;
+    }
+    k->n++;
+    return 0;
+}
+
+static void test_apikey_lifecycle(void **state)
+{
+    fixture *f = *state;
+    uint8_t h1[SESS_HASH_BYTES], h2[SESS_HASH_BYTES], h3[SESS_HASH_BYTES];
+    char name[SESS_APIKEY_NAME_MAX + 1], longest[SESS_APIKEY_NAME_MAX + 1];
+    struct keys_seen seen = {0}, after = {0};
+
+    random_hash(h1);
+    random_hash(h2);
+    random_hash(h3);
+    memset(longest, 'k', SESS_APIKEY_NAME_MAX);
+    longest[SESS_APIKEY_NAME_MAX] = '\0';
+
+    assert_sess(0, CALL(f, apikey_list, collect_key, &seen));
+    assert_int_equal(seen.n, 0);
+    assert_sess(0, CALL(f, apikey_put, "deploy", h1, T0));
+    assert_sess(0, CALL(f, apikey_put, longest, h2, T0 + 1));
+    assert_sess(0, CALL(f, apikey_find, h1, name));
+    assert_string_equal(name, "deploy");
+    assert_sess(0, CALL(f, apikey_find, h2, name));
+    assert_string_equal(name, longest);
+    assert_sess(SESS_ENOTFOUND, CALL(f, apikey_find, h3, name));
+
+    /* A taken name is refused and stores nothing. */
+    assert_sess(SESS_EEXIST, CALL(f, apikey_put, "deploy", h3, T0 + 2));
+    assert_sess(SESS_ENOTFOUND, CALL(f, apikey_find, h3, name));
+    assert_sess(0, CALL(f, apikey_find, h1, name));
+    assert_string_equal(name, "deploy");
+
+    assert_sess(0, CALL(f, apikey_list, collect_key, &seen));
+    assert_int_equal(seen.n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        bool deploy = strcmp(seen.names[i], "deploy") == 0;
+        assert_true(deploy || strcmp(seen.names[i], longest) == 0);
+        assert_i64(deploy ? T0 : T0 + 1, seen.created[i]);
+    }
+    assert_string_not_equal(seen.names[0], seen.names[1]);
+
+    assert_sess(0, CALL(f, apikey_del, "deploy"));
+    assert_sess(SESS_ENOTFOUND, CALL(f, apikey_find, h1, name));
+    assert_sess(SESS_ENOTFOUND, CALL(f, apikey_del, "deploy"));
+    assert_sess(SESS_ENOTFOUND, CALL(f, apikey_del, "never"));
+    assert_sess(0, CALL(f, apikey_list, collect_key, &after));
+    assert_int_equal(after.n, 1);
+    assert_string_equal(after.names[0], longest);
+
+    /* The name is free again, and so is the old hash. */
+    assert_sess(0, CALL(f, apikey_put, "deploy", h1, T0 + 3));
+    assert_sess(0, CALL(f, apikey_find, h1, name));
+    assert_string_equal(name, "deploy");
+}
+
+/* ---- Concurrency and readiness. ---- */
+
+#define PATCH_THREADS 8
+#define PATCH_ROUNDS 25
+
+struct patcher {
+    fixture *f;
+    const uint8_t *id;
+    int index;
+    int failures;
+};
+
+static void *patch_thread(void *arg)
+{
+    struct patcher *p = arg;
+    char patch[64];
+    for (int i = 0; i < PATCH_ROUNDS; i++) {
+        snprintf(patch, sizeof(patch), "{\"t%d\":%d}", p->index, i);
+        if (CALL(p->f, patch, p->id, patch, strlen(patch), 4096, NULL) != 0)
+            p->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_patches(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    pthread_t th[PATCH_THREADS];
+    struct patcher p[PATCH_THREADS];
+
+    make(f, &a, "alice", T0);
+    for (int i = 0; i < PATCH_THREADS; i++) {
+        p[i] = (struct patcher){.f = f, .id = a.id, .index = i};
+        assert_int_equal(pthread_create(&th[i], NULL, patch_thread, &p[i]), 0);
+    }
+    for (int i = 0; i < PATCH_THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(p[i].failures, 0);
+    }
+
+    get_ok(f, a.id, &out);
+    json_t *data = json_loads(out.data, 0, NULL);
+    assert_non_null(data);
+    for (int i = 0; i < PATCH_THREADS; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "t%d", i);
+        json_t *v = json_object_get(data, key);
+        if (!json_is_integer(v) || json_integer_value(v) != PATCH_ROUNDS - 1)
+            fail_msg("key %s lost or stale in %s", key, out.data);
+    }
+    assert_non_null(json_object_get(data, "cart"));
+    json_decref(data);
+    sess_record_dispose(&out);
+    sess_record_dispose(&a);
+}
+
+static void test_ping(void **state)
+{
+    fixture *f = *state;
+    assert_sess(0, f->st->ops->ping(f->st));
+    assert_non_null(f->st->ops->name);
+}
+
+/* ---- Registration: every case once per backend. ---- */
+
+#define STORE_CASES(X)                                                                             \
+    X(create_lookup_roundtrip)                                                                     \
+    X(get_by_id)                                                                                   \
+    X(lookup_unknown)                                                                              \
+    X(delete_removes_everything)                                                                   \
+    X(touch_deleted_creates_nothing)                                                               \
+    X(touch_monotonic_and_capped)                                                                  \
+    X(patch_merge_semantics)                                                                       \
+    X(patch_different_keys_kept)                                                                   \
+    X(patch_too_large)                                                                             \
+    X(patch_not_object)                                                                            \
+    X(patch_deleted)                                                                               \
+    X(rotate_previous_hash)                                                                        \
+    X(rotate_twice_drops_first)                                                                    \
+    X(rotate_absent)                                                                               \
+    X(evict_oldest_first)                                                                          \
+    X(revoke_user_generation)                                                                      \
+    X(revoke_user_without_sessions)                                                                \
+    X(create_after_revoke_drops_stale)                                                             \
+    X(list_user_oldest_first)                                                                      \
+    X(list_all_each_once)                                                                          \
+    X(count_sessions)                                                                              \
+    X(sweep_removes_expired)                                                                       \
+    X(sweep_respects_max_items)                                                                    \
+    X(sweep_drops_ended_previous_hash)                                                             \
+    X(prefs_get_put)                                                                               \
+    X(prefs_patch)                                                                                 \
+    X(prefs_too_large)                                                                             \
+    X(apikey_lifecycle)                                                                            \
+    X(concurrent_patches)                                                                          \
+    X(ping)
+
+struct store_case {
+    const char *name;
+    CMUnitTestFunction fn;
+};
+
+#define CASE_ROW(name) {#name, test_##name},
+static const struct store_case cases[] = {STORE_CASES(CASE_ROW)};
+#undef CASE_ROW
+
+enum {
+    N_BACKENDS = sizeof(backends) / sizeof(backends[0]),
+    N_CASES = sizeof(cases) / sizeof(cases[0]),
+};
+
+int main(void)
+{
+    static char names[N_BACKENDS][N_CASES][96];
+    struct CMUnitTest tests[N_BACKENDS * N_CASES];
+
+    if (sess_crypto_init() != 0) {
+        fprintf(stderr, "test_store: libsodium cannot be initialised\n");
+        return 1;
+    }
+    for (size_t b = 0; b < N_BACKENDS; b++) {
+        for (size_t c = 0; c < N_CASES; c++) {
+            snprintf(names[b][c], sizeof(names[b][c]), "%s/%s", backends[b].name, cases[c].name);
+            tests[b * N_CASES + c] = (struct CMUnitTest){
+                .name = names[b][c],
+                .test_func = cases[c].fn,
+                .setup_func = fx_setup,
+                .teardown_func = fx_teardown,
+                .initial_state = (void *)&backends[b],
+            };
+        }
+    }
+    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
