@@ -8,7 +8,8 @@ PREFIX     ?= /usr/local
 B          ?= build
 SAN        ?= 0
 WERROR     ?= 0
-PKGS       := libh2o-evloop libsodium lmdb jansson inih
+LIB_PKGS   := libsodium lmdb jansson
+PKGS       := libh2o-evloop inih $(LIB_PKGS)
 PORT       ?= 8080
 
 CC         ?= cc
@@ -63,7 +64,8 @@ $(LIB_A): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libsessiond.so.0 $(LDFLAGS_SAN) -o $@ $^ $(PKG_LIBS)
+	$(CC) -shared -Wl,-soname,libsessiond.so.0 $(LDFLAGS_SAN) -o $@ $^ \
+	    $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null) -lpthread
 	ln -sf libsessiond.so.0 $(B)/libsessiond.so
 
 $(B)/libsessiond-server.a: $(SRV_OBJ)
@@ -112,7 +114,8 @@ install: all
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libsessiond.so.0
 	ln -sf libsessiond.so.0 $(DESTDIR)$(PREFIX)/lib/libsessiond.so
 	install -m 0644 include/sessiond/*.h $(DESTDIR)$(PREFIX)/include/sessiond/
-	install -m 0644 $(B)/sessiond.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/sessiond.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' sessiond.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sessiond.pc
 
 format:
 	clang-format -i $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) include/sessiond/*.h \

@@ -22,20 +22,16 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "help") == 0)
         return cli_help(argc > 2 ? argv[2] : NULL);
 
-    static const struct {
-        const char *name;
-        int (*run)(const cli_args *);
-    } commands[] = {{"serve", cli_serve},
-                    {"apikey", cli_apikey},
-                    {"session", cli_session},
-                    {"config", cli_config}};
+    static const char *const commands[] = {"serve", "apikey", "session", "config"};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(argv[1], commands[i].name) != 0)
+        if (strcmp(argv[1], commands[i]) != 0)
             continue;
         cli_args args;
         int r = cli_parse_common(argc - 2, argv + 2, &args);
         if (r == 0)
-            r = commands[i].run(&args);
+            r = i == 0   ? cli_serve(&args)
+                : i == 3 ? cli_config(&args)
+                         : cli_admin(&args, commands[i]);
         free(args.argv);
         return r;
     }

@@ -317,17 +317,24 @@ static void index_remove(struct muser *u, struct msess *s)
     s->older = s->newer = NULL;
 }
 
+/* User names are 1..SESS_USER_MAX bytes (lib/session.c checks the rest); others are refused
+ * with SESS_EINVAL by every operation that takes one, as the lmdb backend does. */
+static bool user_name_ok(const char *name)
+{
+    size_t len = strnlen(name, SESS_USER_MAX + 1);
+    return len > 0 && len <= SESS_USER_MAX;
+}
+
 static struct muser *user_find(mem_store *st, const char *name)
 {
-    size_t len = strlen(name);
-    return len <= SESS_USER_MAX ? map_get(&st->users, name, len) : NULL;
+    return map_get(&st->users, name, strlen(name));
 }
 
 static int user_get_or_add(mem_store *st, const char *name, struct muser **out)
 {
-    size_t len = strlen(name);
-    if (len > SESS_USER_MAX)
+    if (!user_name_ok(name))
         return SESS_EINVAL;
+    size_t len = strlen(name);
     struct muser *u = map_get(&st->users, name, len);
     if (u == NULL) {
         u = calloc(1, sizeof(*u));
@@ -750,6 +757,8 @@ static int mem_list_user(sess_store *base, const char *user, sess_record_cb cb, 
     mem_store *st = (mem_store *)base;
     uint8_t(*ids)[SESS_ID_BYTES] = NULL;
     size_t n = 0;
+    if (!user_name_ok(user))
+        return SESS_EINVAL;
     rdlock(st);
     struct muser *u = user_find(st, user);
     for (struct msess *s = u != NULL ? u->oldest : NULL; s != NULL; s = s->newer)
@@ -855,6 +864,8 @@ static int mem_prefs_get(sess_store *base, const char *user, char **json, size_t
 {
     mem_store *st = (mem_store *)base;
     int r = 0;
+    if (!user_name_ok(user))
+        return SESS_EINVAL;
     rdlock(st);
     struct muser *u = user_find(st, user);
     if (u == NULL || u->prefs == NULL) {
@@ -889,6 +900,8 @@ static int mem_prefs_put(sess_store *base, const char *user, const char *json, s
 {
     mem_store *st = (mem_store *)base;
     json_error_t jerr;
+    if (!user_name_ok(user))
+        return SESS_EINVAL;
     json_t *v = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (v == NULL || !json_is_object(v)) {
         json_decref(v);
@@ -915,6 +928,8 @@ static int mem_prefs_patch(sess_store *base, const char *user, const char *patch
     mem_store *st = (mem_store *)base;
     char *res, *copy = NULL;
     size_t res_len;
+    if (!user_name_ok(user))
+        return SESS_EINVAL;
     wrlock(st);
     struct muser *u = user_find(st, user);
     const char *cur = u != NULL ? u->prefs : NULL;

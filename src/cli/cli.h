@@ -9,6 +9,7 @@
 #define SESSIOND_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "server/config.h"
 #include "sessiond/session.h"
@@ -48,9 +49,19 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * word is not that flag. Advances *i past a separate value. Sets *missing when it has none. */
 const char *cli_flag_value(int argc, char **argv, int *i, const char *name, bool *missing);
 
+/* An admin command's body: `argv` are the group's words ({"apikey", "create", "NAME"}); output
+ * goes to `out` and `err`. With ctx == NULL it only checks usage. Returns an exit status. The
+ * same bodies run in this process on the data directory, or inside a running server through
+ * its admin socket (src/server/admin.h). */
+int cli_apikey_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);
+int cli_session_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);
+/* Dispatches an admin command by its group word; what the admin socket runs. */
+int cli_admin_dispatch(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);
+/* Runs an admin command group from the command line: with the memory store through the
+ * running server's admin socket, otherwise on the data directory. */
+int cli_admin(const cli_args *args, const char *group);
+
 int cli_serve(const cli_args *args);
-int cli_apikey(const cli_args *args);
-int cli_session(const cli_args *args);
 int cli_config(const cli_args *args);
 int cli_help(const char *command);
 

@@ -54,5 +54,5 @@ int cli_serve(const cli_args *args)
         free(cfg);
         return r;
     }
-    return sessd_serve(cfg);
+    return sessd_serve(cfg, cli_admin_dispatch);
 }

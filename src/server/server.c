@@ -107,8 +107,13 @@ static void *worker_main(void *arg)
     h2o_socket_close(w->listener);
     h2o_context_request_shutdown(&w->ctx);
     int64_t deadline = mono_ms() + SHUTDOWN_DRAIN_MS;
-    while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && mono_ms() < deadline)
-        h2o_evloop_run(w->loop, 50);
+    do
+        h2o_evloop_run(w->loop, 10);
+    while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && mono_ms() < deadline);
+    /* request_shutdown also arms HTTP/2's graceful-shutdown timer, which has nothing to do
+     * here (no HTTP/2 without TLS) and would keep the context from being disposed. */
+    if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
     return NULL;
 }
 
@@ -283,7 +288,7 @@ static int open_store(const sessd_config *c, char *err, size_t errlen)
     return r;
 }
 
-int sessd_serve(sessd_config *cfg)
+int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 {
     char err[512], host[256], port[16];
     atomic_store(&sessd_srv.config, cfg);
@@ -306,6 +311,10 @@ int sessd_serve(sessd_config *cfg)
         return 1;
     }
     sess_wipe(key, sizeof(key));
+    if (sessd_admin_start(cfg->data_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        return 1;
+    }
 
     int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1)
@@ -346,6 +355,7 @@ int sessd_serve(sessd_config *cfg)
     atomic_store(&sessd_srv.stopping, true);
     for (int i = 0; i < nthreads; i++)
         pthread_join(workers[i].tid, NULL);
+    sessd_admin_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
     sessd_srv.store->ops->close(sessd_srv.store);
     for (int i = 0; i < nthreads; i++) {

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "server/admin.h"
 #include "server/config.h"
 #include "sessiond/session.h"
 
@@ -29,9 +30,9 @@ static inline const sessd_config *sessd_cfg(void)
     return atomic_load_explicit(&sessd_srv.config, memory_order_acquire);
 }
 
-/* Runs the server until SIGTERM/SIGINT. Takes ownership of `cfg` (heap). Returns the process
- * exit status. */
-int sessd_serve(sessd_config *cfg);
+/* Runs the server until SIGTERM/SIGINT. Takes ownership of `cfg` (heap). Admin commands that
+ * arrive on the admin socket run through `admin_fn`. Returns the process exit status. */
+int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn);
 
 /* Reads the server key from DATA/server.key, creating the data directory (0700) and the key
  * (0600) on first start. 0, or -1 with a message. */

@@ -5,7 +5,8 @@
  * A backend is one row of `backends` below: its name, its open function, and how to prepare and
  * clean up what it needs around each test (a fresh temporary directory for lmdb). Every case gets
  * a freshly opened, empty store through the fixture and is registered once per backend, named
- * "backend/case". Adding a backend means adding one row.
+ * "backend/case"; the few cases about reopening run only for durable backends. Adding a backend
+ * means adding one row.
  */
 #include "harness.h"
 
@@ -41,6 +42,7 @@ struct backend {
     store_open_fn open;
     int (*prepare)(fixture *f);  /* before open: fill f->opts; 0 or -1 */
     void (*cleanup)(fixture *f); /* after close: remove what prepare made */
+    bool durable;                /* keeps everything across close and open: DURABLE_CASES too */
 };
 
 static int prepare_nothing(fixture *f)
@@ -80,8 +82,8 @@ static void cleanup_tmpdir(fixture *f)
 }
 
 static const backend backends[] = {
-    {"memory", sess_store_memory_open, prepare_nothing, cleanup_nothing},
-    {"lmdb", sess_store_lmdb_open, prepare_tmpdir, cleanup_tmpdir},
+    {"memory", sess_store_memory_open, prepare_nothing, cleanup_nothing, false},
+    {"lmdb", sess_store_lmdb_open, prepare_tmpdir, cleanup_tmpdir, true},
 };
 
 static int fx_setup(void **state)
@@ -1297,6 +1299,175 @@ static void test_concurrent_patches(void **state)
     sess_record_dispose(&a);
 }
 
+/* Lookups stay exact while other threads create, patch and delete sessions. */
+#define READERS 4
+#define WRITERS 2
+#define WRITER_ROUNDS 40
+
+struct rw_shared {
+    fixture *f;
+    const sess_record *stable;
+    int writers_left; /* guarded by `mu` */
+    pthread_mutex_t mu;
+};
+
+struct rw_thread {
+    struct rw_shared *sh;
+    int index;
+    long rounds;
+    int failures;
+};
+
+static bool writers_running(struct rw_shared *sh)
+{
+    pthread_mutex_lock(&sh->mu);
+    bool running = sh->writers_left > 0;
+    pthread_mutex_unlock(&sh->mu);
+    return running;
+}
+
+static void *reader_thread(void *arg)
+{
+    struct rw_thread *t = arg;
+    fixture *f = t->sh->f;
+    uint8_t unknown[SESS_HASH_BYTES];
+    random_hash(unknown);
+    do {
+        sess_record out;
+        uint64_t gen;
+        bool prev = true;
+        sess_record_init(&out);
+        if (CALL(f, lookup, t->sh->stable->token_hash, &out, &gen, &prev) != 0 || prev ||
+            memcmp(out.id, t->sh->stable->id, SESS_ID_BYTES) != 0 ||
+            strcmp(out.user, t->sh->stable->user) != 0 || strcmp(out.data, "{}") == 0)
+            t->failures++;
+        sess_record_dispose(&out);
+        if (CALL(f, lookup, unknown, &out, &gen, &prev) != SESS_ESESSION)
+            t->failures++;
+        t->rounds++;
+    } while (writers_running(t->sh) || t->rounds < 100);
+    return NULL;
+}
+
+static void *writer_thread(void *arg)
+{
+    struct rw_thread *t = arg;
+    fixture *f = t->sh->f;
+    char user[16];
+    snprintf(user, sizeof(user), "writer%d", t->index);
+    for (int i = 0; i < WRITER_ROUNDS; i++) {
+        sess_record r;
+        new_record(&r, user, T0 + i);
+        if (CALL(f, create, &r, 3, NULL) != 0 ||
+            CALL(f, patch, r.id, "{\"i\":1}", 7, 4096, NULL) != 0 ||
+            (i % 2 == 0 && CALL(f, del, r.id) != 0))
+            t->failures++;
+        sess_record_dispose(&r);
+        t->rounds++;
+    }
+    pthread_mutex_lock(&t->sh->mu);
+    t->sh->writers_left--;
+    pthread_mutex_unlock(&t->sh->mu);
+    return NULL;
+}
+
+static void test_concurrent_lookups_and_writes(void **state)
+{
+    fixture *f = *state;
+    sess_record stable;
+    pthread_t th[READERS + WRITERS];
+    struct rw_thread t[READERS + WRITERS];
+    struct rw_shared sh = {.f = f, .stable = &stable, .writers_left = WRITERS};
+    struct seen seen = {0};
+
+    pthread_mutex_init(&sh.mu, NULL);
+    make(f, &stable, "alice", T0);
+    for (int i = 0; i < READERS + WRITERS; i++) {
+        t[i] = (struct rw_thread){.sh = &sh, .index = i};
+        assert_int_equal(
+            pthread_create(&th[i], NULL, i < READERS ? reader_thread : writer_thread, &t[i]), 0);
+    }
+    for (int i = 0; i < READERS + WRITERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        if (t[i].failures != 0)
+            fail_msg("%s thread %d: %d failures in %ld rounds", i < READERS ? "reader" : "writer",
+                     i, t[i].failures, t[i].rounds);
+    }
+    pthread_mutex_destroy(&sh.mu);
+    /* Each writer kept its odd rounds, bounded to its newest three. */
+    assert_int_equal(count(f), 1 + WRITERS * 3);
+    assert_sess(0, CALL(f, list_user, "writer4", collect, &seen));
+    assert_int_equal(seen.n, 3);
+    assert_i64(T0 + WRITER_ROUNDS - 5, seen.created[0]);
+    assert_i64(T0 + WRITER_ROUNDS - 1, seen.created[2]);
+    sess_record_dispose(&stable);
+}
+
+/* ---- Durable backends: everything acknowledged is there after closing and opening again. ---- */
+
+static void reopen(fixture *f)
+{
+    char err[256] = "";
+    f->st->ops->close(f->st);
+    f->st = NULL;
+    int r = f->be->open(&f->opts, &f->st, err, sizeof(err));
+    if (r != 0)
+        fail_msg("%s: reopen failed: %s (%s)", f->be->name, sess_errname(r), err);
+}
+
+static void test_reopen_keeps_everything(void **state)
+{
+    fixture *f = *state;
+    sess_record a, b, c, out;
+    uint8_t h2[SESS_HASH_BYTES], key[SESS_HASH_BYTES];
+    char name[SESS_APIKEY_NAME_MAX + 1];
+    uint64_t gen = 0, gen_after = 0;
+    struct seen seen = {0};
+
+    make(f, &a, "alice", T0);
+    make(f, &b, "alice", T0 + 1);
+    make(f, &c, "bob", T0 + 2);
+    random_hash(h2);
+    random_hash(key);
+    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, T0 + 3, NULL));
+    assert_sess(0, patch_text(f, a.id, "{\"n\":2,\"z\":true}", 4096, NULL));
+    assert_sess(0, CALL(f, touch_many, 1, (const uint8_t(*)[SESS_ID_BYTES])b.id,
+                        &(int64_t){T0 + 99}, &(int64_t){T0 + 1999}));
+    assert_sess(0, CALL(f, del, c.id));
+    assert_sess(0, CALL(f, revoke_user, "bob", &gen));
+    assert_sess(0, put_text(f, "alice", "{\"theme\":\"dark\"}", 4096));
+    assert_sess(0, CALL(f, apikey_put, "deploy", key, T0));
+
+    reopen(f);
+    assert_int_equal(count(f), 2);
+    lookup_ok(f, h2, &out, false);
+    assert_memory_equal(out.prev_hash, a.token_hash, SESS_HASH_BYTES);
+    assert_i64(T0 + 3, out.auth_time);
+    assert_json("{\"cart\":[1,2],\"n\":2,\"s\":\"\\u00e9t\\u00e9\",\"z\":true}", out.data);
+    sess_record_dispose(&out);
+    lookup_ok(f, a.token_hash, &out, true);
+    sess_record_dispose(&out);
+    lookup_ok(f, b.token_hash, &out, false);
+    assert_i64(T0 + 99, out.last_seen);
+    assert_i64(T0 + 1999, out.idle_expires);
+    b.last_seen = out.last_seen;
+    b.idle_expires = out.idle_expires;
+    assert_same_session(&b, &out);
+    sess_record_dispose(&out);
+    assert_absent(f, &c);
+    assert_sess(0, CALL(f, revoke_user, "bob", &gen_after));
+    assert_true(gen_after > gen);
+    assert_sess(0, CALL(f, list_user, "alice", collect, &seen));
+    assert_int_equal(seen.n, 2);
+    assert_memory_equal(seen.ids[0], a.id, SESS_ID_BYTES);
+    assert_prefs(f, "alice", "{\"theme\":\"dark\"}");
+    assert_sess(0, CALL(f, apikey_find, key, name));
+    assert_string_equal(name, "deploy");
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+    sess_record_dispose(&c);
+}
+
 static void test_ping(void **state)
 {
     fixture *f = *state;
@@ -1336,7 +1507,11 @@ static void test_ping(void **state)
     X(prefs_too_large)                                                                             \
     X(apikey_lifecycle)                                                                            \
     X(concurrent_patches)                                                                          \
+    X(concurrent_lookups_and_writes)                                                               \
     X(ping)
+
+/* Only for backends marked durable. */
+#define DURABLE_CASES(X) X(reopen_keeps_everything)
 
 struct store_case {
     const char *name;
@@ -1345,33 +1520,47 @@ struct store_case {
 
 #define CASE_ROW(name) {#name, test_##name},
 static const struct store_case cases[] = {STORE_CASES(CASE_ROW)};
+static const struct store_case durable_cases[] = {DURABLE_CASES(CASE_ROW)};
 #undef CASE_ROW
 
 enum {
     N_BACKENDS = sizeof(backends) / sizeof(backends[0]),
     N_CASES = sizeof(cases) / sizeof(cases[0]),
+    N_DURABLE = sizeof(durable_cases) / sizeof(durable_cases[0]),
+    N_MAX = N_BACKENDS * (N_CASES + N_DURABLE),
 };
+
+static char test_names[N_MAX][96];
+
+static void add_case(struct CMUnitTest *tests, size_t *n, const backend *be,
+                     const struct store_case *c)
+{
+    snprintf(test_names[*n], sizeof(test_names[*n]), "%s/%s", be->name, c->name);
+    tests[*n] = (struct CMUnitTest){
+        .name = test_names[*n],
+        .test_func = c->fn,
+        .setup_func = fx_setup,
+        .teardown_func = fx_teardown,
+        .initial_state = (void *)be,
+    };
+    (*n)++;
+}
 
 int main(void)
 {
-    static char names[N_BACKENDS][N_CASES][96];
-    struct CMUnitTest tests[N_BACKENDS * N_CASES];
+    struct CMUnitTest tests[N_MAX];
+    size_t n = 0;
 
     if (sess_crypto_init() != 0) {
         fprintf(stderr, "test_store: libsodium cannot be initialised\n");
         return 1;
     }
     for (size_t b = 0; b < N_BACKENDS; b++) {
-        for (size_t c = 0; c < N_CASES; c++) {
-            snprintf(names[b][c], sizeof(names[b][c]), "%s/%s", backends[b].name, cases[c].name);
-            tests[b * N_CASES + c] = (struct CMUnitTest){
-                .name = names[b][c],
-                .test_func = cases[c].fn,
-                .setup_func = fx_setup,
-                .teardown_func = fx_teardown,
-                .initial_state = (void *)&backends[b],
-            };
-        }
+        for (size_t c = 0; c < N_CASES; c++)
+            add_case(tests, &n, &backends[b], &cases[c]);
+        for (size_t c = 0; backends[b].durable && c < N_DURABLE; c++)
+            add_case(tests, &n, &backends[b], &durable_cases[c]);
     }
-    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    /* The count varies by backend, so the array's size is not the number of tests. */
+    return _cmocka_run_group_tests("store", tests, n, NULL, NULL);
 }

@@ -1,0 +1,58 @@
+/*
+ * admin_cmd.c - runs the admin command groups (apikey, session) where their store is: on the
+ * data directory (lmdb, whether or not a server runs), or inside the running server through
+ * its admin socket (memory store, which lives only in the server's process).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "server/admin.h"
+
+int cli_admin_dispatch(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err)
+{
+    if (argc >= 1 && strcmp(argv[0], "apikey") == 0)
+        return cli_apikey_run(ctx, argc, argv, out, err);
+    if (argc >= 1 && strcmp(argv[0], "session") == 0)
+        return cli_session_run(ctx, argc, argv, out, err);
+    fprintf(err, "sessiond: unknown admin command\n");
+    return EXIT_USAGE;
+}
+
+int cli_admin(const cli_args *args, const char *group)
+{
+    char **words = calloc((size_t)args->argc + 2, sizeof(char *));
+    if (words == NULL)
+        return EXIT_RUNTIME;
+    words[0] = (char *)group;
+    memcpy(words + 1, args->argv, (size_t)args->argc * sizeof(char *));
+    int argc = args->argc + 1;
+    sessd_config cfg;
+    int r = cli_admin_dispatch(NULL, argc, words, stdout, stderr);
+    if (r == 0)
+        r = cli_load_config(args, &cfg);
+    if (r == 0)
+        r = cli_finish_config(&cfg);
+    if (r == 0 && strcmp(cfg.store_kind, "memory") == 0) {
+        r = sessd_admin_call(cfg.data_dir, argc, words);
+        if (r < 0) {
+            cli_error("no server answers on %s/%s: the memory store lives inside a running "
+                      "server; start 'sessiond serve --store memory --data %s' first",
+                      cfg.data_dir, SESSD_ADMIN_SOCK, cfg.data_dir);
+            r = EXIT_RUNTIME;
+        }
+    } else if (r == 0) {
+        bool read_only = strcmp(group, "session") == 0 && args->argc > 0 &&
+                         strcmp(args->argv[0], "list") == 0;
+        sess_store *st;
+        sess_ctx *ctx;
+        r = cli_open(&cfg, read_only, &st, &ctx);
+        if (r == 0) {
+            r = cli_admin_dispatch(ctx, argc, words, stdout, stderr);
+            cli_close(st, ctx);
+        }
+    }
+    free(words);
+    return r;
+}

@@ -1,0 +1,984 @@
+/*
+ * test_store_lmdb.c - what only the LMDB backend has to get right, beyond the shared
+ * conformance suite (test_store.c): durability across close and reopen, changes made through
+ * another handle or another process seen on the very next lookup despite cached read
+ * transactions, read-only opening, refusing damaged or foreign data files without crashing,
+ * a full map, and the on-disk indexes (token hashes, the per-user index) left exactly in step
+ * with the sessions. Some cases inspect or damage the environment directly through LMDB while
+ * the store is closed.
+ */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "sessiond/crypto.h"
+#include "sessiond/error.h"
+#include "sessiond/record.h"
+#include "sessiond/store.h"
+
+#define T0 INT64_C(1700000000)
+#define BIG 1000000
+
+#define CALL(st, op, ...) ((st)->ops->op((st), __VA_ARGS__))
+
+#define assert_sess(expected, expr)                                                                \
+    do {                                                                                           \
+        int got_ = (expr), want_ = (expected);                                                     \
+        if (got_ != want_)                                                                         \
+            fail_msg("%s: got %s (%d), want %s (%d)", #expr, sess_errname(got_), got_,             \
+                     sess_errname(want_), want_);                                                  \
+    } while (0)
+
+/* ---- Fixture: a fresh data directory per test. ---- */
+
+typedef struct fixture {
+    char dir[64];
+    char store_dir[80];
+    char data_file[96];
+} fixture;
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static int fx_setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/sessiond-test-lmdb.XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->store_dir, sizeof(f->store_dir), "%s/store", f->dir);
+    snprintf(f->data_file, sizeof(f->data_file), "%s/data.mdb", f->store_dir);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fixture *f = *state;
+    nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+/* ---- Helpers. ---- */
+
+static int try_open(const fixture *f, size_t map_size, bool read_only, sess_store **st,
+                    char *err, size_t errlen)
+{
+    sess_store_opts opts = {.path = f->dir, .map_size = map_size, .read_only = read_only};
+    *st = NULL;
+    return sess_store_lmdb_open(&opts, st, err, errlen);
+}
+
+static sess_store *open_ok(const fixture *f, size_t map_size, bool read_only)
+{
+    char err[512] = "";
+    sess_store *st;
+    int rc = try_open(f, map_size, read_only, &st, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("open %s: %s (%s)", f->dir, sess_errname(rc), err);
+    return st;
+}
+
+/* Opening must fail with `want` and say something containing `needle`. */
+static void open_fails(const fixture *f, size_t map_size, bool read_only, int want,
+                       const char *needle)
+{
+    char err[512] = "";
+    sess_store *st;
+    int rc = try_open(f, map_size, read_only, &st, err, sizeof(err));
+    if (rc == 0)
+        st->ops->close(st);
+    assert_sess(want, rc);
+    assert_null(st);
+    if (needle != NULL && strstr(err, needle) == NULL)
+        fail_msg("error message \"%s\" does not mention \"%s\"", err, needle);
+}
+
+static void new_record(sess_record *r, const char *user, int64_t created)
+{
+    static const char data[] = "{\"cart\":[1,2],\"n\":1}";
+    sess_record_init(r);
+    sess_id_new(r->id);
+    sess_random(r->token_hash, sizeof(r->token_hash));
+    sess_copy_bounded(r->user, sizeof(r->user), user);
+    sess_copy_bounded(r->roles, sizeof(r->roles), "admin");
+    sess_copy_bounded(r->ip, sizeof(r->ip), "192.0.2.1");
+    sess_copy_bounded(r->agent, sizeof(r->agent), "test-agent");
+    r->created = created;
+    r->last_seen = created;
+    r->idle_expires = created + 1800;
+    r->abs_expires = created + 86400;
+    r->auth_time = created;
+    sess_random(r->csrf_secret, sizeof(r->csrf_secret));
+    assert_sess(0, sess_record_set_data(r, data, sizeof(data) - 1));
+}
+
+static void make(sess_store *st, sess_record *r, const char *user, int64_t created)
+{
+    new_record(r, user, created);
+    assert_sess(0, CALL(st, create, r, BIG, NULL));
+}
+
+/* Looks a hash up; returns the sess_err and, on success, the generation and previous flag. */
+static int lookup(sess_store *st, const uint8_t *hash, uint64_t *gen, bool *prev)
+{
+    sess_record out;
+    uint64_t g = 0;
+    bool p = false;
+    int rc = CALL(st, lookup, hash, &out, &g, &p);
+    sess_record_dispose(&out);
+    if (gen != NULL)
+        *gen = g;
+    if (prev != NULL)
+        *prev = p;
+    return rc;
+}
+
+static int get(sess_store *st, const uint8_t *id)
+{
+    sess_record out;
+    int rc = CALL(st, get, id, &out, &(uint64_t){0});
+    sess_record_dispose(&out);
+    return rc;
+}
+
+static uint64_t count(sess_store *st)
+{
+    uint64_t n = 12345;
+    assert_sess(0, CALL(st, count, &n));
+    return n;
+}
+
+/* ---- Raw LMDB access, only while no store handle is open on the directory. ---- */
+
+typedef struct raw {
+    MDB_env *env;
+    MDB_txn *txn;
+} raw;
+
+static void raw_begin(const fixture *f, raw *r, bool write)
+{
+    assert_int_equal(mdb_env_create(&r->env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(r->env, 16), 0);
+    assert_int_equal(mdb_env_set_mapsize(r->env, (size_t)1 << 30), 0);
+    assert_int_equal(mdb_env_open(r->env, f->store_dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(r->env, NULL, write ? 0 : MDB_RDONLY, &r->txn), 0);
+}
+
+static MDB_dbi raw_dbi(raw *r, const char *name)
+{
+    MDB_dbi dbi;
+    assert_int_equal(mdb_dbi_open(r->txn, name, 0, &dbi), 0);
+    return dbi;
+}
+
+static void raw_end(raw *r, bool commit)
+{
+    if (commit)
+        assert_int_equal(mdb_txn_commit(r->txn), 0);
+    else
+        mdb_txn_abort(r->txn);
+    mdb_env_close(r->env);
+}
+
+static size_t raw_entries(const fixture *f, const char *name)
+{
+    raw r;
+    MDB_stat ms;
+    raw_begin(f, &r, false);
+    assert_int_equal(mdb_stat(r.txn, raw_dbi(&r, name), &ms), 0);
+    raw_end(&r, false);
+    return ms.ms_entries;
+}
+
+static void raw_put(raw *r, const char *name, const void *k, size_t klen, const void *v,
+                    size_t vlen)
+{
+    MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
+    assert_int_equal(mdb_put(r->txn, raw_dbi(r, name), &key, &val, 0), 0);
+}
+
+/* ---- Durability and visibility. ---- */
+
+static void test_reopen_keeps_everything(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_record a, b, out;
+    uint8_t h2[SESS_HASH_BYTES], key[SESS_HASH_BYTES];
+    char name[SESS_APIKEY_NAME_MAX + 1], *prefs = NULL;
+    size_t len;
+    uint64_t gen;
+    bool prev;
+
+    make(st, &a, "alice", T0);
+    make(st, &b, "bob", T0 + 1);
+    sess_random(h2, sizeof(h2));
+    assert_sess(0, CALL(st, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(st, patch, b.id, "{\"k\":\"v\"}", 9, 4096, NULL));
+    assert_sess(0, CALL(st, revoke_user, "bob", NULL));
+    assert_sess(0, CALL(st, prefs_put, "alice", "{\"theme\":\"dark\"}", 16, 4096));
+    sess_random(key, sizeof(key));
+    assert_sess(0, CALL(st, apikey_put, "deploy", key, T0));
+    st->ops->close(st);
+
+    st = open_ok(f, 0, false);
+    assert_int_equal(count(st), 2);
+    assert_sess(0, lookup(st, a.token_hash, &gen, &prev));
+    assert_true(prev);
+    assert_sess(0, lookup(st, h2, &gen, &prev));
+    assert_false(prev);
+    assert_sess(0, CALL(st, get, b.id, &out, &gen));
+    assert_int_equal(gen, 1);
+    assert_int_equal(out.generation, 0);
+    assert_string_equal(out.data, "{\"cart\":[1,2],\"k\":\"v\",\"n\":1}");
+    assert_memory_equal(out.csrf_secret, b.csrf_secret, SESS_CSRF_SECRET_BYTES);
+    sess_record_dispose(&out);
+    assert_sess(0, CALL(st, prefs_get, "alice", &prefs, &len));
+    assert_string_equal(prefs, "{\"theme\":\"dark\"}");
+    free(prefs);
+    assert_sess(0, CALL(st, apikey_find, key, name));
+    assert_string_equal(name, "deploy");
+    st->ops->close(st);
+
+    /* The directory holding the environment is private to the user. */
+    struct stat sb;
+    assert_int_equal(stat(f->store_dir, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+}
+
+static void test_second_handle_sees_changes(void **state)
+{
+    fixture *f = *state;
+    sess_store *one = open_ok(f, 0, false), *two = open_ok(f, 0, false);
+    sess_record a, b;
+    uint64_t gen = 99;
+
+    make(one, &a, "alice", T0);
+    make(one, &b, "alice", T0 + 1);
+    /* Both handles have a cached read transaction from here on. */
+    assert_sess(0, lookup(two, a.token_hash, &gen, NULL));
+    assert_int_equal(gen, 0);
+    assert_sess(0, lookup(one, a.token_hash, NULL, NULL));
+
+    assert_sess(0, CALL(one, del, a.id));
+    assert_sess(SESS_ESESSION, lookup(two, a.token_hash, NULL, NULL));
+    assert_sess(0, CALL(one, revoke_user, "alice", NULL));
+    assert_sess(0, lookup(two, b.token_hash, &gen, NULL));
+    assert_int_equal(gen, 1);
+
+    /* And the other way round. */
+    assert_sess(0, CALL(two, del, b.id));
+    assert_sess(SESS_ESESSION, lookup(one, b.token_hash, NULL, NULL));
+    one->ops->close(one);
+    /* The shared environment stays open for the remaining handle. */
+    assert_int_equal(count(two), 0);
+    two->ops->close(two);
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+}
+
+/* What the child process does to the store; its exit status says whether all went well. */
+static int child_revokes(const fixture *f, const sess_record *gone, sess_record *added)
+{
+    char err[256];
+    sess_store *st;
+    if (try_open(f, 0, false, &st, err, sizeof(err)) != 0)
+        return 10;
+    int rc = CALL(st, del, gone->id);
+    if (rc == 0)
+        rc = CALL(st, revoke_user, "alice", NULL);
+    if (rc == 0)
+        rc = CALL(st, create, added, BIG, NULL);
+    st->ops->close(st);
+    return rc == 0 ? 0 : 11;
+}
+
+static void test_other_process_sees_changes(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_record a, b, c;
+    uint64_t gen = 99;
+    int status = 0;
+
+    make(st, &a, "alice", T0);
+    make(st, &b, "alice", T0 + 1);
+    new_record(&c, "carol", T0 + 2);
+    /* Warm this thread's cached read transaction. */
+    assert_sess(0, lookup(st, a.token_hash, &gen, NULL));
+    assert_sess(SESS_ESESSION, lookup(st, c.token_hash, NULL, NULL));
+
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(child_revokes(f, &a, &c));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* The very next lookups see what the other process committed. */
+    assert_sess(SESS_ESESSION, lookup(st, a.token_hash, NULL, NULL));
+    assert_sess(0, lookup(st, b.token_hash, &gen, NULL));
+    assert_int_equal(gen, 1);
+    assert_sess(0, lookup(st, c.token_hash, NULL, NULL));
+    assert_int_equal(count(st), 2);
+    /* And this process can go on writing to the same environment. */
+    assert_sess(0, CALL(st, del, b.id));
+    st->ops->close(st);
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+    sess_record_dispose(&c);
+}
+
+/* ---- Read-only. ---- */
+
+static void test_read_only_refuses_writes(void **state)
+{
+    fixture *f = *state;
+    sess_record a, b;
+    uint8_t h[SESS_HASH_BYTES];
+    size_t removed = 99;
+    char *res = NULL;
+
+    /* Nothing there yet: refused, and nothing is created. */
+    open_fails(f, 0, true, SESS_ESTORE, f->dir);
+    struct stat sb;
+    assert_int_not_equal(stat(f->store_dir, &sb), 0);
+
+    sess_store *st = open_ok(f, 0, false);
+    make(st, &a, "alice", T0);
+    assert_sess(0, CALL(st, apikey_put, "k", a.token_hash, T0));
+    st->ops->close(st);
+
+    st = open_ok(f, 0, true);
+    assert_sess(0, st->ops->ping(st));
+    assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
+    assert_int_equal(count(st), 1);
+    new_record(&b, "bob", T0);
+    sess_random(h, sizeof(h));
+    assert_sess(SESS_EINVAL, CALL(st, create, &b, BIG, NULL));
+    assert_sess(SESS_EINVAL, CALL(st, touch_many, 1, (const uint8_t(*)[SESS_ID_BYTES])a.id,
+                                  &(int64_t){T0 + 5}, &(int64_t){T0 + 5000}));
+    assert_sess(SESS_EINVAL, CALL(st, patch, a.id, "{}", 2, 4096, NULL));
+    assert_sess(SESS_EINVAL, CALL(st, rotate, a.id, h, T0, 0, NULL));
+    assert_sess(SESS_EINVAL, CALL(st, del, a.id));
+    assert_sess(SESS_EINVAL, CALL(st, revoke_user, "alice", NULL));
+    assert_sess(SESS_EINVAL, CALL(st, sweep, T0 + BIG, BIG, &removed));
+    assert_sess(SESS_EINVAL, CALL(st, prefs_put, "alice", "{}", 2, 4096));
+    assert_sess(SESS_EINVAL, CALL(st, prefs_patch, "alice", "{}", 2, 4096, &res, NULL));
+    assert_sess(SESS_EINVAL, CALL(st, apikey_put, "other", h, T0));
+    assert_sess(SESS_EINVAL, CALL(st, apikey_del, "k"));
+
+    /* A read-only environment cannot serve a writer in the same process. */
+    open_fails(f, 0, false, SESS_ESTORE, "read-only");
+    st->ops->close(st);
+
+    st = open_ok(f, 0, false);
+    assert_int_equal(count(st), 1);
+    assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
+    st->ops->close(st);
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+}
+
+/* ---- Damaged and foreign files. ---- */
+
+static void write_file(const char *path, const void *buf, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+}
+
+static void test_garbage_data_file(void **state)
+{
+    fixture *f = *state;
+    static uint8_t junk[65536];
+    static const char text[] = "this is not an LMDB file\n";
+
+    assert_int_equal(mkdir(f->dir, 0700) == 0 || errno == EEXIST, 1);
+    assert_int_equal(mkdir(f->store_dir, 0700), 0);
+
+    write_file(f->data_file, text, sizeof(text) - 1);
+    open_fails(f, 0, false, SESS_ECORRUPT, "data.mdb");
+    open_fails(f, 0, true, SESS_ECORRUPT, "data.mdb");
+
+    memset(junk, 0xa5, sizeof(junk));
+    write_file(f->data_file, junk, sizeof(junk));
+    open_fails(f, 0, false, SESS_ECORRUPT, "corrupt");
+
+    sess_random(junk, sizeof(junk));
+    write_file(f->data_file, junk, sizeof(junk));
+    open_fails(f, 0, false, SESS_ECORRUPT, "corrupt");
+}
+
+static void test_truncated_data_file(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_record r;
+    char data[600];
+    long page = sysconf(_SC_PAGESIZE);
+
+    memset(data, 'x', sizeof(data));
+    memcpy(data, "{\"x\":\"", 6);
+    memcpy(data + sizeof(data) - 2, "\"}", 2);
+    for (int i = 0; i < 200; i++) {
+        new_record(&r, "alice", T0 + i);
+        assert_sess(0, sess_record_set_data(&r, data, sizeof(data)));
+        assert_sess(0, CALL(st, create, &r, BIG, NULL));
+        sess_record_dispose(&r);
+    }
+    st->ops->close(st);
+
+    struct stat sb;
+    assert_int_equal(stat(f->data_file, &sb), 0);
+    assert_true(sb.st_size > 8 * page);
+
+    /* Meta pages intact, data pages gone: would be SIGBUS on first access. */
+    assert_int_equal(truncate(f->data_file, 3 * page), 0);
+    open_fails(f, 0, false, SESS_ECORRUPT, "truncated");
+    open_fails(f, 0, true, SESS_ECORRUPT, "truncated");
+
+    /* Shorter than the meta pages. */
+    assert_int_equal(truncate(f->data_file, page + 100), 0);
+    open_fails(f, 0, false, SESS_ECORRUPT, "data.mdb");
+    assert_int_equal(truncate(f->data_file, 100), 0);
+    open_fails(f, 0, false, SESS_ECORRUPT, "data.mdb");
+}
+
+static void test_unknown_format_version(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    raw r;
+    st->ops->close(st);
+
+    raw_begin(f, &r, true);
+    raw_put(&r, "meta", "format", 6, (const uint8_t[4]){0, 0, 0, 99}, 4);
+    raw_end(&r, true);
+    open_fails(f, 0, false, SESS_ECORRUPT, "version 99");
+    open_fails(f, 0, true, SESS_ECORRUPT, "version 99");
+
+    raw_begin(f, &r, true);
+    raw_put(&r, "meta", "format", 6, "\x01", 1);
+    raw_end(&r, true);
+    open_fails(f, 0, false, SESS_ECORRUPT, "format version");
+
+    raw_begin(f, &r, true);
+    raw_put(&r, "meta", "format", 6, (const uint8_t[4]){0, 0, 0, 1}, 4);
+    raw_end(&r, true);
+    st = open_ok(f, 0, false);
+    st->ops->close(st);
+}
+
+static void test_foreign_environment(void **state)
+{
+    fixture *f = *state;
+    raw r;
+
+    /* Some other program's LMDB environment: not ours to initialise. */
+    assert_int_equal(mkdir(f->dir, 0700) == 0 || errno == EEXIST, 1);
+    assert_int_equal(mkdir(f->store_dir, 0700), 0);
+    raw_begin(f, &r, true);
+    MDB_dbi main_dbi;
+    assert_int_equal(mdb_dbi_open(r.txn, NULL, 0, &main_dbi), 0);
+    MDB_val k = {5, "hello"}, v = {5, "world"};
+    assert_int_equal(mdb_put(r.txn, main_dbi, &k, &v, 0), 0);
+    raw_end(&r, true);
+    open_fails(f, 0, false, SESS_ECORRUPT, "not a sessiond store");
+    open_fails(f, 0, true, SESS_ECORRUPT, "not a sessiond store");
+}
+
+/* Every truncation of a valid record, a wrong version and an overlong length field decode to
+ * SESS_ECORRUPT; such a record can still be deleted, and sweeping passes over it. */
+static void test_corrupt_records(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_record a;
+    uint8_t blob[4096];
+    size_t blen;
+    raw r;
+    enum { EXTRA = 2 };
+
+    make(st, &a, "alice", T0);
+    st->ops->close(st);
+
+    raw_begin(f, &r, false);
+    MDB_val k = {SESS_ID_BYTES, a.id}, v;
+    assert_int_equal(mdb_get(r.txn, raw_dbi(&r, "sessions"), &k, &v), 0);
+    assert_true(v.mv_size < sizeof(blob));
+    blen = v.mv_size;
+    memcpy(blob, v.mv_data, blen);
+    raw_end(&r, false);
+
+    size_t n = blen + EXTRA;
+    uint8_t(*ids)[SESS_ID_BYTES] = calloc(n, SESS_ID_BYTES);
+    uint8_t(*hashes)[SESS_HASH_BYTES] = calloc(n, SESS_HASH_BYTES);
+    assert_non_null(ids);
+    assert_non_null(hashes);
+    raw_begin(f, &r, true);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t bad[4096];
+        size_t len = i < blen ? i : blen;
+        memcpy(bad, blob, blen);
+        if (i == blen)
+            bad[0] = 2; /* an unknown record version */
+        if (i == blen + 1)
+            bad[blen - 1 - 20 - 4] = 0x7f; /* data length far past the end */
+        sess_id_new(ids[i]);
+        sess_random(hashes[i], SESS_HASH_BYTES);
+        raw_put(&r, "sessions", ids[i], SESS_ID_BYTES, bad, len);
+        raw_put(&r, "tokens", hashes[i], SESS_HASH_BYTES, ids[i], SESS_ID_BYTES);
+    }
+    raw_end(&r, true);
+
+    st = open_ok(f, 0, false);
+    for (size_t i = 0; i < n; i++) {
+        assert_sess(SESS_ECORRUPT, get(st, ids[i]));
+        assert_sess(SESS_ECORRUPT, lookup(st, hashes[i], NULL, NULL));
+    }
+    assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
+    size_t removed = 99;
+    assert_sess(0, CALL(st, sweep, T0 + BIG, BIG, &removed));
+    assert_int_equal(removed, 1); /* only the expired valid one */
+    for (size_t i = 0; i < n; i++) {
+        assert_sess(0, CALL(st, del, ids[i]));
+        assert_sess(SESS_ESESSION, get(st, ids[i]));
+        assert_sess(SESS_ESESSION, lookup(st, hashes[i], NULL, NULL));
+    }
+    assert_int_equal(count(st), 0);
+    st->ops->close(st);
+    free(ids);
+    free(hashes);
+    sess_record_dispose(&a);
+}
+
+/* ---- Limits. ---- */
+
+static void test_map_full(void **state)
+{
+    fixture *f = *state;
+    const size_t map = 256 * 1024;
+    sess_store *st = open_ok(f, map, false);
+    enum { MAX = 5000 };
+    sess_record *recs = calloc(MAX, sizeof(*recs));
+    char data[1000];
+    int made = 0, rc = 0;
+
+    assert_non_null(recs);
+    memset(data, 'd', sizeof(data));
+    memcpy(data, "{\"d\":\"", 6);
+    memcpy(data + sizeof(data) - 2, "\"}", 2);
+    for (; made < MAX; made++) {
+        new_record(&recs[made], "alice", T0 + made);
+        assert_sess(0, sess_record_set_data(&recs[made], data, sizeof(data)));
+        if ((rc = CALL(st, create, &recs[made], BIG, NULL)) != 0)
+            break;
+    }
+    assert_sess(SESS_EFULL, rc);
+    assert_true(made > 10);
+
+    /* Everything acknowledged before is intact; the refused one left nothing behind. */
+    assert_int_equal(count(st), made);
+    for (int i = 0; i < made; i++)
+        assert_sess(0, lookup(st, recs[i].token_hash, NULL, NULL));
+    assert_sess(SESS_ESESSION, lookup(st, recs[made].token_hash, NULL, NULL));
+    assert_sess(SESS_ESESSION, get(st, recs[made].id));
+    assert_sess(0, st->ops->ping(st));
+    st->ops->close(st);
+
+    /* A bigger map takes the refused session and keeps the rest. */
+    st = open_ok(f, 0, false);
+    assert_sess(0, CALL(st, create, &recs[made], BIG, NULL));
+    assert_int_equal(count(st), made + 1);
+    for (int i = 0; i <= made; i++) {
+        assert_sess(0, lookup(st, recs[i].token_hash, NULL, NULL));
+        sess_record_dispose(&recs[i]);
+    }
+    st->ops->close(st);
+    free(recs);
+}
+
+/* ---- Token hashes and the per-user index, checked on disk. ---- */
+
+static void test_token_grace_mapping(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_record a;
+    uint8_t h2[SESS_HASH_BYTES], h3[SESS_HASH_BYTES];
+    size_t removed;
+    bool prev;
+
+    make(st, &a, "alice", T0);
+    sess_random(h2, sizeof(h2));
+    sess_random(h3, sizeof(h3));
+    assert_sess(0, CALL(st, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, lookup(st, a.token_hash, NULL, &prev));
+    assert_true(prev);
+    st->ops->close(st);
+    assert_int_equal(raw_entries(f, "tokens"), 2);
+
+    st = open_ok(f, 0, false);
+    assert_sess(0, CALL(st, rotate, a.id, h3, T0 + 40, 0, NULL));
+    assert_sess(SESS_ESESSION, lookup(st, a.token_hash, NULL, NULL));
+    assert_sess(0, lookup(st, h2, NULL, &prev));
+    assert_true(prev);
+    assert_sess(0, CALL(st, sweep, T0 + 40, BIG, &removed));
+    assert_int_equal(removed, 0);
+    assert_sess(SESS_ESESSION, lookup(st, h2, NULL, NULL));
+    assert_sess(0, lookup(st, h3, NULL, &prev));
+    assert_false(prev);
+    st->ops->close(st);
+    assert_int_equal(raw_entries(f, "tokens"), 1);
+
+    st = open_ok(f, 0, false);
+    assert_sess(0, CALL(st, rotate, a.id, h2, T0 + 50, 0, NULL));
+    assert_sess(0, CALL(st, del, a.id));
+    st->ops->close(st);
+    assert_int_equal(raw_entries(f, "tokens"), 0);
+    assert_int_equal(raw_entries(f, "sessions"), 0);
+    assert_int_equal(raw_entries(f, "usess"), 0);
+    sess_record_dispose(&a);
+}
+
+static void test_eviction_order_signed_times(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_record r[5];
+    uint8_t h[SESS_HASH_BYTES];
+    uint32_t evicted = 99;
+
+    /* Negative creation times must sort before positive ones. */
+    static const int64_t created[4] = {5, -100, 7, -5};
+    for (int i = 0; i < 4; i++) {
+        new_record(&r[i], "alice", created[i]);
+        r[i].idle_expires = r[i].abs_expires = T0;
+        assert_sess(0, CALL(st, create, &r[i], 4, NULL));
+    }
+    /* The oldest also has a previous token hash, which must go with it. */
+    sess_random(h, sizeof(h));
+    assert_sess(0, CALL(st, rotate, r[1].id, h, T0, 0, NULL));
+
+    new_record(&r[4], "alice", 6);
+    assert_sess(0, CALL(st, create, &r[4], 2, &evicted));
+    assert_int_equal(evicted, 3);
+    assert_sess(SESS_ESESSION, get(st, r[1].id)); /* -100 */
+    assert_sess(SESS_ESESSION, get(st, r[3].id)); /* -5 */
+    assert_sess(SESS_ESESSION, get(st, r[0].id)); /* 5 */
+    assert_sess(SESS_ESESSION, lookup(st, h, NULL, NULL));
+    assert_sess(SESS_ESESSION, lookup(st, r[1].token_hash, NULL, NULL));
+    assert_sess(0, get(st, r[4].id));
+    assert_sess(0, get(st, r[2].id));
+    st->ops->close(st);
+    assert_int_equal(raw_entries(f, "tokens"), 2);
+    assert_int_equal(raw_entries(f, "usess"), 2);
+    for (int i = 0; i < 5; i++)
+        sess_record_dispose(&r[i]);
+}
+
+/* The session just created is never the one evicted, even when it is the oldest. */
+static void test_new_session_never_evicted(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_record a, b, old;
+    uint32_t evicted = 0;
+
+    make(st, &a, "alice", T0 + 10);
+    make(st, &b, "alice", T0 + 20);
+    new_record(&old, "alice", T0);
+    assert_sess(0, CALL(st, create, &old, 1, &evicted));
+    assert_int_equal(evicted, 2);
+    assert_sess(0, get(st, old.id));
+    assert_int_equal(count(st), 1);
+    st->ops->close(st);
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+    sess_record_dispose(&old);
+}
+
+static int count_cb(const sess_record *rec, uint64_t gen, void *arg)
+{
+    (void)rec;
+    (void)gen;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+static void test_revoke_then_create_cleans_index(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_record a, b, bob, c, out;
+    uint8_t h2[SESS_HASH_BYTES];
+    uint64_t gen = 0;
+    size_t seen = 0;
+
+    make(st, &a, "alice", T0);
+    make(st, &b, "alice", T0 + 1);
+    make(st, &bob, "bob", T0);
+    sess_random(h2, sizeof(h2));
+    assert_sess(0, CALL(st, rotate, b.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(st, revoke_user, "alice", &gen));
+    assert_int_equal(gen, 1);
+
+    new_record(&c, "alice", T0 + 2);
+    c.generation = 0;
+    assert_sess(0, CALL(st, create, &c, 50, NULL));
+    assert_sess(SESS_ESESSION, get(st, a.id));
+    assert_sess(SESS_ESESSION, get(st, b.id));
+    assert_sess(SESS_ESESSION, lookup(st, h2, NULL, NULL));
+    assert_sess(0, CALL(st, get, c.id, &out, &gen));
+    assert_int_equal(out.generation, 1);
+    assert_int_equal(gen, 1);
+    sess_record_dispose(&out);
+    assert_sess(0, CALL(st, list_user, "alice", count_cb, &seen));
+    assert_int_equal(seen, 1);
+    st->ops->close(st);
+
+    /* On disk: alice's and bob's one session each, nothing else. */
+    assert_int_equal(raw_entries(f, "sessions"), 2);
+    assert_int_equal(raw_entries(f, "tokens"), 2);
+    assert_int_equal(raw_entries(f, "usess"), 2);
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+    sess_record_dispose(&bob);
+    sess_record_dispose(&c);
+}
+
+/* ---- Sweep. ---- */
+
+static void test_sweep_bounded_and_resumes(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    enum { DEAD = 30, LIVE = 10 };
+    sess_record r;
+    size_t removed = 99, total = 0;
+
+    for (int i = 0; i < DEAD + LIVE; i++) {
+        new_record(&r, i % 3 ? "alice" : "bob", T0 + i);
+        r.idle_expires = i < DEAD ? T0 + 100 : T0 + 5000;
+        assert_sess(0, CALL(st, create, &r, BIG, NULL));
+        sess_record_dispose(&r);
+    }
+    static const size_t want[] = {7, 7, 7, 7, 2, 0};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_sess(0, CALL(st, sweep, T0 + 200, 7, &removed));
+        assert_int_equal(removed, want[i]);
+        total += removed;
+        assert_int_equal(count(st), DEAD + LIVE - total);
+    }
+    /* One at a time also gets through everything (the resume position wraps around). */
+    for (int i = 0; i < LIVE; i++) {
+        assert_sess(0, CALL(st, sweep, T0 + 6000, 1, &removed));
+        assert_int_equal(removed, 1);
+    }
+    assert_sess(0, CALL(st, sweep, T0 + 6000, 1, &removed));
+    assert_int_equal(removed, 0);
+    st->ops->close(st);
+    assert_int_equal(raw_entries(f, "tokens"), 0);
+    assert_int_equal(raw_entries(f, "usess"), 0);
+}
+
+/* ---- Threads. ---- */
+
+#define READERS 4
+#define READS 3000
+
+struct reader_arg {
+    sess_store *st;
+    sess_record *recs;
+    int n;
+    int bad;
+};
+
+static void *reader_thread(void *p)
+{
+    struct reader_arg *a = p;
+    for (int i = 0; i < READS; i++) {
+        int rc = lookup(a->st, a->recs[i % a->n].token_hash, NULL, NULL);
+        if (rc != 0 && rc != SESS_ESESSION)
+            a->bad++;
+    }
+    return NULL;
+}
+
+static void *one_lookup_thread(void *p)
+{
+    struct reader_arg *a = p;
+    if (lookup(a->st, a->recs[0].token_hash, NULL, NULL) != 0)
+        a->bad++;
+    return NULL;
+}
+
+static void test_concurrent_readers_and_writer(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    enum { N = 64 };
+    sess_record recs[N];
+    pthread_t th[READERS];
+    struct reader_arg args[READERS];
+
+    for (int i = 0; i < N; i++)
+        make(st, &recs[i], i % 2 ? "alice" : "bob", T0 + i);
+    for (int i = 0; i < READERS; i++) {
+        args[i] = (struct reader_arg){.st = st, .recs = recs, .n = N};
+        assert_int_equal(pthread_create(&th[i], NULL, reader_thread, &args[i]), 0);
+    }
+    for (int i = 1; i < N; i += 2) {
+        uint8_t h[SESS_HASH_BYTES];
+        sess_random(h, sizeof(h));
+        assert_sess(0, CALL(st, rotate, recs[i - 1].id, h, T0, 0, NULL));
+        assert_sess(0, CALL(st, del, recs[i].id));
+    }
+    for (int i = 0; i < READERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(args[i].bad, 0);
+    }
+    assert_int_equal(count(st), N / 2);
+
+    /* More short-lived threads than LMDB has reader slots: each exiting thread must give its
+     * cached transaction's slot back. */
+    struct reader_arg one = {.st = st, .recs = recs, .n = 1};
+    for (int i = 0; i < 600; i++) {
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, one_lookup_thread, &one), 0);
+        assert_int_equal(pthread_join(t, NULL), 0);
+    }
+    assert_int_equal(one.bad, 0);
+    st->ops->close(st);
+    for (int i = 0; i < N; i++)
+        sess_record_dispose(&recs[i]);
+}
+
+/* A listing callback may call back into the store on the same thread, reads and writes. */
+struct reenter {
+    sess_store *st;
+    size_t seen, deleted;
+    int bad;
+};
+
+static int reenter_cb(const sess_record *rec, uint64_t gen, void *arg)
+{
+    struct reenter *r = arg;
+    (void)gen;
+    r->seen++;
+    if (lookup(r->st, rec->token_hash, NULL, NULL) != 0)
+        r->bad++;
+    if (r->seen % 2 == 0) {
+        if (CALL(r->st, del, rec->id) != 0)
+            r->bad++;
+        else
+            r->deleted++;
+    }
+    return 0;
+}
+
+static void test_listing_callback_reenters(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_record r;
+    struct reenter all = {.st = st}, user = {.st = st};
+
+    for (int i = 0; i < 10; i++) {
+        make(st, &r, "alice", T0 + i);
+        sess_record_dispose(&r);
+    }
+    assert_sess(0, CALL(st, list_user, "alice", reenter_cb, &user));
+    assert_int_equal(user.seen, 10);
+    assert_int_equal(user.bad, 0);
+    assert_int_equal(count(st), 5);
+    assert_sess(0, CALL(st, list_all, reenter_cb, &all));
+    assert_int_equal(all.seen, 5);
+    assert_int_equal(all.bad, 0);
+    assert_int_equal(count(st), 5 - all.deleted);
+    st->ops->close(st);
+}
+
+static void test_bad_arguments(void **state)
+{
+    fixture *f = *state;
+    sess_store *st;
+    sess_record r;
+    char err[256] = "";
+    char long_user[SESS_USER_MAX + 2];
+
+    sess_store_opts none = {.path = NULL};
+    assert_sess(SESS_EINVAL, sess_store_lmdb_open(&none, &st, err, sizeof(err)));
+    assert_true(err[0] != '\0');
+
+    st = open_ok(f, 0, false);
+    new_record(&r, "", T0); /* LMDB keys cannot be empty */
+    assert_sess(SESS_EINVAL, CALL(st, create, &r, BIG, NULL));
+    memset(long_user, 'u', sizeof(long_user) - 1);
+    long_user[sizeof(long_user) - 1] = '\0';
+    assert_sess(SESS_EINVAL, CALL(st, revoke_user, long_user, NULL));
+    assert_sess(SESS_EINVAL, CALL(st, apikey_put, "", r.token_hash, T0));
+    assert_sess(SESS_ENOTFOUND, CALL(st, apikey_del, ""));
+    assert_int_equal(count(st), 0);
+    st->ops->close(st);
+    sess_record_dispose(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_second_handle_sees_changes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_other_process_sees_changes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_data_file, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_data_file, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_format_version, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_environment, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_records, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_map_full, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_token_grace_mapping, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_order_signed_times, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_new_session_never_evicted, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_then_create_cleans_index, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_bounded_and_resumes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_listing_callback_reenters, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, fx_setup, fx_teardown),
+    };
+    if (sess_crypto_init() != 0) {
+        fprintf(stderr, "test_store_lmdb: libsodium cannot be initialised\n");
+        return 1;
+    }
+    return cmocka_run_group_tests_name("store_lmdb", tests, NULL, NULL);
+}
