@@ -118,8 +118,8 @@ typedef struct lmdb_store {
     MDB_env *env;
     const MDB_dbi *dbi;
     bool read_only;
-    pthread_key_t key; /* -> this thread's reader */
-    pthread_mutex_t mu;  /* guards `readers` and the sweep position */
+    pthread_key_t key;  /* -> this thread's reader */
+    pthread_mutex_t mu; /* guards `readers` and the sweep position */
     reader *readers;
     bool sweep_has_pos;
     uint8_t sweep_pos[SESS_ID_BYTES];
@@ -986,8 +986,8 @@ static int emit(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const uint
     return rc;
 }
 
-static int list_user_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user,
-                        sess_record_cb cb, void *arg)
+static int list_user_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, sess_record_cb cb,
+                        void *arg)
 {
     MDB_cursor *cur;
     MDB_val k = *user, v;
@@ -1183,7 +1183,7 @@ static int sweep_in(MDB_txn *txn, const lmdb_store *s, sweep_state *sw)
 static size_t sweep_budget(size_t max_items)
 {
     size_t b = max_items > SWEEP_SCAN_MAX / SWEEP_SCAN_PER_ITEM ? SWEEP_SCAN_MAX
-                                                                 : max_items * SWEEP_SCAN_PER_ITEM;
+                                                                : max_items * SWEEP_SCAN_PER_ITEM;
     return b < SWEEP_SCAN_MIN ? SWEEP_SCAN_MIN : b;
 }
 
@@ -1290,9 +1290,8 @@ static int lmdb_prefs_put(sess_store *st, const char *user, const char *json, si
     return rc;
 }
 
-static int prefs_patch_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user,
-                          const char *patch, size_t len, size_t max_bytes, char **res,
-                          size_t *res_len)
+static int prefs_patch_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, const char *patch,
+                          size_t len, size_t max_bytes, char **res, size_t *res_len)
 {
     MDB_val k = *user, v = {0, NULL};
     int rc = mdb_get(txn, s->dbi[DBI_PREFS], &k, &v);
@@ -1422,8 +1421,7 @@ static int apikey_list_in(MDB_txn *txn, const lmdb_store *s, sess_apikey_cb cb, 
             rc = map_err(mrc);
             break;
         }
-        if (k.mv_size == 0 || k.mv_size > SESS_APIKEY_NAME_MAX ||
-            v.mv_size != APIKEY_VALUE_BYTES) {
+        if (k.mv_size == 0 || k.mv_size > SESS_APIKEY_NAME_MAX || v.mv_size != APIKEY_VALUE_BYTES) {
             rc = SESS_ECORRUPT;
             break;
         }
@@ -1478,14 +1476,11 @@ static int env_open_error(int rc, const char *dir, char *err, size_t errlen)
         return fail(err, errlen, SESS_ECORRUPT,
                     "data file %s/data.mdb was written by an incompatible LMDB version", dir);
     case ENOENT:
-        return fail(err, errlen, SESS_ESTORE, "no store in %s (it is created on first write)",
-                    dir);
+        return fail(err, errlen, SESS_ESTORE, "no store in %s (it is created on first write)", dir);
     case ENOMEM:
-        return fail(err, errlen, SESS_ENOMEM, "cannot open store in %s: %s", dir,
-                    mdb_strerror(rc));
+        return fail(err, errlen, SESS_ENOMEM, "cannot open store in %s: %s", dir, mdb_strerror(rc));
     default:
-        return fail(err, errlen, SESS_ESTORE, "cannot open store in %s: %s", dir,
-                    mdb_strerror(rc));
+        return fail(err, errlen, SESS_ESTORE, "cannot open store in %s: %s", dir, mdb_strerror(rc));
     }
 }
 
@@ -1523,16 +1518,16 @@ static int check_format(MDB_txn *txn, MDB_dbi meta, bool fresh, const char *dir,
     if (rc == MDB_NOTFOUND && fresh) {
         v = mval(buf, sizeof(buf));
         rc = mdb_put(txn, meta, &k, &v, 0);
-        return rc == 0 ? 0 : fail(err, errlen, map_err(rc), "cannot initialise store in %s: %s",
-                                  dir, mdb_strerror(rc));
+        return rc == 0 ? 0
+                       : fail(err, errlen, map_err(rc), "cannot initialise store in %s: %s", dir,
+                              mdb_strerror(rc));
     }
     if (rc != 0)
         return fail(err, errlen, rc == MDB_NOTFOUND ? SESS_ECORRUPT : map_err(rc),
                     "store in %s has no format version (%s): not a sessiond store?", dir,
                     mdb_strerror(rc));
     if (v.mv_size != sizeof(buf))
-        return fail(err, errlen, SESS_ECORRUPT, "store in %s has a malformed format version",
-                    dir);
+        return fail(err, errlen, SESS_ECORRUPT, "store in %s has a malformed format version", dir);
     const uint8_t *p = v.mv_data;
     uint32_t ver = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
     if (ver != STORE_FORMAT_VERSION)
@@ -1547,13 +1542,16 @@ static int open_dbis_in(MDB_txn *txn, bool ro, MDB_dbi *dbi, const char *dir, ch
                         size_t errlen)
 {
     MDB_stat ms;
-    int rc = mdb_stat(txn, 0, &ms); /* the main DB: empty only in a new environment */
+    MDB_dbi main_dbi;
+    int rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+    if (rc == 0) /* the main DB (names of the others) is empty only in a new environment */
+        rc = mdb_stat(txn, main_dbi, &ms);
     if (rc != 0)
         return env_open_error(rc, dir, err, errlen);
     bool fresh = !ro && ms.ms_entries == 0;
     for (int i = 0; i < DBI_COUNT; i++) {
-        rc = mdb_dbi_open(txn, dbi_spec[i].name, dbi_spec[i].flags | (ro ? 0 : MDB_CREATE),
-                          &dbi[i]);
+        rc =
+            mdb_dbi_open(txn, dbi_spec[i].name, dbi_spec[i].flags | (ro ? 0 : MDB_CREATE), &dbi[i]);
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
             return fail(err, errlen, SESS_ECORRUPT,
                         "store in %s lacks database \"%s\" or has it in another layout: not a "
@@ -1566,8 +1564,7 @@ static int open_dbis_in(MDB_txn *txn, bool ro, MDB_dbi *dbi, const char *dir, ch
 }
 
 /* Opens every named database in one transaction and commits it, which keeps the handles. */
-static int open_dbis(MDB_env *env, bool ro, MDB_dbi *dbi, const char *dir, char *err,
-                     size_t errlen)
+static int open_dbis(MDB_env *env, bool ro, MDB_dbi *dbi, const char *dir, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(env, NULL, ro ? MDB_RDONLY : 0, &txn);
@@ -1748,8 +1745,7 @@ static int handle_new(shared_env *e, bool read_only, sess_store **out, char *err
     return 0;
 }
 
-int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *err,
-                         size_t errlen)
+int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen)
 {
     char dir[PATH_MAX];
     struct stat sb;

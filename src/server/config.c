@@ -75,29 +75,32 @@ static check_fn check_listen, check_public_url, check_base_path, check_cidr_list
 
 /* Field position and size, with a compile-time check that the field has the C type the option
  * type stores (a mismatch fails _Generic, so the table cannot write an int64_t into an int). */
-#define FIELD(T, f, ptrtype) (offsetof(T, f) + _Generic(&((T *)0)->f, ptrtype: 0)), sizeof(((T *)0)->f)
+/* clang-format off */
+#define FIELD(T, f, ptrtype) \
+    (offsetof(T, f) + _Generic(&((T *)0)->f, ptrtype: 0)), sizeof(((T *)0)->f)
 #define SFIELD(T, f) (offsetof(T, f) + _Generic(&((T *)0)->f[0], char *: 0)), sizeof(((T *)0)->f)
 
-#define O_STR(sec, key, f, def, check, flags, desc)                                                \
+#define O_STR(sec, key, f, def, check, flags, desc) \
     {sec, key, T_STRING, SFIELD(sessd_config, f), def, 0, 0, NULL, check, flags, desc}
-#define O_ENUM(sec, key, f, def, values, flags, desc)                                              \
+#define O_ENUM(sec, key, f, def, values, flags, desc) \
     {sec, key, T_ENUM, SFIELD(sessd_config, f), def, 0, 0, values, NULL, flags, desc}
-#define O_BOOL(sec, key, f, def, flags, desc)                                                      \
+#define O_BOOL(sec, key, f, def, flags, desc) \
     {sec, key, T_BOOL, FIELD(sessd_config, f, bool *), def, 0, 1, NULL, NULL, flags, desc}
-#define O_INT(sec, key, f, def, lo, hi, flags, desc)                                               \
+#define O_INT(sec, key, f, def, lo, hi, flags, desc) \
     {sec, key, T_INT, FIELD(sessd_config, f, int *), def, lo, hi, NULL, NULL, flags, desc}
-#define O_COUNT(sec, key, f, def, lo, hi, flags, desc)                                             \
+#define O_COUNT(sec, key, f, def, lo, hi, flags, desc) \
     {sec, key, T_COUNT, FIELD(sessd_config, f, uint64_t *), def, lo, hi, NULL, NULL, flags, desc}
-#define O_DUR(sec, key, f, def, lo, hi, flags, desc)                                               \
+#define O_DUR(sec, key, f, def, lo, hi, flags, desc) \
     {sec, key, T_DURATION, FIELD(sessd_config, f, int64_t *), def, lo, hi, NULL, NULL, flags, desc}
-#define O_SIZE(sec, key, f, def, lo, hi, flags, desc)                                              \
+#define O_SIZE(sec, key, f, def, lo, hi, flags, desc) \
     {sec, key, T_SIZE, FIELD(sessd_config, f, uint64_t *), def, lo, hi, NULL, NULL, flags, desc}
-#define R_STR(key, f, check, flags, desc)                                                          \
-    {"rule", key, T_STRING, SFIELD(sessd_rule, f), "", 0, 0, NULL, check, F_RULE | F_RELOAD | flags, \
+#define R_STR(key, f, check, flags, desc) \
+    {"rule", key, T_STRING, SFIELD(sessd_rule, f), "", 0, 0, NULL, check, \
+     F_RULE | F_RELOAD | (flags), desc}
+#define R_BOOL(key, f, def, desc) \
+    {"rule", key, T_BOOL, FIELD(sessd_rule, f, bool *), def, 0, 1, NULL, NULL, F_RULE | F_RELOAD, \
      desc}
-#define R_BOOL(key, f, def, desc)                                                                  \
-    {"rule", key, T_BOOL, FIELD(sessd_rule, f, bool *), def, 0, 1, NULL, NULL, F_RULE | F_RELOAD,  \
-     desc}
+/* clang-format on */
 
 /* The options, in the order the documentation lists them. */
 static const opt options[] = {
@@ -107,8 +110,7 @@ static const opt options[] = {
     O_STR("server", "public_url", public_url, "", check_public_url, 0,
           "URL browsers reach sessiond at; empty: http://LISTEN. An https URL makes cookies "
           "Secure and named __Host-sid."),
-    O_INT("server", "threads", threads, "0", 0, 256, 0,
-          "Event-loop threads; 0: one per CPU core."),
+    O_INT("server", "threads", threads, "0", 0, 256, 0, "Event-loop threads; 0: one per CPU core."),
     O_STR("server", "base_path", base_path, "/auth", check_base_path, 0,
           "Path prefix of the browser-facing endpoints; starts with / and does not end with /."),
     O_STR("server", "trusted_proxies", trusted_proxies, "", check_cidr_list, F_RELOAD,
@@ -482,7 +484,8 @@ static const char *type_hint(const opt *o)
 
 static bool is_rule_section(const char *section)
 {
-    return strncmp(section, "rule", 4) == 0 && (section[4] == '\0' || isspace((unsigned char)section[4]));
+    return strncmp(section, "rule", 4) == 0 &&
+           (section[4] == '\0' || isspace((unsigned char)section[4]));
 }
 
 /* The option `section`/`key` names; for "[rule NAME]" sections, the section is "rule ...". */
@@ -922,7 +925,8 @@ static bool check_policy(const char *v, char *why, size_t n)
         snprintf(why, n, "\"%s\": fresh needs a duration from 1s to 365d, e.g. fresh:10m", EX(v));
         return false;
     }
-    snprintf(why, n, "\"%s\" is not a policy; use public, authenticated, role:NAME or fresh:DURATION",
+    snprintf(why, n,
+             "\"%s\" is not a policy; use public, authenticated, role:NAME or fresh:DURATION",
              EX(v));
     return false;
 }
@@ -965,8 +969,7 @@ static int opt_store(const opt *o, void *base, const char *value, char *why, siz
             return -1;
         }
         if (o->type == T_ENUM && !enum_has(o->values, value)) {
-            snprintf(why, n, "\"%s\" is not one of %s", shown,
-                     enum_list(o->values, lo, sizeof lo));
+            snprintf(why, n, "\"%s\" is not one of %s", shown, enum_list(o->values, lo, sizeof lo));
             return -1;
         }
         if (o->check && !o->check(value, why, n))
@@ -1048,14 +1051,14 @@ static int opt_validate(const opt *o, void *base, char *why, size_t n)
             snprintf(why, n, "is negative");
             return -1;
         }
-        v = (uint64_t)*(const int *)f;
+        v = (uint64_t) * (const int *)f;
         break;
     case T_DURATION:
         if (*(const int64_t *)f < 0) {
             snprintf(why, n, "is negative");
             return -1;
         }
-        v = (uint64_t)*(const int64_t *)f;
+        v = (uint64_t) * (const int64_t *)f;
         break;
     default:
         v = *(const uint64_t *)f;
@@ -1217,6 +1220,31 @@ bool sessd_config_reloadable(const char *section, const char *key)
 {
     const opt *o = opt_find(section, key);
     return o != NULL && (o->flags & F_RELOAD) != 0;
+}
+
+int sessd_config_keep_static(sessd_config *next, const sessd_config *cur, char *changed,
+                             size_t cap)
+{
+    int n = 0;
+    size_t used = 0;
+    if (cap > 0)
+        changed[0] = '\0';
+    for (size_t i = 0; i < NOPTS; i++) {
+        const opt *o = &options[i];
+        if ((o->flags & (F_RELOAD | F_RULE)) != 0)
+            continue;
+        void *dst = field_of(o, next);
+        const void *src = (const char *)cur + o->offset;
+        if (memcmp(dst, src, o->size) == 0)
+            continue;
+        memcpy(dst, src, o->size);
+        n++;
+        int w = snprintf(changed + used, cap > used ? cap - used : 0, "%s[%s] %s",
+                         used ? ", " : "", o->section, o->key);
+        if (w > 0 && used + (size_t)w < cap)
+            used += (size_t)w;
+    }
+    return n;
 }
 
 /* ---- the INI file ----------------------------------------------------------------------- */
@@ -1386,7 +1414,7 @@ typedef struct ini_settings {
 
 static ini_settings ini_settings_push(void)
 {
-    ini_settings old = {ini_use_stack,         ini_allow_realloc, ini_allow_multiline,
+    ini_settings old = {ini_use_stack,           ini_allow_realloc, ini_allow_multiline,
                         ini_stop_on_first_error, ini_max_line,      ini_initial_alloc};
     ini_use_stack = false;
     ini_allow_realloc = false;
@@ -1613,7 +1641,9 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
         snprintf(c->public_url, sizeof c->public_url, "http://%s", c->listen);
     if (c->cookie_name[0] == '\0')
         snprintf(c->cookie_name, sizeof c->cookie_name, "%s",
-                 !is_https(c) ? "sid" : c->cookie_domain[0] ? "__Secure-sid" : "__Host-sid");
+                 !is_https(c)          ? "sid"
+                 : c->cookie_domain[0] ? "__Secure-sid"
+                                       : "__Host-sid");
     if (c->touch_interval == 0)
         c->touch_interval = c->idle_timeout / 100 > 1 ? c->idle_timeout / 100 : 1;
     if (c->store_path[0] == '\0')
@@ -1755,8 +1785,9 @@ static void doc_intro(FILE *out)
           "<!-- Generated by sessd_config_write_docs() from the option table in "
           "src/server/config.c.\n"
           "     Do not edit by hand: change the table, then run\n"
-          "     SESSD_UPDATE_DOCS=1 build/tests/test_config\n"
-          "     (tests/unit/test_config.c fails while this file and the table disagree). -->\n\n"
+          "     ./sessiond config docs > docs/configuration.md\n"
+          "     (or SESSD_UPDATE_DOCS=1 build/tests/test_config); the unit test fails while this\n"
+          "     file and the table disagree. -->\n\n"
           "sessiond reads one INI file, given with `-c FILE`. Every option has a default, so the "
           "file\nonly needs what differs; `sessiond config check -c FILE` validates a file "
           "without starting\nthe server.\n\n"

@@ -109,6 +109,12 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen);
 /* True when `section.key` may change on SIGHUP without a restart. */
 bool sessd_config_reloadable(const char *section, const char *key);
 
+/* For a reload: copies every option that is not reloadable from `cur` into `next`, and lists
+ * those whose value differed ("[server] listen, [store] kind") in `changed`. Returns how many
+ * differed: they take effect at the next restart. */
+int sessd_config_keep_static(sessd_config *next, const sessd_config *cur, char *changed,
+                             size_t cap);
+
 /* Writes the option reference (Markdown) generated from the table. */
 void sessd_config_write_docs(FILE *out);
 

@@ -215,11 +215,10 @@ static void reload(void)
         return;
     }
     /* Options that need a restart keep their running values. */
-    memcpy(next->listen, cur->listen, sizeof(next->listen));
-    next->threads = cur->threads;
-    next->max_body = cur->max_body;
-    memcpy(next->store_kind, cur->store_kind, sizeof(next->store_kind));
-    memcpy(next->store_path, cur->store_path, sizeof(next->store_path));
+    char changed[512];
+    if (sessd_config_keep_static(next, cur, changed, sizeof(changed)) > 0)
+        sessd_log(SESSD_LOG_WARN, "SIGHUP: %s changed; a restart is needed to apply it",
+                  changed);
     memcpy(next->file, cur->file, sizeof(next->file));
     if (n_old_configs == sizeof(old_configs) / sizeof(old_configs[0])) {
         sessd_log(SESSD_LOG_WARN, "SIGHUP: too many reloads in one run; restart to reload again");

@@ -54,8 +54,7 @@ static int teardown(void **state)
 static const char *write_ini(const char *text)
 {
     const char *dir = getenv("TMPDIR");
-    snprintf(ini_path, sizeof ini_path, "%s/sessiond-test-XXXXXX.ini",
-             dir && *dir ? dir : "/tmp");
+    snprintf(ini_path, sizeof ini_path, "%s/sessiond-test-XXXXXX.ini", dir && *dir ? dir : "/tmp");
     int fd = mkstemps(ini_path, 4);
     assert_true(fd >= 0);
     FILE *f = fdopen(fd, "w");
@@ -152,14 +151,32 @@ static void test_parse_duration(void **state)
     static const struct {
         const char *in;
         int64_t want;
-    } ok[] = {{"0", 0},         {"90", 90},         {"30s", 30},
-              {"10m", 600},     {"2h", 7200},       {"7d", 604800},
-              {"007", 7},       {"9223372036854775807", INT64_MAX},
+    } ok[] = {{"0", 0},
+              {"90", 90},
+              {"30s", 30},
+              {"10m", 600},
+              {"2h", 7200},
+              {"7d", 604800},
+              {"007", 7},
+              {"9223372036854775807", INT64_MAX},
               {"106751991167300d", 106751991167300LL * 86400}};
-    static const char *const bad[] = {"",    "-5",  "+5",  "5x",   "5 m", " 5",  "5 ",
-                                      "m",   "10mm", "1.5h", "1h30m", "5M", "5D",
-                                      "9223372036854775808", "106751991167301d",
-                                      "18446744073709551616", "99999999999999999999999"};
+    static const char *const bad[] = {"",
+                                      "-5",
+                                      "+5",
+                                      "5x",
+                                      "5 m",
+                                      " 5",
+                                      "5 ",
+                                      "m",
+                                      "10mm",
+                                      "1.5h",
+                                      "1h30m",
+                                      "5M",
+                                      "5D",
+                                      "9223372036854775808",
+                                      "106751991167301d",
+                                      "18446744073709551616",
+                                      "99999999999999999999999"};
     int64_t v;
     (void)state;
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -189,9 +206,18 @@ static void test_parse_size(void **state)
               {"1g", 1073741824},
               {"18446744073709551615", UINT64_MAX},
               {"17179869183g", 17179869183ULL << 30}};
-    static const char *const bad[] = {"",     "-1",  "1t", "1kb", "1.5k", " 1k", "1k ",
-                                      "k",    "0x10", "18446744073709551616",
-                                      "17179869184g", "18014398509481984k"};
+    static const char *const bad[] = {"",
+                                      "-1",
+                                      "1t",
+                                      "1kb",
+                                      "1.5k",
+                                      " 1k",
+                                      "1k ",
+                                      "k",
+                                      "0x10",
+                                      "18446744073709551616",
+                                      "17179869184g",
+                                      "18014398509481984k"};
     uint64_t v;
     (void)state;
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -465,8 +491,7 @@ static void test_load_file_values(void **state)
 static void test_load_missing_file(void **state)
 {
     (void)state;
-    assert_int_equal(sessd_config_load_file(cfg, "/nonexistent/sessiond.ini", err, sizeof err),
-                     -1);
+    assert_int_equal(sessd_config_load_file(cfg, "/nonexistent/sessiond.ini", err, sizeof err), -1);
     assert_contains(err, "/nonexistent/sessiond.ini: cannot open");
     assert_int_equal(sessd_config_load_file(cfg, "/tmp", err, sizeof err), -1);
     assert_contains(err, "is a directory");
@@ -475,8 +500,7 @@ static void test_load_missing_file(void **state)
 static void test_unknown_key_names_file_line_key(void **state)
 {
     (void)state;
-    load_fails_at("[server]\nlisten = 127.0.0.1:1\nlisen = 1\n", 3,
-                  "[server] lisen: unknown key");
+    load_fails_at("[server]\nlisten = 127.0.0.1:1\nlisen = 1\n", 3, "[server] lisen: unknown key");
     load_fails_at("[rule a]\npolicy = public\nhots = x\n", 3, "[rule a] hots: unknown key");
 }
 
@@ -739,8 +763,7 @@ static void test_finish_cross_checks(void **state)
     static const struct {
         const char *section, *key, *value, *section2, *key2, *value2, *needle;
     } c[] = {
-        {"session", "idle_timeout", "2h", "session", "absolute_timeout", "1h",
-         "absolute_timeout"},
+        {"session", "idle_timeout", "2h", "session", "absolute_timeout", "1h", "absolute_timeout"},
         {"session", "idle_timeout", "10m", "session", "touch_interval", "10m", "touch_interval"},
         {"store", "kind", "redis", NULL, NULL, NULL, "redis needs redis_url"},
         {"store", "kind", "redis", "store", "redis_sentinels", "s1:26379", "redis_master"},
@@ -839,6 +862,7 @@ static void test_set_rule(void **state)
 static char *slurp(FILE *f, size_t *len)
 {
     size_t cap = 1 << 16, n = 0, got;
+    *len = 0;
     char *buf = malloc(cap);
     while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
         n += got;
@@ -855,6 +879,13 @@ static char *slurp(FILE *f, size_t *len)
     return buf;
 }
 
+/* out = a + b; false when it does not fit. */
+static bool join(char *out, size_t n, const char *a, const char *b)
+{
+    int r = snprintf(out, n, "%s%s", a, b);
+    return r >= 0 && (size_t)r < n;
+}
+
 /* Finds the repository root: tests run from a temporary directory, and this file is compiled
  * as "tests/unit/test_config.c" relative to the root, so look for a directory that holds
  * __FILE__ (and docs/) upwards from the test binary, then upwards from the working directory.
@@ -862,18 +893,18 @@ static char *slurp(FILE *f, size_t *len)
  * variables are configuration, and unknown ones are errors.) */
 static bool repo_root(char *out, size_t n)
 {
-    static const char self[] = "tests/unit/test_config.c";
-    const char *file = __FILE__;
-    char start[2][PATH_MAX], probe[PATH_MAX * 2];
-    const char *env = getenv("SESSD_SRCDIR");
+    static const char self[] = "/tests/unit/test_config.c";
+    const char *file = __FILE__, *env = getenv("SESSD_SRCDIR");
     size_t fl = strlen(file), sl = strlen(self);
+    char start[2][PATH_MAX], probe[PATH_MAX];
 
-    if (env && *env) {
-        snprintf(out, n, "%s", env);
-        return true;
-    }
+    if (env && *env)
+        return join(out, n, env, "");
     if (file[0] == '/' && fl > sl && strcmp(file + fl - sl, self) == 0) {
-        snprintf(out, n, "%.*s", (int)(fl - sl - 1), file);
+        if (fl - sl >= n)
+            return false;
+        memcpy(out, file, fl - sl);
+        out[fl - sl] = '\0';
         return true;
     }
     ssize_t l = readlink("/proc/self/exe", start[0], sizeof start[0] - 1);
@@ -881,17 +912,11 @@ static bool repo_root(char *out, size_t n)
     if (getcwd(start[1], sizeof start[1]) == NULL)
         start[1][0] = '\0';
     for (int s = 0; s < 2; s++) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s", start[s]);
+        char *dir = start[s];
         while (dir[0]) {
-            snprintf(probe, sizeof probe, "%s/%s", dir, file[0] == '/' ? self : file);
-            if (access(probe, R_OK) == 0) {
-                snprintf(probe, sizeof probe, "%s/docs", dir);
-                if (access(probe, R_OK) == 0) {
-                    snprintf(out, n, "%s", dir);
-                    return true;
-                }
-            }
+            if (join(probe, sizeof probe, dir, self) && access(probe, R_OK) == 0 &&
+                join(probe, sizeof probe, dir, "/docs") && access(probe, R_OK) == 0)
+                return join(out, n, dir, "");
             char *slash = strrchr(dir, '/');
             if (slash == NULL)
                 break;
@@ -904,7 +929,7 @@ static bool repo_root(char *out, size_t n)
 static void test_docs_match_table(void **state)
 {
     char root[PATH_MAX], path[PATH_MAX + 32];
-    size_t glen, flen;
+    size_t glen = 0, flen = 0;
     (void)state;
     if (!repo_root(root, sizeof root))
         fail_msg("cannot find the repository root from %s; set SESSD_SRCDIR", __FILE__);
@@ -936,7 +961,7 @@ static void test_docs_match_table(void **state)
         free(gen);
         free(file);
         fail_msg("%s differs from sessd_config_write_docs() from line %zu on; regenerate it with "
-                 "SESSD_UPDATE_DOCS=1 build/tests/test_config",
+                 "./sessiond config docs > docs/configuration.md",
                  path, line);
     }
     /* Sanity: every section and a few keys are in it. */

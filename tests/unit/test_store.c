@@ -245,6 +245,22 @@ static void random_hash(uint8_t h[SESS_HASH_BYTES])
     sess_random(h, SESS_HASH_BYTES);
 }
 
+static void assert_prefs(fixture *f, const char *user, const char *want)
+{
+    char *json = NULL;
+    size_t len = 0;
+    assert_sess(0, CALL(f, prefs_get, user, &json, &len));
+    assert_non_null(json);
+    assert_int_equal(strlen(json), len);
+    assert_json(want, json);
+    free(json);
+}
+
+static int put_text(fixture *f, const char *user, const char *json, size_t max)
+{
+    return CALL(f, prefs_put, user, json, strlen(json), max);
+}
+
 /* Collects what a listing visits. */
 struct seen {
     size_t n;
@@ -876,6 +892,48 @@ static void test_create_after_revoke_drops_stale(void **state)
     sess_record_dispose(&c);
 }
 
+/* A user name is 1..SESS_USER_MAX bytes everywhere: at the limit it works, past it or empty it is
+ * refused, and nothing is stored. */
+static void test_user_name_bounds(void **state)
+{
+    fixture *f = *state;
+    char longest[SESS_USER_MAX + 1], too_long[SESS_USER_MAX + 2];
+    sess_record a;
+    struct seen seen = {0};
+    uint64_t gen = 0;
+    char *json = NULL;
+    size_t len = 0;
+
+    memset(longest, 'u', SESS_USER_MAX);
+    longest[SESS_USER_MAX] = '\0';
+    memset(too_long, 'u', SESS_USER_MAX + 1);
+    too_long[SESS_USER_MAX + 1] = '\0';
+
+    make(f, &a, longest, T0);
+    assert_sess(0, CALL(f, revoke_user, longest, &gen));
+    assert_sess(0, CALL(f, list_user, longest, collect, &seen));
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.gens[0], gen);
+    assert_string_equal(seen.users[0], longest);
+    assert_sess(0, put_text(f, longest, "{\"theme\":\"dark\"}", 4096));
+    assert_prefs(f, longest, "{\"theme\":\"dark\"}");
+
+    assert_sess(SESS_EINVAL, CALL(f, revoke_user, too_long, &gen));
+    assert_sess(SESS_EINVAL, CALL(f, list_user, too_long, collect, &seen));
+    assert_sess(SESS_EINVAL, CALL(f, prefs_get, too_long, &json, &len));
+    assert_sess(SESS_EINVAL, put_text(f, too_long, "{}", 4096));
+    assert_sess(SESS_EINVAL, CALL(f, prefs_patch, too_long, "{}", 2, 4096, NULL, NULL));
+    assert_sess(SESS_EINVAL, CALL(f, revoke_user, "", &gen));
+    assert_sess(SESS_EINVAL, put_text(f, "", "{}", 4096));
+
+    sess_record_dispose(&a);
+    new_record(&a, "", T0);
+    assert_sess(SESS_EINVAL, CALL(f, create, &a, 50, NULL));
+    assert_absent(f, &a);
+    assert_int_equal(count(f), 1);
+    sess_record_dispose(&a);
+}
+
 /* ---- Listing and counting. ---- */
 
 static void test_list_user_oldest_first(void **state)
@@ -1075,22 +1133,6 @@ static void test_sweep_drops_ended_previous_hash(void **state)
 }
 
 /* ---- Preferences. ---- */
-
-static void assert_prefs(fixture *f, const char *user, const char *want)
-{
-    char *json = NULL;
-    size_t len = 0;
-    assert_sess(0, CALL(f, prefs_get, user, &json, &len));
-    assert_non_null(json);
-    assert_int_equal(strlen(json), len);
-    assert_json(want, json);
-    free(json);
-}
-
-static int put_text(fixture *f, const char *user, const char *json, size_t max)
-{
-    return CALL(f, prefs_put, user, json, strlen(json), max);
-}
 
 static void test_prefs_get_put(void **state)
 {
@@ -1496,6 +1538,7 @@ static void test_ping(void **state)
     X(revoke_user_generation)                                                                      \
     X(revoke_user_without_sessions)                                                                \
     X(create_after_revoke_drops_stale)                                                             \
+    X(user_name_bounds)                                                                            \
     X(list_user_oldest_first)                                                                      \
     X(list_all_each_once)                                                                          \
     X(count_sessions)                                                                              \
