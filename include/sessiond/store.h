@@ -14,6 +14,12 @@
  *    current generation, and lib/session.c decides. Sweeping removes what is expired.
  *  - Every returned record must be released with sess_record_dispose().
  *  - Thread safety: every operation may be called from any thread at the same time.
+ *  - Output pointers are required (non-NULL) unless a function says "may be NULL".
+ *  - User names are 1..SESS_USER_MAX bytes; others are SESS_EINVAL in every operation.
+ *  - Listing callbacks run without the store's locks: they may call the store. When a callback
+ *    stops early the listing returns 0.
+ *  - Stores keep what they are given: validating data (a JSON object, max_data) is the job of
+ *    lib/session.c before create; prefs_put stores the compact sorted form of `json`.
  */
 #ifndef SESSIOND_STORE_H
 #define SESSIOND_STORE_H
@@ -101,7 +107,8 @@ typedef struct sess_store_ops {
 
     /* Removes at most `max_items` sessions that are expired at `now` (idle or absolute) or of
      * an old generation, with their hashes and index entries, and drops previous-token hashes
-     * whose grace ended. `*removed` receives how many sessions went. */
+     * whose grace ended. `*removed` receives how many sessions went. A call may look at only a
+     * bounded part of the store and so remove fewer than it could: call it periodically. */
     int (*sweep)(sess_store *st, int64_t now, size_t max_items, size_t *removed);
 
     /* Per-user preferences, a JSON object as text. get: SESS_ENOTFOUND when the user has none;

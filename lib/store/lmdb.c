@@ -537,16 +537,12 @@ static int rec_put(MDB_txn *txn, const lmdb_store *s, const sess_record *r, unsi
     return 0;
 }
 
-/* Maps a token hash to a session id; SESS_EEXIST when it already names another session. */
+/* Maps a new token hash to a session id; SESS_EEXIST when the hash is already mapped (even to
+ * this session: one hash standing for two of its tokens would go with the first of them). */
 static int token_put(MDB_txn *txn, const lmdb_store *s, const uint8_t *hash, const uint8_t *id)
 {
     MDB_val k = mval(hash, SESS_HASH_BYTES), v = mval(id, SESS_ID_BYTES);
-    int rc = mdb_put(txn, s->dbi[DBI_TOKENS], &k, &v, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST)
-        return (v.mv_size == SESS_ID_BYTES && memcmp(v.mv_data, id, SESS_ID_BYTES) == 0)
-                   ? 0
-                   : SESS_EEXIST;
-    return map_err(rc);
+    return map_err(mdb_put(txn, s->dbi[DBI_TOKENS], &k, &v, MDB_NOOVERWRITE));
 }
 
 /* Removes a token hash if (and only if) it names session `id`; zeros mean "no hash". */
@@ -905,9 +901,9 @@ static int rotate_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const
     sess_record r;
     int rc = rec_get(txn, s, id, &r, true);
     if (rc == 0)
-        rc = token_del(txn, s, r.prev_hash, id);
-    if (rc == 0)
         rc = token_put(txn, s, a->new_hash, id);
+    if (rc == 0)
+        rc = token_del(txn, s, r.prev_hash, id);
     if (rc == 0) {
         memcpy(r.prev_hash, r.token_hash, SESS_HASH_BYTES);
         memcpy(r.token_hash, a->new_hash, SESS_HASH_BYTES);
@@ -1235,8 +1231,9 @@ static int lmdb_prefs_get(sess_store *st, const char *user, char **json, size_t 
     rc = map_err(mdb_get(r.txn, s->dbi[DBI_PREFS], &k, &v));
     if (rc == 0) {
         *json = dup_text(v.mv_data, v.mv_size);
-        *len = v.mv_size;
         rc = *json == NULL ? SESS_ENOMEM : 0;
+        if (rc == 0 && len != NULL)
+            *len = v.mv_size;
     }
     rtxn_end(&r);
     return rc;

@@ -642,6 +642,13 @@ static void test_token_grace_mapping(void **state)
     assert_sess(0, CALL(st, rotate, a.id, h2, T0 + 30, 0, NULL));
     assert_sess(0, lookup(st, a.token_hash, NULL, &prev));
     assert_true(prev);
+    /* A hash that is already mapped, even to this session, is refused and changes nothing. */
+    assert_sess(SESS_EEXIST, CALL(st, rotate, a.id, h2, T0 + 35, 0, NULL));
+    assert_sess(SESS_EEXIST, CALL(st, rotate, a.id, a.token_hash, T0 + 35, 0, NULL));
+    assert_sess(0, lookup(st, h2, NULL, &prev));
+    assert_false(prev);
+    assert_sess(0, lookup(st, a.token_hash, NULL, &prev));
+    assert_true(prev);
     st->ops->close(st);
     assert_int_equal(raw_entries(f, "tokens"), 2);
 
