@@ -5,7 +5,7 @@
 // second boundary falling anywhere cannot make them flaky.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox, startWithKey, createSession, verify, assertError, run, sleep, sleepUntil, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Sandbox, startWithKey, createSession, verify, assertError, run, sleep, sleepUntil, alignToSecond, TEST_TIMEOUT_MS } from './lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 let sb;
@@ -60,7 +60,7 @@ test('absolute timeout 3 s: touching verifies keep it past the idle deadline, no
     assert.equal(c.idle_expires_at, created + 2, 'idle deadline 2 s after creation');
 
     // Touching verifies every ~0.7 s (touch_interval is 1 s: 1% of 2 s, at least 1 s).
-    const at = [0.7, 1.3, 2.0, 2.3, 2.7];
+    const at = [0.6, 1.3, 2.0, 2.3, 2.7];
     const seen = [];
     for (const dt of at) {
       await sleepUntil(created * 1000 + dt * 1000);
@@ -76,6 +76,34 @@ test('absolute timeout 3 s: touching verifies keep it past the idle deadline, no
     assertError(r, 404, 'invalid_session', `verify after the absolute deadline (history ${JSON.stringify(seen)})`);
     assertError(await verify(s, c.token), 404, 'invalid_session', 'touching verify after the absolute deadline');
     assertError(await s.api('GET', `/v1/sessions/${c.session_id}`), 404, 'not_found', 'GET after the absolute deadline');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a touching verify\'s new idle deadline holds at once (not only after the touch is written)', T, async () => {
+  // idle 2 s. A touch near the end of second +1 moves the idle deadline from +2 to +3 and says so
+  // in its answer; a verify just after +2 must then succeed, whether or not the lazily written
+  // touch has reached the store yet (it is flushed every 0.5 s).
+  const cfg = sb.writeFile('touch-ryw.ini', '[session]\nidle_timeout = 2s\nabsolute_timeout = 1h\n');
+  const s = await startWithKey(sb, { config: cfg });
+  try {
+    const sessions = [];
+    await alignToSecond();
+    for (let i = 0; i < 4; i++) sessions.push(await createSession(s, { user: `ryw${i}` }));
+    const created = sessions[0].idle_expires_at - 2;
+    assert.ok(sessions.every((c) => c.idle_expires_at === created + 2), 'created in the same second');
+    await sleepUntil(created * 1000 + 1880);
+    const touched = await Promise.all(sessions.map((c) => verify(s, c.token)));
+    for (const r of touched) assert.equal(r.status, 200);
+    const promised = touched.map((r) => r.json.idle_expires_at);
+    await sleepUntil(created * 1000 + 2030);
+    const later = await Promise.all(sessions.map((c) => verify(s, c.token, { touch: false })));
+    const history = touched.map((r, i) => `touch answered idle_expires_at ${promised[i]}; verify at +2.03 s: ${later[i].status} ${later[i].text}`);
+    for (let i = 0; i < sessions.length; i++) {
+      if (promised[i] > created + 2) assert.equal(later[i].status, 200, `a session the server had just extended to ${promised[i]} is refused at ${created + 2}:\n${history.join('\n')}`);
+    }
+    assert.ok(promised.some((p) => p > created + 2), `the verifies at +1.88 s touched (history: ${history.join('; ')})`);
   } finally {
     await s.stop();
   }
