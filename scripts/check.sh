@@ -28,8 +28,8 @@ run_unit() { # run_unit DIR
         [ -x "$t" ] || continue
         out=$(cd "$logdir" && timeout 300 "$OLDPWD/$t" 2>&1); rc=$?
         echo "$out" > "$logdir/$(basename "$t").$(basename "$1").log"
-        p=$(grep -oE '^\[  PASSED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
-        f=$(grep -oE '^\[  FAILED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
+        p=$(grep -oE '\[  PASSED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
+        f=$(grep -oE '\[  FAILED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
         p=${p:-0}; f=${f:-0}
         if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
         pass=$((pass + p)); fail=$((fail + f))

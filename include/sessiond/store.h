@@ -142,6 +142,8 @@ typedef struct sess_store_opts {
     const char *path;   /* lmdb: the data directory (the environment lives in PATH/store) */
     size_t map_size;    /* lmdb: maximum size of the data file in bytes; 0 = default (1 GiB) */
     bool read_only;     /* lmdb: open for reading only (the CLI's list commands) */
+    bool group_commit;  /* lmdb: concurrent writers share fsyncs ([store] fsync = batch); a
+                           write still returns only once it is on disk */
 } sess_store_opts;
 
 /* Open a backend. 0 and *out on success; otherwise a negative sess_err and a reason in `err`

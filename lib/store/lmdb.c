@@ -93,8 +93,14 @@ typedef struct shared_env {
     pid_t pid; /* an entry inherited through fork() belongs to the parent: never reused */
     unsigned refs;
     bool read_only;
+    bool group_commit; /* MDB_NOMETASYNC, and one shared mdb_env_sync per batch of commits */
     MDB_env *env;
     MDB_dbi dbi[DBI_COUNT];
+    pthread_mutex_t sync_mu; /* guards the three below */
+    pthread_cond_t sync_cv;
+    uint64_t committed; /* commits done so far (group commit only) */
+    uint64_t synced;    /* commits known to be on disk */
+    bool syncing;       /* a thread is in mdb_env_sync */
 } shared_env;
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -473,15 +479,48 @@ static int wtxn_begin(lmdb_store *s, MDB_txn **txn)
     return map_err(mdb_txn_begin(s->env, NULL, 0, txn));
 }
 
+/* Group commit ([store] fsync = batch): the environment runs with MDB_NOMETASYNC, so a commit
+ * flushes its data pages but not the meta page that makes it current after a power loss. Before
+ * a write is acknowledged, sync_upto makes sure an mdb_env_sync that started after its commit
+ * has finished; concurrent writers share one such sync instead of each paying their own, and the
+ * write lock is not held while it runs. */
+static int sync_upto(shared_env *e, uint64_t mine)
+{
+    int rc = 0;
+    pthread_mutex_lock(&e->sync_mu);
+    while (e->synced < mine && rc == 0) {
+        if (e->syncing) {
+            pthread_cond_wait(&e->sync_cv, &e->sync_mu);
+            continue;
+        }
+        uint64_t target = e->committed;
+        e->syncing = true;
+        pthread_mutex_unlock(&e->sync_mu);
+        rc = map_err(mdb_env_sync(e->env, 1));
+        pthread_mutex_lock(&e->sync_mu);
+        e->syncing = false;
+        if (rc == 0 && target > e->synced)
+            e->synced = target;
+        pthread_cond_broadcast(&e->sync_cv);
+    }
+    pthread_mutex_unlock(&e->sync_mu);
+    return rc;
+}
+
 /* Commits when `rc` is 0 and aborts otherwise; returns the outcome. A failed commit has freed
- * the transaction and applied nothing. */
-static int wtxn_end(MDB_txn *txn, int rc)
+ * the transaction and applied nothing. Returns 0 only once the commit is on disk. */
+static int wtxn_end(lmdb_store *s, MDB_txn *txn, int rc)
 {
     if (rc != 0) {
         mdb_txn_abort(txn);
         return rc;
     }
-    return map_err(mdb_txn_commit(txn));
+    if ((rc = map_err(mdb_txn_commit(txn))) != 0 || !s->shared->group_commit)
+        return rc;
+    pthread_mutex_lock(&s->shared->sync_mu);
+    uint64_t mine = ++s->shared->committed;
+    pthread_mutex_unlock(&s->shared->sync_mu);
+    return sync_upto(s->shared, mine);
 }
 
 /* ---- pieces shared by the operations (all inside a caller's transaction) ---- */
@@ -738,7 +777,7 @@ static int lmdb_create(sess_store *st, const sess_record *rec, uint32_t max_per_
     int rc = wtxn_begin(s, &txn);
     if (rc != 0)
         return rc;
-    rc = wtxn_end(txn, create_in(txn, s, rec, max_per_user, &n));
+    rc = wtxn_end(s, txn, create_in(txn, s, rec, max_per_user, &n));
     if (rc == 0 && evicted != NULL)
         *evicted = n;
     return rc;
@@ -850,7 +889,7 @@ static int lmdb_touch_many(sess_store *st, size_t n, const uint8_t (*ids)[SESS_I
         return rc;
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = touch_one(txn, s, ids[i], last_seen[i], idle_expires[i]);
-    return wtxn_end(txn, rc);
+    return wtxn_end(s, txn, rc);
 }
 
 static int patch_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const char *patch,
@@ -881,7 +920,7 @@ static int lmdb_patch(sess_store *st, const uint8_t id[SESS_ID_BYTES], const cha
     int rc = wtxn_begin(s, &txn);
     if (rc != 0)
         return rc;
-    rc = wtxn_end(txn, patch_in(txn, s, id, patch, patch_len, max_data, &r));
+    rc = wtxn_end(s, txn, patch_in(txn, s, id, patch, patch_len, max_data, &r));
     if (rc == 0 && out != NULL)
         *out = r; /* hands over r.data */
     else
@@ -926,7 +965,7 @@ static int lmdb_rotate(sess_store *st, const uint8_t id[SESS_ID_BYTES],
     rotate_args a = {new_hash, prev_until, auth_time, new_csrf_secret};
     MDB_txn *txn;
     int rc = wtxn_begin(s, &txn);
-    return rc != 0 ? rc : wtxn_end(txn, rotate_in(txn, s, id, &a));
+    return rc != 0 ? rc : wtxn_end(s, txn, rotate_in(txn, s, id, &a));
 }
 
 static int lmdb_del(sess_store *st, const uint8_t id[SESS_ID_BYTES])
@@ -934,7 +973,7 @@ static int lmdb_del(sess_store *st, const uint8_t id[SESS_ID_BYTES])
     lmdb_store *s = from_base(st);
     MDB_txn *txn;
     int rc = wtxn_begin(s, &txn);
-    return rc != 0 ? rc : wtxn_end(txn, drop_by_id(txn, s, id));
+    return rc != 0 ? rc : wtxn_end(s, txn, drop_by_id(txn, s, id));
 }
 
 static int revoke_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, uint64_t *gen)
@@ -957,7 +996,7 @@ static int lmdb_revoke_user(sess_store *st, const char *user, uint64_t *generati
     int rc = name_val(user, SESS_USER_MAX, &k);
     if (rc != 0 || (rc = wtxn_begin(s, &txn)) != 0)
         return rc;
-    rc = wtxn_end(txn, revoke_in(txn, s, &k, &gen));
+    rc = wtxn_end(s, txn, revoke_in(txn, s, &k, &gen));
     if (rc == 0 && generation != NULL)
         *generation = gen;
     return rc;
@@ -1197,7 +1236,7 @@ static int lmdb_sweep(sess_store *st, int64_t now, size_t max_items, size_t *rem
     sw.has_start = s->sweep_has_pos;
     memcpy(sw.start, s->sweep_pos, SESS_ID_BYTES);
     pthread_mutex_unlock(&s->mu);
-    if ((rc = wtxn_end(txn, sweep_in(txn, s, &sw))) != 0)
+    if ((rc = wtxn_end(s, txn, sweep_in(txn, s, &sw))) != 0)
         return rc;
     pthread_mutex_lock(&s->mu);
     s->sweep_has_pos = sw.has_next;
@@ -1282,7 +1321,7 @@ static int lmdb_prefs_put(sess_store *st, const char *user, const char *json, si
     if (rc != 0 || (rc = canonical_object(json, len, max_bytes, &text, &text_len)) != 0)
         return rc;
     if ((rc = wtxn_begin(s, &txn)) == 0)
-        rc = wtxn_end(txn, prefs_store(txn, s, &k, text, text_len));
+        rc = wtxn_end(s, txn, prefs_store(txn, s, &k, text, text_len));
     free(text);
     return rc;
 }
@@ -1314,7 +1353,7 @@ static int lmdb_prefs_patch(sess_store *st, const char *user, const char *patch,
     int rc = name_val(user, SESS_USER_MAX, &k);
     if (rc != 0 || (rc = wtxn_begin(s, &txn)) != 0)
         return rc;
-    rc = wtxn_end(txn, prefs_patch_in(txn, s, &k, patch, len, max_bytes, &res, &res_len));
+    rc = wtxn_end(s, txn, prefs_patch_in(txn, s, &k, patch, len, max_bytes, &res, &res_len));
     if (rc == 0 && result != NULL) {
         *result = res;
         if (result_len != NULL)
@@ -1351,7 +1390,7 @@ static int lmdb_apikey_put(sess_store *st, const char *name, const uint8_t hash[
     int rc = name_val(name, SESS_APIKEY_NAME_MAX, &k);
     if (rc != 0 || (rc = wtxn_begin(s, &txn)) != 0)
         return rc;
-    return wtxn_end(txn, apikey_put_in(txn, s, &k, hash, created));
+    return wtxn_end(s, txn, apikey_put_in(txn, s, &k, hash, created));
 }
 
 static int lmdb_apikey_find(sess_store *st, const uint8_t hash[SESS_HASH_BYTES],
@@ -1401,7 +1440,7 @@ static int lmdb_apikey_del(sess_store *st, const char *name)
     if (name_val(name, SESS_APIKEY_NAME_MAX, &k) != 0)
         return s->read_only ? SESS_EINVAL : SESS_ENOTFOUND; /* no such name can exist */
     int rc = wtxn_begin(s, &txn);
-    return rc != 0 ? rc : wtxn_end(txn, apikey_del_in(txn, s, &k));
+    return rc != 0 ? rc : wtxn_end(s, txn, apikey_del_in(txn, s, &k));
 }
 
 static int apikey_list_in(MDB_txn *txn, const lmdb_store *s, sess_apikey_cb cb, void *arg)
@@ -1579,7 +1618,8 @@ static int open_dbis(MDB_env *env, bool ro, MDB_dbi *dbi, const char *dir, char 
 static int env_open(const sess_store_opts *opts, const char *dir, shared_env *e, char *err,
                     size_t errlen)
 {
-    unsigned flags = MDB_NOTLS | (opts->read_only ? MDB_RDONLY : 0);
+    unsigned flags = MDB_NOTLS | (opts->read_only ? MDB_RDONLY : 0) |
+                     (opts->group_commit ? MDB_NOMETASYNC : 0);
     int rc = mdb_env_create(&e->env);
     if (rc != 0)
         return env_open_error(rc, dir, err, errlen);
@@ -1594,6 +1634,9 @@ static int env_open(const sess_store_opts *opts, const char *dir, shared_env *e,
         /* Reader slots left by crashed processes would otherwise pin old pages forever. */
         mdb_reader_check(e->env, &dead);
         e->read_only = opts->read_only;
+        e->group_commit = opts->group_commit && !opts->read_only;
+        pthread_mutex_init(&e->sync_mu, NULL);
+        pthread_cond_init(&e->sync_cv, NULL);
         return 0;
     }
     mdb_env_close(e->env);
@@ -1671,7 +1714,11 @@ static void env_release(shared_env *e)
                 break;
             }
         }
+        if (e->group_commit)
+            mdb_env_sync(e->env, 1);
         mdb_env_close(e->env);
+        pthread_mutex_destroy(&e->sync_mu);
+        pthread_cond_destroy(&e->sync_cv);
         free(e);
     }
     pthread_mutex_unlock(&registry_mu);

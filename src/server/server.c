@@ -273,7 +273,7 @@ static void wait_for_signals(void)
 
 static int open_store(const sessd_config *c, char *err, size_t errlen)
 {
-    sess_store_opts o = {.path = c->store_path};
+    sess_store_opts o = {.path = c->store_path, .group_commit = strcmp(c->fsync, "batch") == 0};
     int r;
     if (strcmp(c->store_kind, "memory") == 0)
         r = sess_store_memory_open(&o, &sessd_srv.store, err, errlen);

@@ -185,8 +185,8 @@ export function httpRequest(port, method, urlPath, { key, body, rawBody, content
 }
 
 /* Sends raw bytes on a fresh TCP connection and collects what comes back until the server
- * closes, `timeout` passes, or (with untilStatus) a complete status line has arrived and
- * `settleMs` more passed. Resolves {data: Buffer, closed, timedOut, error}. */
+ * closes, `timeout` passes, or a whole response head (status line and headers) has arrived.
+ * Resolves {data: Buffer, head: bool, closed: bool, timedOut: bool, error?}. */
 export function rawExchange(port, bytes, { timeout = 2000, halfClose = false } = {}) {
   return new Promise((resolve) => {
     const chunks = [];
@@ -197,17 +197,21 @@ export function rawExchange(port, bytes, { timeout = 2000, halfClose = false } =
       done = true;
       clearTimeout(timer);
       sock.destroy();
-      resolve({ data: Buffer.concat(chunks), ...how });
+      const data = Buffer.concat(chunks);
+      resolve({ data, head: data.includes('\r\n\r\n'), closed: false, timedOut: false, ...how });
     };
-    const timer = setTimeout(() => finish({ closed: false, timedOut: true }), timeout);
+    const timer = setTimeout(() => finish({ timedOut: true }), timeout);
     sock.on('connect', () => {
       sock.write(bytes);
       if (halfClose) sock.end();
     });
-    sock.on('data', (d) => chunks.push(d));
-    sock.on('end', () => finish({ closed: true, timedOut: false }));
-    sock.on('close', () => finish({ closed: true, timedOut: false }));
-    sock.on('error', (e) => finish({ closed: true, timedOut: false, error: e.code || String(e) }));
+    sock.on('data', (d) => {
+      chunks.push(d);
+      if (Buffer.concat(chunks).includes('\r\n\r\n')) finish({});
+    });
+    sock.on('end', () => finish({ closed: true }));
+    sock.on('close', () => finish({ closed: true }));
+    sock.on('error', (e) => finish({ closed: true, error: e.code || String(e) }));
   });
 }
 

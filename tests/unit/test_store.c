@@ -67,6 +67,13 @@ static int prepare_tmpdir(fixture *f)
     return 0;
 }
 
+/* lmdb with [store] fsync = batch: the same guarantees with group commit. */
+static int prepare_tmpdir_batch(fixture *f)
+{
+    f->opts.group_commit = true;
+    return prepare_tmpdir(f);
+}
+
 static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
     (void)sb;
@@ -84,6 +91,7 @@ static void cleanup_tmpdir(fixture *f)
 static const backend backends[] = {
     {"memory", sess_store_memory_open, prepare_nothing, cleanup_nothing, false},
     {"lmdb", sess_store_lmdb_open, prepare_tmpdir, cleanup_tmpdir, true},
+    {"lmdb-batch", sess_store_lmdb_open, prepare_tmpdir_batch, cleanup_tmpdir, true},
 };
 
 static int fx_setup(void **state)

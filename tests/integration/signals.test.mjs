@@ -1,0 +1,147 @@
+// signals.test.mjs - SIGTERM/SIGINT (graceful, durable, exit 0) and SIGHUP (reload, a bad file
+// is refused and the old configuration kept) - contract section 1.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import { Sandbox, startWithKey, createSession, verify, assertError, sleep, TEST_TIMEOUT_MS } from './lib.mjs';
+
+const T = { timeout: TEST_TIMEOUT_MS };
+let sb;
+
+before(() => {
+  sb = new Sandbox();
+});
+after(async () => {
+  await sb?.cleanup();
+});
+
+/* Polls `fn` every 100 ms until it returns true, at most `ms`. */
+async function eventually(fn, ms = 8000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await fn()) return true;
+    if (Date.now() > end) return false;
+    await sleep(100);
+  }
+}
+
+test('SIGTERM exits 0 and the session created before is there after a restart', T, async () => {
+  const s = await startWithKey(sb);
+  const c = await createSession(s, { user: 'alice', data: { k: 'v' } });
+  await s.stop(); // asserts exit status 0
+  await s.restart();
+  const v = await verify(s, c.token);
+  assert.equal(v.status, 200, v.text);
+  assert.deepEqual(v.json.data, { k: 'v' });
+  await s.stop();
+});
+
+test('SIGINT exits 0 too', T, async () => {
+  const s = await startWithKey(sb);
+  s.signal('SIGINT');
+  const x = await s.waitExit();
+  assert.deepEqual(x, { code: 0, signal: null }, s.output);
+});
+
+test('SIGTERM during a burst of creates: every acknowledged create survives', T, async () => {
+  const s = await startWithKey(sb);
+  const N = 40;
+  const results = [];
+  const inflight = [];
+  for (let i = 0; i < N; i++) {
+    inflight.push(
+      s.api('POST', '/v1/sessions', { body: { user: `burst${i % 4}`, data: { i } } }).then(
+        (r) => results.push({ i, r }),
+        (e) => results.push({ i, e }),
+      ),
+    );
+    if (i === N / 4) s.signal('SIGTERM');
+  }
+  await Promise.all(inflight);
+  const x = await s.waitExit();
+  assert.deepEqual(x, { code: 0, signal: null }, s.output);
+  const acked = results.filter((x_) => x_.r?.status === 201);
+  assert.ok(acked.length >= 1, 'at least the creates sent before SIGTERM were answered');
+  for (const x_ of results) if (x_.r) assert.ok([201, 503].includes(x_.r.status), `answer during shutdown: ${x_.r.status} ${x_.r.text}`);
+  await s.restart();
+  for (const { i, r } of acked) {
+    const v = await verify(s, r.json.token, { touch: false });
+    assert.equal(v.status, 200, `acknowledged create #${i} lost after SIGTERM`);
+    assert.deepEqual(v.json.data, { i });
+  }
+  await s.stop();
+});
+
+test('SIGHUP with an invalid file keeps the running configuration and keeps serving', T, async () => {
+  const cfgPath = sb.writeFile('hup-bad.ini', '[session]\nmax_data = 1k\n');
+  const s = await startWithKey(sb, { config: cfgPath });
+  try {
+    const big = { blob: 'x'.repeat(2000) };
+    assertError(await s.api('POST', '/v1/sessions', { body: { user: 'alice', data: big } }), 413, 'too_large', 'before the reload');
+    fs.writeFileSync(cfgPath, '[session]\nmax_data = 64k\nthis_is_not_an_option = 1\n');
+    s.signal('SIGHUP');
+    const said = await eventually(() => /kept/i.test(s.stderr) && /configuration/i.test(s.stderr));
+    assert.ok(said, `stderr says the configuration was kept:\n${s.output}`);
+    assert.ok(s.stderr.includes('this_is_not_an_option'), `stderr names the bad key:\n${s.stderr}`);
+    assert.equal(s.running, true);
+    await s.assertAlive('after a bad SIGHUP');
+    // The old limit still holds: the half-valid new file was not applied in part.
+    assertError(await s.api('POST', '/v1/sessions', { body: { user: 'alice', data: big } }), 413, 'too_large', 'after the refused reload');
+    const c = await createSession(s, { user: 'alice', data: { small: 1 } });
+    assert.equal((await verify(s, c.token)).status, 200);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('SIGHUP with a valid change (smaller max_data) takes effect without a restart', T, async () => {
+  const cfgPath = sb.writeFile('hup-good.ini', '[session]\nmax_data = 8k\n');
+  const s = await startWithKey(sb, { config: cfgPath });
+  try {
+    const pid = s.pid;
+    const data = { blob: 'x'.repeat(2000) };
+    const before_ = await createSession(s, { user: 'alice', data });
+    fs.writeFileSync(cfgPath, '[session]\nmax_data = 1k\n');
+    s.signal('SIGHUP');
+    const applied = await eventually(async () => (await s.api('POST', '/v1/sessions', { body: { user: 'alice', data } })).status === 413);
+    assert.ok(applied, `max_data = 1k applied after SIGHUP:\n${s.output}`);
+    assertError(await s.api('POST', '/v1/sessions', { body: { user: 'alice', data } }), 413, 'too_large');
+    assert.equal(s.pid, pid);
+    assert.equal(s.running, true);
+    // Existing sessions keep working.
+    assert.equal((await verify(s, before_.token)).status, 200);
+    // And a second reload back up works as well.
+    fs.writeFileSync(cfgPath, '[session]\nmax_data = 8k\n');
+    s.signal('SIGHUP');
+    assert.ok(await eventually(async () => (await s.api('POST', '/v1/sessions', { body: { user: 'alice', data } })).status === 201), 'reloaded back to 8k');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('SIGHUP does not drop a keep-alive connection', T, async () => {
+  const cfgPath = sb.writeFile('hup-conn.ini', '[session]\nmax_data = 8k\n');
+  const s = await startWithKey(sb, { config: cfgPath });
+  const sock = net.connect({ host: '127.0.0.1', port: s.port });
+  try {
+    await new Promise((r, j) => sock.once('connect', r).once('error', j));
+    let buf = '';
+    sock.setEncoding('latin1').on('data', (d) => (buf += d));
+    const exchange = async (what) => {
+      buf = '';
+      sock.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      const got = await eventually(() => /\r\n\r\nok\n?$/.test(buf) || /^HTTP\/1\.1 \d{3}[^]*\r\n\r\n[^]*ok/.test(buf), 5000);
+      assert.ok(got, `${what}: ${JSON.stringify(buf)}`);
+      assert.match(buf, /^HTTP\/1\.1 200/, what);
+    };
+    await exchange('first request');
+    fs.writeFileSync(cfgPath, '[session]\nmax_data = 4k\n');
+    s.signal('SIGHUP');
+    assert.ok(await eventually(() => /reload/i.test(s.stderr), 5000), `a reload is logged:\n${s.output}`);
+    await exchange('same connection after SIGHUP');
+  } finally {
+    sock.destroy();
+    await s.stop();
+  }
+});
