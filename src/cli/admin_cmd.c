@@ -43,11 +43,11 @@ int cli_admin(const cli_args *args, const char *group)
             r = EXIT_RUNTIME;
         }
     } else if (r == 0) {
-        bool read_only = strcmp(group, "session") == 0 && args->argc > 0 &&
-                         strcmp(args->argv[0], "list") == 0;
+        /* Read-write even to list: a read-only open cannot create a store that no server has
+         * created yet, and listing an empty store should just print nothing. */
         sess_store *st;
         sess_ctx *ctx;
-        r = cli_open(&cfg, read_only, &st, &ctx);
+        r = cli_open(&cfg, false, &st, &ctx);
         if (r == 0) {
             r = cli_admin_dispatch(ctx, argc, words, stdout, stderr);
             cli_close(st, ctx);

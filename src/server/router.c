@@ -23,18 +23,22 @@ int sessd_route(h2o_req_t *req, enum sessd_route *route)
     /* The path without its query string; routes are matched exactly. */
     size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     const char *p = req->path.base;
-    bool get = http_method_is(req, "GET") || http_method_is(req, "HEAD");
-    if (h2o_memis(p, len, H2O_STRLIT("/healthz"))) {
-        *route = SESSD_ROUTE_HEALTHZ;
-        return get ? sessd_ops_healthz(req) : (http_send_error_status(req, 405, "invalid_request", "method not allowed"), 405);
-    }
-    if (h2o_memis(p, len, H2O_STRLIT("/readyz"))) {
-        *route = SESSD_ROUTE_READYZ;
-        return get ? sessd_ops_readyz(req) : (http_send_error_status(req, 405, "invalid_request", "method not allowed"), 405);
-    }
-    if (h2o_memis(p, len, H2O_STRLIT("/metrics"))) {
-        *route = SESSD_ROUTE_METRICS;
-        return get ? sessd_ops_metrics(req) : (http_send_error_status(req, 405, "invalid_request", "method not allowed"), 405);
+    static const struct {
+        const char *path;
+        enum sessd_route route;
+        int (*handler)(h2o_req_t *req);
+    } ops[] = {{"/healthz", SESSD_ROUTE_HEALTHZ, sessd_ops_healthz},
+               {"/readyz", SESSD_ROUTE_READYZ, sessd_ops_readyz},
+               {"/metrics", SESSD_ROUTE_METRICS, sessd_ops_metrics}};
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (!h2o_memis(p, len, ops[i].path, strlen(ops[i].path)))
+            continue;
+        *route = ops[i].route;
+        if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
+            return ops[i].handler(req);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        http_send_error_status(req, 405, "invalid_request", "method not allowed");
+        return 405;
     }
     if (len >= 4 && memcmp(p, "/v1/", 4) == 0)
         return sessd_api_v1(req, p + 3, len - 3, route);
