@@ -38,8 +38,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "embed: cannot open the store: %s\n", err);
         return 1;
     }
-    sess_policy policy = {.idle_timeout = 1800, .absolute_timeout = 86400, .remember_me = 2592000,
-                          .touch_interval = 18, .rotate_grace = 30, .max_per_user = 50,
+    sess_policy policy = {.idle_timeout = 1800,
+                          .absolute_timeout = 86400,
+                          .remember_me = 2592000,
+                          .touch_interval = 18,
+                          .rotate_grace = 30,
+                          .max_per_user = 50,
                           .max_data = 16384};
     if ((r = sess_ctx_new(store, key, &policy, &ctx)) != 0)
         return fail("context", r);
@@ -47,8 +51,8 @@ int main(int argc, char **argv)
     int64_t now = (int64_t)time(NULL);
     char token[SESS_TOKEN_STRLEN + 1], id[SESS_ID_STRLEN + 1];
     sess_record rec;
-    sess_create_params p = {.user = "alice", .roles = "admin", .data = "{\"cart\":[]}",
-                            .data_len = 11};
+    sess_create_params p = {
+        .user = "alice", .roles = "admin", .data = "{\"cart\":[]}", .data_len = 11};
     if ((r = sess_create(ctx, &p, now, token, &rec)) != 0)
         return fail("create", r);
     sess_id_to_hex(rec.id, id);

@@ -101,9 +101,9 @@ static int read_key(const char *path, uint8_t key[SESS_KEY_BYTES], char *err, si
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return errno == ENOENT ? 1 : (snprintf(err, errlen, "cannot open %s: %s", path,
-                                               strerror(errno)),
-                                      -1);
+        return errno == ENOENT
+                   ? 1
+                   : (snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)), -1);
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errlen, "%s is not a regular file", path);
@@ -128,8 +128,7 @@ static int read_key(const char *path, uint8_t key[SESS_KEY_BYTES], char *err, si
     return 0;
 }
 
-int sess_key_load_or_create(const char *path, uint8_t key[SESS_KEY_BYTES], char *err,
-                            size_t errlen)
+int sess_key_load_or_create(const char *path, uint8_t key[SESS_KEY_BYTES], char *err, size_t errlen)
 {
     int r = read_key(path, key, err, errlen);
     if (r <= 0)

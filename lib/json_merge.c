@@ -56,7 +56,8 @@ static json_t *parse_object(const char *text, size_t len)
 int sess_json_merge(const char *target, size_t target_len, const char *patch, size_t patch_len,
                     size_t max_bytes, char **result, size_t *result_len)
 {
-    json_t *t = (target != NULL && target_len > 0) ? parse_object(target, target_len) : json_object();
+    json_t *t =
+        (target != NULL && target_len > 0) ? parse_object(target, target_len) : json_object();
     json_t *p = parse_object(patch, patch_len);
     int r = 0;
     if (t == NULL || p == NULL) {

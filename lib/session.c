@@ -32,8 +32,8 @@ struct sess_ctx {
     uint8_t key[SESS_KEY_BYTES];
     pthread_rwlock_t policy_lock;
     sess_policy policy;
-    pthread_mutex_t touch_lock;  /* guards touchq and touch_n */
-    pthread_mutex_t flush_lock;  /* one flush at a time, so flushed batches stay in order */
+    pthread_mutex_t touch_lock; /* guards touchq and touch_n */
+    pthread_mutex_t flush_lock; /* one flush at a time, so flushed batches stay in order */
     touch_entry *touchq;
     size_t touch_n;
 };
@@ -139,8 +139,7 @@ int sess_check_roles(const char *roles)
     return 0;
 }
 
-bool sess_is_live(const sess_record *rec, uint64_t user_generation, bool by_previous,
-                  int64_t now)
+bool sess_is_live(const sess_record *rec, uint64_t user_generation, bool by_previous, int64_t now)
 {
     if (rec->generation != user_generation)
         return false;
@@ -297,8 +296,7 @@ out:
 
 /* Queues a touch; returns true when the queue is past its high-water mark and the caller
  * should flush. */
-static bool touch_queue(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t seen,
-                        int64_t idle)
+static bool touch_queue(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t seen, int64_t idle)
 {
     bool full;
     pthread_mutex_lock(&ctx->touch_lock);
@@ -322,8 +320,8 @@ static bool touch_queue(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t 
 
 /* ---- verify, get, patch, rotate, delete ------------------------------------------------ */
 
-static int lookup_token(sess_ctx *ctx, const char *token, size_t len, int64_t now,
-                        sess_record *out, bool *by_previous)
+static int lookup_token(sess_ctx *ctx, const char *token, size_t len, int64_t now, sess_record *out,
+                        bool *by_previous)
 {
     uint8_t tok[SESS_TOKEN_BYTES], hash[SESS_HASH_BYTES];
     if (sess_token_decode(token, len, tok) != 0)
@@ -590,8 +588,8 @@ int sess_prefs_put(sess_ctx *ctx, const char *user, const char *json, size_t len
     return r;
 }
 
-int sess_prefs_patch(sess_ctx *ctx, const char *user, const char *patch, size_t len,
-                     char **result, size_t *result_len)
+int sess_prefs_patch(sess_ctx *ctx, const char *user, const char *patch, size_t len, char **result,
+                     size_t *result_len)
 {
     if (sess_check_user(user) != 0 || prefs_validate(patch, len, true) != 0)
         return SESS_EINVAL;
@@ -611,8 +609,7 @@ int sess_prefs_patch(sess_ctx *ctx, const char *user, const char *patch, size_t 
         return r;
     char *res = NULL;
     size_t res_len = 0;
-    r = ctx->store->ops->prefs_patch(ctx->store, user, patch, len, SESS_PREFS_MAX, &res,
-                                     &res_len);
+    r = ctx->store->ops->prefs_patch(ctx->store, user, patch, len, SESS_PREFS_MAX, &res, &res_len);
     if (r != 0)
         return r;
     if (result != NULL) {

@@ -19,7 +19,7 @@
 #include "sessiond/record.h"
 #include "sessiond/store.h"
 
-#define SESS_ROLE_MAX 64   /* bytes of one role name */
+#define SESS_ROLE_MAX 64    /* bytes of one role name */
 #define SESS_ROLES_COUNT 32 /* roles per session */
 #define SESS_PREFS_MAX 4096 /* bytes of one user's preferences (compact JSON) */
 #define SESS_PREFS_KEYS 32  /* keys in one user's preferences */
@@ -32,7 +32,7 @@ typedef struct sess_policy {
     int64_t touch_interval; /* a verify writes last-seen at most this often per session */
     int64_t rotate_grace;   /* the previous token keeps working this long after a rotation */
     uint32_t max_per_user;
-    size_t max_data;        /* bytes of a session's data (compact JSON) */
+    size_t max_data; /* bytes of a session's data (compact JSON) */
 } sess_policy;
 
 typedef struct sess_ctx sess_ctx;
@@ -49,14 +49,14 @@ void sess_ctx_get_policy(sess_ctx *ctx, sess_policy *out);
 sess_store *sess_ctx_store(sess_ctx *ctx);
 
 typedef struct sess_create_params {
-    const char *user;   /* required: 1..SESS_USER_MAX bytes, no control characters */
-    const char *roles;  /* comma list, may be NULL */
-    const char *data;   /* JSON object text, may be NULL */
+    const char *user;  /* required: 1..SESS_USER_MAX bytes, no control characters */
+    const char *roles; /* comma list, may be NULL */
+    const char *data;  /* JSON object text, may be NULL */
     size_t data_len;
-    bool remember;      /* remember-me: absolute lifetime remember_me instead of absolute_timeout */
-    const char *ip;     /* may be NULL; truncated to SESS_IP_MAX */
-    const char *agent;  /* may be NULL; truncated to SESS_AGENT_MAX */
-    int64_t auth_time;  /* when the user last entered a password; 0 = now */
+    bool remember;     /* remember-me: absolute lifetime remember_me instead of absolute_timeout */
+    const char *ip;    /* may be NULL; truncated to SESS_IP_MAX */
+    const char *agent; /* may be NULL; truncated to SESS_AGENT_MAX */
+    int64_t auth_time; /* when the user last entered a password; 0 = now */
 } sess_create_params;
 
 /* Creates a session. On success writes the new token's text into `token` and the stored record
@@ -103,8 +103,7 @@ int sess_list_all(sess_ctx *ctx, int64_t now, sess_record_cb cb, void *arg);
 
 /* True when `rec` (with the user's generation) is live at `now`; `by_previous` when it was
  * found through its previous token. */
-bool sess_is_live(const sess_record *rec, uint64_t user_generation, bool by_previous,
-                  int64_t now);
+bool sess_is_live(const sess_record *rec, uint64_t user_generation, bool by_previous, int64_t now);
 
 /* Validators for names: 0 or SESS_EINVAL. */
 int sess_check_user(const char *user);
@@ -118,8 +117,8 @@ int sess_check_roles(const char *roles);
 int sess_prefs_get(sess_ctx *ctx, const char *user, char **json, size_t *len);
 int sess_prefs_put(sess_ctx *ctx, const char *user, const char *json, size_t len, char **result,
                    size_t *result_len);
-int sess_prefs_patch(sess_ctx *ctx, const char *user, const char *patch, size_t len,
-                     char **result, size_t *result_len);
+int sess_prefs_patch(sess_ctx *ctx, const char *user, const char *patch, size_t len, char **result,
+                     size_t *result_len);
 
 /* Service API keys. create writes "sk_" + 43 characters into `key` (shown once) and stores only
  * its keyed hash; the name is [A-Za-z0-9_.-]{1,64}. check: 0 and the key's name when `key` is a

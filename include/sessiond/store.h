@@ -53,8 +53,7 @@ typedef struct sess_store_ops {
      * generations found on the way are removed too. rec->generation is ignored on input: the
      * store sets the stored record's generation to the user's current one. `evicted` (may be
      * NULL) receives the number of sessions evicted. */
-    int (*create)(sess_store *st, const sess_record *rec, uint32_t max_per_user,
-                  uint32_t *evicted);
+    int (*create)(sess_store *st, const sess_record *rec, uint32_t max_per_user, uint32_t *evicted);
 
     /* Finds the session a token hash belongs to. Fills `out` and `user_generation`, and sets
      * `*is_previous` when the hash is the session's previous token (the caller checks
@@ -139,19 +138,17 @@ struct sess_store {
 
 /* Options for opening a store. */
 typedef struct sess_store_opts {
-    const char *path;   /* lmdb: the data directory (the environment lives in PATH/store) */
-    size_t map_size;    /* lmdb: maximum size of the data file in bytes; 0 = default (1 GiB) */
-    bool read_only;     /* lmdb: open for reading only (the CLI's list commands) */
-    bool group_commit;  /* lmdb: concurrent writers share fsyncs ([store] fsync = batch); a
-                           write still returns only once it is on disk */
+    const char *path;  /* lmdb: the data directory (the environment lives in PATH/store) */
+    size_t map_size;   /* lmdb: maximum size of the data file in bytes; 0 = default (1 GiB) */
+    bool read_only;    /* lmdb: open for reading only (the CLI's list commands) */
+    bool group_commit; /* lmdb: concurrent writers share fsyncs ([store] fsync = batch); a
+                          write still returns only once it is on disk */
 } sess_store_opts;
 
 /* Open a backend. 0 and *out on success; otherwise a negative sess_err and a reason in `err`
  * (e.g. "data file is corrupt", "map full"). */
-int sess_store_memory_open(const sess_store_opts *opts, sess_store **out, char *err,
-                           size_t errlen);
-int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *err,
-                         size_t errlen);
+int sess_store_memory_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen);
+int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen);
 
 /* Shared helper for backends: RFC 7386 merge patch of `target` (a JSON object text, may be NULL
  * for {}) with `patch`; result is malloc'ed compact JSON with sorted keys. SESS_EINVAL when

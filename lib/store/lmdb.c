@@ -1618,8 +1618,8 @@ static int open_dbis(MDB_env *env, bool ro, MDB_dbi *dbi, const char *dir, char 
 static int env_open(const sess_store_opts *opts, const char *dir, shared_env *e, char *err,
                     size_t errlen)
 {
-    unsigned flags = MDB_NOTLS | (opts->read_only ? MDB_RDONLY : 0) |
-                     (opts->group_commit ? MDB_NOMETASYNC : 0);
+    unsigned flags =
+        MDB_NOTLS | (opts->read_only ? MDB_RDONLY : 0) | (opts->group_commit ? MDB_NOMETASYNC : 0);
     int rc = mdb_env_create(&e->env);
     if (rc != 0)
         return env_open_error(rc, dir, err, errlen);

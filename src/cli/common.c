@@ -89,10 +89,10 @@ int cli_load_config(const cli_args *a, sessd_config *cfg)
         snprintf(cfg->file, sizeof(cfg->file), "%s", a->config_file);
     }
     if (sessd_config_apply_env(cfg, err, sizeof(err)) != 0 ||
-        (a->store && sessd_config_set(cfg, "store", "kind", a->store, "--store", err,
-                                      sizeof(err)) != 0) ||
-        (a->redis_url && sessd_config_set(cfg, "store", "redis_url", a->redis_url,
-                                          "--redis-url", err, sizeof(err)) != 0)) {
+        (a->store &&
+         sessd_config_set(cfg, "store", "kind", a->store, "--store", err, sizeof(err)) != 0) ||
+        (a->redis_url && sessd_config_set(cfg, "store", "redis_url", a->redis_url, "--redis-url",
+                                          err, sizeof(err)) != 0)) {
         cli_error("%s", err);
         return EXIT_USAGE;
     }
@@ -121,8 +121,7 @@ static int ensure_dir(const char *dir)
     return 0;
 }
 
-int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *err,
-                     size_t errlen)
+int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *err, size_t errlen)
 {
     char path[SESSD_STR + 16];
     if (ensure_dir(c->data_dir) != 0) {

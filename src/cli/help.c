@@ -16,12 +16,13 @@ static const char common[] =
 static const struct {
     const char *name, *text;
 } topics[] = {
-    {"serve", "sessiond serve [-c FILE] [--listen HOST:PORT] [--data DIR] [--store lmdb|memory]\n"
-              "               [--threads N] [--public-url URL]\n"
-              "  Runs the server in the foreground. Prints 'sessiond listening on http://HOST:PORT'\n"
-              "  when ready (with port 0, the port it got). SIGTERM/SIGINT: finish requests in\n"
-              "  flight and exit 0. SIGHUP: reload the configuration file; a bad file is refused\n"
-              "  and the running configuration kept.\n"},
+    {"serve",
+     "sessiond serve [-c FILE] [--listen HOST:PORT] [--data DIR] [--store lmdb|memory]\n"
+     "               [--threads N] [--public-url URL]\n"
+     "  Runs the server in the foreground. Prints 'sessiond listening on http://HOST:PORT'\n"
+     "  when ready (with port 0, the port it got). SIGTERM/SIGINT: finish requests in\n"
+     "  flight and exit 0. SIGHUP: reload the configuration file; a bad file is refused\n"
+     "  and the running configuration kept.\n"},
     {"apikey", "sessiond apikey create NAME   print a new service API key once, store its hash\n"
                "sessiond apikey list          names and creation times\n"
                "sessiond apikey revoke NAME   the key stops working at once\n"},

@@ -31,8 +31,7 @@ int cli_serve(const cli_args *args)
             }
         }
         if (!known) {
-            cli_error("unknown argument '%s' for serve; see 'sessiond help serve'",
-                      args->argv[i]);
+            cli_error("unknown argument '%s' for serve; see 'sessiond help serve'", args->argv[i]);
             return EXIT_USAGE;
         }
     }

@@ -29,8 +29,7 @@ static int print_session(const sess_record *rec, uint64_t gen, void *arg)
     sess_id_to_hex(rec->id, id);
     iso_time(rec->created, created);
     iso_time(rec->last_seen, seen);
-    iso_time(rec->idle_expires < rec->abs_expires ? rec->idle_expires : rec->abs_expires,
-             expires);
+    iso_time(rec->idle_expires < rec->abs_expires ? rec->idle_expires : rec->abs_expires, expires);
     fprintf((FILE *)arg, "%s\t%s\t%s\t%s\t%s\t%s\n", id, rec->user, created, seen, expires,
             rec->ip[0] ? rec->ip : "-");
     return 0;
@@ -46,8 +45,10 @@ static int revoke(sess_ctx *ctx, const char *id_hex, const char *user, FILE *out
     }
     uint8_t id[SESS_ID_BYTES];
     if (sess_id_from_hex(id_hex, strlen(id_hex), id) != 0) {
-        fprintf(err, "sessiond: '%s' is not a session id (32 hex characters; see 'sessiond "
-                     "session list')\n", id_hex);
+        fprintf(err,
+                "sessiond: '%s' is not a session id (32 hex characters; see 'sessiond "
+                "session list')\n",
+                id_hex);
         return SESS_EINVAL;
     }
     sess_store *st = sess_ctx_store(ctx);
@@ -75,8 +76,7 @@ int cli_session_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err)
         else if (argv[i][0] != '-' && id == NULL)
             id = argv[i];
         else {
-            fprintf(err, "sessiond: unknown argument '%s'; see 'sessiond help session'\n",
-                    argv[i]);
+            fprintf(err, "sessiond: unknown argument '%s'; see 'sessiond help session'\n", argv[i]);
             return EXIT_USAGE;
         }
     }

@@ -121,8 +121,7 @@ static void serve_one(int fd)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     uint32_t len;
-    if (!peer_allowed(fd) || read_u32(fd, &len) != 0 || len == 0 ||
-        len > SESSD_ADMIN_MAX_REQUEST)
+    if (!peer_allowed(fd) || read_u32(fd, &len) != 0 || len == 0 || len > SESSD_ADMIN_MAX_REQUEST)
         return;
     char *buf = malloc(len);
     char *argv[65];
@@ -143,8 +142,8 @@ static void serve_one(int fd)
         fclose(o);
     if (e)
         fclose(e);
-    sessd_log(SESSD_LOG_NOTICE, "admin socket: %s %s -> exit %d", argv[0],
-              argc > 1 ? argv[1] : "", status);
+    sessd_log(SESSD_LOG_NOTICE, "admin socket: %s %s -> exit %d", argv[0], argc > 1 ? argv[1] : "",
+              status);
     if (out && errt && out_len <= SESSD_ADMIN_MAX_ANSWER && err_len <= SESSD_ADMIN_MAX_ANSWER)
         (void)(write_u32(fd, (uint32_t)status) == 0 && write_blob(fd, out, out_len) == 0 &&
                write_blob(fd, errt, err_len) == 0);
@@ -260,8 +259,7 @@ int sessd_admin_call(const char *data_dir, int argc, char **argv)
          copy_blob(fd, stderr) == 0;
     close(fd);
     if (!ok) {
-        fprintf(stderr, "sessiond: the server on %s did not answer the admin command\n",
-                data_dir);
+        fprintf(stderr, "sessiond: the server on %s did not answer the admin command\n", data_dir);
         return 1;
     }
     return (int)status;

@@ -44,13 +44,12 @@ static json_t *session_json(const sess_record *rec)
 {
     char id[SESS_ID_STRLEN + 1];
     sess_id_to_hex(rec->id, id);
-    return json_pack("{s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:{s:s, s:s}}", "session_id",
-                     id, "user", rec->user, "roles", roles_array(rec->roles), "data",
-                     data_object(rec), "created_at", (json_int_t)rec->created, "last_seen_at",
-                     (json_int_t)rec->last_seen, "expires_at", (json_int_t)rec->abs_expires,
-                     "idle_expires_at", (json_int_t)rec->idle_expires, "remember",
-                     (rec->flags & SESS_REC_REMEMBER) != 0, "client", "ip", rec->ip,
-                     "user_agent", rec->agent);
+    return json_pack(
+        "{s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:{s:s, s:s}}", "session_id", id, "user",
+        rec->user, "roles", roles_array(rec->roles), "data", data_object(rec), "created_at",
+        (json_int_t)rec->created, "last_seen_at", (json_int_t)rec->last_seen, "expires_at",
+        (json_int_t)rec->abs_expires, "idle_expires_at", (json_int_t)rec->idle_expires, "remember",
+        (rec->flags & SESS_REC_REMEMBER) != 0, "client", "ip", rec->ip, "user_agent", rec->agent);
 }
 
 static void set_cookie_value(const sess_record *rec, const char *token, int64_t now, char *out,
@@ -188,8 +187,8 @@ static int v1_create(h2o_req_t *req, json_t *body)
         http_peer_addr(req, peer, sizeof(peer));
         ip = peer;
     }
-    sess_create_params p = {user, roles,    data_text, data_text ? strlen(data_text) : 0,
-                            remember, ip, agent, 0};
+    sess_create_params p = {user,     roles, data_text, data_text ? strlen(data_text) : 0,
+                            remember, ip,    agent,     0};
     char token[SESS_TOKEN_STRLEN + 1];
     sess_record rec;
     int64_t now = now_s();
@@ -262,9 +261,8 @@ static int v1_verify(h2o_req_t *req, json_t *body)
     const char *token, *method, *origin, *csrf;
     bool touch;
     if (!http_only_keys(req, body, keys) || !opt_string(req, body, "token", &token) ||
-        !opt_bool(req, body, "touch", &touch, true) ||
-        !opt_string(req, body, "method", &method) || !opt_string(req, body, "origin", &origin) ||
-        !opt_string(req, body, "csrf_token", &csrf))
+        !opt_bool(req, body, "touch", &touch, true) || !opt_string(req, body, "method", &method) ||
+        !opt_string(req, body, "origin", &origin) || !opt_string(req, body, "csrf_token", &csrf))
         return 400;
     if (token == NULL) {
         http_send_error(req, SESS_EINVAL, "\"token\" is required");
@@ -299,8 +297,8 @@ static int v1_verify(h2o_req_t *req, json_t *body)
     json_object_set_new(j, "csrf_token", json_string(csrf_out));
     sess_record_dispose(&rec);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    sessd_metrics_verify_latency((uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 +
-                                            (t1.tv_nsec - t0.tv_nsec) / 1000));
+    sessd_metrics_verify_latency(
+        (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
     http_send_json(req, 200, j);
     return 200;
 }
@@ -336,8 +334,8 @@ static int answer_session(h2o_req_t *req, int r, sess_record *rec)
         return 404;
     }
     if (r != 0) {
-        http_send_error(req, r, r == SESS_ETOOLARGE ? "\"data\" would be over [session] max_data"
-                                                    : NULL);
+        http_send_error(req, r,
+                        r == SESS_ETOOLARGE ? "\"data\" would be over [session] max_data" : NULL);
         return sess_err_http_status(r);
     }
     http_send_json(req, 200, session_json(rec));
@@ -526,7 +524,8 @@ static const char *resolve(const char *path, size_t len, enum sessd_route *route
         *route = SESSD_ROUTE_V1_ROTATE;
         return "POST";
     }
-    if (len > 10 && memcmp(path, "/sessions/", 10) == 0 && memchr(path + 10, '/', len - 10) == NULL) {
+    if (len > 10 && memcmp(path, "/sessions/", 10) == 0 &&
+        memchr(path + 10, '/', len - 10) == NULL) {
         *route = SESSD_ROUTE_V1_SESSION;
         *id_ok = sess_id_from_hex(path + 10, len - 10, id) == 0;
         return "GET, PATCH, DELETE";
@@ -575,8 +574,8 @@ int sessd_api_v1(h2o_req_t *req, const char *path, size_t len, enum sessd_route 
         return 400;
     }
     json_t *body = NULL;
-    bool has_body = http_method_is(req, "POST") || http_method_is(req, "PUT") ||
-                    http_method_is(req, "PATCH");
+    bool has_body =
+        http_method_is(req, "POST") || http_method_is(req, "PUT") || http_method_is(req, "PATCH");
     if (has_body && (body = http_json_body(req)) == NULL)
         return req->res.status;
     int status;

@@ -1222,8 +1222,7 @@ bool sessd_config_reloadable(const char *section, const char *key)
     return o != NULL && (o->flags & F_RELOAD) != 0;
 }
 
-int sessd_config_keep_static(sessd_config *next, const sessd_config *cur, char *changed,
-                             size_t cap)
+int sessd_config_keep_static(sessd_config *next, const sessd_config *cur, char *changed, size_t cap)
 {
     int n = 0;
     size_t used = 0;
@@ -1239,8 +1238,8 @@ int sessd_config_keep_static(sessd_config *next, const sessd_config *cur, char *
             continue;
         memcpy(dst, src, o->size);
         n++;
-        int w = snprintf(changed + used, cap > used ? cap - used : 0, "%s[%s] %s",
-                         used ? ", " : "", o->section, o->key);
+        int w = snprintf(changed + used, cap > used ? cap - used : 0, "%s[%s] %s", used ? ", " : "",
+                         o->section, o->key);
         if (w > 0 && used + (size_t)w < cap)
             used += (size_t)w;
     }

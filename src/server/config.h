@@ -26,31 +26,31 @@ typedef struct sessd_rule {
 
 typedef struct sessd_config {
     /* [server] */
-    char listen[256];          /* HOST:PORT, default 127.0.0.1:8080 */
-    char public_url[512];      /* default http://LISTEN */
-    int threads;               /* 0 = number of cores */
-    char base_path[128];       /* default /auth */
+    char listen[256];     /* HOST:PORT, default 127.0.0.1:8080 */
+    char public_url[512]; /* default http://LISTEN */
+    int threads;          /* 0 = number of cores */
+    char base_path[128];  /* default /auth */
     char trusted_proxies[SESSD_STR];
-    uint64_t max_body;         /* bytes, default 64k */
-    uint64_t max_header;       /* bytes, default 16k */
+    uint64_t max_body;   /* bytes, default 64k */
+    uint64_t max_header; /* bytes, default 16k */
     /* [store] */
-    char store_kind[16];       /* lmdb|memory|redis|cookie, default lmdb */
+    char store_kind[16];        /* lmdb|memory|redis|cookie, default lmdb */
     char store_path[SESSD_STR]; /* default: the data directory */
     char redis_url[512];
     char redis_sentinels[SESSD_STR];
     char redis_master[128];
-    char fsync[16];            /* always|batch, default always */
+    char fsync[16]; /* always|batch, default always */
     /* [session] */
-    char cookie_name[128];     /* default: __Host-sid under https, sid otherwise */
+    char cookie_name[128]; /* default: __Host-sid under https, sid otherwise */
     char cookie_domain[256];
-    char same_site[16];        /* lax|strict|none */
-    int64_t idle_timeout;      /* seconds, default 30m */
-    int64_t absolute_timeout;  /* seconds, default 24h */
-    int64_t remember_me;       /* seconds, default 30d */
-    int64_t touch_interval;    /* seconds; 0 = 1% of idle_timeout, at least 1 s */
-    int64_t rotate_grace;      /* seconds, default 30s */
-    uint64_t max_per_user;     /* default 50 */
-    uint64_t max_data;         /* bytes, default 16k */
+    char same_site[16];       /* lax|strict|none */
+    int64_t idle_timeout;     /* seconds, default 30m */
+    int64_t absolute_timeout; /* seconds, default 24h */
+    int64_t remember_me;      /* seconds, default 30d */
+    int64_t touch_interval;   /* seconds; 0 = 1% of idle_timeout, at least 1 s */
+    int64_t rotate_grace;     /* seconds, default 30s */
+    uint64_t max_per_user;    /* default 50 */
+    uint64_t max_data;        /* bytes, default 16k */
     bool bind_user_agent;
     char clear_site_data[128]; /* default "cache" (with the quotes) */
     /* [login] */
@@ -58,7 +58,7 @@ typedef struct sessd_config {
     int64_t failure_window;
     int64_t lockout;
     uint64_t argon2_ops;
-    uint64_t argon2_mem;       /* bytes */
+    uint64_t argon2_mem; /* bytes */
     /* [csrf] */
     char allowed_origins[SESSD_STR];
     bool require_token;
@@ -72,13 +72,13 @@ typedef struct sessd_config {
     /* [audit] */
     char audit_path[SESSD_STR];
     /* [log] */
-    char log_level[16];        /* debug|info|notice|warn */
-    char log_format[16];       /* text|json */
+    char log_level[16];  /* debug|info|notice|warn */
+    char log_format[16]; /* text|json */
     char access_log[SESSD_STR];
 
     /* Not in the file: from the command line. */
-    char data_dir[SESSD_STR];  /* --data, default ./sessiond-data */
-    char file[SESSD_STR];      /* the config file read, or empty */
+    char data_dir[SESSD_STR]; /* --data, default ./sessiond-data */
+    char file[SESSD_STR];     /* the config file read, or empty */
 } sessd_config;
 
 /* Fills every option with its default (contract section 2). */

@@ -145,8 +145,7 @@ json_t *http_json_body(h2o_req_t *req)
     if (v == NULL) {
         /* jansson's own text may quote the input (a token, say): report the place only. */
         char msg[128];
-        snprintf(msg, sizeof(msg), "malformed JSON at line %d, column %d", jerr.line,
-                 jerr.column);
+        snprintf(msg, sizeof(msg), "malformed JSON at line %d, column %d", jerr.line, jerr.column);
         http_send_error(req, SESS_EINVAL, msg);
         return NULL;
     }

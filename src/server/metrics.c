@@ -14,7 +14,8 @@ static const char *route_labels[] = {
 };
 
 /* The statuses sessiond answers with; anything else is counted as "other". */
-static const int statuses[] = {200, 201, 204, 400, 401, 403, 404, 405, 413, 415, 429, 431, 500, 503};
+static const int statuses[] = {200, 201, 204, 400, 401, 403, 404,
+                               405, 413, 415, 429, 431, 500, 503};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1)
 
 static const uint64_t buckets_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 50000, 250000};
@@ -89,16 +90,18 @@ void sessd_metrics_write(FILE *out, int64_t live_sessions)
             (double)atomic_load_explicit(&verify_sum_us, memory_order_relaxed) / 1e6);
     fprintf(out, "sessiond_verify_duration_seconds_count %" PRIu64 "\n",
             atomic_load_explicit(&verify_count, memory_order_relaxed));
-    fprintf(out, "# HELP sessiond_sessions Sessions held by the store (live or not yet swept).\n"
-                 "# TYPE sessiond_sessions gauge\nsessiond_sessions %" PRId64 "\n",
+    fprintf(out,
+            "# HELP sessiond_sessions Sessions held by the store (live or not yet swept).\n"
+            "# TYPE sessiond_sessions gauge\nsessiond_sessions %" PRId64 "\n",
             live_sessions < 0 ? 0 : live_sessions);
-    fprintf(out, "# HELP sessiond_logins_total Password logins by outcome.\n"
-                 "# TYPE sessiond_logins_total counter\n"
-                 "sessiond_logins_total{result=\"ok\"} %" PRIu64 "\n"
-                 "sessiond_logins_total{result=\"failed\"} %" PRIu64 "\n",
+    fprintf(out,
+            "# HELP sessiond_logins_total Password logins by outcome.\n"
+            "# TYPE sessiond_logins_total counter\n"
+            "sessiond_logins_total{result=\"ok\"} %" PRIu64 "\n"
+            "sessiond_logins_total{result=\"failed\"} %" PRIu64 "\n",
             atomic_load(&logins[1]), atomic_load(&logins[0]));
-    fprintf(out, "# HELP sessiond_store_errors_total Store operations that failed.\n"
-                 "# TYPE sessiond_store_errors_total counter\nsessiond_store_errors_total %" PRIu64
-                 "\n",
+    fprintf(out,
+            "# HELP sessiond_store_errors_total Store operations that failed.\n"
+            "# TYPE sessiond_store_errors_total counter\nsessiond_store_errors_total %" PRIu64 "\n",
             atomic_load(&store_errors));
 }

@@ -13,7 +13,8 @@ int sessd_route(h2o_req_t *req, enum sessd_route *route)
     const sessd_config *c = sessd_cfg();
     *route = SESSD_ROUTE_OTHER;
     if (http_header_bytes(req) > c->max_header) {
-        http_send_error_status(req, 431, "too_large", "request headers are over [server] max_header");
+        http_send_error_status(req, 431, "too_large",
+                               "request headers are over [server] max_header");
         return 431;
     }
     if (req->entity.base != NULL && req->entity.len > c->max_body) {
@@ -36,7 +37,8 @@ int sessd_route(h2o_req_t *req, enum sessd_route *route)
         *route = ops[i].route;
         if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
             return ops[i].handler(req);
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, HEAD"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                       H2O_STRLIT("GET, HEAD"));
         http_send_error_status(req, 405, "invalid_request", "method not allowed");
         return 405;
     }

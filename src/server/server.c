@@ -140,7 +140,8 @@ static int split_listen(const char *listen, char *host, size_t hcap, char *port,
 /* Opens one listening socket; `port` may be "0" for the first one. */
 static int open_listener(const char *host, const char *port, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res = NULL;
     int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
@@ -217,8 +218,7 @@ static void reload(void)
     /* Options that need a restart keep their running values. */
     char changed[512];
     if (sessd_config_keep_static(next, cur, changed, sizeof(changed)) > 0)
-        sessd_log(SESSD_LOG_WARN, "SIGHUP: %s changed; a restart is needed to apply it",
-                  changed);
+        sessd_log(SESSD_LOG_WARN, "SIGHUP: %s changed; a restart is needed to apply it", changed);
     memcpy(next->file, cur->file, sizeof(next->file));
     if (n_old_configs == sizeof(old_configs) / sizeof(old_configs[0])) {
         sessd_log(SESSD_LOG_WARN, "SIGHUP: too many reloads in one run; restart to reload again");

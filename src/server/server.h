@@ -36,8 +36,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn);
 
 /* Reads the server key from DATA/server.key, creating the data directory (0700) and the key
  * (0600) on first start. 0, or -1 with a message. */
-int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *err,
-                     size_t errlen);
+int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *err, size_t errlen);
 
 /* Policy for lib/session from a configuration. */
 void sessd_policy_from_config(const sessd_config *c, sess_policy *p);

@@ -369,11 +369,18 @@ export class Server {
   }
 }
 
-/* Starts a server with a fresh data dir and one API key (lmdb store). */
-export async function startWithKey(sb, { config, args, env, name } = {}) {
+/* Starts a server with a fresh data dir and one API key. With the lmdb store (default) the key
+ * is made on the data dir before the start; with the memory store, which lives inside the
+ * server, it is made through the running server's admin socket (`--store memory`). */
+export async function startWithKey(sb, { config, args, env, name, store } = {}) {
   const data = sb.dataDir(name);
-  const key = await createApiKey(data, 'it');
-  const s = await sb.start({ data, config, args, env });
+  if (store === 'memory') {
+    const s = await sb.start({ data, config, args, env, store });
+    s.key = await createApiKey(data, 'it', ['--store', 'memory']);
+    return s;
+  }
+  const key = await createApiKey(data, 'it', store ? ['--store', store] : []);
+  const s = await sb.start({ data, config, args, env, store });
   s.key = key;
   return s;
 }

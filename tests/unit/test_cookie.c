@@ -14,7 +14,8 @@ static void format_session_cookie(void **state)
     assert_string_equal(out, "sid=VALUE; Path=/; HttpOnly; SameSite=Lax");
     sess_cookie_opts h = {"__Host-sid", NULL, "strict", true};
     assert_true(sess_cookie_format(&h, "V", 3600, out, sizeof(out)) > 0);
-    assert_string_equal(out, "__Host-sid=V; Path=/; Max-Age=3600; Secure; HttpOnly; SameSite=Strict");
+    assert_string_equal(out,
+                        "__Host-sid=V; Path=/; Max-Age=3600; Secure; HttpOnly; SameSite=Strict");
     assert_true(sess_cookie_format(&h, "", 0, out, sizeof(out)) > 0);
     assert_non_null(strstr(out, "Max-Age=0"));
 }

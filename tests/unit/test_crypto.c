@@ -20,8 +20,8 @@ static void token_roundtrip(void **state)
         sess_token_encode(a, text);
         assert_int_equal(strlen(text), SESS_TOKEN_STRLEN);
         for (size_t k = 0; k < SESS_TOKEN_STRLEN; k++)
-            assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-                                   text[k]));
+            assert_non_null(strchr(
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", text[k]));
         assert_int_equal(sess_token_decode(text, SESS_TOKEN_STRLEN, b), 0);
         assert_memory_equal(a, b, SESS_TOKEN_BYTES);
     }
@@ -144,10 +144,14 @@ int main(void)
     if (sess_crypto_init() != 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(token_roundtrip),       cmocka_unit_test(token_decode_rejects),
-        cmocka_unit_test(keyed_hash_depends_on_key), cmocka_unit_test(id_hex),
-        cmocka_unit_test(csrf_token_stable_per_secret), cmocka_unit_test(ct_equal),
-        cmocka_unit_test(key_file),              cmocka_unit_test(error_table),
+        cmocka_unit_test(token_roundtrip),
+        cmocka_unit_test(token_decode_rejects),
+        cmocka_unit_test(keyed_hash_depends_on_key),
+        cmocka_unit_test(id_hex),
+        cmocka_unit_test(csrf_token_stable_per_secret),
+        cmocka_unit_test(ct_equal),
+        cmocka_unit_test(key_file),
+        cmocka_unit_test(error_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,9 +16,13 @@ typedef struct fixture {
     sess_ctx *ctx;
 } fixture;
 
-static const sess_policy policy = {
-    .idle_timeout = 600, .absolute_timeout = 3600, .remember_me = 86400, .touch_interval = 6,
-    .rotate_grace = 30, .max_per_user = 3, .max_data = 256};
+static const sess_policy policy = {.idle_timeout = 600,
+                                   .absolute_timeout = 3600,
+                                   .remember_me = 86400,
+                                   .touch_interval = 6,
+                                   .rotate_grace = 30,
+                                   .max_per_user = 3,
+                                   .max_data = 256};
 
 static int setup(void **state)
 {
@@ -44,8 +48,12 @@ static int teardown(void **state)
 static void create_as(fixture *f, const char *user, int64_t now, char tok[SESS_TOKEN_STRLEN + 1],
                       sess_record *rec)
 {
-    sess_create_params p = {.user = user, .roles = "admin,dev", .data = "{\"cart\":1}",
-                            .data_len = 10, .ip = "127.0.0.1", .agent = "test"};
+    sess_create_params p = {.user = user,
+                            .roles = "admin,dev",
+                            .data = "{\"cart\":1}",
+                            .data_len = 10,
+                            .ip = "127.0.0.1",
+                            .agent = "test"};
     assert_int_equal(sess_create(f->ctx, &p, now, tok, rec), 0);
 }
 
@@ -230,8 +238,7 @@ static void remember_me(void **state)
     assert_true(rec.flags & SESS_REC_REMEMBER);
     assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 7200, false, &got), 0);
     sess_record_dispose(&got);
-    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 86400, false, &got),
-                     SESS_ESESSION);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 86400, false, &got), SESS_ESESSION);
     sess_record_dispose(&rec);
 }
 
@@ -264,10 +271,14 @@ static void preferences(void **state)
     assert_int_equal(sess_prefs_patch(f->ctx, "alice", patch, strlen(patch), &out, &n), 0);
     assert_string_equal(out, "{\"font_size\":\"large\",\"language\":\"fr-CA\"}");
     free(out);
-    static const char *bad[] = {"{\"theme\":\"purple\"}",   "{\"language\":\"f\"}",
-                                "{\"language\":\"fr--CA\"}", "{\"font_size\":200}",
-                                "{\"Bad Key\":1}",          "{\"x\":{\"nested\":1}}",
-                                "[1]",                       "{\"language\":\"fr-\"}"};
+    static const char *bad[] = {"{\"theme\":\"purple\"}",
+                                "{\"language\":\"f\"}",
+                                "{\"language\":\"fr--CA\"}",
+                                "{\"font_size\":200}",
+                                "{\"Bad Key\":1}",
+                                "{\"x\":{\"nested\":1}}",
+                                "[1]",
+                                "{\"language\":\"fr-\"}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(sess_prefs_patch(f->ctx, "alice", bad[i], strlen(bad[i]), &out, &n),
                          SESS_EINVAL);
@@ -309,9 +320,15 @@ int main(void)
     if (sess_crypto_init() != 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        T(create_and_verify), T(create_validates),      T(idle_and_absolute_expiry),
-        T(touch_is_throttled_and_queued), T(rotation_grace), T(revoke_all_and_eviction),
-        T(remember_me),       T(patch_live_only),       T(preferences),
+        T(create_and_verify),
+        T(create_validates),
+        T(idle_and_absolute_expiry),
+        T(touch_is_throttled_and_queued),
+        T(rotation_grace),
+        T(revoke_all_and_eviction),
+        T(remember_me),
+        T(patch_live_only),
+        T(preferences),
         T(api_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
