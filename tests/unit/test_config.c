@@ -974,6 +974,27 @@ static void test_docs_match_table(void **state)
     free(file);
 }
 
+/* A reload keeps what needs a restart and takes what is reloadable. */
+static void test_keep_static(void **state)
+{
+    (void)state;
+    sessd_config *next = malloc(sizeof *next);
+    assert_non_null(next);
+    sessd_config_defaults(next);
+    char why[256];
+    assert_int_equal(
+        sessd_config_set(next, "server", "listen", "127.0.0.1:9999", "test", why, sizeof(why)), 0);
+    assert_int_equal(
+        sessd_config_set(next, "session", "idle_timeout", "5m", "test", why, sizeof(why)), 0);
+    char changed[128];
+    assert_int_equal(sessd_config_keep_static(next, cfg, changed, sizeof(changed)), 1);
+    assert_string_equal(changed, "[server] listen");
+    assert_string_equal(next->listen, cfg->listen);
+    assert_int_equal(next->idle_timeout, 300);
+    assert_int_equal(sessd_config_keep_static(next, cfg, changed, sizeof(changed)), 0);
+    free(next);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1010,6 +1031,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reloadable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(test_docs_match_table, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_keep_static, setup, teardown),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
