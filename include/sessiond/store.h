@@ -39,6 +39,13 @@ typedef int (*sess_record_cb)(const sess_record *rec, uint64_t user_generation, 
 /* Called once per API key by apikey_list. */
 typedef int (*sess_apikey_cb)(const char *name, int64_t created, void *arg);
 
+/* Bytes of one stored user account. The store does not read it: lib/users.c encodes it (the
+ * password hash, roles, flags and times; see users.h) and decodes what it gets back. */
+#define SESS_ACCOUNT_MAX 2048
+
+/* Called once per user account by user_list; `rec` is only valid during the call. */
+typedef int (*sess_account_cb)(const char *user, const uint8_t *rec, size_t len, void *arg);
+
 typedef struct sess_store_ops {
     const char *name;
 
@@ -129,6 +136,30 @@ typedef struct sess_store_ops {
                        char name[SESS_APIKEY_NAME_MAX + 1]);
     int (*apikey_del)(sess_store *st, const char *name);
     int (*apikey_list)(sess_store *st, sess_apikey_cb cb, void *arg);
+
+    /* User accounts for the login page: one opaque record of 1..SESS_ACCOUNT_MAX bytes per
+     * user name (others: SESS_EINVAL), kept apart from the user's generation and preferences,
+     * which exist whether or not an account does.
+     *
+     * user_get copies the record into `buf` (`cap` bytes) and its length into `*len`;
+     * SESS_ENOTFOUND when the user has no account; SESS_ETOOLARGE when cap is too small.
+     *
+     * user_put writes one record. With `prev` NULL it creates: SESS_EEXIST when the user
+     * already has an account. With `prev` it replaces, and only if the stored record is still
+     * exactly `prev` (`prev_len` bytes): SESS_ENOTFOUND when there is no account (a deleted
+     * user stays deleted), SESS_ECONFLICT when the record changed since it was read (the
+     * caller reads again and retries). So two admins changing roles and password at the same
+     * time never lose either change.
+     *
+     * user_del removes the account; SESS_ENOTFOUND when absent. Sessions and preferences are
+     * not touched (lib/users.c revokes the sessions).
+     *
+     * user_list calls `cb` for every account in byte order of the names. */
+    int (*user_get)(sess_store *st, const char *user, uint8_t *buf, size_t cap, size_t *len);
+    int (*user_put)(sess_store *st, const char *user, const uint8_t *rec, size_t len,
+                    const uint8_t *prev, size_t prev_len);
+    int (*user_del)(sess_store *st, const char *user);
+    int (*user_list)(sess_store *st, sess_account_cb cb, void *arg);
 } sess_store_ops;
 
 /* Every backend's handle starts with this. */

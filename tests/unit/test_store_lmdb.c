@@ -392,6 +392,8 @@ static void test_read_only_refuses_writes(void **state)
     assert_sess(SESS_EINVAL, CALL(st, prefs_patch, "alice", "{}", 2, 4096, &res, NULL));
     assert_sess(SESS_EINVAL, CALL(st, apikey_put, "other", h, T0));
     assert_sess(SESS_EINVAL, CALL(st, apikey_del, "k"));
+    assert_sess(SESS_EINVAL, CALL(st, user_put, "alice", (const uint8_t *)"x", 1, NULL, 0));
+    assert_sess(SESS_EINVAL, CALL(st, user_del, "alice"));
 
     /* A read-only environment cannot serve a writer in the same process. */
     open_fails(f, 0, false, SESS_ESTORE, "read-only");
@@ -958,6 +960,44 @@ static void test_bad_arguments(void **state)
     sess_record_dispose(&r);
 }
 
+/* An environment made before user accounts existed (no "accounts" database, as the first
+ * release wrote it) still opens: read-only it shows no accounts, read-write adds the database
+ * and keeps every session. */
+static void test_environment_without_accounts(void **state)
+{
+    fixture *f = *state;
+    sess_record a;
+    raw r;
+    uint8_t buf[64];
+    size_t len = 0;
+
+    sess_store *st = open_ok(f, 0, false);
+    make(st, &a, "alice", T0);
+    st->ops->close(st);
+    raw_begin(f, &r, true);
+    assert_int_equal(mdb_drop(r.txn, raw_dbi(&r, "accounts"), 1), 0);
+    raw_end(&r, true);
+    raw_begin(f, &r, false);
+    MDB_dbi gone;
+    assert_int_equal(mdb_dbi_open(r.txn, "accounts", 0, &gone), MDB_NOTFOUND);
+    raw_end(&r, false);
+
+    st = open_ok(f, 0, true);
+    assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
+    assert_sess(SESS_ENOTFOUND, CALL(st, user_get, "alice", buf, sizeof(buf), &len));
+    assert_sess(0, CALL(st, user_list, NULL, NULL)); /* nothing to call back */
+    st->ops->close(st);
+
+    st = open_ok(f, 0, false);
+    assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
+    assert_sess(0, CALL(st, user_put, "alice", (const uint8_t *)"acct", 4, NULL, 0));
+    assert_sess(0, CALL(st, user_get, "alice", buf, sizeof(buf), &len));
+    assert_int_equal(len, 4);
+    st->ops->close(st);
+    assert_int_equal(raw_entries(f, "accounts"), 1);
+    sess_record_dispose(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -980,6 +1020,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_listing_callback_reenters, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_environment_without_accounts, fx_setup, fx_teardown),
     };
     if (sess_crypto_init() != 0) {
         fprintf(stderr, "test_store_lmdb: libsodium cannot be initialised\n");
