@@ -431,6 +431,17 @@ int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     return r;
 }
 
+void sess_ctx_sign(sess_ctx *ctx, const char *purpose, const void *msg, size_t len,
+                   uint8_t out[SESS_HASH_BYTES])
+{
+    /* Domain separation: the derived key never equals the one that hashes tokens, so no
+     * signature can be replayed as a token hash or the other way round. */
+    uint8_t sub[SESS_HASH_BYTES];
+    sess_keyed_hash(ctx->key, purpose, strlen(purpose), sub);
+    sess_keyed_hash(sub, msg, len, out);
+    sess_wipe(sub, sizeof(sub));
+}
+
 int sess_delete(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES])
 {
     int r = ctx->store->ops->del(ctx->store, id);

@@ -32,7 +32,9 @@ typedef struct sess_policy {
     int64_t touch_interval; /* a verify writes last-seen at most this often per session */
     int64_t rotate_grace;   /* the previous token keeps working this long after a rotation */
     uint32_t max_per_user;
-    size_t max_data; /* bytes of a session's data (compact JSON) */
+    size_t max_data;     /* bytes of a session's data (compact JSON) */
+    uint64_t argon2_ops; /* cost of new password hashes ([login]); 0: libsodium's interactive */
+    size_t argon2_mem;   /* bytes; 0: libsodium's interactive (64 MiB) */
 } sess_policy;
 
 typedef struct sess_ctx sess_ctx;
@@ -89,6 +91,12 @@ int sess_patch(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], const char *patch
  * authentication time and a new CSRF secret. `out` receives the record after rotation. */
 int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool reauth,
                 char new_token[SESS_TOKEN_STRLEN + 1], sess_record *out);
+
+/* A MAC of `msg` under a key derived from the server key for `purpose` (a short constant such
+ * as "login-csrf"): what a browser form or cookie carries to prove the server issued it. Compare
+ * with sess_ct_equal. */
+void sess_ctx_sign(sess_ctx *ctx, const char *purpose, const void *msg, size_t len,
+                   uint8_t out[SESS_HASH_BYTES]);
 
 /* Deletes a session; deleting an absent one succeeds (idempotent). */
 int sess_delete(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES]);

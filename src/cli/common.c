@@ -158,6 +158,8 @@ int cli_open(const sessd_config *cfg, bool read_only, sess_store **store, sess_c
     sess_policy pol = {0};
     pol.max_per_user = (uint32_t)cfg->max_per_user;
     pol.max_data = (size_t)cfg->max_data;
+    pol.argon2_ops = cfg->argon2_ops;
+    pol.argon2_mem = (size_t)cfg->argon2_mem;
     int r = sess_ctx_new(*store, key, &pol, ctx);
     sess_wipe(key, sizeof(key));
     if (r != 0) {

@@ -60,6 +60,8 @@ void sessd_policy_from_config(const sessd_config *c, sess_policy *p)
     p->rotate_grace = c->rotate_grace;
     p->max_per_user = (uint32_t)c->max_per_user;
     p->max_data = (size_t)c->max_data;
+    p->argon2_ops = c->argon2_ops;
+    p->argon2_mem = (size_t)c->argon2_mem;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
