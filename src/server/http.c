@@ -82,6 +82,10 @@ void http_send_text(h2o_req_t *req, int status, const char *content_type, const 
 {
     req->res.status = status;
     req->res.reason = "";
+    /* A known length: without it h2o falls back to chunked encoding, which it only does for
+     * 200, and closes the connection after any other status (costly for a proxy's keep-alive
+     * connection that gets many 401s from /auth/verify). */
+    req->res.content_length = len;
     common_headers(req, content_type);
     h2o_send_inline(req, body, len);
 }
@@ -116,6 +120,7 @@ void http_send_empty(h2o_req_t *req, int status)
 {
     req->res.status = status;
     req->res.reason = "";
+    req->res.content_length = 0;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
     h2o_send_inline(req, "", 0);

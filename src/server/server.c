@@ -27,6 +27,8 @@
 
 #include "server/handlers.h"
 #include "server/log.h"
+#include "server/workers.h"
+#include "sessiond/users.h"
 #include "sessiond/error.h"
 
 #define SHUTDOWN_DRAIN_MS 10000 /* bound on finishing requests in flight at SIGTERM */
@@ -69,7 +71,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     enum sessd_route route;
     int status = sessd_route(req, &route);
-    sessd_metrics_request(route, status);
+    if (status != 0)
+        sessd_metrics_request(route, status);
     return 0;
 }
 
@@ -97,6 +100,7 @@ static void *worker_main(void *arg)
     h2o_context_init(&w->ctx, w->loop, &globalconf);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = globalconf.hosts;
+    sessd_workers_attach(&w->ctx);
     w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
@@ -112,10 +116,15 @@ static void *worker_main(void *arg)
     do
         h2o_evloop_run(w->loop, 10);
     while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && mono_ms() < deadline);
+    sessd_workers_detach(&w->ctx, (int)(deadline > mono_ms() ? deadline - mono_ms() : 0));
     /* request_shutdown also arms HTTP/2's graceful-shutdown timer, which has nothing to do
      * here (no HTTP/2 without TLS) and would keep the context from being disposed. */
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
+    /* The loop's owner disposes of it: h2o's loop state may point into this thread's stack,
+     * which is gone (and may be unmapped) once the thread has exited. */
+    h2o_context_dispose(&w->ctx);
+    h2o_evloop_destroy(w->loop);
     return NULL;
 }
 
@@ -343,6 +352,12 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* The dummy hash unknown users are checked against is made now, so that no login pays for
+     * it; then the pool that does all password work. */
+    if (sess_users_prepare(sessd_srv.ctx) != 0 || sessd_workers_start(nthreads) != 0) {
+        fprintf(stderr, "sessiond: cannot start the password workers (out of memory?)\n");
+        return 1;
+    }
     setup_h2o(cfg);
     for (int i = 0; i < nthreads; i++)
         pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]);
@@ -356,13 +371,10 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     atomic_store(&sessd_srv.stopping, true);
     for (int i = 0; i < nthreads; i++)
         pthread_join(workers[i].tid, NULL);
+    sessd_workers_stop();
     sessd_admin_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
     sessd_srv.store->ops->close(sessd_srv.store);
-    for (int i = 0; i < nthreads; i++) {
-        h2o_context_dispose(&workers[i].ctx);
-        h2o_evloop_destroy(workers[i].loop);
-    }
     free(workers);
     h2o_config_dispose(&globalconf);
     for (size_t i = 0; i < n_old_configs; i++)
