@@ -241,6 +241,26 @@ int sess_user_add(sess_ctx *ctx, const char *user, const char *password, size_t 
     return r;
 }
 
+/* After a successful login: a hash made at another cost than the configured one is replaced,
+ * so that every account converges to the cost unknown users are checked at (equal timing) and
+ * to a raised cost. One compare-and-replace attempt; a concurrent change wins. */
+static void rehash(sess_ctx *ctx, const char *user, const uint8_t *raw, size_t raw_len,
+                   const account *a, const char *password, size_t len)
+{
+    uint64_t ops;
+    size_t mem;
+    account b = *a;
+    uint8_t rec[SESS_ACCOUNT_MAX];
+    cost_of(ctx, &ops, &mem);
+    if (!sess_pwhash_needs_rehash(a->hash, ops, mem) ||
+        sess_pwhash(password, len, ops, mem, b.hash) != 0)
+        return;
+    sess_store *st = sess_ctx_store(ctx);
+    (void)st->ops->user_put(st, user, rec, encode(&b, rec), raw, raw_len);
+    sess_wipe(&b, sizeof(b));
+    sess_wipe(rec, sizeof(rec));
+}
+
 int sess_user_login(sess_ctx *ctx, const char *user, const char *password, size_t len,
                     sess_account *out)
 {
@@ -263,6 +283,8 @@ int sess_user_login(sess_ctx *ctx, const char *user, const char *password, size_
      * matches. */
     bool match = sess_pwhash_verify(a.hash, password, len <= SESS_PASSWORD_MAX ? len : 0) == 0;
     bool ok = known && match && (a.pub.flags & SESS_ACCOUNT_DISABLED) == 0;
+    if (ok)
+        rehash(ctx, user, raw, raw_len, &a, password, len);
     if (ok && out != NULL)
         *out = a.pub;
     sess_wipe(&a, sizeof(a));

@@ -54,7 +54,9 @@ int sess_user_add(sess_ctx *ctx, const char *user, const char *password, size_t 
 /* Checks a login. 0 and the account in `out` (may be NULL) when the user exists, is not
  * disabled and the password matches; SESS_EUNAUTHORIZED for every other case, after the same
  * work; store errors (SESS_ESTORE, ...) as they come, so that a failing store fails closed and
- * visibly. */
+ * visibly. Timing is equal for accounts hashed at the configured cost; a successful login
+ * re-hashes an account made at another cost (after [login] argon2_* changed), so each account
+ * converges at its next login. */
 int sess_user_login(sess_ctx *ctx, const char *user, const char *password, size_t len,
                     sess_account *out) SESS_WUR;
 

@@ -17,10 +17,10 @@ before(async () => {
   port = await freePort();
   data = sb.dataDir();
   const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`));
-  await addUser(data, 'alice', { roles: 'dev' });
-  await addUser(data, 'bob', { roles: 'admin,dev' });
-  await addUser(data, 'carol');
-  await addUser(data, 'dave');
+  await addUser(data, 'alice', { roles: 'dev', config });
+  await addUser(data, 'bob', { roles: 'admin,dev', config });
+  await addUser(data, 'carol', { config });
+  await addUser(data, 'dave', { config });
   srv = await sb.start({ data, config });
   nginx = await startNginx(sb.root, srv.port, app.port, port);
 });

@@ -319,6 +319,30 @@ static void concurrent_changes_kept(void **state)
     assert_int_equal(acct.flags & SESS_ACCOUNT_DISABLED, 0); /* the last round (39) enabled */
 }
 
+/* An account hashed at another cost is re-hashed at the configured one by its next login. */
+static int hash_has(const char *user, const uint8_t *rec, size_t len, void *arg)
+{
+    (void)user;
+    assert_non_null(memmem(rec, len, arg, strlen(arg)));
+    return 0;
+}
+
+static void login_rehashes_at_new_cost(void **state)
+{
+    fixture *f = *state;
+    sess_policy p = policy;
+    add(f, "alice", "password1", NULL);
+    assert_sess(0, f->st->ops->user_list(f->st, hash_has, "m=8,t=1,"));
+    p.argon2_mem = 16384;
+    p.argon2_ops = 2;
+    sess_ctx_set_policy(f->ctx, &p);
+    assert_sess(SESS_EUNAUTHORIZED, sess_user_login(f->ctx, "alice", PW("password2"), NULL));
+    assert_sess(0, f->st->ops->user_list(f->st, hash_has, "m=8,t=1,"));
+    assert_sess(0, sess_user_login(f->ctx, "alice", PW("password1"), NULL));
+    assert_sess(0, f->st->ops->user_list(f->st, hash_has, "m=16,t=2,"));
+    assert_sess(0, sess_user_login(f->ctx, "alice", PW("password1"), NULL));
+}
+
 /* The dummy hash for unknown users is computed at the configured cost, once. */
 static void prepare_dummy(void **state)
 {
@@ -342,6 +366,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(corrupt_record, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_changes_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(prepare_dummy, setup, teardown),
+        cmocka_unit_test_setup_teardown(login_rehashes_at_new_cost, setup, teardown),
     };
     if (sess_crypto_init() != 0)
         return 1;
