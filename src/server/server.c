@@ -86,6 +86,44 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_accept(&w->accept_ctx, sock);
 }
 
+/* Loop threads that have drained wait here until the main thread has disposed of their
+ * loops (see worker_main). */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int drained;
+    bool disposed;
+} park = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
+
+static void loops_park(void)
+{
+    pthread_mutex_lock(&park.mu);
+    park.drained++;
+    pthread_cond_broadcast(&park.cv);
+    while (!park.disposed)
+        pthread_cond_wait(&park.cv, &park.mu);
+    pthread_mutex_unlock(&park.mu);
+}
+
+/* Waits until `n` loops have drained, disposes of them, and lets their threads end. */
+static void loops_dispose(worker *workers, int n)
+{
+    pthread_mutex_lock(&park.mu);
+    while (park.drained < n)
+        pthread_cond_wait(&park.cv, &park.mu);
+    pthread_mutex_unlock(&park.mu);
+    for (int i = 0; i < n; i++) {
+        h2o_context_dispose(&workers[i].ctx);
+        h2o_evloop_destroy(workers[i].loop);
+    }
+    pthread_mutex_lock(&park.mu);
+    park.disposed = true;
+    pthread_cond_broadcast(&park.cv);
+    pthread_mutex_unlock(&park.mu);
+    for (int i = 0; i < n; i++)
+        pthread_join(workers[i].tid, NULL);
+}
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -121,10 +159,9 @@ static void *worker_main(void *arg)
      * here (no HTTP/2 without TLS) and would keep the context from being disposed. */
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
-    /* The loop's owner disposes of it: h2o's loop state may point into this thread's stack,
-     * which is gone (and may be unmapped) once the thread has exited. */
-    h2o_context_dispose(&w->ctx);
-    h2o_evloop_destroy(w->loop);
+    /* The main thread disposes of the loop while this thread still exists: h2o's loop state
+     * may point into this thread's stack, which could be unmapped once the thread is gone. */
+    loops_park();
     return NULL;
 }
 
@@ -369,8 +406,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 
     wait_for_signals();
     atomic_store(&sessd_srv.stopping, true);
-    for (int i = 0; i < nthreads; i++)
-        pthread_join(workers[i].tid, NULL);
+    loops_dispose(workers, nthreads);
     sessd_workers_stop();
     sessd_admin_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
