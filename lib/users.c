@@ -32,6 +32,15 @@ typedef struct account {
     char hash[SESS_PWHASH_STRBYTES];
 } account;
 
+/* ---- where hashing runs ------------------------------------------------------------------- */
+
+static sess_hasher hasher = {sess_pwhash, sess_pwhash_verify};
+
+void sess_users_set_hasher(const sess_hasher *h)
+{
+    hasher = *h;
+}
+
 /* ---- encoding ---------------------------------------------------------------------------- */
 
 static uint8_t *put_uint(uint8_t *p, uint64_t v, size_t width)
@@ -142,7 +151,7 @@ static int dummy_hash(uint64_t ops, size_t mem, char out[SESS_PWHASH_STRBYTES])
     }
     pthread_mutex_unlock(&dummies.mu);
     /* Hashed outside the lock; two threads may both compute it once, which is harmless. */
-    if (sess_pwhash(DUMMY_PASSWORD, strlen(DUMMY_PASSWORD), ops, mem, out) != 0)
+    if (hasher.hash(DUMMY_PASSWORD, strlen(DUMMY_PASSWORD), ops, mem, out) != 0)
         return SESS_ENOMEM;
     pthread_mutex_lock(&dummies.mu);
     size_t i = dummies.n < DUMMY_SLOTS ? dummies.n++ : dummies.next++ % DUMMY_SLOTS;
@@ -218,7 +227,7 @@ static int hash_password(sess_ctx *ctx, const char *password, size_t len,
     if (sess_check_password(len) != 0)
         return SESS_EINVAL;
     cost_of(ctx, &ops, &mem);
-    return sess_pwhash(password, len, ops, mem, out) == 0 ? 0 : SESS_ENOMEM;
+    return hasher.hash(password, len, ops, mem, out) == 0 ? 0 : SESS_ENOMEM;
 }
 
 int sess_user_add(sess_ctx *ctx, const char *user, const char *password, size_t len,
@@ -253,7 +262,7 @@ static void rehash(sess_ctx *ctx, const char *user, const uint8_t *raw, size_t r
     uint8_t rec[SESS_ACCOUNT_MAX];
     cost_of(ctx, &ops, &mem);
     if (!sess_pwhash_needs_rehash(a->hash, ops, mem) ||
-        sess_pwhash(password, len, ops, mem, b.hash) != 0)
+        hasher.hash(password, len, ops, mem, b.hash) != 0)
         return;
     sess_store *st = sess_ctx_store(ctx);
     (void)st->ops->user_put(st, user, rec, encode(&b, rec), raw, raw_len);
@@ -281,7 +290,7 @@ int sess_user_login(sess_ctx *ctx, const char *user, const char *password, size_
     /* Exactly one argon2id verification whatever the case; an over-long password is checked as
      * an empty one, which no account has (SESS_PASSWORD_MIN), so it costs the same and never
      * matches. */
-    bool match = sess_pwhash_verify(a.hash, password, len <= SESS_PASSWORD_MAX ? len : 0) == 0;
+    bool match = hasher.verify(a.hash, password, len <= SESS_PASSWORD_MAX ? len : 0) == 0;
     bool ok = known && match && (a.pub.flags & SESS_ACCOUNT_DISABLED) == 0;
     if (ok)
         rehash(ctx, user, raw, raw_len, &a, password, len);

@@ -37,6 +37,17 @@ typedef struct sess_account {
     int64_t password_changed;
 } sess_account;
 
+/* Where password hashing runs. By default in the calling thread (libsodium); a server may route
+ * it elsewhere, e.g. to helper processes, so that argon2id's large short-lived mappings do not
+ * stall the other threads of its process. Both functions behave like sess_pwhash and
+ * sess_pwhash_verify (crypto.h). Set once, before any other call of this module. */
+typedef struct sess_hasher {
+    int (*hash)(const char *password, size_t len, uint64_t ops, size_t mem,
+                char out[SESS_PWHASH_STRBYTES]);
+    int (*verify)(const char *hash, const char *password, size_t len);
+} sess_hasher;
+void sess_users_set_hasher(const sess_hasher *h);
+
 /* 0 when a password's length is within SESS_PASSWORD_MIN..SESS_PASSWORD_MAX, else SESS_EINVAL. */
 int sess_check_password(size_t len);
 

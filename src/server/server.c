@@ -27,6 +27,7 @@
 
 #include "server/handlers.h"
 #include "server/log.h"
+#include "server/pwhelper.h"
 #include "server/workers.h"
 #include "sessiond/users.h"
 #include "sessiond/error.h"
@@ -163,6 +164,15 @@ static void *worker_main(void *arg)
      * may point into this thread's stack, which could be unmapped once the thread is gone. */
     loops_park();
     return NULL;
+}
+
+/* Password workers: one core fewer than the machine has (at least one), so that a burst of
+ * argon2id hashing leaves a core to the event loops and verify keeps its latency. */
+static int pool_size(int nthreads)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = cores > 1 ? (int)cores - 1 : 1;
+    return n < nthreads ? n : (nthreads > 0 ? nthreads : 1);
 }
 
 /* Splits "host:port" / "[v6]:port". */
@@ -341,6 +351,12 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     atomic_store(&sessd_srv.config, cfg);
     sessd_srv.https = strncmp(cfg->public_url, "https://", 8) == 0;
     sessd_log_configure(cfg->log_level, cfg->log_format);
+    int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nthreads < 1)
+        nthreads = 1;
+    /* Forked first, while this process has no other thread and nothing open. */
+    if (sessd_pwhelper_start(pool_size(nthreads)) != 0)
+        sessd_log(SESSD_LOG_WARN, "cannot start password helper processes; hashing in-process");
 
     uint8_t key[SESS_KEY_BYTES];
     if (sessd_server_key(cfg, key, err, sizeof(err)) != 0) {
@@ -363,9 +379,6 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         return 1;
     }
 
-    int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (nthreads < 1)
-        nthreads = 1;
     worker *workers = calloc((size_t)nthreads, sizeof(worker));
     if (workers == NULL || split_listen(cfg->listen, host, sizeof(host), port, sizeof(port)) != 0) {
         fprintf(stderr, "sessiond: bad listen address %s (want HOST:PORT)\n", cfg->listen);
@@ -395,7 +408,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 
     /* The dummy hash unknown users are checked against is made now, so that no login pays for
      * it; then the pool that does all password work. */
-    if (sess_users_prepare(sessd_srv.ctx) != 0 || sessd_workers_start(nthreads) != 0) {
+    if (sess_users_prepare(sessd_srv.ctx) != 0 || sessd_workers_start(pool_size(nthreads)) != 0) {
         fprintf(stderr, "sessiond: cannot start the password workers (out of memory?)\n");
         return 1;
     }
@@ -412,6 +425,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     atomic_store(&sessd_srv.stopping, true);
     loops_dispose(workers, nthreads);
     sessd_workers_stop();
+    sessd_pwhelper_stop();
     sessd_admin_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
     sessd_srv.store->ops->close(sessd_srv.store);

@@ -10,8 +10,11 @@
  */
 #include "server/workers.h"
 
+#include "server/pwhelper.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -19,7 +22,7 @@
 #include <unistd.h>
 
 #define MAX_QUEUED 4096 /* jobs waiting; past this, submit refuses (the handler answers 503) */
-#define WORKER_NICE 10  /* event loops first: a login storm must not starve verify */
+#define WORKER_NICE 19  /* event loops first: a login storm must not starve verify */
 
 struct sessd_job_guard {
     sessd_job *job; /* NULL once the job came home */
@@ -57,7 +60,7 @@ static sessd_job *take(void)
 
 static void *worker_main(void *arg)
 {
-    (void)arg;
+    sessd_pwhelper_bind((int)(intptr_t)arg);
     /* Linux applies nice per thread; failing to lower our priority is harmless. */
     (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE);
     sessd_job *job;
@@ -77,7 +80,7 @@ int sessd_workers_start(int n)
         return -1;
     pool.stopping = false;
     for (pool.n = 0; pool.n < n; pool.n++)
-        if (pthread_create(&pool.threads[pool.n], NULL, worker_main, NULL) != 0)
+        if (pthread_create(&pool.threads[pool.n], NULL, worker_main, (void *)(intptr_t)pool.n) != 0)
             return -1;
     return 0;
 }
