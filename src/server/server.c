@@ -357,6 +357,16 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     /* Forked first, while this process has no other thread and nothing open. */
     if (sessd_pwhelper_start(pool_size(nthreads)) != 0)
         sessd_log(SESSD_LOG_WARN, "cannot start password helper processes; hashing in-process");
+    /* Every thread started from here on (the admin socket's too) inherits this mask, so that
+     * SIGTERM, SIGINT and SIGHUP only ever reach the main thread's sigtimedwait: a signal that
+     * arrived while main was busy could otherwise kill the process through another thread. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
 
     uint8_t key[SESS_KEY_BYTES];
     if (sessd_server_key(cfg, key, err, sizeof(err)) != 0) {
@@ -397,14 +407,6 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         /* With port 0 the first socket picks the port; the others join it. */
         snprintf(port, sizeof(port), "%d", bound_port(workers[i].fd));
     }
-
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     /* The dummy hash unknown users are checked against is made now, so that no login pays for
      * it; then the pool that does all password work. */
