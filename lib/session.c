@@ -318,6 +318,27 @@ static bool touch_queue(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t 
     return full;
 }
 
+/* A touch still in the queue counts as written: a verify that answered an extended idle
+ * deadline must not be contradicted by the next one because the flush has not run yet. */
+static void apply_pending_touch(sess_ctx *ctx, sess_record *rec)
+{
+    pthread_mutex_lock(&ctx->touch_lock);
+    size_t s = touch_slot(rec->id);
+    for (size_t probes = 0; probes < TOUCHQ_CAP && ctx->touchq[s].used; probes++) {
+        const touch_entry *e = &ctx->touchq[s];
+        if (memcmp(e->id, rec->id, SESS_ID_BYTES) == 0) {
+            int64_t idle = e->idle_expires < rec->abs_expires ? e->idle_expires : rec->abs_expires;
+            if (idle > rec->idle_expires)
+                rec->idle_expires = idle;
+            if (e->last_seen > rec->last_seen)
+                rec->last_seen = e->last_seen;
+            break;
+        }
+        s = (s + 1) & (TOUCHQ_CAP - 1);
+    }
+    pthread_mutex_unlock(&ctx->touch_lock);
+}
+
 /* ---- verify, get, patch, rotate, delete ------------------------------------------------ */
 
 static int lookup_token(sess_ctx *ctx, const char *token, size_t len, int64_t now, sess_record *out,
@@ -334,6 +355,7 @@ static int lookup_token(sess_ctx *ctx, const char *token, size_t len, int64_t no
     int r = ctx->store->ops->lookup(ctx->store, hash, out, &gen, by_previous);
     if (r != 0)
         return r;
+    apply_pending_touch(ctx, out);
     if (!sess_is_live(out, gen, *by_previous, now)) {
         sess_record_dispose(out);
         return SESS_ESESSION;

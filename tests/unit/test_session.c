@@ -167,6 +167,28 @@ static void touch_is_throttled_and_queued(void **state)
     sess_record_dispose(&rec);
 }
 
+/* A verify that answered an extended idle deadline is not contradicted by the next one while
+ * the touch still waits in the queue (read your writes). */
+static void pending_touch_counts(void **state)
+{
+    fixture *f = *state;
+    char tok[SESS_TOKEN_STRLEN + 1];
+    sess_record rec, got;
+    create_as(f, "alice", T0, tok, &rec);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 500, true, &got), 0);
+    assert_int_equal(got.idle_expires, T0 + 1100);
+    sess_record_dispose(&got);
+    /* Past the stored deadline (T0 + 600), before any flush. */
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 700, false, &got), 0);
+    assert_int_equal(got.idle_expires, T0 + 1100);
+    sess_record_dispose(&got);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 1100, false, &got), SESS_ESESSION);
+    assert_int_equal(sess_touch_flush(f->ctx), 0);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 700, false, &got), 0);
+    sess_record_dispose(&got);
+    sess_record_dispose(&rec);
+}
+
 static void rotation_grace(void **state)
 {
     fixture *f = *state;
@@ -324,6 +346,7 @@ int main(void)
         T(create_validates),
         T(idle_and_absolute_expiry),
         T(touch_is_throttled_and_queued),
+        T(pending_touch_counts),
         T(rotation_grace),
         T(revoke_all_and_eviction),
         T(remember_me),
