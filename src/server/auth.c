@@ -349,8 +349,10 @@ static int current_session(h2o_req_t *req, bool touch, sess_record *rec)
     const char *tok = auth_token(req, &len);
     int r = tok != NULL ? sess_verify(sessd_srv.ctx, tok, len, (int64_t)time(NULL), touch, rec)
                         : SESS_ESESSION;
-    if (r == SESS_ESESSION)
-        return auth_deny(req, 401, "unauthorized", "no live session; log in first");
+    if (r == SESS_ESESSION) { /* these two endpoints always answer JSON */
+        http_send_error_status(req, 401, "unauthorized", "no live session; log in first");
+        return 401;
+    }
     if (r != 0) {
         http_send_error(req, r, NULL);
         return sess_err_http_status(r);

@@ -103,10 +103,27 @@ test('logout clears the cookie and redirects; the old cookie replayed gives 401'
   const again = await get('/private', { jar });
   assert.equal(again.status, 302);
   assert.equal(local(again.headers.location), '/auth/login?rd=/private');
+  const gone = await get('/auth/whoami', { headers: { Cookie: `sid=${old}` } });
+  assert.equal(gone.status, 401);
+  assert.equal(gone.json?.error, 'unauthorized', 'whoami answers JSON even to a browser');
   const replay = await get('/private', { headers: { Cookie: `sid=${old}`, Accept: 'application/json' } });
   assert.equal(replay.status, 401);
   const bearer = await get('/private', { headers: { Authorization: `Bearer ${old}`, Accept: 'application/json' } });
   assert.equal(bearer.status, 401);
+});
+
+test('keepalive extends the idle deadline and answers both deadlines; cross-site is refused', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'alice', PASSWORD)).status, 303);
+  const k = await browse(port, 'POST', '/auth/keepalive', { jar, headers: { Origin: `http://127.0.0.1:${port}` } });
+  assert.equal(k.status, 200, k.text);
+  assert.ok(k.json.idle_expires_at <= k.json.expires_at);
+  assert.match(k.headers['cache-control'], /no-store/);
+  const cross = await browse(port, 'POST', '/auth/keepalive', { jar, headers: { Origin: 'https://evil.example' } });
+  assert.equal(cross.status, 403);
+  const anon = await browse(port, 'POST', '/auth/keepalive', {});
+  assert.equal(anon.status, 401);
+  assert.equal(anon.json?.error, 'unauthorized');
 });
 
 test('a bearer token works where the cookie does', T, async () => {
