@@ -125,7 +125,8 @@ static bool read_roles(h2o_req_t *req, json_t *o, char *out, size_t cap)
         if (!json_is_string(r))
             goto bad;
         size_t n = json_string_length(r);
-        if (used + n + 2 > cap)
+        /* Each element is one role: a comma inside would smuggle in a second one. */
+        if (n == 0 || memchr(json_string_value(r), ',', n) != NULL || used + n + 2 > cap)
             goto bad;
         if (used)
             out[used++] = ',';

@@ -137,6 +137,31 @@ static int split_listen(const char *listen, char *host, size_t hcap, char *port,
     return 0;
 }
 
+/* SO_REUSEPORT lets any process of the same user join a port, so a second sessiond started by
+ * mistake would silently share the traffic. Bind once without it first: that fails when anyone
+ * listens there already. */
+static int port_is_free(const char *host, const char *port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    if (strcmp(port, "0") == 0 || getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0)
+        return 0; /* port 0 is always free; resolution errors are reported by open_listener */
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), r = 0;
+    int on = 1;
+    if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+                    bind(fd, res->ai_addr, res->ai_addrlen) != 0)) {
+        snprintf(err, errlen, "cannot listen on %s:%s: %s (is another sessiond running?)", host,
+                 port, strerror(errno));
+        r = -1;
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return r;
+}
+
 /* Opens one listening socket; `port` may be "0" for the first one. */
 static int open_listener(const char *host, const char *port, char *err, size_t errlen)
 {
@@ -174,6 +199,44 @@ static int bound_port(int fd)
     return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+/* h2o answers some errors itself before any handler runs: a body whose announced or read
+ * length passes max_request_entity_size gets 413 with a text body. A filter on the host's
+ * fallback path (where those answers go) turns them into the contract's JSON error. */
+static const char too_large_json[] =
+    "{\"error\":\"too_large\",\"message\":\"request body is over [server] max_body\"}";
+
+static void send_json_413(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+                          h2o_send_state_t state)
+{
+    (void)bufs;
+    (void)bufcnt;
+    if (h2o_send_state_is_in_progress(state)) {
+        h2o_ostream_send_next(self, req, NULL, 0, state);
+        return;
+    }
+    h2o_iovec_t body = h2o_iovec_init(too_large_json, sizeof(too_large_json) - 1);
+    h2o_ostream_send_next(self, req, &body, 1, state);
+}
+
+static void on_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    (void)self;
+    if (req->res.status == 413) {
+        ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+        if (i >= 0)
+            h2o_delete_header(&req->res.headers, i);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/json"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-store"));
+        req->res.content_length = sizeof(too_large_json) - 1;
+        h2o_ostream_t *os = h2o_add_ostream(req, sizeof(*os), slot);
+        os->do_send = send_json_413;
+        slot = &os->next;
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
 static void setup_h2o(const sessd_config *c)
 {
     h2o_config_init(&globalconf);
@@ -184,6 +247,8 @@ static void setup_h2o(const sessd_config *c)
     globalconf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host =
         h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_filter_t *f = h2o_create_filter(&host->fallback_path, sizeof(*f));
+    f->on_setup_ostream = on_error_ostream;
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
     h->on_req = on_req;
@@ -322,6 +387,10 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     if (workers == NULL || split_listen(cfg->listen, host, sizeof(host), port, sizeof(port)) != 0) {
         fprintf(stderr, "sessiond: bad listen address %s (want HOST:PORT)\n", cfg->listen);
         return 2;
+    }
+    if (port_is_free(host, port, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        return 1;
     }
     for (int i = 0; i < nthreads; i++) {
         workers[i].fd = open_listener(host, port, err, sizeof(err));

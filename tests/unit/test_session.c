@@ -167,6 +167,29 @@ static void touch_is_throttled_and_queued(void **state)
     sess_record_dispose(&rec);
 }
 
+/* A touch promised in a verify's answer holds before it is written, and while it is written. */
+static void pending_touch_counts_at_once(void **state)
+{
+    fixture *f = *state;
+    char tok[SESS_TOKEN_STRLEN + 1];
+    sess_record rec, got;
+    create_as(f, "alice", T0, tok, &rec);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 100, true, &got), 0);
+    assert_int_equal(got.idle_expires, T0 + 700);
+    sess_record_dispose(&got);
+    /* Past the stored deadline (T0 + 600), before any flush. */
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 650, false, &got), 0);
+    assert_int_equal(got.idle_expires, T0 + 700);
+    sess_record_dispose(&got);
+    assert_int_equal(sess_get(f->ctx, rec.id, T0 + 650, &got), 0);
+    sess_record_dispose(&got);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 700, false, &got), SESS_ESESSION);
+    assert_int_equal(sess_touch_flush(f->ctx), 0);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 650, false, &got), 0);
+    sess_record_dispose(&got);
+    sess_record_dispose(&rec);
+}
+
 static void rotation_grace(void **state)
 {
     fixture *f = *state;
@@ -325,6 +348,7 @@ int main(void)
         T(idle_and_absolute_expiry),
         T(touch_is_throttled_and_queued),
         T(rotation_grace),
+        T(pending_touch_counts_at_once),
         T(revoke_all_and_eviction),
         T(remember_me),
         T(patch_live_only),
