@@ -352,39 +352,13 @@ static int open_store(const sessd_config *c, char *err, size_t errlen)
     return r;
 }
 
-int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
+/* Opens one listening socket per worker, all on the same port. 0, or an exit status after
+ * printing the error (workers' fds are then closed). */
+static int open_listeners(const sessd_config *cfg, worker *workers, int n, char *host, size_t hcap,
+                          char *port, size_t pcap)
 {
-    char err[512], host[256], port[16];
-    atomic_store(&sessd_srv.config, cfg);
-    sessd_srv.https = strncmp(cfg->public_url, "https://", 8) == 0;
-    sessd_log_configure(cfg->log_level, cfg->log_format);
-
-    uint8_t key[SESS_KEY_BYTES];
-    if (sessd_server_key(cfg, key, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sessiond: %s\n", err);
-        return 1;
-    }
-    if (open_store(cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sessiond: cannot open the %s store: %s\n", cfg->store_kind, err);
-        return 1;
-    }
-    sess_policy pol;
-    sessd_policy_from_config(cfg, &pol);
-    if (sess_ctx_new(sessd_srv.store, key, &pol, &sessd_srv.ctx) != 0) {
-        fprintf(stderr, "sessiond: out of memory\n");
-        return 1;
-    }
-    sess_wipe(key, sizeof(key));
-    if (sessd_admin_start(cfg->data_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sessiond: %s\n", err);
-        return 1;
-    }
-
-    int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (nthreads < 1)
-        nthreads = 1;
-    worker *workers = calloc((size_t)nthreads, sizeof(worker));
-    if (workers == NULL || split_listen(cfg->listen, host, sizeof(host), port, sizeof(port)) != 0) {
+    char err[512];
+    if (split_listen(cfg->listen, host, hcap, port, pcap) != 0) {
         fprintf(stderr, "sessiond: bad listen address %s (want HOST:PORT)\n", cfg->listen);
         return 2;
     }
@@ -392,16 +366,53 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         fprintf(stderr, "sessiond: %s\n", err);
         return 1;
     }
-    for (int i = 0; i < nthreads; i++) {
+    for (int i = 0; i < n; i++) {
         workers[i].fd = open_listener(host, port, err, sizeof(err));
         if (workers[i].fd < 0) {
             fprintf(stderr, "sessiond: %s\n", err);
+            while (i-- > 0)
+                close(workers[i].fd);
             return 1;
         }
         /* With port 0 the first socket picks the port; the others join it. */
-        snprintf(port, sizeof(port), "%d", bound_port(workers[i].fd));
+        snprintf(port, pcap, "%d", bound_port(workers[i].fd));
     }
+    return 0;
+}
 
+/* The key, the store, the session context and the admin socket. 0, or 1 after printing the
+ * error with everything it opened closed again. */
+static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
+{
+    char err[512];
+    uint8_t key[SESS_KEY_BYTES];
+    sess_policy pol;
+    sessd_policy_from_config(cfg, &pol);
+    if (sessd_server_key(cfg, key, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        return 1;
+    }
+    if (open_store(cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: cannot open the %s store: %s\n", cfg->store_kind, err);
+        sess_wipe(key, sizeof(key));
+        return 1;
+    }
+    int r = sess_ctx_new(sessd_srv.store, key, &pol, &sessd_srv.ctx);
+    sess_wipe(key, sizeof(key));
+    if (r != 0) {
+        fprintf(stderr, "sessiond: out of memory\n");
+    } else if (sessd_admin_start(cfg->data_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        sess_ctx_free(sessd_srv.ctx);
+    } else {
+        return 0;
+    }
+    sessd_srv.store->ops->close(sessd_srv.store);
+    return 1;
+}
+
+static void block_signals(void)
+{
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -409,6 +420,40 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+static void free_configs(void)
+{
+    for (size_t i = 0; i < n_old_configs; i++)
+        free(old_configs[i]);
+    free(atomic_load(&sessd_srv.config));
+}
+
+int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
+{
+    char host[256], port[16];
+    atomic_store(&sessd_srv.config, cfg);
+    sessd_srv.https = strncmp(cfg->public_url, "https://", 8) == 0;
+    sessd_log_configure(cfg->log_level, cfg->log_format);
+    /* Before any thread starts, so that every thread inherits the mask and only the main
+     * thread's sigtimedwait ever takes these signals. */
+    block_signals();
+
+    int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nthreads < 1)
+        nthreads = 1;
+    worker *workers = calloc((size_t)nthreads, sizeof(worker));
+    int status =
+        workers ? open_listeners(cfg, workers, nthreads, host, sizeof(host), port, sizeof(port))
+                : 1;
+    if (status == 0 && (status = open_state(cfg, admin_fn)) != 0)
+        for (int i = 0; i < nthreads; i++)
+            close(workers[i].fd);
+    if (status != 0) {
+        free(workers);
+        free_configs();
+        return status;
+    }
 
     setup_h2o(cfg);
     for (int i = 0; i < nthreads; i++)
@@ -432,9 +477,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     }
     free(workers);
     h2o_config_dispose(&globalconf);
-    for (size_t i = 0; i < n_old_configs; i++)
-        free(old_configs[i]);
-    free(atomic_load(&sessd_srv.config));
+    free_configs();
     sessd_log(SESSD_LOG_NOTICE, "stopped");
     return 0;
 }

@@ -162,9 +162,11 @@ describe('sizes', () => {
     await s.assertAlive('after 431');
   });
 
-  test('a header far over max_header (500 KiB) is 431 as well', T, async () => {
+  test('a header far over max_header (500 KiB) is refused: 431, or 400 from h2o past its own limit', T, async () => {
+    // h2o 2.2.5 refuses a request head over its compiled-in limit (~400 KiB) itself, with 400 and
+    // a closed connection, before sessiond's router can answer 431 (docs/architecture.md, Limits).
     const x = await rawExchange(s.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ${'f'.repeat(500 * 1024)}\r\n\r\n`, { timeout: 5000 });
-    assert.equal(statusOf(x.data), 431, `answer: ${JSON.stringify(x.data.toString('latin1').slice(0, 200))}`);
+    assert.ok([400, 431].includes(statusOf(x.data)), `answer: ${JSON.stringify(x.data.toString('latin1').slice(0, 200))}`);
     await s.assertAlive('after a 500 KiB header');
   });
 
