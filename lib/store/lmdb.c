@@ -1285,30 +1285,6 @@ static int prefs_store(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, c
     return map_err(mdb_put(txn, s->dbi[DBI_PREFS], &k, &v, 0));
 }
 
-/* A JSON object in the canonical text that merging produces (compact, sorted keys); parsed
- * before the write transaction so the writer lock is not held for it. */
-static int canonical_object(const char *json, size_t len, size_t max_bytes, char **out,
-                            size_t *out_len)
-{
-    json_error_t jerr;
-    json_t *v = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (v == NULL || !json_is_object(v)) {
-        json_decref(v);
-        return SESS_EINVAL;
-    }
-    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(v);
-    if (text == NULL)
-        return SESS_ENOMEM;
-    *out_len = strlen(text);
-    if (*out_len > max_bytes) {
-        free(text);
-        return SESS_ETOOLARGE;
-    }
-    *out = text;
-    return 0;
-}
-
 static int lmdb_prefs_put(sess_store *st, const char *user, const char *json, size_t len,
                           size_t max_bytes)
 {
@@ -1318,7 +1294,7 @@ static int lmdb_prefs_put(sess_store *st, const char *user, const char *json, si
     char *text;
     size_t text_len;
     int rc = name_val(user, SESS_USER_MAX, &k);
-    if (rc != 0 || (rc = canonical_object(json, len, max_bytes, &text, &text_len)) != 0)
+    if (rc != 0 || (rc = sess_json_canonical(json, len, max_bytes, &text, &text_len)) != 0)
         return rc;
     if ((rc = wtxn_begin(s, &txn)) == 0)
         rc = wtxn_end(s, txn, prefs_store(txn, s, &k, text, text_len));
