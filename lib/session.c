@@ -117,19 +117,66 @@ sess_store *sess_ctx_store(sess_ctx *ctx)
 
 /* ---- validation ---------------------------------------------------------------------- */
 
+/* Length of the valid UTF-8 sequence at `s` (at most `n` bytes), or 0 when it is not one.
+ * Overlong forms, surrogates and code points past U+10FFFF are refused; so are C1 controls
+ * (U+0080..U+009F), which terminals interpret. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    size_t len;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xE0) == 0xC0) {
+        cp = s[0] & 0x1F;
+        len = 2;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        cp = s[0] & 0x0F;
+        len = 3;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        cp = s[0] & 0x07;
+        len = 4;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        (cp >= 0x80 && cp <= 0x9F))
+        return 0;
+    return len;
+}
+
+bool sess_printable_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return false;
+        size_t l = utf8_char(p + i, n - i);
+        if (l == 0)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
 int sess_check_user(const char *user)
 {
     if (user == NULL)
         return SESS_EINVAL;
     size_t len = strlen(user);
-    if (len == 0 || len > SESS_USER_MAX)
+    if (len == 0 || len > SESS_USER_MAX || !sess_printable_utf8(user))
         return SESS_EINVAL;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)user[i];
-        /* Control characters and separators that would break headers, lists or logs. */
-        if (c < 0x20 || c == 0x7f || c == ',' || c == '"' || c == '\\')
-            return SESS_EINVAL;
-    }
+    /* Separators that would break headers, lists or logs. */
+    if (strpbrk(user, ",\"\\") != NULL)
+        return SESS_EINVAL;
     return 0;
 }
 
@@ -184,6 +231,9 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
     sess_policy pol;
     get_policy(ctx, &pol);
     if (sess_check_user(p->user) != 0 || sess_check_roles(p->roles) != 0)
+        return SESS_EINVAL;
+    /* Shown by `session list` and "your devices": no terminal escapes, no forged lines. */
+    if ((p->ip && !sess_printable_utf8(p->ip)) || (p->agent && !sess_printable_utf8(p->agent)))
         return SESS_EINVAL;
     if (p->roles != NULL && strlen(p->roles) > SESS_ROLES_MAX)
         return SESS_EINVAL;
@@ -451,11 +501,14 @@ int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     int r = lookup_token(ctx, token, len, now, &cur, &by_previous);
     if (r != 0)
         return r;
-    uint8_t id[SESS_ID_BYTES];
+    uint8_t id[SESS_ID_BYTES], expected[SESS_HASH_BYTES];
     memcpy(id, cur.id, sizeof(id));
+    memcpy(expected, cur.token_hash, sizeof(expected));
     sess_record_dispose(&cur);
     /* A superseded token cannot start another rotation: two tabs racing would otherwise fork
-     * the session into tokens that invalidate each other. It still verifies during its grace. */
+     * the session into tokens that invalidate each other. It still verifies during its grace.
+     * The store re-checks `expected` inside its transaction, which closes the race between
+     * this lookup and the rotation. */
     if (by_previous)
         return SESS_ESESSION;
 
@@ -464,8 +517,8 @@ int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     sess_keyed_hash(ctx->key, tok, sizeof(tok), hash);
     if (reauth)
         sess_random(csrf, sizeof(csrf));
-    r = ctx->store->ops->rotate(ctx->store, id, hash, now + pol.rotate_grace, reauth ? now : 0,
-                                reauth ? csrf : NULL);
+    r = ctx->store->ops->rotate(ctx->store, id, expected, hash, now + pol.rotate_grace,
+                                reauth ? now : 0, reauth ? csrf : NULL);
     sess_wipe(csrf, sizeof(csrf));
     if (r == 0)
         r = sess_get(ctx, id, now, out);

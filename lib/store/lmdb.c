@@ -929,6 +929,7 @@ static int lmdb_patch(sess_store *st, const uint8_t id[SESS_ID_BYTES], const cha
 }
 
 typedef struct rotate_args {
+    const uint8_t *expected_hash;
     const uint8_t *new_hash;
     int64_t prev_until;
     int64_t auth_time;
@@ -939,6 +940,9 @@ static int rotate_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const
 {
     sess_record r;
     int rc = rec_get(txn, s, id, &r, true);
+    if (rc == 0 && a->expected_hash != NULL &&
+        !sess_ct_equal(r.token_hash, a->expected_hash, SESS_HASH_BYTES))
+        rc = SESS_ESESSION;
     if (rc == 0)
         rc = token_put(txn, s, a->new_hash, id);
     if (rc == 0)
@@ -958,11 +962,11 @@ static int rotate_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const
 }
 
 static int lmdb_rotate(sess_store *st, const uint8_t id[SESS_ID_BYTES],
-                       const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until,
-                       int64_t auth_time, const uint8_t *new_csrf_secret)
+                       const uint8_t *expected_hash, const uint8_t new_hash[SESS_HASH_BYTES],
+                       int64_t prev_until, int64_t auth_time, const uint8_t *new_csrf_secret)
 {
     lmdb_store *s = from_base(st);
-    rotate_args a = {new_hash, prev_until, auth_time, new_csrf_secret};
+    rotate_args a = {expected_hash, new_hash, prev_until, auth_time, new_csrf_secret};
     MDB_txn *txn;
     int rc = wtxn_begin(s, &txn);
     return rc != 0 ? rc : wtxn_end(s, txn, rotate_in(txn, s, id, &a));

@@ -664,14 +664,15 @@ static int mem_patch(sess_store *base, const uint8_t id[SESS_ID_BYTES], const ch
 }
 
 static int mem_rotate(sess_store *base, const uint8_t id[SESS_ID_BYTES],
-                      const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until,
-                      int64_t auth_time, const uint8_t *new_csrf_secret)
+                      const uint8_t *expected_hash, const uint8_t new_hash[SESS_HASH_BYTES],
+                      int64_t prev_until, int64_t auth_time, const uint8_t *new_csrf_secret)
 {
     mem_store *st = (mem_store *)base;
     int r = 0;
     wrlock(st);
     struct msess *s = map_get(&st->sessions, id, SESS_ID_BYTES);
-    if (s == NULL) {
+    if (s == NULL || (expected_hash != NULL &&
+                      !sess_ct_equal(s->rec.token_hash, expected_hash, SESS_HASH_BYTES))) {
         r = SESS_ESESSION;
     } else if (map_get(&st->tokens, new_hash, SESS_HASH_BYTES) != NULL) {
         r = SESS_EEXIST;

@@ -5,6 +5,7 @@
  * and maps library errors through the one error table. Request fields are checked strictly:
  * unknown fields, wrong types and out-of-bound values are 400 invalid_request.
  */
+#include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
 
@@ -107,18 +108,34 @@ static void set_cookie_value(const sess_record *rec, const char *token, int64_t 
         out[0] = '\0';
 }
 
-/* The answer to create and rotate: the new token with its cookie and deadlines. */
-static json_t *token_json(const sess_record *rec, const char *token, int64_t now)
+/* Answers create and rotate: the new token with its cookie and deadlines. The buffers that
+ * held the token are wiped before they are freed. */
+static int send_token(h2o_req_t *req, int status, const sess_record *rec, const char *token,
+                      int64_t now)
 {
     char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1], cookie[SESS_COOKIE_MAX + 1];
     sess_id_to_hex(rec->id, id);
     sess_csrf_token(rec->csrf_secret, csrf);
     set_cookie_value(rec, token, now, cookie, sizeof(cookie));
-    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "session_id", id, "token", token,
-                          "csrf_token", csrf, "expires_at", (json_int_t)rec->abs_expires,
-                          "idle_expires_at", (json_int_t)rec->idle_expires, "set_cookie", cookie);
+    jsonw w;
+    jw_init(&w);
+    w.secret = true;
+    jw_raw(&w, "{", 1);
+    jw_key(&w, "session_id", true);
+    jw_str(&w, id);
+    jw_key(&w, "token", false);
+    jw_str(&w, token);
+    jw_key(&w, "csrf_token", false);
+    jw_str(&w, csrf);
+    jw_key(&w, "expires_at", false);
+    jw_int(&w, rec->abs_expires);
+    jw_key(&w, "idle_expires_at", false);
+    jw_int(&w, rec->idle_expires);
+    jw_key(&w, "set_cookie", false);
+    jw_str(&w, cookie);
+    jw_raw(&w, "}", 1);
     sess_wipe(cookie, sizeof(cookie));
-    return j;
+    return send_written(req, status, &w);
 }
 
 /* ---- field readers: each answers 400 itself and returns false on a bad field ------------ */
@@ -198,8 +215,20 @@ static bool read_client(h2o_req_t *req, json_t *o, const char **ip, const char *
         http_send_error(req, SESS_EINVAL, "\"client\" must be an object");
         return false;
     }
-    return http_only_keys(req, c, keys) && opt_string(req, c, "ip", ip) &&
-           opt_string(req, c, "user_agent", agent);
+    if (!http_only_keys(req, c, keys) || !opt_string(req, c, "ip", ip) ||
+        !opt_string(req, c, "user_agent", agent))
+        return false;
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (*ip && inet_pton(AF_INET, *ip, addr) != 1 && inet_pton(AF_INET6, *ip, addr) != 1) {
+        http_send_error(req, SESS_EINVAL, "\"client.ip\" must be an IPv4 or IPv6 address");
+        return false;
+    }
+    if (*agent && !sess_printable_utf8(*agent)) {
+        http_send_error(req, SESS_EINVAL,
+                        "\"client.user_agent\" must be UTF-8 without control characters");
+        return false;
+    }
+    return true;
 }
 
 /* ---- handlers ---------------------------------------------------------------------------- */
@@ -244,7 +273,7 @@ static int v1_create(h2o_req_t *req, json_t *body)
         http_send_error(req, r, r == SESS_ETOOLARGE ? "\"data\" is over [session] max_data" : NULL);
         return sess_err_http_status(r);
     }
-    http_send_json(req, 201, token_json(&rec, token, now));
+    send_token(req, 201, &rec, token, now);
     sess_wipe(token, sizeof(token));
     sess_record_dispose(&rec);
     return 201;
@@ -372,7 +401,7 @@ static int v1_rotate(h2o_req_t *req, json_t *body)
         http_send_error(req, r, NULL);
         return sess_err_http_status(r);
     }
-    http_send_json(req, 200, token_json(&rec, fresh, now));
+    send_token(req, 200, &rec, fresh, now);
     sess_wipe(fresh, sizeof(fresh));
     sess_record_dispose(&rec);
     return 200;
@@ -499,8 +528,14 @@ static bool authorized(h2o_req_t *req)
     size_t len;
     const char *key = http_bearer(req, &len);
     char name[SESS_APIKEY_NAME_MAX + 1];
-    if (key != NULL && sess_apikey_check(sessd_srv.ctx, key, len, name) == 0)
+    int r = key != NULL ? sess_apikey_check(sessd_srv.ctx, key, len, name) : SESS_EUNAUTHORIZED;
+    if (r == 0)
         return true;
+    if (r != SESS_EUNAUTHORIZED) {
+        /* The store could not say: an outage, not a bad key. */
+        http_send_error(req, r, NULL);
+        return false;
+    }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
                    H2O_STRLIT("Bearer realm=\"sessiond\""));
     http_send_error(req, SESS_EUNAUTHORIZED, NULL);

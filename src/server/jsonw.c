@@ -3,6 +3,8 @@
  */
 #include "server/jsonw.h"
 
+#include "sessiond/crypto.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +16,15 @@ void jw_init(jsonw *w)
     w->len = 0;
     w->buf = malloc(w->cap);
     w->failed = w->buf == NULL;
+    w->secret = false;
     if (w->buf)
         w->buf[0] = '\0';
 }
 
 void jw_free(jsonw *w)
 {
+    if (w->secret && w->buf)
+        sess_wipe(w->buf, w->cap);
     free(w->buf);
     w->buf = NULL;
 }
@@ -33,11 +38,16 @@ static bool reserve(jsonw *w, size_t more)
     size_t cap = w->cap;
     while (cap < w->len + more + 1)
         cap *= 2;
-    char *b = realloc(w->buf, cap);
+    /* Not realloc: a secret's old buffer must be wiped, not left behind in freed memory. */
+    char *b = malloc(cap);
     if (b == NULL) {
         w->failed = true;
         return false;
     }
+    memcpy(b, w->buf, w->len + 1);
+    if (w->secret)
+        sess_wipe(w->buf, w->cap);
+    free(w->buf);
     w->buf = b;
     w->cap = cap;
     return true;

@@ -15,6 +15,7 @@ typedef struct jsonw {
     size_t len;
     size_t cap;
     bool failed; /* an allocation failed: the text is incomplete and must not be sent */
+    bool secret; /* holds a token: every buffer is wiped before it is freed */
 } jsonw;
 
 void jw_init(jsonw *w);

@@ -96,6 +96,14 @@ static void create_validates(void **state)
     p.roles = "a,,b";
     assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
     p.roles = NULL;
+    p.agent = "Mozilla\x1b[31m";
+    assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
+    p.agent = NULL;
+    p.user = "bob\xc2\x85"; /* U+0085, a C1 control */
+    assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
+    p.user = "b\xffob"; /* not UTF-8 */
+    assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
+    p.user = "bob";
     p.data = "[1]";
     p.data_len = 3;
     assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
@@ -109,6 +117,17 @@ static void create_validates(void **state)
     uint64_t n = 99;
     assert_int_equal(f->st->ops->count(f->st, &n), 0);
     assert_int_equal(n, 0);
+}
+
+static void utf8_names(void **state)
+{
+    (void)state;
+    assert_int_equal(sess_check_user("J\xc3\xa9r\xc3\xb4me"), 0);   /* Jérôme */
+    assert_int_equal(sess_check_user("\xe6\x9d\x8e"), 0);           /* a CJK name */
+    assert_int_equal(sess_check_user("\xc0\xaf"), SESS_EINVAL);     /* overlong "/" */
+    assert_int_equal(sess_check_user("\xed\xa0\x80"), SESS_EINVAL); /* a surrogate */
+    assert_int_equal(sess_check_user("\xe6\x9d"), SESS_EINVAL);     /* cut short */
+    assert_int_equal(sess_check_user("a\tb"), SESS_EINVAL);
 }
 
 static void idle_and_absolute_expiry(void **state)
@@ -345,6 +364,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(create_and_verify),
         T(create_validates),
+        T(utf8_names),
         T(idle_and_absolute_expiry),
         T(touch_is_throttled_and_queued),
         T(rotation_grace),
