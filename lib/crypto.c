@@ -137,6 +137,11 @@ static int read_key(const char *path, uint8_t key[SESS_KEY_BYTES], char *err, si
         close(fd);
         return -1;
     }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s belongs to another user; the server key must be yours", path);
+        close(fd);
+        return -1;
+    }
     if (st.st_mode & 077) {
         snprintf(err, errlen, "%s is readable by group or others; run chmod 600 %s", path, path);
         close(fd);

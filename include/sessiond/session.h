@@ -113,6 +113,9 @@ int sess_list_all(sess_ctx *ctx, int64_t now, sess_record_cb cb, void *arg);
  * found through its previous token. */
 bool sess_is_live(const sess_record *rec, uint64_t user_generation, bool by_previous, int64_t now);
 
+/* True when `s` is valid UTF-8 without control characters (C0, DEL or C1). */
+bool sess_printable_utf8(const char *s);
+
 /* Validators for names: 0 or SESS_EINVAL. */
 int sess_check_user(const char *user);
 int sess_check_roles(const char *roles);

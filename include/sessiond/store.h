@@ -88,9 +88,11 @@ typedef struct sess_store_ops {
 
     /* Rotation: the session's current token hash becomes its previous one, refused from
      * `prev_until` on; `new_hash` becomes current; the old previous hash (if any) is dropped.
-     * If `auth_time` > 0 it is stored as the new auth time. Also replaces the CSRF secret when
-     * `new_csrf_secret` is not NULL. SESS_ESESSION when absent. */
-    int (*rotate)(sess_store *st, const uint8_t id[SESS_ID_BYTES],
+     * When `expected_hash` is not NULL the rotation happens only if it is still the current
+     * hash (SESS_ESESSION otherwise): two concurrent rotations of one token must not both win
+     * and fork the session. If `auth_time` > 0 it is stored as the new auth time. Also
+     * replaces the CSRF secret when `new_csrf_secret` is not NULL. SESS_ESESSION when absent. */
+    int (*rotate)(sess_store *st, const uint8_t id[SESS_ID_BYTES], const uint8_t *expected_hash,
                   const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until, int64_t auth_time,
                   const uint8_t *new_csrf_secret);
 
@@ -186,5 +188,10 @@ int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *er
  * either is not a JSON object, SESS_ETOOLARGE when the result exceeds max_bytes. */
 int sess_json_merge(const char *target, size_t target_len, const char *patch, size_t patch_len,
                     size_t max_bytes, char **result, size_t *result_len);
+
+/* The canonical text of a JSON object (compact, sorted keys, nulls kept): malloc'ed into
+ * `result`. SESS_EINVAL when not an object, SESS_ETOOLARGE past max_bytes. */
+int sess_json_canonical(const char *json, size_t len, size_t max_bytes, char **result,
+                        size_t *result_len);
 
 #endif

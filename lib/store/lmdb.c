@@ -937,6 +937,7 @@ static int lmdb_patch(sess_store *st, const uint8_t id[SESS_ID_BYTES], const cha
 }
 
 typedef struct rotate_args {
+    const uint8_t *expected_hash;
     const uint8_t *new_hash;
     int64_t prev_until;
     int64_t auth_time;
@@ -947,6 +948,9 @@ static int rotate_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const
 {
     sess_record r;
     int rc = rec_get(txn, s, id, &r, true);
+    if (rc == 0 && a->expected_hash != NULL &&
+        !sess_ct_equal(r.token_hash, a->expected_hash, SESS_HASH_BYTES))
+        rc = SESS_ESESSION;
     if (rc == 0)
         rc = token_put(txn, s, a->new_hash, id);
     if (rc == 0)
@@ -966,11 +970,11 @@ static int rotate_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const
 }
 
 static int lmdb_rotate(sess_store *st, const uint8_t id[SESS_ID_BYTES],
-                       const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until,
-                       int64_t auth_time, const uint8_t *new_csrf_secret)
+                       const uint8_t *expected_hash, const uint8_t new_hash[SESS_HASH_BYTES],
+                       int64_t prev_until, int64_t auth_time, const uint8_t *new_csrf_secret)
 {
     lmdb_store *s = from_base(st);
-    rotate_args a = {new_hash, prev_until, auth_time, new_csrf_secret};
+    rotate_args a = {expected_hash, new_hash, prev_until, auth_time, new_csrf_secret};
     MDB_txn *txn;
     int rc = wtxn_begin(s, &txn);
     return rc != 0 ? rc : wtxn_end(s, txn, rotate_in(txn, s, id, &a));
@@ -1293,30 +1297,6 @@ static int prefs_store(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, c
     return map_err(mdb_put(txn, s->dbi[DBI_PREFS], &k, &v, 0));
 }
 
-/* A JSON object in the canonical text that merging produces (compact, sorted keys); parsed
- * before the write transaction so the writer lock is not held for it. */
-static int canonical_object(const char *json, size_t len, size_t max_bytes, char **out,
-                            size_t *out_len)
-{
-    json_error_t jerr;
-    json_t *v = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (v == NULL || !json_is_object(v)) {
-        json_decref(v);
-        return SESS_EINVAL;
-    }
-    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(v);
-    if (text == NULL)
-        return SESS_ENOMEM;
-    *out_len = strlen(text);
-    if (*out_len > max_bytes) {
-        free(text);
-        return SESS_ETOOLARGE;
-    }
-    *out = text;
-    return 0;
-}
-
 static int lmdb_prefs_put(sess_store *st, const char *user, const char *json, size_t len,
                           size_t max_bytes)
 {
@@ -1326,7 +1306,7 @@ static int lmdb_prefs_put(sess_store *st, const char *user, const char *json, si
     char *text;
     size_t text_len;
     int rc = name_val(user, SESS_USER_MAX, &k);
-    if (rc != 0 || (rc = canonical_object(json, len, max_bytes, &text, &text_len)) != 0)
+    if (rc != 0 || (rc = sess_json_canonical(json, len, max_bytes, &text, &text_len)) != 0)
         return rc;
     if ((rc = wtxn_begin(s, &txn)) == 0)
         rc = wtxn_end(s, txn, prefs_store(txn, s, &k, text, text_len));

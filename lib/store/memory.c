@@ -670,14 +670,15 @@ static int mem_patch(sess_store *base, const uint8_t id[SESS_ID_BYTES], const ch
 }
 
 static int mem_rotate(sess_store *base, const uint8_t id[SESS_ID_BYTES],
-                      const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until,
-                      int64_t auth_time, const uint8_t *new_csrf_secret)
+                      const uint8_t *expected_hash, const uint8_t new_hash[SESS_HASH_BYTES],
+                      int64_t prev_until, int64_t auth_time, const uint8_t *new_csrf_secret)
 {
     mem_store *st = (mem_store *)base;
     int r = 0;
     wrlock(st);
     struct msess *s = map_get(&st->sessions, id, SESS_ID_BYTES);
-    if (s == NULL) {
+    if (s == NULL || (expected_hash != NULL &&
+                      !sess_ct_equal(s->rec.token_hash, expected_hash, SESS_HASH_BYTES))) {
         r = SESS_ESESSION;
     } else if (map_get(&st->tokens, new_hash, SESS_HASH_BYTES) != NULL) {
         r = SESS_EEXIST;
@@ -905,23 +906,13 @@ static int mem_prefs_put(sess_store *base, const char *user, const char *json, s
                          size_t max_bytes)
 {
     mem_store *st = (mem_store *)base;
-    json_error_t jerr;
     if (!user_name_ok(user))
         return SESS_EINVAL;
-    json_t *v = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (v == NULL || !json_is_object(v)) {
-        json_decref(v);
-        return SESS_EINVAL;
-    }
-    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(v);
-    if (text == NULL)
-        return SESS_ENOMEM;
-    size_t text_len = strlen(text);
-    if (text_len > max_bytes) {
-        free(text);
-        return SESS_ETOOLARGE;
-    }
+    char *text;
+    size_t text_len;
+    int c = sess_json_canonical(json, len, max_bytes, &text, &text_len);
+    if (c != 0)
+        return c;
     wrlock(st);
     int r = prefs_install(st, user, text, text_len);
     unlock(st);

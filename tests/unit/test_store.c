@@ -405,7 +405,7 @@ static void test_delete_removes_everything(void **state)
     make(f, &a, "alice", T0);
     make(f, &b, "alice", T0 + 1);
     random_hash(h2);
-    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h2, T0 + 30, 0, NULL));
 
     assert_sess(0, CALL(f, del, a.id));
     assert_absent(f, &a);
@@ -655,7 +655,7 @@ static void test_rotate_previous_hash(void **state)
     make(f, &a, "alice", T0);
     random_hash(h2);
     sess_random(csrf2, sizeof(csrf2));
-    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, T0 + 10, csrf2));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h2, T0 + 30, T0 + 10, csrf2));
 
     lookup_ok(f, h2, &out, false);
     assert_memory_equal(out.id, a.id, SESS_ID_BYTES);
@@ -677,7 +677,7 @@ static void test_rotate_previous_hash(void **state)
 
     /* auth_time 0 and no CSRF secret keep both. */
     random_hash(h3);
-    assert_sess(0, CALL(f, rotate, a.id, h3, T0 + 60, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h3, T0 + 60, 0, NULL));
     lookup_ok(f, h3, &out, false);
     assert_i64(T0 + 10, out.auth_time);
     assert_memory_equal(out.csrf_secret, csrf2, SESS_CSRF_SECRET_BYTES);
@@ -696,8 +696,8 @@ static void test_rotate_twice_drops_first(void **state)
     make(f, &a, "alice", T0);
     random_hash(h2);
     random_hash(h3);
-    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, 0, NULL));
-    assert_sess(0, CALL(f, rotate, a.id, h3, T0 + 40, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h3, T0 + 40, 0, NULL));
 
     sess_record_init(&out);
     assert_sess(SESS_ESESSION, CALL(f, lookup, a.token_hash, &out, &(uint64_t){0}, &(bool){0}));
@@ -711,6 +711,27 @@ static void test_rotate_twice_drops_first(void **state)
     sess_record_dispose(&a);
 }
 
+/* Two rotations that both looked up the same current token: only the first may win. */
+static void test_rotate_expected_hash(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    uint8_t h2[SESS_HASH_BYTES], h3[SESS_HASH_BYTES], seen[SESS_HASH_BYTES];
+
+    make(f, &a, "alice", T0);
+    memcpy(seen, a.token_hash, SESS_HASH_BYTES);
+    random_hash(h2);
+    random_hash(h3);
+    assert_sess(0, CALL(f, rotate, a.id, seen, h2, T0 + 30, 0, NULL));
+    assert_sess(SESS_ESESSION, CALL(f, rotate, a.id, seen, h3, T0 + 30, 0, NULL));
+    sess_record_init(&out);
+    assert_sess(SESS_ESESSION, CALL(f, lookup, h3, &out, &(uint64_t){0}, &(bool){0}));
+    lookup_ok(f, h2, &out, false);
+    assert_memory_equal(out.prev_hash, seen, SESS_HASH_BYTES);
+    sess_record_dispose(&out);
+    sess_record_dispose(&a);
+}
+
 static void test_rotate_absent(void **state)
 {
     fixture *f = *state;
@@ -719,10 +740,10 @@ static void test_rotate_absent(void **state)
 
     sess_id_new(id);
     random_hash(h);
-    assert_sess(SESS_ESESSION, CALL(f, rotate, id, h, T0 + 30, 0, NULL));
+    assert_sess(SESS_ESESSION, CALL(f, rotate, id, NULL, h, T0 + 30, 0, NULL));
     make(f, &a, "alice", T0);
     assert_sess(0, CALL(f, del, a.id));
-    assert_sess(SESS_ESESSION, CALL(f, rotate, a.id, h, T0 + 30, T0, NULL));
+    assert_sess(SESS_ESESSION, CALL(f, rotate, a.id, NULL, h, T0 + 30, T0, NULL));
     sess_record_init(&out);
     assert_sess(SESS_ESESSION, CALL(f, lookup, h, &out, &(uint64_t){0}, &(bool){0}));
     assert_absent(f, &a);
@@ -1122,7 +1143,7 @@ static void test_sweep_drops_ended_previous_hash(void **state)
 
     make(f, &a, "alice", T0);
     random_hash(h2);
-    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h2, T0 + 30, 0, NULL));
 
     assert_sess(0, CALL(f, sweep, T0 + 29, BIG, &removed));
     assert_int_equal(removed, 0);
@@ -1683,7 +1704,7 @@ static void test_reopen_keeps_everything(void **state)
     make(f, &c, "bob", T0 + 2);
     random_hash(h2);
     random_hash(key);
-    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, T0 + 3, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h2, T0 + 30, T0 + 3, NULL));
     assert_sess(0, patch_text(f, a.id, "{\"n\":2,\"z\":true}", 4096, NULL));
     assert_sess(0, CALL(f, touch_many, 1, (const uint8_t(*)[SESS_ID_BYTES])b.id,
                         &(int64_t){T0 + 99}, &(int64_t){T0 + 1999}));
@@ -1747,6 +1768,7 @@ static void test_ping(void **state)
     X(patch_deleted)                                                                               \
     X(rotate_previous_hash)                                                                        \
     X(rotate_twice_drops_first)                                                                    \
+    X(rotate_expected_hash)                                                                        \
     X(rotate_absent)                                                                               \
     X(evict_oldest_first)                                                                          \
     X(revoke_user_generation)                                                                      \

@@ -234,7 +234,7 @@ static void test_reopen_keeps_everything(void **state)
     make(st, &a, "alice", T0);
     make(st, &b, "bob", T0 + 1);
     sess_random(h2, sizeof(h2));
-    assert_sess(0, CALL(st, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(st, rotate, a.id, NULL, h2, T0 + 30, 0, NULL));
     assert_sess(0, CALL(st, patch, b.id, "{\"k\":\"v\"}", 9, 4096, NULL));
     assert_sess(0, CALL(st, revoke_user, "bob", NULL));
     assert_sess(0, CALL(st, prefs_put, "alice", "{\"theme\":\"dark\"}", 16, 4096));
@@ -384,7 +384,7 @@ static void test_read_only_refuses_writes(void **state)
     assert_sess(SESS_EINVAL, CALL(st, touch_many, 1, (const uint8_t(*)[SESS_ID_BYTES])a.id,
                                   &(int64_t){T0 + 5}, &(int64_t){T0 + 5000}));
     assert_sess(SESS_EINVAL, CALL(st, patch, a.id, "{}", 2, 4096, NULL));
-    assert_sess(SESS_EINVAL, CALL(st, rotate, a.id, h, T0, 0, NULL));
+    assert_sess(SESS_EINVAL, CALL(st, rotate, a.id, NULL, h, T0, 0, NULL));
     assert_sess(SESS_EINVAL, CALL(st, del, a.id));
     assert_sess(SESS_EINVAL, CALL(st, revoke_user, "alice", NULL));
     assert_sess(SESS_EINVAL, CALL(st, sweep, T0 + BIG, BIG, &removed));
@@ -641,12 +641,12 @@ static void test_token_grace_mapping(void **state)
     make(st, &a, "alice", T0);
     sess_random(h2, sizeof(h2));
     sess_random(h3, sizeof(h3));
-    assert_sess(0, CALL(st, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(st, rotate, a.id, NULL, h2, T0 + 30, 0, NULL));
     assert_sess(0, lookup(st, a.token_hash, NULL, &prev));
     assert_true(prev);
     /* A hash that is already mapped, even to this session, is refused and changes nothing. */
-    assert_sess(SESS_EEXIST, CALL(st, rotate, a.id, h2, T0 + 35, 0, NULL));
-    assert_sess(SESS_EEXIST, CALL(st, rotate, a.id, a.token_hash, T0 + 35, 0, NULL));
+    assert_sess(SESS_EEXIST, CALL(st, rotate, a.id, NULL, h2, T0 + 35, 0, NULL));
+    assert_sess(SESS_EEXIST, CALL(st, rotate, a.id, NULL, a.token_hash, T0 + 35, 0, NULL));
     assert_sess(0, lookup(st, h2, NULL, &prev));
     assert_false(prev);
     assert_sess(0, lookup(st, a.token_hash, NULL, &prev));
@@ -655,7 +655,7 @@ static void test_token_grace_mapping(void **state)
     assert_int_equal(raw_entries(f, "tokens"), 2);
 
     st = open_ok(f, 0, false);
-    assert_sess(0, CALL(st, rotate, a.id, h3, T0 + 40, 0, NULL));
+    assert_sess(0, CALL(st, rotate, a.id, NULL, h3, T0 + 40, 0, NULL));
     assert_sess(SESS_ESESSION, lookup(st, a.token_hash, NULL, NULL));
     assert_sess(0, lookup(st, h2, NULL, &prev));
     assert_true(prev);
@@ -668,7 +668,7 @@ static void test_token_grace_mapping(void **state)
     assert_int_equal(raw_entries(f, "tokens"), 1);
 
     st = open_ok(f, 0, false);
-    assert_sess(0, CALL(st, rotate, a.id, h2, T0 + 50, 0, NULL));
+    assert_sess(0, CALL(st, rotate, a.id, NULL, h2, T0 + 50, 0, NULL));
     assert_sess(0, CALL(st, del, a.id));
     st->ops->close(st);
     assert_int_equal(raw_entries(f, "tokens"), 0);
@@ -694,7 +694,7 @@ static void test_eviction_order_signed_times(void **state)
     }
     /* The oldest also has a previous token hash, which must go with it. */
     sess_random(h, sizeof(h));
-    assert_sess(0, CALL(st, rotate, r[1].id, h, T0, 0, NULL));
+    assert_sess(0, CALL(st, rotate, r[1].id, NULL, h, T0, 0, NULL));
 
     new_record(&r[4], "alice", 6);
     assert_sess(0, CALL(st, create, &r[4], 2, &evicted));
@@ -755,7 +755,7 @@ static void test_revoke_then_create_cleans_index(void **state)
     make(st, &b, "alice", T0 + 1);
     make(st, &bob, "bob", T0);
     sess_random(h2, sizeof(h2));
-    assert_sess(0, CALL(st, rotate, b.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(st, rotate, b.id, NULL, h2, T0 + 30, 0, NULL));
     assert_sess(0, CALL(st, revoke_user, "alice", &gen));
     assert_int_equal(gen, 1);
 
@@ -867,7 +867,7 @@ static void test_concurrent_readers_and_writer(void **state)
     for (int i = 1; i < N; i += 2) {
         uint8_t h[SESS_HASH_BYTES];
         sess_random(h, sizeof(h));
-        assert_sess(0, CALL(st, rotate, recs[i - 1].id, h, T0, 0, NULL));
+        assert_sess(0, CALL(st, rotate, recs[i - 1].id, NULL, h, T0, 0, NULL));
         assert_sess(0, CALL(st, del, recs[i].id));
     }
     for (int i = 0; i < READERS; i++) {
