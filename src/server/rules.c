@@ -3,6 +3,7 @@
  */
 #include "server/rules.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -15,7 +16,8 @@ bool sessd_glob(const char *pat, const char *s, size_t len)
         return true;
     /* Backtracking only to the last star: no recursion, and at most len x plen steps. */
     while (i < len) {
-        if (p < plen && (pat[p] == '?' || pat[p] == s[i])) {
+        if (p < plen &&
+            (pat[p] == '?' || tolower((unsigned char)pat[p]) == tolower((unsigned char)s[i]))) {
             p++;
             i++;
         } else if (p < plen && pat[p] == '*') {
@@ -47,23 +49,120 @@ bool sessd_has_role(const char *roles, const char *role)
     return false;
 }
 
-/* Host without its port; IPv6 literals keep their brackets. */
-static size_t host_without_port(const char *h, size_t len)
+static int hexval(char c)
 {
-    if (len > 0 && h[0] == '[') {
-        const char *close = memchr(h, ']', len);
-        return close != NULL ? (size_t)(close - h) + 1 : len;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Removes the last segment written to out[0..*n) (for ".."); -1 above the root. */
+static int pop_segment(char *out, size_t *n)
+{
+    if (*n <= 1)
+        return -1;
+    size_t i = *n - 1; /* out[*n - 1] is the "/" that ended the previous segment */
+    while (i > 0 && out[i - 1] != '/')
+        i--;
+    *n = i;
+    return 0;
+}
+
+/* Ends the segment out[seg..*n): "." is dropped, ".." drops the one before. */
+static int end_segment(char *out, size_t *n, size_t seg)
+{
+    size_t l = *n - seg;
+    if (l == 1 && out[seg] == '.') {
+        *n = seg;
+    } else if (l == 2 && out[seg] == '.' && out[seg + 1] == '.') {
+        *n = seg;
+        if (pop_segment(out, n) != 0)
+            return -1;
     }
-    const char *colon = memchr(h, ':', len);
-    return colon != NULL ? (size_t)(colon - h) : len;
+    return 0;
+}
+
+int sessd_normalize_path(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t n = 0, seg = 1;
+    if (len == 0 || in[0] != '/' || cap < 2)
+        return -1;
+    out[n++] = '/';
+    for (size_t i = 1; i < len; i++) {
+        int c = (unsigned char)in[i];
+        if (c == '%') {
+            if (i + 2 >= len || hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0)
+                return -1;
+            c = hexval(in[i + 1]) * 16 + hexval(in[i + 2]);
+            i += 2;
+            if (c == '/' || c == '%')
+                return -1; /* an encoded "/" or a double encoding: read two ways */
+        } else if (c == '/') {
+            if (end_segment(out, &n, seg) != 0)
+                return -1;
+            if (n == 0 || out[n - 1] != '/')
+                out[n++] = '/';
+            seg = n;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f || c == '\\' || c == ';' || n + 2 >= cap)
+            return -1;
+        out[n++] = (char)c;
+    }
+    if (end_segment(out, &n, seg) != 0)
+        return -1;
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+    return (int)n;
+}
+
+int sessd_normalize_host(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (len > 0 && in[0] == '[') {
+        const char *close = memchr(in, ']', len);
+        if (close == NULL || (size_t)(close - in) + 2 > cap)
+            return -1;
+        size_t l = (size_t)(close - in) + 1;
+        for (size_t i = 1; i + 1 < l; i++)
+            if (!isxdigit((unsigned char)in[i]) && in[i] != ':' && in[i] != '.')
+                return -1;
+        if (l < len && in[l] != ':')
+            return -1;
+        for (size_t i = 0; i < l; i++)
+            out[n++] = (char)tolower((unsigned char)in[i]);
+        out[n] = '\0';
+        return (int)n;
+    }
+    const char *colon = memchr(in, ':', len);
+    size_t l = colon != NULL ? (size_t)(colon - in) : len;
+    for (size_t i = colon ? l + 1 : len; i < len; i++)
+        if (!isdigit((unsigned char)in[i]))
+            return -1;
+    if (l > 0 && in[l - 1] == '.')
+        l--; /* "admin.test." is "admin.test" to DNS and to nginx's server_name */
+    if (l == 0 || l + 1 > cap)
+        return -1;
+    for (size_t i = 0; i < l; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (!isalnum(c) && c != '-' && c != '.' && c != '_')
+            return -1;
+        out[n++] = (char)tolower(c);
+    }
+    out[n] = '\0';
+    return (int)n;
 }
 
 static bool host_ok(const sessd_rule *r, const char *host, size_t len)
 {
     if (r->host[0] == '\0')
         return true;
-    len = host_without_port(host, len);
-    return strlen(r->host) == len && strncasecmp(r->host, host, len) == 0;
+    size_t rl = strlen(r->host);
+    while (rl > 0 && r->host[rl - 1] == '.')
+        rl--;
+    return rl == len && strncasecmp(r->host, host, len) == 0;
 }
 
 static bool method_ok(const sessd_rule *r, const char *m, size_t len)
@@ -78,7 +177,7 @@ static bool method_ok(const sessd_rule *r, const char *m, size_t len)
         size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
         while (n > 0 && p[n - 1] == ' ')
             n--;
-        if (n == len && memcmp(p, m, len) == 0)
+        if (n == len && strncasecmp(p, m, len) == 0)
             return true;
         p = c != NULL ? c + 1 : NULL;
     }

@@ -32,15 +32,29 @@ typedef struct sessd_access {
     bool touch;             /* whether the check extends the idle deadline */
 } sessd_access;
 
-/* Finds the rule for a request: `host` (the Host the client asked for, any port is ignored,
- * compared without case), `path` (the path of the original URI without its query), `method`.
+/* Finds the rule for a request: `host` and `path` as normalised by the functions below, `method`
+ * in upper case. Paths and hosts are compared without case, so that "/Admin" cannot slip past a
+ * rule for the path "/admin" and what is under it, on an application that ignores case.
  * Fills `out`; returns the index of the rule, or -1 for deny. */
 int sessd_rules_match(const sessd_config *c, const char *host, size_t host_len, const char *path,
                       size_t path_len, const char *method, size_t method_len, sessd_access *out);
 
-/* Glob match: `*` is any run of characters (slashes included), `?` one character; everything
- * else matches itself. An empty pattern matches everything. Iterative, O(len x pattern) at
- * worst (both are bounded). */
+/* Normalises the path of an original URI for matching, the way proxies and applications will
+ * read it: percent-escapes decoded, "//" collapsed, "." and ".." segments resolved. Refuses
+ * (returns -1) what could be read two ways: no leading "/", an encoded or literal "\\", an
+ * encoded "/", ";" (path parameters that some applications strip), NUL or other control
+ * characters, a bad escape, ".." above the root, or a result that does not fit `cap`. On success
+ * writes the path and a NUL into `out` and returns its length. */
+int sessd_normalize_path(const char *in, size_t len, char *out, size_t cap);
+
+/* Normalises a Host: lower case, without the port and without a trailing dot; IPv6 literals keep
+ * their brackets. -1 for an empty or malformed host (characters outside letters, digits, "-",
+ * "." and, in brackets, ":" and hex). Writes a NUL-terminated result into `out`. */
+int sessd_normalize_host(const char *in, size_t len, char *out, size_t cap);
+
+/* Glob match, ASCII case-insensitive: `*` is any run of characters (slashes included), `?` one
+ * character; everything else matches itself. An empty pattern matches everything. Iterative, O(len
+ * x pattern) at worst (both are bounded). */
 bool sessd_glob(const char *pat, const char *s, size_t len);
 
 /* True when the comma list `roles` contains `role` exactly. */

@@ -12,6 +12,7 @@
  * With ?redirect=1 (for Caddy and Traefik, which pass the answer through as it is), a browser
  * navigation without a session gets a 302 to the login page instead of the 401.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -22,46 +23,97 @@
 #include "server/server.h"
 #include "sessiond/error.h"
 
-/* The original request as the proxy describes it. */
+/* The original request as the proxy describes it, normalised for matching. `uri` is as sent
+ * (for the login redirect); `path` and `host` are normalised (rules.h), `method` upper case. */
 typedef struct original {
-    const char *method, *uri, *host;
-    size_t method_len, uri_len, host_len, path_len;
+    const char *uri;
+    size_t uri_len;
+    char method[16];
+    size_t method_len;
+    const char *raw_host; /* as sent, with its port: the request's own origin for CSRF */
+    size_t raw_host_len;
+    char host[256];
+    size_t host_len;
+    char path[SESSD_URI_MAX + 1];
+    size_t path_len;
 } original;
 
-static const char *first_header(h2o_req_t *req, const char *a, const char *b, size_t *len)
+/* The value of a header the proxy sets. NULL when absent; `*bad` when it appears twice (a
+ * client's copy passed along next to the proxy's: which one is true cannot be known). */
+static const char *proxy_header(h2o_req_t *req, const char *name, size_t *len, bool *bad)
 {
-    const char *v = http_header(req, a, len);
-    return v != NULL ? v : http_header(req, b, len);
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return NULL;
+    if (h2o_find_header_by_str(&req->headers, name, strlen(name), i) >= 0)
+        *bad = true;
+    *len = req->headers.entries[i].value.len;
+    return req->headers.entries[i].value.base;
 }
 
-static void describe(h2o_req_t *req, original *o)
+/* X-Forwarded-NAME or X-Original-NAME. When both are sent they must agree: a proxy that sets
+ * one and passes the client's other along must not let the client choose what is checked. */
+static const char *forwarded(h2o_req_t *req, const char *fwd, const char *orig, size_t *len,
+                             bool *bad)
 {
-    o->method = first_header(req, "x-forwarded-method", "x-original-method", &o->method_len);
-    if (o->method == NULL) {
-        o->method = req->method.base;
-        o->method_len = req->method.len;
+    size_t fl = 0, ol = 0;
+    const char *f = proxy_header(req, fwd, &fl, bad);
+    const char *o = proxy_header(req, orig, &ol, bad);
+    if (f != NULL && o != NULL && !h2o_memis(f, fl, o, ol))
+        *bad = true;
+    *len = f != NULL ? fl : ol;
+    return f != NULL ? f : o;
+}
+
+/* Fills `o`; -1 (after answering 400) when the description is missing or ambiguous. */
+static int describe(h2o_req_t *req, original *o)
+{
+    bool bad = false;
+    size_t ml = 0, hl = 0;
+    const char *m = forwarded(req, "x-forwarded-method", "x-original-method", &ml, &bad);
+    o->uri = forwarded(req, "x-forwarded-uri", "x-original-uri", &o->uri_len, &bad);
+    const char *h = proxy_header(req, "x-forwarded-host", &hl, &bad);
+    if (m == NULL) {
+        m = req->method.base;
+        ml = req->method.len;
     }
-    o->uri = first_header(req, "x-forwarded-uri", "x-original-uri", &o->uri_len);
-    if (o->uri == NULL || o->uri_len == 0) {
-        o->uri = "/";
-        o->uri_len = 1;
+    if (h == NULL) {
+        h = req->authority.base;
+        hl = req->authority.len;
     }
-    o->host = http_header(req, "x-forwarded-host", &o->host_len);
-    if (o->host == NULL) {
-        o->host = req->authority.base;
-        o->host_len = req->authority.len;
+    if (bad || o->uri == NULL || o->uri_len == 0 || ml == 0 || ml >= sizeof(o->method)) {
+        auth_deny(req, 400, "invalid_request",
+                  "the proxy must describe the original request once: X-Forwarded-Uri (or "
+                  "X-Original-URI), X-Forwarded-Method, X-Forwarded-Host");
+        return -1;
     }
+    for (size_t i = 0; i < ml; i++)
+        o->method[i] = (char)toupper((unsigned char)m[i]);
+    o->method[ml] = '\0';
+    o->method_len = ml;
     const char *q = memchr(o->uri, '?', o->uri_len);
-    o->path_len = q != NULL ? (size_t)(q - o->uri) : o->uri_len;
+    size_t pl = q != NULL ? (size_t)(q - o->uri) : o->uri_len;
+    int n = sessd_normalize_path(o->uri, pl, o->path, sizeof(o->path));
+    int k = sessd_normalize_host(h, hl, o->host, sizeof(o->host));
+    if (n < 0 || k < 0) {
+        auth_deny(req, 400, "invalid_request",
+                  n < 0 ? "the original path is ambiguous (encoded / or \\, ;, .. above the root, "
+                          "control characters)"
+                        : "the original host is malformed");
+        return -1;
+    }
+    o->path_len = (size_t)n;
+    o->host_len = (size_t)k;
+    o->raw_host = h;
+    o->raw_host_len = hl;
+    return 0;
 }
 
+/* Anything but GET, HEAD and OPTIONS can change state. */
 static bool unsafe_method(const original *o)
 {
-    static const char *const unsafe[] = {"POST", "PUT", "PATCH", "DELETE"};
-    for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++)
-        if (h2o_memis(o->method, o->method_len, unsafe[i], strlen(unsafe[i])))
-            return true;
-    return false;
+    return strcmp(o->method, "GET") != 0 && strcmp(o->method, "HEAD") != 0 &&
+           strcmp(o->method, "OPTIONS") != 0;
 }
 
 /* An unsafe method needs the session's CSRF token, or a same-origin Sec-Fetch-Site, or an
@@ -89,9 +141,9 @@ static bool csrf_ok(h2o_req_t *req, const original *o, const sess_record *rec,
         proto = strncmp(c->public_url, "https:", 6) == 0 ? "https" : "http";
         pl = strlen(proto);
     }
-    bool own = n == pl + 3 + o->host_len && strncasecmp(origin, proto, pl) == 0 &&
+    bool own = n == pl + 3 + o->raw_host_len && strncasecmp(origin, proto, pl) == 0 &&
                memcmp(origin + pl, "://", 3) == 0 &&
-               strncasecmp(origin + pl + 3, o->host, o->host_len) == 0;
+               strncasecmp(origin + pl + 3, o->raw_host, o->raw_host_len) == 0;
     if (own)
         return true;
     for (const char *p = c->allowed_origins; *p != '\0';) {
@@ -277,10 +329,14 @@ int sessd_auth_verify(h2o_req_t *req)
     const sessd_config *c = sessd_cfg();
     original o;
     sessd_access acc;
-    describe(req, &o);
-    if (o.uri_len > SESSD_URI_MAX)
+    size_t ul = 0;
+    bool dup = false;
+    if (forwarded(req, "x-forwarded-uri", "x-original-uri", &ul, &dup) != NULL &&
+        ul > SESSD_URI_MAX)
         return auth_deny(req, 414, "too_large", "the original URI is too long");
-    sessd_rules_match(c, o.host, o.host_len, o.uri, o.path_len, o.method, o.method_len, &acc);
+    if (describe(req, &o) != 0)
+        return 400;
+    sessd_rules_match(c, o.host, o.host_len, o.path, o.path_len, o.method, o.method_len, &acc);
     int status = check(req, &o, &acc, c);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     sessd_metrics_verify_latency(

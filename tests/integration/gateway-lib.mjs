@@ -122,6 +122,9 @@ trusted_proxies = 127.0.0.1
 [login]
 argon2_ops = 1
 argon2_mem = 8m
+[rule adminhost]
+host = admin.test
+policy = role:admin
 [rule static]
 path = /static/*
 methods = GET,HEAD

@@ -89,6 +89,31 @@ test('a role rule gives 403 to a user without the role and 200 to one with it', 
   assert.equal(r.json.headers['x-auth-user'], 'bob');
 });
 
+test('a client cannot choose what verify checks, nor slip past a rule with path or host tricks', T, async () => {
+  // Anonymous: headers describing another (public) request are the proxy's to set, not ours.
+  for (const h of [{ 'X-Forwarded-Uri': '/static/x' }, { 'X-Original-URI': '/static/x' },
+    { 'X-Forwarded-Uri': '/static/x', 'X-Forwarded-Method': 'GET' }]) {
+    const r = await get('/admin/secret', { headers: { ...h, Accept: 'application/json' } });
+    assert.notEqual(r.status, 200, `forged ${JSON.stringify(h)} let an anonymous request through`);
+  }
+  for (const path of ['/static/../admin/x', '/static/%2e%2e/admin/x', '/static/x/../../admin/x',
+    '/static/%2E%2E/admin/x', '/static/..%2fadmin/x', '/static%2f..%2fadmin/x']) {
+    const r = await get(path, { headers: { Accept: 'application/json' } });
+    assert.notEqual(r.status, 200, `${path} reached the app anonymously`);
+  }
+  // alice has no admin role: none of these spellings of /admin may pass with her identity.
+  const alice = new Jar();
+  assert.equal((await login(port, alice, 'alice', PASSWORD)).status, 303);
+  for (const path of ['//admin/x', '/%61dmin/x', '/Admin/x', '/admin;x/y', '/./admin/x', '/admin/./x']) {
+    const r = await get(path, { jar: alice, headers: { Accept: 'application/json' } });
+    assert.notEqual(r.status, 200, `${path} let alice through to an admin path`);
+  }
+  for (const host of ['admin.test', 'admin.test.', 'ADMIN.test:80']) {
+    const r = await get('/private/page', { jar: alice, headers: { Host: host, Accept: 'application/json' } });
+    assert.notEqual(r.json?.headers?.['x-auth-user'], 'alice', `Host ${host}: passed as alice`);
+  }
+});
+
 test('logout clears the cookie and redirects; the old cookie replayed gives 401', T, async () => {
   const jar = new Jar();
   assert.equal((await login(port, jar, 'dave', PASSWORD)).status, 303);

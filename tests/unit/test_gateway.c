@@ -31,6 +31,56 @@ static void glob_cases(void **state)
     assert_false(sessd_glob("*a*a*a*a*a*b", s, sizeof(s)));
 }
 
+static void path_normalisation(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } ok[] = {{"/", "/"},
+              {"/a/b", "/a/b"},
+              {"//admin/x", "/admin/x"},
+              {"/static/../admin/x", "/admin/x"},
+              {"/static/%2e%2e/admin/x", "/admin/x"},
+              {"/static/x/../../admin/x", "/admin/x"},
+              {"/./admin/./x", "/admin/x"},
+              {"/%61dmin/x", "/admin/x"},
+              {"/a/b/..", "/a/"},
+              {"/a/.", "/a/"},
+              {"/caf%C3%A9", "/caf\xc3\xa9"}};
+    char out[64];
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int n = sessd_normalize_path(ok[i].in, strlen(ok[i].in), out, sizeof(out));
+        assert_true(n > 0);
+        assert_string_equal(out, ok[i].out);
+    }
+    static const char *const bad[] = {"",       "admin", "/..",    "/a/../..", "/a%2fb",
+                                      "/a%2Fb", "/a\\b", "/a%5cb", "/admin;x", "/a%3bb",
+                                      "/a%00b", "/a\tb", "/a%zz",  "/a%2",     "/a%252e%252e/x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sessd_normalize_path(bad[i], strlen(bad[i]), out, sizeof(out)), -1);
+    /* At the bound and one past it. */
+    char longp[70];
+    memset(longp, 'a', sizeof(longp));
+    longp[0] = '/';
+    assert_int_equal(sessd_normalize_path(longp, 62, out, sizeof(out)), 62);
+    assert_int_equal(sessd_normalize_path(longp, 63, out, sizeof(out)), -1);
+}
+
+static void host_normalisation(void **state)
+{
+    (void)state;
+    char out[32];
+    assert_int_equal(sessd_normalize_host("Admin.Test.", 11, out, sizeof(out)), 10);
+    assert_string_equal(out, "admin.test");
+    assert_true(sessd_normalize_host("admin.test:8080", 15, out, sizeof(out)) > 0);
+    assert_string_equal(out, "admin.test");
+    assert_true(sessd_normalize_host("[::1]:80", 8, out, sizeof(out)) > 0);
+    assert_string_equal(out, "[::1]");
+    static const char *const bad[] = {"", ":80", "a b", "a:x", "[::1", "[zz]", "a@b", "[::1]x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sessd_normalize_host(bad[i], strlen(bad[i]), out, sizeof(out)), -1);
+}
+
 static void roles(void **state)
 {
     (void)state;
@@ -77,7 +127,8 @@ static void rule_matching(void **state)
     assert_int_equal(a.kind, SESSD_POLICY_PUBLIC);
     /* Methods restrict: a POST to /static is not public; nothing else matches other.test. */
     assert_int_equal(MATCH(&c, "other.test", "/static/x.css", "POST", &a), -1);
-    assert_int_equal(MATCH(&c, "APP.test:8443", "/admin/users", "DELETE", &a), 1);
+    assert_int_equal(MATCH(&c, "app.test", "/Admin/users", "DELETE", &a),
+                     1); /* normalised host; any case */
     assert_int_equal(a.kind, SESSD_POLICY_ROLE);
     assert_string_equal(a.role, "admin");
     assert_false(a.touch);
@@ -255,10 +306,11 @@ static void throttling(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(glob_cases),       cmocka_unit_test(roles),
-        cmocka_unit_test(rule_matching),    cmocka_unit_test(redirect_accepts),
-        cmocka_unit_test(redirect_refuses), cmocka_unit_test(redirect_bounds),
-        cmocka_unit_test(sanitize),         cmocka_unit_test(form_values),
+        cmocka_unit_test(path_normalisation), cmocka_unit_test(host_normalisation),
+        cmocka_unit_test(glob_cases),         cmocka_unit_test(roles),
+        cmocka_unit_test(rule_matching),      cmocka_unit_test(redirect_accepts),
+        cmocka_unit_test(redirect_refuses),   cmocka_unit_test(redirect_bounds),
+        cmocka_unit_test(sanitize),           cmocka_unit_test(form_values),
         cmocka_unit_test(throttling),
     };
     if (sess_crypto_init() != 0)
