@@ -61,10 +61,29 @@ static bool decode_once(const char *s, size_t len, char *out, size_t *out_len)
     return true;
 }
 
+/* True when the path part (before ? or #) has a "." or ".." segment: a browser resolves
+ * "/.//evil.test" to "//evil.test", which the application may later echo as a location. */
+static bool has_dot_segment(const char *s, size_t len)
+{
+    size_t end = 0;
+    while (end < len && s[end] != '?' && s[end] != '#')
+        end++;
+    for (size_t i = 0; i < end;) {
+        size_t j = i + 1;
+        while (j < end && s[j] != '/')
+            j++;
+        size_t n = j - i - 1; /* the segment after the "/" at i */
+        if ((n == 1 && s[i + 1] == '.') || (n == 2 && s[i + 1] == '.' && s[i + 2] == '.'))
+            return true;
+        i = j;
+    }
+    return false;
+}
+
 static bool relative_ok(const char *s, size_t len)
 {
     /* "/x" but not "//x" nor "/\x"; plain_chars already refused backslashes. */
-    return len >= 1 && s[0] == '/' && (len == 1 || s[1] != '/');
+    return len >= 1 && s[0] == '/' && (len == 1 || s[1] != '/') && !has_dot_segment(s, len);
 }
 
 /* "scheme://host[:port]" of `url` (which may go on with a path) into `out`, lower-cased. */

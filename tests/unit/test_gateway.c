@@ -154,7 +154,6 @@ static void redirect_accepts(void **state)
         "/",
         "/app",
         "/app?x=1&y=2#frag",
-        "/a/b/../c",
         "/%E2%82%AC",
         "https://app.example.com",
         "https://app.example.com/",
@@ -213,6 +212,16 @@ static void redirect_refuses(void **state)
 }
 
 /* Bounds: SESSD_RD_MAX bytes are accepted, one more is refused. */
+static void redirect_refuses_dot_segments(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "/.//evil.test", "/%2e%2e//evil.test", "/a/../..//evil.test", "/./x", "/x/..", "/a/b/../c"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(sessd_redirect_ok(bad[i], strlen(bad[i]), "http://app.test", ""));
+    assert_true(sessd_redirect_ok("/a.b/..c/?x=/../", 16, "http://app.test", ""));
+}
+
 static void redirect_bounds(void **state)
 {
     (void)state;
@@ -306,11 +315,17 @@ static void throttling(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(path_normalisation), cmocka_unit_test(host_normalisation),
-        cmocka_unit_test(glob_cases),         cmocka_unit_test(roles),
-        cmocka_unit_test(rule_matching),      cmocka_unit_test(redirect_accepts),
-        cmocka_unit_test(redirect_refuses),   cmocka_unit_test(redirect_bounds),
-        cmocka_unit_test(sanitize),           cmocka_unit_test(form_values),
+        cmocka_unit_test(path_normalisation),
+        cmocka_unit_test(host_normalisation),
+        cmocka_unit_test(glob_cases),
+        cmocka_unit_test(roles),
+        cmocka_unit_test(rule_matching),
+        cmocka_unit_test(redirect_accepts),
+        cmocka_unit_test(redirect_refuses),
+        cmocka_unit_test(redirect_bounds),
+        cmocka_unit_test(redirect_refuses_dot_segments),
+        cmocka_unit_test(sanitize),
+        cmocka_unit_test(form_values),
         cmocka_unit_test(throttling),
     };
     if (sess_crypto_init() != 0)
