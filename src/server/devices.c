@@ -116,7 +116,9 @@ static void show(h2o_req_t *req, const sessd_visitor *v, const device_list *l, b
         auth_html(p.f, sessd_page_msg(&p, heads[i]));
         fputs("</th>", p.f);
     }
-    fputs("<td></td></tr></thead>\n<tbody>\n", p.f);
+    fputs("<th scope=\"col\"><span class=\"sr-only\">", p.f);
+    auth_html(p.f, sessd_page_msg(&p, SESSD_MSG_SIGN_OUT));
+    fputs("</span></th></tr></thead>\n<tbody>\n", p.f);
     for (size_t i = 0; i < l->n; i++)
         row(&p, &l->rows[i], memcmp(l->rows[i].id, v->rec.id, SESS_ID_BYTES) == 0, proof);
     fputs("</tbody>\n</table>\n", p.f);
@@ -162,15 +164,24 @@ int sessd_auth_devices_page(h2o_req_t *req)
     return status;
 }
 
-/* Ends every session of the user but `keep`. */
+/* Ends every session of the user but the current one, a page of DEVICES_MAX at a time (the
+ * current one stays in each page, so a full page that ended nothing is the last). */
 static int revoke_others(const sessd_visitor *v)
 {
     device_list l = {0};
-    int r = list_devices(v->rec.user, &l);
-    for (size_t i = 0; r == 0 && i < l.n; i++)
-        if (memcmp(l.rows[i].id, v->rec.id, SESS_ID_BYTES) != 0)
-            r = sess_delete(sessd_srv.ctx, l.rows[i].id);
-    free(l.rows);
+    size_t ended;
+    int r;
+    do {
+        ended = 0;
+        r = list_devices(v->rec.user, &l);
+        for (size_t i = 0; r == 0 && i < l.n; i++) {
+            if (memcmp(l.rows[i].id, v->rec.id, SESS_ID_BYTES) != 0) {
+                r = sess_delete(sessd_srv.ctx, l.rows[i].id);
+                ended++;
+            }
+        }
+        free(l.rows);
+    } while (r == 0 && l.n == DEVICES_MAX && ended > 0);
     return r;
 }
 

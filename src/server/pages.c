@@ -37,7 +37,7 @@ const char sessd_page_css[] =
     "border-radius:.25rem;background:var(--accent);color:var(--card);cursor:pointer}\n"
     "button.plain{background:transparent;color:var(--accent);margin:0;padding:.2rem .5rem}\n"
     ":focus-visible{outline:3px solid var(--accent);outline-offset:2px}\n"
-    ".skip{position:absolute;left:-100vw}.skip:focus{left:1rem;top:1rem}\n"
+    ".skip,.sr-only{position:absolute;left:-100vw}.skip:focus{left:1rem;top:1rem}\n"
     "table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:.4rem;"
     "border-bottom:1px solid var(--line);vertical-align:top}\n"
     ".error{color:var(--err);font-weight:600}.error::before{content:\"\\26A0\\FE0E  \"}\n"

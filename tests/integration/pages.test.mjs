@@ -5,11 +5,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Sandbox, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Sandbox, TEST_TIMEOUT_MS, createApiKey } from './lib.mjs';
 import { PASSWORD, Jar, addUser, browse, formFields, freePort, login } from './gateway-lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
-let sb, srv, port;
+let sb, srv, port, apiKey;
 
 before(async () => {
   sb = new Sandbox('sessiond-pages-');
@@ -20,10 +20,13 @@ public_url = http://127.0.0.1:${port}
 [login]
 argon2_ops = 1
 argon2_mem = 8m
+[session]
+max_per_user = 400
 [rule app]
 policy = authenticated
 `);
-  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin']) await addUser(data, u, { config });
+  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) await addUser(data, u, { config });
+  apiKey = await createApiKey(data);
   srv = await sb.start({ data, config, args: ['--listen', `127.0.0.1:${port}`] });
 });
 
@@ -215,6 +218,25 @@ test('revoke one device, then all others; the current session survives', T, asyn
   const left = devices((await get('/auth/sessions', { jar: a })).text);
   assert.equal(left.ids.length, 1);
   assert.match((await get('/auth/sessions?revoked=1', { jar: a })).text, /<p role="status">Signed out\.<\/p>/);
+});
+
+test('"all others" ends more sessions than one page of the list holds', T, async () => {
+  const bulk = [];
+  for (let i = 0; i < 300; i++) {
+    const r = await srv.api('POST', '/v1/sessions', { key: apiKey, body: { user: 'frank', client: { user_agent: `bulk ${i}` } } });
+    assert.equal(r.status, 201, r.text);
+    bulk.push(r.json.token);
+  }
+  const a = await signIn('frank', 'the one that stays');
+  assert.equal(devices((await get('/auth/sessions', { jar: a })).text).ids.length, 256, 'the page is bounded');
+  const all = await revoke(a, { others: '1' });
+  assert.equal(all.status, 303, all.text);
+  for (const t of [bulk[0], bulk[150], bulk[299]]) assert.equal((await verifyWith(t)).status, 401);
+  const left = devices((await get('/auth/sessions', { jar: a })).text);
+  assert.equal(left.ids.length, 1);
+  assert.equal(left.current.length, 1);
+  const list = await srv.api('GET', '/v1/users/frank/sessions', { key: apiKey });
+  assert.equal(list.json.length, 1);
 });
 
 test('every form POST without its CSRF proof, or cross-site, is refused', T, async () => {
