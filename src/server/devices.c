@@ -97,7 +97,8 @@ static void row(sessd_page *p, const device *d, bool current, const char *proof)
     fputs("</button></form></td>\n</tr>\n", p->f);
 }
 
-static void show(h2o_req_t *req, const sessd_visitor *v, const device_list *l, bool revoked)
+/* The page; `note` is -1, SESSD_MSG_REVOKED, or an error message. */
+static void show(h2o_req_t *req, int status, const sessd_visitor *v, const device_list *l, int note)
 {
     static const enum sessd_msg heads[] = {SESSD_MSG_DEVICE, SESSD_MSG_ADDRESS, SESSD_MSG_CREATED,
                                            SESSD_MSG_LAST_SEEN};
@@ -106,8 +107,10 @@ static void show(h2o_req_t *req, const sessd_visitor *v, const device_list *l, b
     if (!sessd_page_begin(&p, req, v, SESSD_MSG_DEVICES))
         return;
     auth_form_proof(req, proof);
-    if (revoked)
+    if (note == SESSD_MSG_REVOKED)
         sessd_page_status(&p, SESSD_MSG_REVOKED);
+    else if (note >= 0)
+        sessd_page_error(&p, (enum sessd_msg)note);
     fputs("<table>\n<caption>", p.f);
     auth_html(p.f, sessd_page_msg(&p, SESSD_MSG_DEVICES_CAPTION));
     fputs("</caption>\n<thead><tr>", p.f);
@@ -126,7 +129,7 @@ static void show(h2o_req_t *req, const sessd_visitor *v, const device_list *l, b
     fputs("<input type=\"hidden\" name=\"others\" value=\"1\">\n<button type=\"submit\">", p.f);
     auth_html(p.f, sessd_page_msg(&p, SESSD_MSG_REVOKE_OTHERS));
     fputs("</button>\n</form>\n", p.f);
-    sessd_page_end(&p, 200);
+    sessd_page_end(&p, status);
 }
 
 /* Without a session: a browser goes to the login page (and comes back), a script gets 401. */
@@ -140,21 +143,17 @@ static int not_signed_in(h2o_req_t *req)
     return auth_see_other(req, to);
 }
 
-int sessd_auth_devices_page(h2o_req_t *req)
+/* Answers the page for the request's session (or sends a visitor without one to log in). */
+static int page(h2o_req_t *req, int status, int note)
 {
     sessd_visitor v;
     device_list l = {0};
-    char flag[4];
-    sessd_visitor_load(req, true, &v);
+    sessd_visitor_load(req, status == 200, &v);
     if (!v.signed_in)
         return not_signed_in(req);
-    int r = list_devices(v.rec.user, &l), status = 200;
-    bool revoked =
-        req->query_at != SIZE_MAX &&
-        auth_form_value(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
-                        "revoked", flag, sizeof(flag), false) > 0;
+    int r = list_devices(v.rec.user, &l);
     if (r == 0) {
-        show(req, &v, &l, revoked);
+        show(req, status, &v, &l, note);
     } else {
         http_send_error(req, r, NULL);
         status = sess_err_http_status(r);
@@ -162,6 +161,16 @@ int sessd_auth_devices_page(h2o_req_t *req)
     free(l.rows);
     sessd_visitor_dispose(&v);
     return status;
+}
+
+int sessd_auth_devices_page(h2o_req_t *req)
+{
+    char flag[4];
+    bool revoked =
+        req->query_at != SIZE_MAX &&
+        auth_form_value(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
+                        "revoked", flag, sizeof(flag), false) > 0;
+    return page(req, 200, revoked ? SESSD_MSG_REVOKED : -1);
 }
 
 /* Ends every session of the user but the current one, a page of DEVICES_MAX at a time (the
@@ -208,7 +217,9 @@ int sessd_auth_devices_revoke(h2o_req_t *req)
     size_t len;
     const char *body = auth_body(req, &len);
     if (!auth_form_proof_ok(req))
-        return auth_deny(req, 403, "csrf_failed", "this form has expired; please try again");
+        return auth_wants_json(req)
+                   ? auth_deny(req, 403, "csrf_failed", "the form's CSRF proof is missing")
+                   : page(req, 403, SESSD_MSG_ERR_EXPIRED_FORM);
     long hl = auth_form_value(body, len, "session_id", hex, sizeof(hex), false);
     bool all = auth_form_value(body, len, "others", others, sizeof(others), false) > 0;
     if (!all && (hl != SESS_ID_STRLEN || sess_id_from_hex(hex, (size_t)hl, id) != 0))

@@ -18,6 +18,7 @@ static const char *const en[SESSD_MSG_COUNT] = {
     [SESSD_MSG_ERR_TOO_MANY] = "Too many failed sign-ins. Please wait and try again later.",
     [SESSD_MSG_ERR_UNAVAILABLE] = "Signing in is not possible right now; please try again later.",
     [SESSD_MSG_ERR_BUSY] = "The server is busy; please try again.",
+    [SESSD_MSG_ERR_INVALID_CHOICE] = "Please choose one of the offered values.",
     [SESSD_MSG_PREFERENCES] = "Preferences",
     [SESSD_MSG_LANGUAGE] = "Language",
     [SESSD_MSG_LANGUAGE_AUTO] = "As my browser asks",
@@ -65,6 +66,7 @@ static const char *const fr[SESSD_MSG_COUNT] = {
     [SESSD_MSG_ERR_UNAVAILABLE] =
         "La connexion est impossible pour le moment ; veuillez réessayer plus tard.",
     [SESSD_MSG_ERR_BUSY] = "Le serveur est occupé ; veuillez réessayer.",
+    [SESSD_MSG_ERR_INVALID_CHOICE] = "Veuillez choisir l’une des valeurs proposées.",
     [SESSD_MSG_PREFERENCES] = "Préférences",
     [SESSD_MSG_LANGUAGE] = "Langue",
     [SESSD_MSG_LANGUAGE_AUTO] = "Celle de mon navigateur",
@@ -112,6 +114,7 @@ static const char *const de[SESSD_MSG_COUNT] = {
     [SESSD_MSG_ERR_UNAVAILABLE] =
         "Die Anmeldung ist gerade nicht möglich; bitte später erneut versuchen.",
     [SESSD_MSG_ERR_BUSY] = "Der Server ist ausgelastet; bitte erneut versuchen.",
+    [SESSD_MSG_ERR_INVALID_CHOICE] = "Bitte einen der angebotenen Werte wählen.",
     [SESSD_MSG_PREFERENCES] = "Einstellungen",
     [SESSD_MSG_LANGUAGE] = "Sprache",
     [SESSD_MSG_LANGUAGE_AUTO] = "Wie mein Browser",

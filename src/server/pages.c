@@ -63,6 +63,13 @@ void sessd_page_status(sessd_page *p, enum sessd_msg m)
     fputs("</p>\n", p->f);
 }
 
+void sessd_page_error(sessd_page *p, enum sessd_msg m)
+{
+    fputs("<p class=\"error\" role=\"alert\">", p->f);
+    text(p, m);
+    fputs("</p>\n", p->f);
+}
+
 void sessd_page_hidden(sessd_page *p, const char *name, const char *value)
 {
     fputs("<input type=\"hidden\" name=\"", p->f);

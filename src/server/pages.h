@@ -38,6 +38,8 @@ void sessd_page_end(sessd_page *p, int status);
 const char *sessd_page_msg(const sessd_page *p, enum sessd_msg m);
 /* A <p role="status"> with `m`. */
 void sessd_page_status(sessd_page *p, enum sessd_msg m);
+/* A <p class="error" role="alert"> with `m`. */
+void sessd_page_error(sessd_page *p, enum sessd_msg m);
 /* <input type="hidden" name=NAME value=VALUE> with the value escaped. */
 void sessd_page_hidden(sessd_page *p, const char *name, const char *value);
 

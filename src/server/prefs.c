@@ -210,14 +210,17 @@ static void select_begin(sessd_page *p, const char *name, enum sessd_msg label)
     fprintf(p->f, "</label>\n<select id=\"%s\" name=\"%s\">\n", name, name);
 }
 
-static void show(h2o_req_t *req, int status, const sessd_visitor *v, bool saved)
+/* The page; `note` is -1, SESSD_MSG_SAVED, or an error message. */
+static void show(h2o_req_t *req, int status, const sessd_visitor *v, int note)
 {
     sessd_page p;
     char proof[SESS_TOKEN_STRLEN + 1];
     if (!sessd_page_begin(&p, req, v, SESSD_MSG_PREFERENCES))
         return;
-    if (saved)
+    if (note == SESSD_MSG_SAVED)
         sessd_page_status(&p, SESSD_MSG_SAVED);
+    else if (note >= 0)
+        sessd_page_error(&p, (enum sessd_msg)note);
     if (!v->signed_in) {
         fputs("<p>", p.f);
         auth_html(p.f, sessd_page_msg(&p, SESSD_MSG_PREFS_ANON_NOTE));
@@ -257,7 +260,7 @@ int sessd_auth_prefs_page(h2o_req_t *req)
         auth_form_value(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
                         "saved", flag, sizeof(flag), false) > 0;
     sessd_visitor_load(req, false, &v);
-    show(req, 200, &v, saved);
+    show(req, 200, &v, saved ? SESSD_MSG_SAVED : -1);
     sessd_visitor_dispose(&v);
     return 200;
 }
@@ -294,12 +297,18 @@ int sessd_auth_prefs_post(h2o_req_t *req)
     sessd_prefs np;
     char to[160];
     int status = 0;
-    if (!auth_form_proof_ok(req))
-        return auth_deny(req, 403, "csrf_failed",
-                         sessd_msg(SESSD_LANG_EN, SESSD_MSG_ERR_EXPIRED_FORM));
-    if (!read_form(req, &np))
-        return auth_deny(req, 400, "invalid_request", "language, theme or font_size is invalid");
-    sessd_visitor_load(req, true, &v);
+    bool proof = auth_form_proof_ok(req), form = read_form(req, &np);
+    if (auth_wants_json(req) && (!proof || !form))
+        return !proof ? auth_deny(req, 403, "csrf_failed", "the form's CSRF proof is missing")
+                      : auth_deny(req, 400, "invalid_request", "invalid language, theme or size");
+    sessd_visitor_load(req, proof && form, &v);
+    if (!proof || !form) {
+        /* The page again, with a fresh proof and the reason, in the visitor's language. */
+        status = !proof ? 403 : 400;
+        show(req, status, &v, !proof ? SESSD_MSG_ERR_EXPIRED_FORM : SESSD_MSG_ERR_INVALID_CHOICE);
+        sessd_visitor_dispose(&v);
+        return status;
+    }
     if (v.signed_in) {
         status = save_user(req, &v, &np);
     } else {

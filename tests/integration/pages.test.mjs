@@ -177,6 +177,9 @@ test('your devices lists the sessions with this device marked, escaped, without 
   assert.match(page.text, /<nav aria-label="Account">/);
   const who = await get('/auth/whoami', { jar: a });
   assert.deepEqual(d.current, [who.json.session_id]);
+  const fr = await get('/auth/sessions', { jar: a, headers: { 'Accept-Language': 'fr-FR, en;q=0.5' } });
+  assert.match(fr.text, /<title>Vos appareils<\/title>/);
+  assert.match(fr.text, /<strong>\(Cet appareil\)<\/strong>/);
   // Without a session: a navigation goes to the login page, a script gets 401.
   const anon = await get('/auth/sessions');
   assert.equal(anon.status, 303);
@@ -247,18 +250,27 @@ test('every form POST without its CSRF proof, or cross-site, is refused', T, asy
   const anon = new Jar();
   await get('/auth/preferences', { jar: anon });
   for (const jar of [anon, a]) {
-    const r = await post('/auth/preferences', { jar, form: { language: 'fr', theme: 'dark', font_size: 'large' } });
+    const r = await post('/auth/preferences', { jar, form: { language: 'fr', theme: 'dark', font_size: 'large' }, headers: { 'Accept-Language': 'de' } });
     assert.equal(r.status, 403);
-    assert.equal(r.headers['set-cookie'], undefined);
+    assert.ok(!(r.headers['set-cookie'] || []).some((c) => c.startsWith('sid_prefs=')), 'nothing saved');
+    assert.match(r.text, /<p class="error" role="alert">Dieses Formular ist abgelaufen; bitte erneut versuchen\.<\/p>/);
+    const j = await post('/auth/preferences', { jar, form: { language: 'fr', theme: 'dark', font_size: 'large' }, headers: { Accept: 'application/json' } });
+    assert.equal(j.status, 403);
+    assert.equal(j.json?.error, 'csrf_failed');
     const w = await post('/auth/preferences', { jar, form: { language: 'fr', theme: 'dark', font_size: 'large', csrf: 'A'.repeat(43) } });
     assert.equal(w.status, 403);
   }
   assert.match((await get('/auth/preferences', { jar: a })).text, /<html lang="en">/, 'nothing was saved');
   const cross = await savePrefs(a, { language: 'fr' }, { Origin: 'https://evil.example' });
   assert.equal(cross.status, 403, 'a right proof from another origin is refused');
+  // A choice the form does not offer is refused with the page again (400), nothing saved.
+  const odd = await savePrefs(a, { theme: 'neon' });
+  assert.equal(odd.status, 400);
+  assert.match(odd.text, /role="alert">Please choose one of the offered values\.</);
   // Revoke.
   const r = await revoke(a, { session_id: idB }, { csrf: false });
   assert.equal(r.status, 403);
+  assert.match(r.text, /role="alert">This form has expired; please try again\.</);
   assert.equal((await verifyWith(token(b))).status, 200, 'nothing was revoked');
   const o = await revoke(a, { others: '1' }, { csrf: false });
   assert.equal(o.status, 403);
