@@ -68,7 +68,9 @@ static void when(FILE *f, int64_t t)
 
 static void revoke_form_begin(sessd_page *p, const char *proof)
 {
-    fprintf(p->f, "<form method=\"post\" action=\"%s/sessions/revoke\">\n", sessd_cfg()->base_path);
+    fputs("<form method=\"post\" action=\"", p->f);
+    sessd_page_url(p, "/sessions/revoke");
+    fputs("\">\n", p->f);
     sessd_page_hidden(p, "csrf", proof);
 }
 

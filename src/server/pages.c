@@ -63,6 +63,12 @@ void sessd_page_status(sessd_page *p, enum sessd_msg m)
     fputs("</p>\n", p->f);
 }
 
+void sessd_page_url(sessd_page *p, const char *suffix)
+{
+    auth_html(p->f, sessd_cfg()->base_path);
+    auth_html(p->f, suffix);
+}
+
 void sessd_page_error(sessd_page *p, enum sessd_msg m)
 {
     fputs("<p class=\"error\" role=\"alert\">", p->f);
@@ -80,15 +86,21 @@ void sessd_page_hidden(sessd_page *p, const char *name, const char *value)
 }
 
 /* Logout is protected by its same-origin check (auth_same_origin), like keepalive. */
-static void nav(sessd_page *p, const char *base)
+static void nav(sessd_page *p)
 {
     fputs("<nav aria-label=\"", p->f);
     text(p, SESSD_MSG_NAVIGATION);
-    fprintf(p->f, "\"><ul>\n<li><a href=\"%s/sessions\">", base);
+    fputs("\"><ul>\n<li><a href=\"", p->f);
+    sessd_page_url(p, "/sessions");
+    fputs("\">", p->f);
     text(p, SESSD_MSG_DEVICES);
-    fprintf(p->f, "</a></li>\n<li><a href=\"%s/preferences\">", base);
+    fputs("</a></li>\n<li><a href=\"", p->f);
+    sessd_page_url(p, "/preferences");
+    fputs("\">", p->f);
     text(p, SESSD_MSG_PREFERENCES);
-    fprintf(p->f, "</a></li>\n<li><form method=\"post\" action=\"%s/logout\">", base);
+    fputs("</a></li>\n<li><form method=\"post\" action=\"", p->f);
+    sessd_page_url(p, "/logout");
+    fputs("\">", p->f);
     fputs("<button type=\"submit\" class=\"plain\">", p->f);
     text(p, SESSD_MSG_SIGN_OUT);
     fputs("</button></form></li>\n</ul></nav>\n", p->f);
@@ -96,7 +108,6 @@ static void nav(sessd_page *p, const char *base)
 
 bool sessd_page_begin(sessd_page *p, h2o_req_t *req, const sessd_visitor *v, enum sessd_msg title)
 {
-    const char *base = sessd_cfg()->base_path;
     memset(p, 0, sizeof(*p));
     p->req = req;
     p->lang = v->lang;
@@ -114,14 +125,19 @@ bool sessd_page_begin(sessd_page *p, h2o_req_t *req, const sessd_visitor *v, enu
           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>",
           p->f);
     text(p, title);
-    fprintf(p->f, "</title>\n<link rel=\"stylesheet\" href=\"%s/style.css\">\n", base);
-    if (v->signed_in)
-        fprintf(p->f, "<script src=\"%s/session.js\" defer></script>\n", base);
+    fputs("</title>\n<link rel=\"stylesheet\" href=\"", p->f);
+    sessd_page_url(p, "/style.css");
+    fputs("\">\n", p->f);
+    if (v->signed_in) {
+        fputs("<script src=\"", p->f);
+        sessd_page_url(p, "/session.js");
+        fputs("\" defer></script>\n", p->f);
+    }
     fputs("</head>\n<body>\n<a class=\"skip\" href=\"#main\">", p->f);
     text(p, SESSD_MSG_SKIP);
     fputs("</a>\n", p->f);
     if (v->signed_in)
-        nav(p, base);
+        nav(p);
     fputs("<main id=\"main\">\n<h1>", p->f);
     text(p, title);
     fputs("</h1>\n", p->f);
@@ -188,7 +204,9 @@ void sessd_page_login(h2o_req_t *req, int status, const sessd_visitor *v,
     sessd_page_hidden(&p, "csrf", lv->csrf);
     fputs("<button type=\"submit\">", p.f);
     text(&p, SESSD_MSG_SIGN_IN);
-    fprintf(p.f, "</button>\n</form>\n<p><a href=\"%s/preferences\">", sessd_cfg()->base_path);
+    fputs("</button>\n</form>\n<p><a href=\"", p.f);
+    sessd_page_url(&p, "/preferences");
+    fputs("\">", p.f);
     text(&p, SESSD_MSG_PREFERENCES);
     fputs("</a></p>\n", p.f);
     sessd_page_end(&p, status);

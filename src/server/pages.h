@@ -38,6 +38,8 @@ void sessd_page_end(sessd_page *p, int status);
 const char *sessd_page_msg(const sessd_page *p, enum sessd_msg m);
 /* A <p role="status"> with `m`. */
 void sessd_page_status(sessd_page *p, enum sessd_msg m);
+/* Writes base_path + `suffix`, HTML-escaped (for href, src and action attributes). */
+void sessd_page_url(sessd_page *p, const char *suffix);
 /* A <p class="error" role="alert"> with `m`. */
 void sessd_page_error(sessd_page *p, enum sessd_msg m);
 /* <input type="hidden" name=NAME value=VALUE> with the value escaped. */

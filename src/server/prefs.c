@@ -226,7 +226,9 @@ static void show(h2o_req_t *req, int status, const sessd_visitor *v, int note)
         auth_html(p.f, sessd_page_msg(&p, SESSD_MSG_PREFS_ANON_NOTE));
         fputs("</p>\n", p.f);
     }
-    fprintf(p.f, "<form method=\"post\" action=\"%s/preferences\">\n", sessd_cfg()->base_path);
+    fputs("<form method=\"post\" action=\"", p.f);
+    sessd_page_url(&p, "/preferences");
+    fputs("\">\n", p.f);
     select_begin(&p, "language", SESSD_MSG_LANGUAGE);
     option(&p, "", sessd_page_msg(&p, SESSD_MSG_LANGUAGE_AUTO), v->prefs.language);
     option(&p, "en", "English", v->prefs.language);
