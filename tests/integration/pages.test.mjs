@@ -221,6 +221,14 @@ test('revoke one device, then all others; the current session survives', T, asyn
   const left = devices((await get('/auth/sessions', { jar: a })).text);
   assert.equal(left.ids.length, 1);
   assert.match((await get('/auth/sessions?revoked=1', { jar: a })).text, /<p role="status">Signed out\.<\/p>/);
+  // Ending the current session from the list is a logout: cookie cleared, login page next.
+  const own = (await get('/auth/whoami', { jar: a })).json.session_id;
+  const aToken = token(a);
+  const self = await revoke(a, { session_id: own });
+  assert.equal(self.status, 303);
+  assert.equal(self.headers.location, '/auth/login');
+  assert.ok((self.headers['set-cookie'] || []).some((c) => /^sid=; .*Max-Age=0/.test(c)));
+  assert.equal((await verifyWith(aToken)).status, 401);
 });
 
 test('"all others" ends more sessions than one page of the list holds', T, async () => {
