@@ -62,6 +62,77 @@ void auth_clear_session_cookie(h2o_req_t *req)
     auth_set_cookie(req, sessd_cfg()->cookie_name, "", 0);
 }
 
+/* ---- the CSRF proof of our forms --------------------------------------------------------- */
+
+#define NONCE_COOKIE_SUFFIX "_login"
+#define NONCE_MAX_AGE 3600
+
+static void nonce_cookie_name(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s%s", sessd_cfg()->cookie_name, NONCE_COOKIE_SUFFIX);
+}
+
+static void proof_of(const char *nonce, size_t len, char out[SESS_TOKEN_STRLEN + 1])
+{
+    uint8_t mac[SESS_HASH_BYTES];
+    sess_ctx_sign(sessd_srv.ctx, "login-csrf", nonce, len, mac);
+    sess_token_encode(mac, out);
+}
+
+void auth_form_proof(h2o_req_t *req, char proof[SESS_TOKEN_STRLEN + 1])
+{
+    char name[160], nonce[SESS_TOKEN_STRLEN + 1];
+    size_t len;
+    nonce_cookie_name(name, sizeof(name));
+    const char *have = auth_cookie(req, name, &len);
+    if (have != NULL && len == SESS_TOKEN_STRLEN) {
+        proof_of(have, len, proof);
+        return;
+    }
+    uint8_t raw[SESS_TOKEN_BYTES];
+    sess_token_new(raw);
+    sess_token_encode(raw, nonce);
+    auth_set_cookie(req, name, nonce, NONCE_MAX_AGE);
+    proof_of(nonce, SESS_TOKEN_STRLEN, proof);
+}
+
+bool auth_form_proof_ok(h2o_req_t *req)
+{
+    char name[160], want[SESS_TOKEN_STRLEN + 1], given[SESS_TOKEN_STRLEN + 2];
+    size_t len, blen;
+    const char *body = auth_body(req, &blen);
+    long gl = auth_form_value(body, blen, "csrf", given, sizeof(given), false);
+    nonce_cookie_name(name, sizeof(name));
+    const char *nonce = auth_cookie(req, name, &len);
+    if (!auth_same_origin(req, sessd_cfg()) || nonce == NULL || len != SESS_TOKEN_STRLEN ||
+        gl != SESS_TOKEN_STRLEN)
+        return false;
+    proof_of(nonce, len, want);
+    return sess_ct_equal(given, want, SESS_TOKEN_STRLEN);
+}
+
+void auth_form_proof_clear(h2o_req_t *req)
+{
+    char name[160];
+    nonce_cookie_name(name, sizeof(name));
+    auth_set_cookie(req, name, "", 0);
+}
+
+const char *auth_body(h2o_req_t *req, size_t *len)
+{
+    *len = req->entity.base != NULL ? req->entity.len : 0;
+    return req->entity.base != NULL ? req->entity.base : "";
+}
+
+int auth_see_other(h2o_req_t *req, const char *location)
+{
+    size_t n = strlen(location);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
+                   h2o_strdup(&req->pool, location, n).base, n);
+    http_send_text(req, 303, "text/plain; charset=utf-8", H2O_STRLIT("see other\n"));
+    return 303;
+}
+
 /* ---- the client's address ---------------------------------------------------------------- */
 
 typedef struct addr {
@@ -379,13 +450,34 @@ static int whoami(h2o_req_t *req)
     return 200;
 }
 
+/* The X-CSRF-Token header, when sent (session.js sends it), must be the session's; with
+ * [csrf] require_token it must be sent. */
+static bool csrf_header_ok(h2o_req_t *req, const sess_record *rec)
+{
+    size_t n;
+    char want[SESS_TOKEN_STRLEN + 1];
+    const char *tok = http_header(req, "x-csrf-token", &n);
+    if (tok == NULL)
+        return !sessd_cfg()->require_token;
+    sess_csrf_token(rec->csrf_secret, want);
+    return n == SESS_TOKEN_STRLEN && sess_ct_equal(tok, want, SESS_TOKEN_STRLEN);
+}
+
 static int keepalive(h2o_req_t *req)
 {
     sess_record rec;
     if (!auth_same_origin(req, sessd_cfg()))
         return auth_deny(req, 403, "csrf_failed", "cross-site request refused");
-    int status = current_session(req, true, &rec);
+    int status = current_session(req, false, &rec);
     if (status != 0)
+        return status;
+    bool ok = csrf_header_ok(req, &rec);
+    sess_record_dispose(&rec);
+    if (!ok) {
+        http_send_error_status(req, 403, "csrf_failed", "X-CSRF-Token does not match the session");
+        return 403;
+    }
+    if ((status = current_session(req, true, &rec)) != 0)
         return status;
     json_t *j = json_pack("{s:I, s:I}", "idle_expires_at", (json_int_t)rec.idle_expires,
                           "expires_at", (json_int_t)rec.abs_expires);
@@ -428,6 +520,24 @@ int sessd_auth(h2o_req_t *req, const char *rest, size_t len, enum sessd_route *r
     if (h2o_memis(rest, len, H2O_STRLIT("/keepalive"))) {
         *route = SESSD_ROUTE_AUTH_KEEPALIVE;
         return post ? keepalive(req) : not_allowed(req, "POST");
+    }
+    if (h2o_memis(rest, len, H2O_STRLIT("/preferences"))) {
+        *route = SESSD_ROUTE_AUTH_PREFERENCES;
+        return get    ? sessd_auth_prefs_page(req)
+               : post ? sessd_auth_prefs_post(req)
+                      : not_allowed(req, "GET, HEAD, POST");
+    }
+    if (h2o_memis(rest, len, H2O_STRLIT("/sessions"))) {
+        *route = SESSD_ROUTE_AUTH_SESSIONS;
+        return get ? sessd_auth_devices_page(req) : not_allowed(req, "GET, HEAD");
+    }
+    if (h2o_memis(rest, len, H2O_STRLIT("/sessions/revoke"))) {
+        *route = SESSD_ROUTE_AUTH_SESSIONS;
+        return post ? sessd_auth_devices_revoke(req) : not_allowed(req, "POST");
+    }
+    if (h2o_memis(rest, len, H2O_STRLIT("/session.js"))) {
+        *route = SESSD_ROUTE_AUTH_OTHER;
+        return get ? sessd_auth_script(req) : not_allowed(req, "GET, HEAD");
     }
     if (h2o_memis(rest, len, H2O_STRLIT("/style.css"))) {
         *route = SESSD_ROUTE_AUTH_OTHER;

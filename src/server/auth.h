@@ -30,6 +30,11 @@ int sessd_auth_login_page(h2o_req_t *req);
 int sessd_auth_login_post(h2o_req_t *req);
 int sessd_auth_logout(h2o_req_t *req);
 int sessd_auth_style(h2o_req_t *req);
+int sessd_auth_script(h2o_req_t *req);
+int sessd_auth_prefs_page(h2o_req_t *req);
+int sessd_auth_prefs_post(h2o_req_t *req);
+int sessd_auth_devices_page(h2o_req_t *req);
+int sessd_auth_devices_revoke(h2o_req_t *req);
 
 /* The request's session token (43 characters when well-formed, but not checked here): the
  * session cookie first, then a Bearer credential. NULL when neither is there. */
@@ -55,6 +60,24 @@ void auth_set_session_cookie(h2o_req_t *req, const char *token, int64_t max_age)
 void auth_clear_session_cookie(h2o_req_t *req);
 /* Adds any other cookie of ours (login CSRF), with the session cookie's attributes. */
 void auth_set_cookie(h2o_req_t *req, const char *name, const char *value, int64_t max_age);
+
+/* The CSRF proof of sessiond's own HTML forms (login, preferences, devices): a signed double
+ * submit. auth_form_proof puts a random nonce in the cookie <cookie_name>_login (unless the
+ * browser has one) and writes MAC(server key, nonce) into `proof` for the form. The MAC key is
+ * derived from the server key, so another site can neither read the cookie nor compute the
+ * proof. */
+void auth_form_proof(h2o_req_t *req, char proof[SESS_TOKEN_STRLEN + 1]);
+/* True when the request's form field `csrf` is the proof of its nonce cookie and the request is
+ * same-origin (auth_same_origin). */
+bool auth_form_proof_ok(h2o_req_t *req);
+/* Expires the nonce cookie (after a login: the next form gets a fresh nonce). */
+void auth_form_proof_clear(h2o_req_t *req);
+
+/* The request body (form) and its length; "" and 0 without one. */
+const char *auth_body(h2o_req_t *req, size_t *len);
+
+/* Answers 303 to `location` (a path under our control, never a token) with a short body. */
+int auth_see_other(h2o_req_t *req, const char *location);
 
 /* Answers 401/403/429/503... as {"error","message"} JSON when the client wants JSON, else as a
  * one-line text. Returns `status`. */

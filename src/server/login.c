@@ -25,6 +25,7 @@
 #include "server/auth.h"
 #include "server/log.h"
 #include "server/pages.h"
+#include "server/prefs.h"
 #include "server/redirect.h"
 #include "server/server.h"
 #include "server/throttle.h"
@@ -32,54 +33,7 @@
 #include "sessiond/error.h"
 #include "sessiond/users.h"
 
-#define FAILURE_MESSAGE "Invalid username or password"
-#define NONCE_COOKIE_SUFFIX "_login"
-#define NONCE_MAX_AGE 3600
 #define DEFAULT_LANDING "/"
-
-/* ---- the login CSRF proof ---------------------------------------------------------------- */
-
-static void nonce_cookie_name(char *out, size_t cap)
-{
-    snprintf(out, cap, "%s%s", sessd_cfg()->cookie_name, NONCE_COOKIE_SUFFIX);
-}
-
-static void proof_of(const char *nonce, size_t len, char out[SESS_TOKEN_STRLEN + 1])
-{
-    uint8_t mac[SESS_HASH_BYTES];
-    sess_ctx_sign(sessd_srv.ctx, "login-csrf", nonce, len, mac);
-    sess_token_encode(mac, out);
-}
-
-/* The proof for this browser: its nonce cookie, or a new nonce (set as a cookie). */
-static void issue_proof(h2o_req_t *req, char proof[SESS_TOKEN_STRLEN + 1])
-{
-    char name[160], nonce[SESS_TOKEN_STRLEN + 1];
-    size_t len;
-    nonce_cookie_name(name, sizeof(name));
-    const char *have = auth_cookie(req, name, &len);
-    if (have != NULL && len == SESS_TOKEN_STRLEN) {
-        proof_of(have, len, proof);
-        return;
-    }
-    uint8_t raw[SESS_TOKEN_BYTES];
-    sess_token_new(raw);
-    sess_token_encode(raw, nonce);
-    auth_set_cookie(req, name, nonce, NONCE_MAX_AGE);
-    proof_of(nonce, SESS_TOKEN_STRLEN, proof);
-}
-
-static bool proof_ok(h2o_req_t *req, const char *given, long given_len)
-{
-    char name[160], want[SESS_TOKEN_STRLEN + 1];
-    size_t len;
-    nonce_cookie_name(name, sizeof(name));
-    const char *nonce = auth_cookie(req, name, &len);
-    if (nonce == NULL || len != SESS_TOKEN_STRLEN || given_len != SESS_TOKEN_STRLEN)
-        return false;
-    proof_of(nonce, len, want);
-    return sess_ct_equal(given, want, SESS_TOKEN_STRLEN);
-}
 
 /* ---- the page ---------------------------------------------------------------------------- */
 
@@ -97,13 +51,16 @@ static const char *safe_rd(const char *rd, long len)
     return rd;
 }
 
-static int show(h2o_req_t *req, int status, const char *user, const char *rd, const char *error)
+static int show(h2o_req_t *req, int status, const char *user, const char *rd, int error)
 {
     char action[160], proof[SESS_TOKEN_STRLEN + 1];
+    sessd_visitor v;
     action_of(action, sizeof(action));
-    issue_proof(req, proof);
-    sessd_login_view v = {action, user, rd, proof, error};
-    sessd_page_login(req, status, &v);
+    auth_form_proof(req, proof);
+    sessd_login_view lv = {action, user, rd, proof, error};
+    sessd_visitor_load(req, false, &v);
+    sessd_page_login(req, status, &v, &lv);
+    sessd_visitor_dispose(&v);
     return status;
 }
 
@@ -114,7 +71,7 @@ int sessd_auth_login_page(h2o_req_t *req)
     if (req->query_at != SIZE_MAX)
         n = auth_form_value(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
                             "rd", rd, sizeof(rd), true);
-    return show(req, 200, "", n > 0 ? safe_rd(rd, n) : "", NULL);
+    return show(req, 200, "", n > 0 ? safe_rd(rd, n) : "", -1);
 }
 
 /* ---- the login job ----------------------------------------------------------------------- */
@@ -129,6 +86,8 @@ typedef struct login_job {
     char ip[64];
     char agent[SESS_AGENT_MAX + 1];
     bool remember;
+    bool anon_cookie;                      /* clear the anonymous preferences cookie */
+    char anon_prefs[SESSD_PREFS_JSON_MAX]; /* its values as a patch, or "" */
     sessd_throttle_policy throttle;
     /* Results. */
     int result;
@@ -151,6 +110,18 @@ static void end_old_session(const char *token)
         (void)sess_delete(sessd_srv.ctx, rec.id);
         sess_record_dispose(&rec);
     }
+}
+
+/* The preferences chosen anonymously join the user's; they win over the user's stored values
+ * (they are the latest explicit choice on this device). A failure here does not fail the login:
+ * the user is signed in with the stored preferences. */
+static void merge_anon_prefs(login_job *j, const char *user)
+{
+    if (j->anon_prefs[0] == '\0')
+        return;
+    int r = sess_prefs_patch(sessd_srv.ctx, user, j->anon_prefs, strlen(j->anon_prefs), NULL, NULL);
+    if (r != 0)
+        sessd_log(SESSD_LOG_WARN, "merging anonymous preferences failed: %s", sess_strerror(r));
 }
 
 /* On a worker: the password check, then the new session. */
@@ -183,6 +154,7 @@ static void login_run(sessd_job *base)
         j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
         sess_record_dispose(&rec);
         sessd_metrics_login(1);
+        merge_anon_prefs(j, acct.user);
     }
 }
 
@@ -197,21 +169,24 @@ static void login_done(sessd_job *base)
         return;
     }
     if (j->result == 0) {
-        char name[160];
-        nonce_cookie_name(name, sizeof(name));
         auth_set_session_cookie(req, j->token, j->max_age);
-        auth_set_cookie(req, name, "", 0);
+        auth_form_proof_clear(req);
+        if (j->anon_cookie) {
+            char name[160];
+            sessd_prefs_cookie_name(name, sizeof(name));
+            auth_set_cookie(req, name, "", 0);
+        }
         const char *to = j->rd[0] != '\0' ? j->rd : DEFAULT_LANDING;
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
                        h2o_strdup(&req->pool, to, SIZE_MAX).base, strlen(to));
         http_send_text(req, 303, "text/plain; charset=utf-8", H2O_STRLIT("signed in\n"));
         status = 303;
     } else if (j->result == SESS_EUNAUTHORIZED) {
-        status = show(req, 401, j->user, j->rd, FAILURE_MESSAGE);
+        status = show(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID);
     } else {
         sessd_log(SESSD_LOG_WARN, "login failed on the store: %s", sess_strerror(j->result));
         status = show(req, sess_err_http_status(j->result) >= 500 ? 503 : 400, j->user, j->rd,
-                      "Signing in is not possible right now; please try again later.");
+                      SESSD_MSG_ERR_UNAVAILABLE);
     }
     sessd_job_answered(&j->base, status);
     free_job(j);
@@ -225,7 +200,7 @@ static int too_many(h2o_req_t *req, int64_t wait, const char *user, const char *
     int n = snprintf(secs, sizeof(secs), "%lld", (long long)wait);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
                    h2o_strdup(&req->pool, secs, (size_t)n).base, (size_t)n);
-    return show(req, 429, user, rd, "Too many failed sign-ins. Please wait and try again later.");
+    return show(req, 429, user, rd, SESSD_MSG_ERR_TOO_MANY);
 }
 
 /* Reads the form into the job; false (answered) when it is malformed or over a bound. */
@@ -263,16 +238,12 @@ static void fill_client(h2o_req_t *req, login_job *j, const sessd_config *c)
         memcpy(j->old_token, tok, n);
         j->old_token[n] = '\0';
     }
+    sessd_prefs anon;
+    if (sessd_prefs_anon(req, &anon) == 0) {
+        j->anon_cookie = true;
+        sessd_prefs_to_json(&anon, false, j->anon_prefs);
+    }
     j->throttle = (sessd_throttle_policy){c->max_failures, c->failure_window, c->lockout};
-}
-
-static bool form_proof_ok(h2o_req_t *req)
-{
-    char proof[SESS_TOKEN_STRLEN + 2];
-    const char *body = req->entity.base != NULL ? req->entity.base : "";
-    size_t len = req->entity.base != NULL ? req->entity.len : 0;
-    long n = auth_form_value(body, len, "csrf", proof, sizeof(proof), false);
-    return auth_same_origin(req, sessd_cfg()) && proof_ok(req, proof, n);
 }
 
 int sessd_auth_login_post(h2o_req_t *req)
@@ -287,21 +258,21 @@ int sessd_auth_login_post(h2o_req_t *req)
     int64_t now = (int64_t)time(NULL), wait;
     bool form = read_form(req, j);
     fill_client(req, j, c);
-    if (!form_proof_ok(req))
-        status = show(req, 403, j->user, j->rd, "This sign-in form has expired; please try again.");
+    if (!auth_form_proof_ok(req))
+        status = show(req, 403, j->user, j->rd, SESSD_MSG_ERR_EXPIRED_FORM);
     else if ((wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, j->ip, now)) > 0 ||
              (j->user[0] && (wait = sessd_throttle_wait(SESSD_THROTTLE_USER, j->user, now)) > 0))
         status = too_many(req, wait, j->user, j->rd);
     else if (!form) {
         sessd_throttle_fail(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle);
-        status = show(req, 401, j->user, j->rd, FAILURE_MESSAGE);
+        status = show(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID);
     } else {
         j->base.run = login_run;
         j->base.done = login_done;
         j->base.route = SESSD_ROUTE_AUTH_LOGIN;
         if (sessd_job_submit(req, &j->base))
             return 0; /* answered by login_done */
-        status = show(req, 503, j->user, j->rd, "The server is busy; please try again.");
+        status = show(req, 503, j->user, j->rd, SESSD_MSG_ERR_BUSY);
     }
     free_job(j);
     return status;
@@ -315,13 +286,11 @@ int sessd_auth_logout(h2o_req_t *req)
     char to[160];
     if (!auth_same_origin(req, c))
         return auth_deny(req, 403, "csrf_failed", "cross-site request refused");
-    size_t len;
-    const char *tok = auth_token(req, &len);
-    sess_record rec;
-    if (tok != NULL &&
-        sess_verify(sessd_srv.ctx, tok, len, (int64_t)time(NULL), false, &rec) == 0) {
-        int r = sess_delete(sessd_srv.ctx, rec.id);
-        sess_record_dispose(&rec);
+    sessd_visitor v;
+    sessd_visitor_load(req, false, &v); /* the signed-out page speaks the user's language */
+    if (v.signed_in) {
+        int r = sess_delete(sessd_srv.ctx, v.rec.id);
+        sessd_visitor_dispose(&v);
         if (r != 0) {
             http_send_error(req, r, NULL);
             return sess_err_http_status(r);
@@ -331,9 +300,7 @@ int sessd_auth_logout(h2o_req_t *req)
     if (c->clear_site_data[0] != '\0')
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("clear-site-data"), 0, NULL,
                               c->clear_site_data, strlen(c->clear_site_data));
-    int n = snprintf(to, sizeof(to), "%s/login", c->base_path);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
-                   h2o_strdup(&req->pool, to, (size_t)n).base, (size_t)n);
-    http_send_text(req, 303, "text/plain; charset=utf-8", H2O_STRLIT("signed out\n"));
+    snprintf(to, sizeof(to), "%s/login", c->base_path);
+    sessd_page_signed_out(req, &v, to);
     return 303;
 }

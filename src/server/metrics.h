@@ -24,6 +24,8 @@
     X(AUTH_LOGOUT, "/auth/logout")                                                                 \
     X(AUTH_WHOAMI, "/auth/whoami")                                                                 \
     X(AUTH_KEEPALIVE, "/auth/keepalive")                                                           \
+    X(AUTH_SESSIONS, "/auth/sessions")                                                             \
+    X(AUTH_PREFERENCES, "/auth/preferences")                                                       \
     X(AUTH_OTHER, "/auth/other")                                                                   \
     X(OTHER, "other")
 

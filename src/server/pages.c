@@ -1,92 +1,231 @@
 /*
- * pages.c - HTML of the login page and the one small stylesheet. Every value that came from a
- * request is HTML-escaped; the page loads nothing from elsewhere (no script, no font), so a
- * strict Content-Security-Policy holds.
+ * pages.c - the frame every page shares, the login and signed-out pages, and the one small
+ * stylesheet. Pages load nothing from elsewhere (no inline script, no inline style, no font),
+ * so a strict Content-Security-Policy holds.
  */
 #include "server/pages.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/auth.h"
 #include "server/server.h"
 
-const char sessd_page_css[] =
-    ":root{color-scheme:light dark;--bg:#f6f7f9;--fg:#1b1f24;--card:#fff;--line:#c9ced6;"
-    "--accent:#0b57d0;--err:#b3261e}\n"
-    "@media (prefers-color-scheme:dark){:root{--bg:#111418;--fg:#e6e8eb;--card:#1b1f24;"
-    "--line:#3a414b;--accent:#8ab4f8;--err:#f2b8b5}}\n"
-    "body{margin:0;font:1rem/1.5 system-ui,sans-serif;background:var(--bg);color:var(--fg)}\n"
-    "main{max-width:22rem;margin:10vh auto;padding:2rem;background:var(--card);"
-    "border:1px solid var(--line);border-radius:.5rem}\n"
-    "h1{font-size:1.4rem;margin:0 0 1rem}label{display:block;margin:.75rem 0 .25rem}\n"
-    "input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;"
-    "font:inherit;color:inherit;background:transparent;border:1px solid var(--line);"
-    "border-radius:.25rem}\n"
-    ".check{display:flex;gap:.5rem;align-items:center;margin:1rem 0}"
-    ".check label{margin:0}\n"
-    "button{width:100%;padding:.6rem;font:inherit;border:0;border-radius:.25rem;"
-    "background:var(--accent);color:var(--card);cursor:pointer}\n"
-    ":focus-visible{outline:3px solid var(--accent);outline-offset:2px}\n"
-    ".error{color:var(--err);font-weight:600}\n";
+#define DARK_VARS                                                                                  \
+    "color-scheme:dark;--bg:#111418;--fg:#e6e8eb;--card:#1b1f24;--line:#5a636f;"                   \
+    "--accent:#8ab4f8;--err:#f2b8b5"
 
-static void field_hidden(FILE *f, const char *name, const char *value)
+const char sessd_page_css[] =
+    ":root{color-scheme:light;--bg:#f6f7f9;--fg:#1b1f24;--card:#fff;--line:#6b7280;"
+    "--accent:#0b57d0;--err:#b3261e}\n"
+    "@media (prefers-color-scheme:dark){:root:not([data-theme=light]){" DARK_VARS "}}\n"
+    ":root[data-theme=dark]{" DARK_VARS "}\n"
+    "html[data-font=small]{font-size:87.5%}html[data-font=large]{font-size:118.75%}"
+    "html[data-font=x-large]{font-size:137.5%}\n"
+    "body{margin:0;font:1rem/1.5 system-ui,sans-serif;background:var(--bg);color:var(--fg)}\n"
+    "main{max-width:40rem;margin:5vh auto;padding:2rem;background:var(--card);"
+    "border:1px solid var(--line);border-radius:.5rem}\n"
+    "nav ul{display:flex;gap:1rem;list-style:none;margin:0;padding:.75rem 1rem;flex-wrap:wrap}"
+    "nav form{display:inline}\n"
+    "a{color:var(--accent)}h1{font-size:1.4rem;margin:0 0 1rem}"
+    "label{display:block;margin:.75rem 0 .25rem}\n"
+    "input[type=text],input[type=password],select{width:100%;box-sizing:border-box;"
+    "padding:.5rem;font:inherit;color:inherit;background:var(--card);"
+    "border:1px solid var(--line);border-radius:.25rem}\n"
+    ".check{display:flex;gap:.5rem;align-items:center;margin:1rem 0}.check label{margin:0}\n"
+    "button{padding:.6rem 1rem;margin-top:1rem;font:inherit;border:2px solid var(--accent);"
+    "border-radius:.25rem;background:var(--accent);color:var(--card);cursor:pointer}\n"
+    "button.plain{background:transparent;color:var(--accent);margin:0;padding:.2rem .5rem}\n"
+    ":focus-visible{outline:3px solid var(--accent);outline-offset:2px}\n"
+    ".skip,.sr-only{position:absolute;left:-100vw}.skip:focus{left:1rem;top:1rem}\n"
+    "table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:.4rem;"
+    "border-bottom:1px solid var(--line);vertical-align:top}\n"
+    ".error{color:var(--err);font-weight:600}.error::before{content:\"\\26A0\\FE0E  \"}\n"
+    ".current{font-weight:700}\n"
+    "#sessiond-warning{position:fixed;bottom:1rem;left:1rem;right:1rem;max-width:30rem;"
+    "margin:auto;padding:1rem;background:var(--card);border:2px solid var(--accent);"
+    "border-radius:.5rem}\n";
+
+const char *sessd_page_msg(const sessd_page *p, enum sessd_msg m)
 {
-    fprintf(f, "<input type=\"hidden\" name=\"%s\" value=\"", name);
-    auth_html(f, value);
-    fputs("\">\n", f);
+    return sessd_msg(p->lang, m);
 }
 
-void sessd_page_login(h2o_req_t *req, int status, const sessd_login_view *v)
+static void text(sessd_page *p, enum sessd_msg m)
 {
-    char *html = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&html, &len);
-    if (f == NULL) {
+    auth_html(p->f, sessd_page_msg(p, m));
+}
+
+void sessd_page_status(sessd_page *p, enum sessd_msg m)
+{
+    fputs("<p role=\"status\">", p->f);
+    text(p, m);
+    fputs("</p>\n", p->f);
+}
+
+void sessd_page_url(sessd_page *p, const char *suffix)
+{
+    auth_html(p->f, sessd_cfg()->base_path);
+    auth_html(p->f, suffix);
+}
+
+void sessd_page_error(sessd_page *p, enum sessd_msg m)
+{
+    fputs("<p class=\"error\" role=\"alert\">", p->f);
+    text(p, m);
+    fputs("</p>\n", p->f);
+}
+
+void sessd_page_hidden(sessd_page *p, const char *name, const char *value)
+{
+    fputs("<input type=\"hidden\" name=\"", p->f);
+    auth_html(p->f, name);
+    fputs("\" value=\"", p->f);
+    auth_html(p->f, value);
+    fputs("\">\n", p->f);
+}
+
+/* Logout is protected by its same-origin check (auth_same_origin), like keepalive. */
+static void nav(sessd_page *p)
+{
+    fputs("<nav aria-label=\"", p->f);
+    text(p, SESSD_MSG_NAVIGATION);
+    fputs("\"><ul>\n<li><a href=\"", p->f);
+    sessd_page_url(p, "/sessions");
+    fputs("\">", p->f);
+    text(p, SESSD_MSG_DEVICES);
+    fputs("</a></li>\n<li><a href=\"", p->f);
+    sessd_page_url(p, "/preferences");
+    fputs("\">", p->f);
+    text(p, SESSD_MSG_PREFERENCES);
+    fputs("</a></li>\n<li><form method=\"post\" action=\"", p->f);
+    sessd_page_url(p, "/logout");
+    fputs("\">", p->f);
+    fputs("<button type=\"submit\" class=\"plain\">", p->f);
+    text(p, SESSD_MSG_SIGN_OUT);
+    fputs("</button></form></li>\n</ul></nav>\n", p->f);
+}
+
+bool sessd_page_begin(sessd_page *p, h2o_req_t *req, const sessd_visitor *v, enum sessd_msg title)
+{
+    memset(p, 0, sizeof(*p));
+    p->req = req;
+    p->lang = v->lang;
+    p->f = open_memstream(&p->html, &p->len);
+    if (p->f == NULL) {
         http_send_text(req, 500, "text/plain; charset=utf-8", H2O_STRLIT("out of memory\n"));
-        return;
+        return false;
     }
-    fputs("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n"
-          "<title>Sign in</title>\n<link rel=\"stylesheet\" href=\"",
-          f);
-    auth_html(f, sessd_cfg()->base_path);
-    fputs("/style.css\">\n</head>\n<body>\n<main>\n<h1>Sign in</h1>\n", f);
-    if (v->error != NULL) {
-        fputs("<p class=\"error\" role=\"alert\" id=\"login-error\">", f);
-        auth_html(f, v->error);
-        fputs("</p>\n", f);
+    fprintf(p->f, "<!doctype html>\n<html lang=\"%s\"", sessd_lang_tag(v->lang));
+    if (v->prefs.theme[0] != '\0')
+        fprintf(p->f, " data-theme=\"%s\"", v->prefs.theme);
+    if (v->prefs.font[0] != '\0')
+        fprintf(p->f, " data-font=\"%s\"", v->prefs.font);
+    fputs(">\n<head>\n<meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>",
+          p->f);
+    text(p, title);
+    fputs("</title>\n<link rel=\"stylesheet\" href=\"", p->f);
+    sessd_page_url(p, "/style.css");
+    fputs("\">\n", p->f);
+    if (v->signed_in) {
+        fputs("<script src=\"", p->f);
+        sessd_page_url(p, "/session.js");
+        fputs("\" defer></script>\n", p->f);
     }
-    fputs("<form method=\"post\" action=\"", f);
-    auth_html(f, v->action);
-    fputs("\">\n<label for=\"username\">Username</label>\n"
-          "<input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" "
-          "autocapitalize=\"none\" spellcheck=\"false\" required maxlength=\"128\" value=\"",
-          f);
-    auth_html(f, v->username);
-    fprintf(f,
-            "\"%s>\n<label for=\"password\">Password</label>\n"
-            "<input type=\"password\" id=\"password\" name=\"password\" "
-            "autocomplete=\"current-password\" required maxlength=\"1024\"%s>\n"
-            "<div class=\"check\"><input type=\"checkbox\" id=\"remember\" name=\"remember\" "
-            "value=\"1\"><label for=\"remember\">Keep me signed in</label></div>\n",
-            v->error != NULL ? " aria-describedby=\"login-error\"" : " autofocus",
-            v->error != NULL ? " aria-describedby=\"login-error\" autofocus" : "");
-    field_hidden(f, "rd", v->rd);
-    field_hidden(f, "csrf", v->csrf);
-    fputs("<button type=\"submit\">Sign in</button>\n</form>\n</main>\n</body>\n</html>\n", f);
-    fclose(f);
+    fputs("</head>\n<body>\n<a class=\"skip\" href=\"#main\">", p->f);
+    text(p, SESSD_MSG_SKIP);
+    fputs("</a>\n", p->f);
+    if (v->signed_in)
+        nav(p);
+    fputs("<main id=\"main\">\n<h1>", p->f);
+    text(p, title);
+    fputs("</h1>\n", p->f);
+    return true;
+}
+
+static void security_headers(h2o_req_t *req, enum sessd_lang lang)
+{
+    const char *tag = sessd_lang_tag(lang);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
                           NULL,
-                          H2O_STRLIT("default-src 'none'; style-src 'self'; "
-                                     "frame-ancestors 'none'; base-uri 'none'"));
+                          H2O_STRLIT("default-src 'none'; style-src 'self'; script-src 'self'; "
+                                     "connect-src 'self'; frame-ancestors 'none'; "
+                                     "base-uri 'none'"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-frame-options"), 0, NULL,
                           H2O_STRLIT("DENY"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL,
                           H2O_STRLIT("no-referrer"));
-    http_send_text(req, status, "text/html; charset=utf-8", html, len);
-    free(html);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-language"), 0, NULL,
+                          tag, strlen(tag));
+}
+
+void sessd_page_end(sessd_page *p, int status)
+{
+    fputs("</main>\n</body>\n</html>\n", p->f);
+    fclose(p->f);
+    security_headers(p->req, p->lang);
+    http_send_text(p->req, status, "text/html; charset=utf-8", p->html, p->len);
+    free(p->html);
+}
+
+void sessd_page_login(h2o_req_t *req, int status, const sessd_visitor *v,
+                      const sessd_login_view *lv)
+{
+    sessd_page p;
+    if (!sessd_page_begin(&p, req, v, SESSD_MSG_SIGN_IN))
+        return;
+    if (lv->error >= 0) {
+        fputs("<p class=\"error\" role=\"alert\" id=\"login-error\">", p.f);
+        text(&p, (enum sessd_msg)lv->error);
+        fputs("</p>\n", p.f);
+    }
+    fputs("<form method=\"post\" action=\"", p.f);
+    auth_html(p.f, lv->action);
+    fputs("\">\n<label for=\"username\">", p.f);
+    text(&p, SESSD_MSG_USERNAME);
+    fputs("</label>\n<input type=\"text\" id=\"username\" name=\"username\" "
+          "autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required "
+          "maxlength=\"128\" value=\"",
+          p.f);
+    auth_html(p.f, lv->username);
+    fprintf(p.f, "\"%s>\n<label for=\"password\">",
+            lv->error >= 0 ? " aria-describedby=\"login-error\"" : " autofocus");
+    text(&p, SESSD_MSG_PASSWORD);
+    fprintf(p.f,
+            "</label>\n<input type=\"password\" id=\"password\" name=\"password\" "
+            "autocomplete=\"current-password\" required maxlength=\"1024\"%s>\n"
+            "<div class=\"check\"><input type=\"checkbox\" id=\"remember\" name=\"remember\" "
+            "value=\"1\"><label for=\"remember\">",
+            lv->error >= 0 ? " aria-describedby=\"login-error\" autofocus" : "");
+    text(&p, SESSD_MSG_REMEMBER);
+    fputs("</label></div>\n", p.f);
+    sessd_page_hidden(&p, "rd", lv->rd);
+    sessd_page_hidden(&p, "csrf", lv->csrf);
+    fputs("<button type=\"submit\">", p.f);
+    text(&p, SESSD_MSG_SIGN_IN);
+    fputs("</button>\n</form>\n<p><a href=\"", p.f);
+    sessd_page_url(&p, "/preferences");
+    fputs("\">", p.f);
+    text(&p, SESSD_MSG_PREFERENCES);
+    fputs("</a></p>\n", p.f);
+    sessd_page_end(&p, status);
+}
+
+void sessd_page_signed_out(h2o_req_t *req, const sessd_visitor *v, const char *location)
+{
+    sessd_page p;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
+                   h2o_strdup(&req->pool, location, SIZE_MAX).base, strlen(location));
+    if (!sessd_page_begin(&p, req, v, SESSD_MSG_SIGN_OUT))
+        return;
+    sessd_page_status(&p, SESSD_MSG_SIGNED_OUT);
+    fputs("<p><a href=\"", p.f);
+    auth_html(p.f, location);
+    fputs("\">", p.f);
+    text(&p, SESSD_MSG_SIGN_IN_AGAIN);
+    fputs("</a></p>\n", p.f);
+    sessd_page_end(&p, 303);
 }
 
 int sessd_auth_style(h2o_req_t *req)
