@@ -196,7 +196,9 @@ static void login_done(sessd_job *base)
         free_job(j);
         return;
     }
-    if (j->result == 0) {
+    if (j->base.dropped) {
+        status = show(req, 503, j->user, j->rd, "The server is stopping; please try again.");
+    } else if (j->result == 0) {
         char name[160];
         nonce_cookie_name(name, sizeof(name));
         auth_set_session_cookie(req, j->token, j->max_age);

@@ -155,7 +155,7 @@ static void *worker_main(void *arg)
     do
         h2o_evloop_run(w->loop, 10);
     while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && mono_ms() < deadline);
-    sessd_workers_detach(&w->ctx, (int)(deadline > mono_ms() ? deadline - mono_ms() : 0));
+    sessd_workers_detach(&w->ctx);
     /* request_shutdown also arms HTTP/2's graceful-shutdown timer, which has nothing to do
      * here (no HTTP/2 without TLS) and would keep the context from being disposed. */
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
@@ -540,8 +540,10 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 
     wait_for_signals();
     atomic_store(&sessd_srv.stopping, true);
-    loops_dispose(workers, nthreads);
+    /* The pool first: its workers send finished jobs to the loops' receivers, which must exist
+     * until the last worker is joined. */
     sessd_workers_stop();
+    loops_dispose(workers, nthreads);
     sessd_pwhelper_stop();
     sessd_admin_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
