@@ -25,7 +25,7 @@ struct sessd_job {
     sessd_job_fn done;             /* on the request's loop; frees the job */
     h2o_req_t *req;                /* NULL once h2o disposed of the request */
     enum sessd_route route;        /* for metrics: done's answer is counted under it */
-    bool dropped;                  /* set when the pool stopped before running it: done answers 503 */
+    bool dropped; /* set when the pool stopped before running it: done answers 503 */
     /* Private to workers.c. */
     struct sessd_job_guard *guard;
     h2o_multithread_receiver_t *home;

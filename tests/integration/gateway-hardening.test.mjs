@@ -4,6 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 
 import { Sandbox, TEST_TIMEOUT_MS, sleep } from './lib.mjs';
 import { PASSWORD, Jar, addUser, browse, gatewayConfig } from './gateway-lib.mjs';
@@ -39,6 +40,36 @@ function post(port, { jar, csrf }, username, password, addr) {
     jar, form: { username, password, csrf }, headers: { 'X-Forwarded-For': addr },
   });
 }
+
+function tally(answers) {
+  const n = {};
+  for (const r of answers) n[r.status] = (n[r.status] || 0) + 1;
+  for (const r of answers.filter((x) => x.status === 429))
+    assert.ok(Number(r.headers['retry-after']) > 0, `429 without Retry-After: ${JSON.stringify(r.headers)}`);
+  return n;
+}
+
+test('50 parallel wrong passwords for one user: at most max_failures checked, then locked', T, async () => {
+  const form = await loginForm(srv.port);
+  const guesses = Array.from({ length: 50 }, (_, i) => post(srv.port, form, 'eve', `wrong ${i}`, `10.1.0.${i + 1}`));
+  await sleep(20);
+  const right = post(srv.port, form, 'eve', PASSWORD, '10.1.1.1');
+  const answers = await Promise.all(guesses);
+  const n = tally(answers);
+  assert.ok((n[401] || 0) <= MAX_FAILURES, `passwords checked: ${JSON.stringify(n)}`);
+  assert.equal((n[401] || 0) + (n[429] || 0), 50, JSON.stringify(n));
+  assert.equal((await right).status, 429, 'the right password inside the burst');
+  assert.equal((await post(srv.port, form, 'eve', PASSWORD, '10.1.1.2')).status, 429, 'after the burst');
+});
+
+test('50 parallel guesses from one address: at most max_failures checked', T, async () => {
+  const form = await loginForm(srv.port);
+  const guesses = Array.from({ length: 50 }, (_, i) => post(srv.port, form, `nobody${i}`, 'wrong', '10.2.0.1'));
+  const n = tally(await Promise.all(guesses));
+  assert.ok((n[401] || 0) <= MAX_FAILURES, `passwords checked: ${JSON.stringify(n)}`);
+  assert.equal((n[401] || 0) + (n[429] || 0), 50, JSON.stringify(n));
+  assert.equal((await post(srv.port, form, 'alice', PASSWORD, '10.2.0.2')).status, 303);
+});
 
 test('SIGTERM with ~100 logins queued exits 0 without a sanitizer report', T, async () => {
   const slow = sb.writeFile('slow.ini', gatewayConfig('http://127.0.0.1:1').replace('argon2_mem = 8m', 'argon2_mem = 64m'));
