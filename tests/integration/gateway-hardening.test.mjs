@@ -71,6 +71,37 @@ test('50 parallel guesses from one address: at most max_failures checked', T, as
   assert.equal((await post(srv.port, form, 'alice', PASSWORD, '10.2.0.2')).status, 303);
 });
 
+/* The direct children of `pid` and their states (from /proc). */
+function children(pid) {
+  const out = [];
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    const list = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+    for (const c of list ? list.split(/\s+/).map(Number) : []) {
+      const stat = fs.readFileSync(`/proc/${c}/stat`, 'utf8');
+      out.push({ pid: c, state: stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] });
+    }
+  }
+  return out;
+}
+
+test('a password helper killed with SIGKILL is reaped and replaced; logins go on', T, async () => {
+  const before = children(srv.pid);
+  assert.ok(before.length > 0, 'sessiond runs password helpers');
+  for (const c of before) process.kill(c.pid, 'SIGKILL');
+  await sleep(100);
+  // Sequential and more than there are helpers, so that every worker meets its dead helper.
+  for (let i = 0; i < 2 * before.length + 2; i++) {
+    const form = await loginForm(srv.port);
+    assert.equal((await post(srv.port, form, 'alice', PASSWORD, `10.3.0.${i + 1}`)).status, 303, `login ${i}`);
+  }
+  const now = children(srv.pid);
+  assert.deepEqual(now.filter((c) => c.state === 'Z'), [], 'no zombie helper');
+  assert.equal(now.length, before.length, 'every helper was replaced');
+  assert.ok(now.every((c) => !before.some((b) => b.pid === c.pid)), 'by new processes');
+  assert.match(srv.output, /password helper/i, 'the death is logged');
+  await srv.assertAlive();
+});
+
 test('SIGTERM with ~100 logins queued exits 0 without a sanitizer report', T, async () => {
   const slow = sb.writeFile('slow.ini', gatewayConfig('http://127.0.0.1:1').replace('argon2_mem = 8m', 'argon2_mem = 64m'));
   const d = sb.dataDir();
