@@ -288,8 +288,10 @@ int cli_user_password_word(int argc, char **argv, char **word)
             r = EXIT_USAGE;
         }
     } else {
-        r = ask_password(u.name, pw, sizeof(pw));
-        n = (ssize_t)strlen(pw);
+        /* pw holds a string only when the prompt succeeded (no terminal: nothing was read). */
+        pw[0] = '\0';
+        if ((r = ask_password(u.name, pw, sizeof(pw))) == EXIT_OK)
+            n = (ssize_t)strlen(pw);
     }
     if (r == EXIT_OK && (size_t)n != strlen(pw)) {
         cli_error("the password contains a NUL byte; use another one");
