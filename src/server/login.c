@@ -321,7 +321,11 @@ int sessd_auth_login_post(h2o_req_t *req)
     int64_t now = (int64_t)time(NULL), wait;
     bool form = read_form(req, j);
     fill_client(req, j, c);
-    if (!form_proof_ok(req))
+    bool proof = form_proof_ok(req);
+    /* The body holds the password in clear: nothing reads it after this. */
+    if (req->entity.base != NULL)
+        sess_wipe(req->entity.base, req->entity.len);
+    if (!proof)
         status = show(req, 403, j->user, j->rd, "This sign-in form has expired; please try again.");
     else if ((wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, j->ip, now)) > 0 ||
              (j->user[0] && (wait = sessd_throttle_wait(SESSD_THROTTLE_USER, j->user, now)) > 0))

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -496,6 +497,9 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     /* Before any thread starts, so that every thread inherits the mask and only the main
      * thread's sigtimedwait ever takes these signals. */
     block_signals();
+    /* No core dump or same-user ptrace of a process that holds passwords, tokens and the key. */
+    if (prctl(PR_SET_DUMPABLE, 0) != 0)
+        sessd_log(SESSD_LOG_WARN, "cannot turn off core dumps (prctl): %s", strerror(errno));
 
     int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1)

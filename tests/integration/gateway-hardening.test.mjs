@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 
-import { Sandbox, TEST_TIMEOUT_MS, sleep } from './lib.mjs';
+import { Sandbox, TEST_TIMEOUT_MS, run, sleep } from './lib.mjs';
 import { PASSWORD, Jar, addUser, browse, gatewayConfig } from './gateway-lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
@@ -113,4 +113,50 @@ test('SIGTERM with ~100 logins queued exits 0 without a sanitizer report', T, as
   await sleep(400);
   await s.stop(); // asserts exit status 0 and no sanitizer report
   await Promise.all(pending);
+});
+
+/* Whether `needle` is anywhere in the writable memory of process `pid` (we run as its owner). */
+function inMemory(pid, needle) {
+  const want = Buffer.from(needle);
+  const fd = fs.openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) rw/.exec(line);
+      if (!m || /\[vvar|\[vsyscall/.test(line)) continue;
+      const start = parseInt(m[1], 16), len = parseInt(m[2], 16) - start;
+      for (let off = 0; off < len; off += 1 << 24) {
+        const n = Math.min(1 << 24, len - off) + want.length;
+        const buf = Buffer.alloc(n);
+        let got = 0;
+        try {
+          got = fs.readSync(fd, buf, 0, n, start + off);
+        } catch {
+          break;
+        }
+        if (buf.subarray(0, got).includes(want)) return true;
+      }
+    }
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+test('the password of a login and of the admin socket is not left in the server memory', T, async () => {
+  const secret = `Zq${Date.now()}xPw`;
+  const d = sb.dataDir();
+  await addUser(d, 'mem', { password: secret, config });
+  const s = await sb.start({ data: d, config });
+  const form = await loginForm(s.port);
+  assert.equal((await post(s.port, form, 'mem', secret, '10.5.0.1')).status, 303);
+  await sleep(100);
+  assert.equal(inMemory(s.pid, secret), false, 'the login password is still in memory');
+  await s.stop();
+  const m = await sb.start({ data: sb.dataDir(), config, store: 'memory' });
+  const other = `Yq${Date.now()}xPw`;
+  const add = await run(['user', 'add', 'sock', '--password-stdin', '--store', 'memory', '--data', m.data], { input: `${other}\n` });
+  assert.equal(add.code, 0, add.stderr);
+  await sleep(100);
+  assert.equal(inMemory(m.pid, other), false, 'the admin socket password is still in memory');
+  await m.stop();
 });
