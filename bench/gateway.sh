@@ -22,6 +22,8 @@ public_url = http://127.0.0.1:$NG
 trusted_proxies = 127.0.0.1
 [login]
 argon2_mem = ${ARGON2_MEM:-64m}
+# Checks in flight count toward the lockout: the storm's 50 parallel logins of one user need room.
+max_failures = 10000
 [rule all]
 policy = authenticated
 INI

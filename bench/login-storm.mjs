@@ -19,7 +19,9 @@ function request(method, path, headers, body) {
   });
 }
 
-async function browser() {
+/* Each browser from its own address (sessiond trusts X-Forwarded-For from 127.0.0.1 here): one
+ * address may only have a few password checks in flight. */
+async function browser(i) {
   const page = await request('GET', '/auth/login', {});
   const nonce = page.headers['set-cookie'][0].split(';')[0];
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)[1];
@@ -27,7 +29,7 @@ async function browser() {
   while (!stop) {
     const t0 = process.hrtime.bigint();
     const r = await request('POST', '/auth/login', {
-      Cookie: nonce, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length,
+      Cookie: nonce, 'X-Forwarded-For': `10.77.${i >> 8}.${i & 255}`, 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': body.length,
     }, body);
     totalMs += Number(process.hrtime.bigint() - t0) / 1e6;
     if (r.status === 303) ok++;
@@ -40,4 +42,4 @@ process.on('SIGTERM', () => {
   console.log(`logins ok ${ok}, failed ${failed}, mean ${(totalMs / Math.max(1, ok + failed)).toFixed(1)} ms`);
   process.exit(0);
 });
-for (let i = 0; i < Number(n); i++) browser().catch((e) => console.error(e.message));
+for (let i = 0; i < Number(n); i++) browser(i).catch((e) => console.error(e.message));

@@ -167,6 +167,14 @@ bool sess_printable_utf8(const char *s)
     return true;
 }
 
+/* Whether `s` starts or ends with a space (printable_utf8 already refuses tabs and newlines):
+ * ASCII or no-break (U+00A0). */
+static bool edge_space(const char *s, size_t len)
+{
+    return s[0] == ' ' || s[len - 1] == ' ' || (len >= 2 && memcmp(s, "\xc2\xa0", 2) == 0) ||
+           (len >= 2 && memcmp(s + len - 2, "\xc2\xa0", 2) == 0);
+}
+
 int sess_check_user(const char *user)
 {
     if (user == NULL)
@@ -176,6 +184,9 @@ int sess_check_user(const char *user)
         return SESS_EINVAL;
     /* Separators that would break headers, lists or logs. */
     if (strpbrk(user, ",\"\\") != NULL)
+        return SESS_EINVAL;
+    /* " alice" and "alice " would be other accounts that look the same everywhere. */
+    if (edge_space(user, len))
         return SESS_EINVAL;
     return 0;
 }

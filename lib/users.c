@@ -14,6 +14,7 @@
 #include "sessiond/users.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sessiond/crypto.h"
@@ -25,6 +26,7 @@
 #define DEFAULT_MEM ((size_t)64 << 20)  /* libsodium's MEMLIMIT_INTERACTIVE */
 #define DUMMY_SLOTS 4                   /* costs remembered at once (a reload may change it) */
 #define DUMMY_PASSWORD "sessiond-dummy" /* never a real password: no account holds its hash */
+#define PAD_MEM_MIN 8192                /* libsodium's crypto_pwhash_MEMLIMIT_MIN */
 
 /* The decoded record: the public view plus the hash. */
 typedef struct account {
@@ -270,6 +272,37 @@ static void rehash(sess_ctx *ctx, const char *user, const uint8_t *raw, size_t r
     sess_wipe(rec, sizeof(rec));
 }
 
+/* The cost an argon2id string was made at ($argon2id$v=19$m=KIB,t=OPS,p=1$...). */
+static bool cost_in(const char *hash, uint64_t *ops, uint64_t *kib)
+{
+    unsigned long long m, t;
+    if (sscanf(hash, "$argon2id$v=%*u$m=%llu,t=%llu,", &m, &t) != 2)
+        return false;
+    *ops = t;
+    *kib = m;
+    return true;
+}
+
+/* A failed login of a known account whose hash was made at a lower cost than the configured one
+ * (added before the cost was raised, or with another configuration) must take as long as one of
+ * an unknown user, checked at the configured cost: the missing work (argon2id's time goes with
+ * passes x memory) is done as throwaway hashing, in passes at the configured memory and one pass
+ * over the rest. A hash at a higher cost cannot be made cheaper; it converges to the configured
+ * cost at the account's next login (rehash), and `user add` warns about mixed costs. */
+static void pad_to_cost(const char *hash, uint64_t ops, size_t mem)
+{
+    uint64_t h_ops, h_kib, kib = mem / 1024;
+    char scratch[SESS_PWHASH_STRBYTES];
+    if (!cost_in(hash, &h_ops, &h_kib) || h_ops * h_kib >= ops * kib)
+        return;
+    uint64_t missing = ops * kib - h_ops * h_kib;
+    uint64_t passes = missing / kib, rest = missing % kib;
+    if (passes > 0)
+        (void)hasher.hash(DUMMY_PASSWORD, strlen(DUMMY_PASSWORD), passes, mem, scratch);
+    if (rest * 1024 >= PAD_MEM_MIN)
+        (void)hasher.hash(DUMMY_PASSWORD, strlen(DUMMY_PASSWORD), 1, (size_t)rest * 1024, scratch);
+}
+
 int sess_user_login(sess_ctx *ctx, const char *user, const char *password, size_t len,
                     sess_account *out)
 {
@@ -294,6 +327,8 @@ int sess_user_login(sess_ctx *ctx, const char *user, const char *password, size_
     bool ok = known && match && (a.pub.flags & SESS_ACCOUNT_DISABLED) == 0;
     if (ok)
         rehash(ctx, user, raw, raw_len, &a, password, len);
+    else if (known)
+        pad_to_cost(a.hash, ops, mem);
     if (ok && out != NULL)
         *out = a.pub;
     sess_wipe(&a, sizeof(a));
@@ -413,4 +448,30 @@ int sess_user_list(sess_ctx *ctx, sess_user_cb cb, void *arg)
     struct list_state ls = {cb, arg, 0};
     int r = st->ops->user_list(st, list_one, &ls);
     return r != 0 ? r : ls.corrupt;
+}
+
+struct cost_state {
+    uint64_t ops;
+    size_t mem;
+    size_t other;
+};
+
+static int count_other_cost(const char *user, const uint8_t *rec, size_t len, void *arg)
+{
+    struct cost_state *cs = arg;
+    account a;
+    if (decode(user, rec, len, &a) == 0 && sess_pwhash_needs_rehash(a.hash, cs->ops, cs->mem))
+        cs->other++;
+    sess_wipe(&a, sizeof(a));
+    return 0;
+}
+
+int sess_users_other_cost(sess_ctx *ctx, size_t *n)
+{
+    struct cost_state cs = {0, 0, 0};
+    sess_store *st = sess_ctx_store(ctx);
+    cost_of(ctx, &cs.ops, &cs.mem);
+    int r = st->ops->user_list(st, count_other_cost, &cs);
+    *n = cs.other;
+    return r;
 }

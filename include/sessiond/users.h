@@ -88,4 +88,9 @@ int sess_user_get(sess_ctx *ctx, const char *user, sess_account *out);
 typedef int (*sess_user_cb)(const sess_account *acct, void *arg);
 int sess_user_list(sess_ctx *ctx, sess_user_cb cb, void *arg);
 
+/* Counts into `n` the accounts whose password hash was made at another argon2id cost than the
+ * context's: a wrong password for one hashed at a higher cost takes longer than for an unknown
+ * user until that account signs in again (and is rehashed). 0, or the store's error. */
+int sess_users_other_cost(sess_ctx *ctx, size_t *n);
+
 #endif

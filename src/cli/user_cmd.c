@@ -99,7 +99,20 @@ static bool parse(int argc, char **argv, user_args *u)
     return verb_is(u->verb, "del", "disable") && positional == 1 && !u->password_stdin;
 }
 
-static int with_password(sess_ctx *ctx, const user_args *u, FILE *out)
+/* Accounts hashed at different costs take different times to refuse a wrong password, which
+ * tells an attacker which names exist: say so when this command's cost is not theirs. */
+static void warn_mixed_cost(sess_ctx *ctx, FILE *err)
+{
+    size_t n = 0;
+    if (sess_users_other_cost(ctx, &n) == 0 && n > 0)
+        fprintf(err,
+                "sessiond: warning: %zu account(s) are hashed at another argon2 cost than this "
+                "command's ([login] argon2_ops, argon2_mem); pass the server's configuration "
+                "with -c so that every account has the cost the server checks unknown users at\n",
+                n);
+}
+
+static int with_password(sess_ctx *ctx, const user_args *u, FILE *out, FILE *err)
 {
     int64_t now = (int64_t)time(NULL);
     int e;
@@ -107,6 +120,8 @@ static int with_password(sess_ctx *ctx, const user_args *u, FILE *out)
         e = sess_user_add(ctx, u->name, u->password, u->password_len, u->roles, now);
         if (e == 0)
             fprintf(out, "added user %s\n", u->name);
+        if (e == 0)
+            warn_mixed_cost(ctx, err);
     } else {
         e = sess_user_passwd(ctx, u->name, u->password, u->password_len, now);
         if (e == 0)
@@ -115,13 +130,13 @@ static int with_password(sess_ctx *ctx, const user_args *u, FILE *out)
     return e;
 }
 
-static int run_verb(sess_ctx *ctx, const user_args *u, FILE *out)
+static int run_verb(sess_ctx *ctx, const user_args *u, FILE *out, FILE *err)
 {
     int e;
     if (strcmp(u->verb, "list") == 0)
         return sess_user_list(ctx, print_account, out);
     if (verb_is(u->verb, "add", "passwd"))
-        return with_password(ctx, u, out);
+        return with_password(ctx, u, out, err);
     if (strcmp(u->verb, "roles") == 0) {
         e = sess_user_set_roles(ctx, u->name, u->roles);
         if (e == 0)
@@ -176,7 +191,7 @@ int cli_user_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "sessiond: no password was read\n");
         return EXIT_USAGE;
     }
-    int e = run_verb(ctx, &u, out);
+    int e = run_verb(ctx, &u, out, err);
     if (e != 0)
         explain(e, &u, err);
     return e == 0 ? EXIT_OK : (e == SESS_EINVAL ? EXIT_USAGE : EXIT_RUNTIME);
@@ -273,8 +288,10 @@ int cli_user_password_word(int argc, char **argv, char **word)
             r = EXIT_USAGE;
         }
     } else {
-        r = ask_password(u.name, pw, sizeof(pw));
-        n = (ssize_t)strlen(pw);
+        /* pw holds a string only when the prompt succeeded (no terminal: nothing was read). */
+        pw[0] = '\0';
+        if ((r = ask_password(u.name, pw, sizeof(pw))) == EXIT_OK)
+            n = (ssize_t)strlen(pw);
     }
     if (r == EXIT_OK && (size_t)n != strlen(pw)) {
         cli_error("the password contains a NUL byte; use another one");

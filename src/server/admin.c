@@ -128,6 +128,8 @@ static void serve_one(int fd)
     int argc;
     if (buf == NULL || read_full(fd, buf, len) != 0 ||
         (argc = split_words(buf, len, argv, 64)) < 1) {
+        if (buf != NULL)
+            sess_wipe(buf, len);
         free(buf);
         return;
     }
@@ -152,6 +154,8 @@ static void serve_one(int fd)
         sess_wipe(out, out_len);
     free(out);
     free(errt);
+    /* The words may hold a password (`user add`, `user passwd`). */
+    sess_wipe(buf, len);
     free(buf);
 }
 

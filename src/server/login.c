@@ -12,7 +12,9 @@
  * failure, whatever its cause, is the same page with "Invalid username or password", after the
  * same work (lib/users.c checks unknown users against a dummy hash). Too many failures for a
  * user or a client address within [login] failure_window answer 429 with Retry-After until
- * [login] lockout has passed, before any password is looked at.
+ * [login] lockout has passed, before any password is looked at. Each attempt reserves its place
+ * in both counts before it is submitted and the worker checks the lockout again before hashing,
+ * so parallel guesses get no more password checks than sequential ones (throttle.h).
  *
  * A login always creates a new session with a new token (never a pre-login one: no fixation);
  * a session the browser presented is ended.
@@ -89,14 +91,20 @@ typedef struct login_job {
     bool anon_cookie;                      /* clear the anonymous preferences cookie */
     char anon_prefs[SESSD_PREFS_JSON_MAX]; /* its values as a patch, or "" */
     sessd_throttle_policy throttle;
+    bool reserved; /* holds a throttle reservation for user and address (released by done) */
     /* Results. */
     int result;
+    int64_t wait; /* > 0: locked out meanwhile, not checked (answer 429) */
     char token[SESS_TOKEN_STRLEN + 1];
     int64_t max_age; /* of the new cookie; -1 for a browser-session cookie */
 } login_job;
 
 static void free_job(login_job *j)
 {
+    if (j->reserved) {
+        sessd_throttle_release(SESSD_THROTTLE_USER, j->user);
+        sessd_throttle_release(SESSD_THROTTLE_ADDR, j->ip);
+    }
     sess_wipe(j, sizeof(*j));
     free(j);
 }
@@ -130,6 +138,12 @@ static void login_run(sessd_job *base)
     login_job *j = (login_job *)base;
     sess_account acct;
     int64_t now = (int64_t)time(NULL);
+    /* Parallel attempts queued behind this one may have reached the lockout. */
+    if ((j->wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, j->ip, now)) > 0 ||
+        (j->wait = sessd_throttle_wait(SESSD_THROTTLE_USER, j->user, now)) > 0) {
+        sess_wipe(j->password, sizeof(j->password));
+        return;
+    }
     j->result = sess_user_login(sessd_srv.ctx, j->user, j->password, j->password_len, &acct);
     sess_wipe(j->password, sizeof(j->password));
     if (j->result == SESS_EUNAUTHORIZED) {
@@ -158,6 +172,15 @@ static void login_run(sessd_job *base)
     }
 }
 
+static int too_many(h2o_req_t *req, int64_t wait, const char *user, const char *rd)
+{
+    char secs[24];
+    int n = snprintf(secs, sizeof(secs), "%lld", (long long)wait);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                   h2o_strdup(&req->pool, secs, (size_t)n).base, (size_t)n);
+    return show(req, 429, user, rd, SESSD_MSG_ERR_TOO_MANY);
+}
+
 /* Back on the request's loop: answer, unless the client has gone. */
 static void login_done(sessd_job *base)
 {
@@ -168,7 +191,11 @@ static void login_done(sessd_job *base)
         free_job(j);
         return;
     }
-    if (j->result == 0) {
+    if (j->base.dropped) {
+        status = show(req, 503, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE);
+    } else if (j->wait > 0) {
+        status = too_many(req, j->wait, j->user, j->rd);
+    } else if (j->result == 0) {
         auth_set_session_cookie(req, j->token, j->max_age);
         auth_form_proof_clear(req);
         if (j->anon_cookie) {
@@ -193,15 +220,6 @@ static void login_done(sessd_job *base)
 }
 
 /* ---- POST login -------------------------------------------------------------------------- */
-
-static int too_many(h2o_req_t *req, int64_t wait, const char *user, const char *rd)
-{
-    char secs[24];
-    int n = snprintf(secs, sizeof(secs), "%lld", (long long)wait);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
-                   h2o_strdup(&req->pool, secs, (size_t)n).base, (size_t)n);
-    return show(req, 429, user, rd, SESSD_MSG_ERR_TOO_MANY);
-}
 
 /* Reads the form into the job; false (answered) when it is malformed or over a bound. */
 static bool read_form(h2o_req_t *req, login_job *j)
@@ -246,6 +264,22 @@ static void fill_client(h2o_req_t *req, login_job *j, const sessd_config *c)
     j->throttle = (sessd_throttle_policy){c->max_failures, c->failure_window, c->lockout};
 }
 
+/* Reserves the attempt for the address and the user (throttle.h); the seconds to wait when
+ * either may not try now. */
+static int64_t reserve(login_job *j, int64_t now)
+{
+    int64_t wait = sessd_throttle_reserve(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle,
+                                          SESSD_THROTTLE_ADDR_IN_FLIGHT);
+    if (wait > 0)
+        return wait;
+    if ((wait = sessd_throttle_reserve(SESSD_THROTTLE_USER, j->user, now, &j->throttle, 0)) > 0) {
+        sessd_throttle_release(SESSD_THROTTLE_ADDR, j->ip);
+        return wait;
+    }
+    j->reserved = true;
+    return 0;
+}
+
 int sessd_auth_login_post(h2o_req_t *req)
 {
     const sessd_config *c = sessd_cfg();
@@ -258,7 +292,11 @@ int sessd_auth_login_post(h2o_req_t *req)
     int64_t now = (int64_t)time(NULL), wait;
     bool form = read_form(req, j);
     fill_client(req, j, c);
-    if (!auth_form_proof_ok(req))
+    bool proof = auth_form_proof_ok(req);
+    /* The body holds the password in clear: nothing reads it after this. */
+    if (req->entity.base != NULL)
+        sess_wipe(req->entity.base, req->entity.len);
+    if (!proof)
         status = show(req, 403, j->user, j->rd, SESSD_MSG_ERR_EXPIRED_FORM);
     else if ((wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, j->ip, now)) > 0 ||
              (j->user[0] && (wait = sessd_throttle_wait(SESSD_THROTTLE_USER, j->user, now)) > 0))
@@ -266,6 +304,8 @@ int sessd_auth_login_post(h2o_req_t *req)
     else if (!form) {
         sessd_throttle_fail(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle);
         status = show(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID);
+    } else if ((wait = reserve(j, now)) > 0) {
+        status = too_many(req, wait, j->user, j->rd);
     } else {
         j->base.run = login_run;
         j->base.done = login_done;

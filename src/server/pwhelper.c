@@ -3,6 +3,10 @@
  * a request is one packet (op, cost, hash, password) and so is the answer (result, hash). A
  * helper dies with its parent (PR_SET_PDEATHSIG) and when its socket closes. The password is
  * wiped from every buffer it passed through.
+ *
+ * A helper that dies or stops answering (a receive timeout bounds the wait) is killed, reaped
+ * and replaced by its worker thread, at most MAX_RESPAWNS times per RESPAWN_WINDOW; past that
+ * the worker hashes in-process. The request that met the dead helper is hashed in-process.
  */
 #include "server/pwhelper.h"
 
@@ -13,13 +17,19 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "server/log.h"
 #include "sessiond/crypto.h"
 #include "sessiond/users.h"
 
 #define MAX_HELPERS 64
+#define ANSWER_TIMEOUT_S 60 /* far above argon2id at the highest cost the config allows */
+#define MAX_RESPAWNS 5      /* replacements of one helper within RESPAWN_WINDOW */
+#define RESPAWN_WINDOW 60   /* seconds */
 
 typedef struct request {
     char op; /* 'H' hash, 'V' verify */
@@ -35,10 +45,16 @@ typedef struct answer {
     char hash[SESS_PWHASH_STRBYTES]; /* for 'H' */
 } answer;
 
+/* Slot i belongs to worker thread i (sessd_pwhelper_bind): only that thread touches it while
+ * the pool runs. */
 static int fds[MAX_HELPERS];
 static pid_t pids[MAX_HELPERS];
+static int respawns[MAX_HELPERS];
+static int64_t respawn_window[MAX_HELPERS];
 static int count;
+static pid_t parent;
 static __thread int my_fd = -1;
+static __thread int my_slot = -1;
 
 static void serve(int fd)
 {
@@ -66,6 +82,73 @@ static void serve(int fd)
     _exit(0); /* no atexit handlers, no leak report of the parent's copied heap */
 }
 
+/* Forks the helper of slot `i`. 0, or -1 (the slot then has none). */
+static int spawn(int i)
+{
+    int pair[2];
+    fds[i] = -1;
+    pids[i] = -1;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pair[0]);
+        close(pair[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
+        /* Nothing of the parent's but this socket: a replacement is forked by a running
+         * server, which has listeners, the store and the other helpers' sockets open. */
+        int fd = dup2(pair[1], 3) == 3 ? 3 : -1;
+        if (fd < 0 || close_range(4, ~0U, 0) != 0)
+            _exit(1);
+        serve(fd);
+    }
+    close(pair[1]);
+    /* A helper that stops (SIGSTOP, a debugger) must not hold its worker forever. */
+    struct timeval tv = {ANSWER_TIMEOUT_S, 0};
+    setsockopt(pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(pair[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    fds[i] = pair[0];
+    pids[i] = pid;
+    return 0;
+}
+
+/* This thread's helper failed: kill and reap it, and start another unless it keeps failing. */
+static void replace_mine(void)
+{
+    int i = my_slot;
+    my_fd = -1;
+    if (i < 0)
+        return;
+    pid_t old = pids[i];
+    close(fds[i]);
+    kill(old, SIGKILL);
+    while (waitpid(old, NULL, 0) < 0 && errno == EINTR)
+        ;
+    int64_t now = (int64_t)time(NULL);
+    if (now - respawn_window[i] >= RESPAWN_WINDOW) {
+        respawn_window[i] = now;
+        respawns[i] = 0;
+    }
+    if (++respawns[i] > MAX_RESPAWNS || spawn(i) != 0) {
+        fds[i] = -1;
+        pids[i] = -1;
+        sessd_log(SESSD_LOG_WARN,
+                  "password helper %d (pid %d) failed and cannot be replaced; this worker now "
+                  "hashes in-process",
+                  i, (int)old);
+        return;
+    }
+    my_fd = fds[i];
+    sessd_log(SESSD_LOG_WARN,
+              "password helper %d (pid %d) died or stopped answering; replaced by pid %d", i,
+              (int)old, (int)pids[i]);
+}
+
 /* One round trip; -1 when the helper is gone (the caller then hashes in-process). */
 static int ask(request *rq, answer *an)
 {
@@ -78,7 +161,7 @@ static int ask(request *rq, answer *an)
     }
     sess_wipe(rq, sizeof(*rq));
     if (r != 0)
-        my_fd = -1;
+        replace_mine();
     return r;
 }
 
@@ -121,30 +204,10 @@ int sessd_pwhelper_start(int n)
 {
     if (n > MAX_HELPERS)
         n = MAX_HELPERS;
-    pid_t parent = getpid();
-    for (count = 0; count < n; count++) {
-        int pair[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+    parent = getpid();
+    for (count = 0; count < n; count++)
+        if (spawn(count) != 0)
             return -1;
-        pid_t pid = fork();
-        if (pid < 0) {
-            close(pair[0]);
-            close(pair[1]);
-            return -1;
-        }
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (getppid() != parent)
-                _exit(0);
-            for (int i = 0; i < count; i++)
-                close(fds[i]);
-            close(pair[0]);
-            serve(pair[1]);
-        }
-        close(pair[1]);
-        fds[count] = pair[0];
-        pids[count] = pid;
-    }
     static const sess_hasher h = {helper_hash, helper_verify};
     sess_users_set_hasher(&h);
     return 0;
@@ -152,7 +215,8 @@ int sessd_pwhelper_start(int n)
 
 void sessd_pwhelper_bind(int i)
 {
-    my_fd = i >= 0 && i < count ? fds[i] : -1;
+    my_slot = i >= 0 && i < count ? i : -1;
+    my_fd = my_slot >= 0 ? fds[i] : -1;
 }
 
 void sessd_pwhelper_stop(void)
@@ -160,9 +224,10 @@ void sessd_pwhelper_stop(void)
     static const sess_hasher local = {sess_pwhash, sess_pwhash_verify};
     sess_users_set_hasher(&local);
     for (int i = 0; i < count; i++)
-        close(fds[i]);
+        if (fds[i] >= 0)
+            close(fds[i]);
     for (int i = 0; i < count; i++)
-        while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+        while (pids[i] > 0 && waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
             ;
     count = 0;
 }

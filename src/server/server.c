@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -155,7 +156,7 @@ static void *worker_main(void *arg)
     do
         h2o_evloop_run(w->loop, 10);
     while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && mono_ms() < deadline);
-    sessd_workers_detach(&w->ctx, (int)(deadline > mono_ms() ? deadline - mono_ms() : 0));
+    sessd_workers_detach(&w->ctx);
     /* request_shutdown also arms HTTP/2's graceful-shutdown timer, which has nothing to do
      * here (no HTTP/2 without TLS) and would keep the context from being disposed. */
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
@@ -496,6 +497,9 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     /* Before any thread starts, so that every thread inherits the mask and only the main
      * thread's sigtimedwait ever takes these signals. */
     block_signals();
+    /* No core dump or same-user ptrace of a process that holds passwords, tokens and the key. */
+    if (prctl(PR_SET_DUMPABLE, 0) != 0)
+        sessd_log(SESSD_LOG_WARN, "cannot turn off core dumps (prctl): %s", strerror(errno));
 
     int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1)
@@ -540,8 +544,10 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 
     wait_for_signals();
     atomic_store(&sessd_srv.stopping, true);
-    loops_dispose(workers, nthreads);
+    /* The pool first: its workers send finished jobs to the loops' receivers, which must exist
+     * until the last worker is joined. */
     sessd_workers_stop();
+    loops_dispose(workers, nthreads);
     sessd_pwhelper_stop();
     sessd_admin_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */

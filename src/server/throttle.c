@@ -17,9 +17,10 @@ typedef struct slot {
     uint8_t key[16];
     bool used;
     uint64_t failures;
+    uint32_t in_flight; /* attempts reserved and not yet released: they count as failures */
     int64_t window_start;
     int64_t locked_until;
-    int64_t last; /* last failure, for eviction */
+    int64_t last; /* last failure or reservation, for eviction */
 } slot;
 
 static slot table[SESSD_THROTTLE_SLOTS];
@@ -106,13 +107,44 @@ int64_t sessd_throttle_fail(enum sessd_throttle_kind kind, const char *key, int6
     return locked;
 }
 
+int64_t sessd_throttle_reserve(enum sessd_throttle_kind kind, const char *key, int64_t now,
+                               const sessd_throttle_policy *p, uint32_t cap)
+{
+    uint8_t k[16];
+    int64_t wait = 0;
+    key_of(kind, key, k);
+    pthread_mutex_lock(&mu);
+    slot *s = find(k, true);
+    uint64_t failures = now - s->window_start >= p->window ? 0 : s->failures;
+    if (s->locked_until > now)
+        wait = s->locked_until - now;
+    else if (failures + s->in_flight >= p->max_failures || (cap > 0 && s->in_flight >= cap))
+        wait = 1; /* the attempts out decide within a password check */
+    else
+        s->in_flight++;
+    s->last = now;
+    pthread_mutex_unlock(&mu);
+    return wait;
+}
+
+void sessd_throttle_release(enum sessd_throttle_kind kind, const char *key)
+{
+    uint8_t k[16];
+    key_of(kind, key, k);
+    pthread_mutex_lock(&mu);
+    slot *s = find(k, false);
+    if (s != NULL && s->in_flight > 0)
+        s->in_flight--;
+    pthread_mutex_unlock(&mu);
+}
+
 void sessd_throttle_reset(enum sessd_throttle_kind kind, const char *key)
 {
     uint8_t k[16];
     key_of(kind, key, k);
     pthread_mutex_lock(&mu);
     slot *s = find(k, false);
-    if (s != NULL && s->locked_until == 0)
+    if (s != NULL && s->locked_until == 0 && s->in_flight == 0)
         s->used = false;
     else if (s != NULL)
         s->failures = 0;

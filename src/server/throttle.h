@@ -4,6 +4,11 @@
  * failure_window, logins for it are refused (429) until lockout has passed, whatever the
  * password. Counters live in this process (a fixed-size table keyed by a keyed hash of the name
  * or address, so it holds no user names and cannot grow without bound); a restart clears them.
+ *
+ * Password checks run in parallel on the worker pool, so a failure is only known after the
+ * check. An attempt therefore reserves its place before it is submitted: attempts in flight
+ * count as failures until released, so a burst of parallel guesses gets no more checks than
+ * max_failures. An address may also have only SESSD_THROTTLE_ADDR_IN_FLIGHT attempts out.
  */
 #ifndef SESSIOND_SERVER_THROTTLE_H
 #define SESSIOND_SERVER_THROTTLE_H
@@ -12,6 +17,7 @@
 #include <stdint.h>
 
 #define SESSD_THROTTLE_SLOTS 16384 /* keys tracked at once; the least recently failed give way */
+#define SESSD_THROTTLE_ADDR_IN_FLIGHT 4 /* password checks out at once for one client address */
 
 typedef struct sessd_throttle_policy {
     uint64_t max_failures;
@@ -26,6 +32,14 @@ int64_t sessd_throttle_wait(enum sessd_throttle_kind kind, const char *key, int6
 /* Counts a failure; returns the seconds of lockout it started (0 when none). */
 int64_t sessd_throttle_fail(enum sessd_throttle_kind kind, const char *key, int64_t now,
                             const sessd_throttle_policy *p);
+/* Reserves an attempt of `key` before its password is checked: until released it counts as a
+ * failure, and at most `cap` (0: no bound) are out at once. 0 when reserved (the caller must
+ * release it), or the seconds to wait (nothing reserved): the lockout, or 1 while the attempts
+ * out may still reach max_failures. */
+int64_t sessd_throttle_reserve(enum sessd_throttle_kind kind, const char *key, int64_t now,
+                               const sessd_throttle_policy *p, uint32_t cap);
+/* Releases an attempt reserved by sessd_throttle_reserve (after counting its failure, if any). */
+void sessd_throttle_release(enum sessd_throttle_kind kind, const char *key);
 /* Forgets the failures of `key` (a successful login of that user). */
 void sessd_throttle_reset(enum sessd_throttle_kind kind, const char *key);
 

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MAX_QUEUED 4096 /* jobs waiting; past this, submit refuses (the handler answers 503) */
@@ -42,12 +41,13 @@ static struct {
 static __thread h2o_multithread_receiver_t *loop_receiver;
 static __thread size_t loop_in_flight;
 
+/* The next job; NULL once the pool is stopping (sessd_workers_stop sends the rest home). */
 static sessd_job *take(void)
 {
     pthread_mutex_lock(&pool.mu);
     while (pool.head == NULL && !pool.stopping)
         pthread_cond_wait(&pool.cv, &pool.mu);
-    sessd_job *job = pool.head;
+    sessd_job *job = pool.stopping ? NULL : pool.head;
     if (job != NULL) {
         pool.head = job->next;
         if (pool.head == NULL)
@@ -89,8 +89,19 @@ void sessd_workers_stop(void)
 {
     pthread_mutex_lock(&pool.mu);
     pool.stopping = true;
+    sessd_job *queued = pool.head;
+    pool.head = pool.tail = NULL;
+    pool.queued = 0;
     pthread_cond_broadcast(&pool.cv);
     pthread_mutex_unlock(&pool.mu);
+    /* Jobs that never ran go home unrun, so that their loops answer them and stop waiting.
+     * The loops are still running (they wait in sessd_workers_detach for every job out). */
+    while (queued != NULL) {
+        sessd_job *next = queued->next;
+        queued->dropped = true;
+        h2o_multithread_send_message(queued->home, &queued->msg);
+        queued = next;
+    }
     for (int i = 0; i < pool.n; i++)
         pthread_join(pool.threads[i], NULL);
     free(pool.threads);
@@ -128,21 +139,16 @@ void sessd_workers_attach(h2o_context_t *ctx)
         h2o_multithread_register_receiver(ctx->queue, loop_receiver, on_jobs_home);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sessd_workers_detach(h2o_context_t *ctx, int max_ms)
+void sessd_workers_detach(h2o_context_t *ctx)
 {
     if (loop_receiver == NULL)
         return;
-    int64_t deadline = mono_ms() + max_ms;
-    while (loop_in_flight > 0 && mono_ms() < deadline)
+    /* Unbounded, and it has to be: a worker still holding a job of this loop sends it here, so
+     * the receiver (and the context's queue) must outlive it. It ends: sessd_workers_stop sends
+     * queued jobs home unrun, and a running one takes one password check (whose helper answers
+     * within its receive timeout). */
+    while (loop_in_flight > 0)
         h2o_evloop_run(ctx->loop, 10);
-    /* Jobs still out after the bound stay in the pool: the process is exiting. */
     h2o_multithread_unregister_receiver(ctx->queue, loop_receiver);
     free(loop_receiver);
     loop_receiver = NULL;
@@ -158,6 +164,7 @@ bool sessd_job_submit(h2o_req_t *req, sessd_job *job)
     job->req = req;
     job->home = loop_receiver;
     job->next = NULL;
+    job->dropped = false;
     pthread_mutex_lock(&pool.mu);
     bool ok = !pool.stopping && pool.n > 0 && pool.queued < MAX_QUEUED;
     if (ok) {

@@ -25,6 +25,7 @@ struct sessd_job {
     sessd_job_fn done;             /* on the request's loop; frees the job */
     h2o_req_t *req;                /* NULL once h2o disposed of the request */
     enum sessd_route route;        /* for metrics: done's answer is counted under it */
+    bool dropped; /* set when the pool stopped before running it: done answers 503 */
     /* Private to workers.c. */
     struct sessd_job_guard *guard;
     h2o_multithread_receiver_t *home;
@@ -34,14 +35,16 @@ struct sessd_job {
 /* Starts `n` worker threads (at least 1), at a lower scheduling priority than the event loops,
  * so that a burst of logins slows other logins before it slows verify. */
 int sessd_workers_start(int n);
-/* Finishes the jobs queued, then stops and joins the threads. */
+/* Stops the pool: jobs still queued go home unrun (job->dropped), running ones finish, and the
+ * threads are joined. Called by the main thread once stopping begins, while the event loops still
+ * run, and before any loop is disposed of (a worker sends to its loop's receiver). */
 void sessd_workers_stop(void);
 
 /* Called by each event-loop thread before it serves and after it stopped accepting. attach
- * registers the loop's receiver for finished jobs; detach waits (running the loop, at most
- * `max_ms`) until this loop has no job in flight, then unregisters. */
+ * registers the loop's receiver for finished jobs; detach waits (running the loop) until this
+ * loop has no job in flight, then unregisters: it returns once sessd_workers_stop has run. */
 void sessd_workers_attach(h2o_context_t *ctx);
-void sessd_workers_detach(h2o_context_t *ctx, int max_ms);
+void sessd_workers_detach(h2o_context_t *ctx);
 
 /* Submits a job for `req` from its loop thread. Returns false (nothing submitted) when the pool
  * is saturated or stopping: the caller answers 503 itself. */

@@ -238,7 +238,7 @@ test('unsafe methods through verify need the CSRF token or a same-origin browser
   assert.equal(same.json.body, 'x=1');
 });
 
-test('clients that hang up during the password check, and 50 concurrent logins, are served', T, async () => {
+test('clients that hang up during the password check, and 50 concurrent logins, are answered', T, async () => {
   // Straight to sessiond: a POST that goes away before its answer. The result comes back to a
   // request h2o has already freed; the server must drop it, not touch it.
   const jar = new Jar();
@@ -255,7 +255,13 @@ test('clients that hang up during the password check, and 50 concurrent logins, 
       sock.on('error', resolve);
     });
   }
-  const logins = await Promise.all(Array.from({ length: 50 }, () => login(port, new Jar(), 'bob', PASSWORD)));
-  assert.deepEqual([...new Set(logins.map((r) => r.status))], [303]);
+  // Attempts in flight count toward the lockout (at most max_failures per user, and a few per
+  // address, are checked at once); the others are asked to retry.
+  const logins = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+    login(port, new Jar(), 'bob', PASSWORD, { headers: { 'X-Forwarded-For': `10.9.1.${i + 1}` } })));
+  assert.ok(logins.some((r) => r.status === 303), 'some were served');
+  for (const r of logins) {
+    assert.ok(r.status === 303 || (r.status === 429 && Number(r.headers['retry-after']) > 0), `${r.status}`);
+  }
   await srv.assertAlive('after hung-up logins');
 });

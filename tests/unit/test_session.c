@@ -128,6 +128,15 @@ static void utf8_names(void **state)
     assert_int_equal(sess_check_user("\xed\xa0\x80"), SESS_EINVAL); /* a surrogate */
     assert_int_equal(sess_check_user("\xe6\x9d"), SESS_EINVAL);     /* cut short */
     assert_int_equal(sess_check_user("a\tb"), SESS_EINVAL);
+    /* Leading or trailing spaces would make look-alike accounts; inner ones are a name's. */
+    assert_int_equal(sess_check_user(" alice"), SESS_EINVAL);
+    assert_int_equal(sess_check_user("alice "), SESS_EINVAL);
+    assert_int_equal(sess_check_user(" "), SESS_EINVAL);
+    assert_int_equal(sess_check_user("\xc2\xa0"
+                                     "alice"),
+                     SESS_EINVAL);
+    assert_int_equal(sess_check_user("alice\xc2\xa0"), SESS_EINVAL);
+    assert_int_equal(sess_check_user("alice smith"), 0);
 }
 
 static void idle_and_absolute_expiry(void **state)

@@ -351,6 +351,86 @@ static void prepare_dummy(void **state)
     assert_sess(SESS_EUNAUTHORIZED, sess_user_login(f->ctx, "ghost", PW("whatever1"), NULL));
 }
 
+/* Argon2id work (passes x KiB) done through the hasher since the last reset. */
+static uint64_t work_done;
+
+static void add_work(const char *hash)
+{
+    unsigned long long m, t;
+    assert_int_equal(2, sscanf(hash, "$argon2id$v=%*u$m=%llu,t=%llu,", &m, &t));
+    work_done += m * t;
+}
+
+static int counting_hash(const char *password, size_t len, uint64_t ops, size_t mem,
+                         char out[SESS_PWHASH_STRBYTES])
+{
+    work_done += ops * (mem / 1024);
+    return sess_pwhash(password, len, ops, mem, out);
+}
+
+static int counting_verify(const char *hash, const char *password, size_t len)
+{
+    add_work(hash);
+    return sess_pwhash_verify(hash, password, len);
+}
+
+/* The work of a failed login, unknown user or known one, at the configured cost. */
+static uint64_t failed_login_work(fixture *f, const char *user)
+{
+    work_done = 0;
+    assert_sess(SESS_EUNAUTHORIZED, sess_user_login(f->ctx, user, PW("wrong-password"), NULL));
+    return work_done;
+}
+
+/* A wrong password for an account hashed at a lower cost than the configured one costs as much
+ * argon2id work as one for an unknown user (no user enumeration by timing). */
+static void wrong_password_work_as_for_unknown(void **state)
+{
+    static const sess_hasher counting = {counting_hash, counting_verify};
+    static const sess_hasher local = {sess_pwhash, sess_pwhash_verify};
+    fixture *f = *state;
+    sess_policy p = policy;
+    sess_users_set_hasher(&counting);
+    add(f, "alice", "password1", NULL); /* 1 pass x 8 KiB */
+    p.argon2_ops = 3;
+    p.argon2_mem = 16384;
+    sess_ctx_set_policy(f->ctx, &p);
+    assert_sess(0, sess_users_prepare(f->ctx));
+    uint64_t unknown = failed_login_work(f, "ghost");
+    assert_int_equal(3 * 16, unknown);
+    assert_int_equal(unknown, failed_login_work(f, "alice"));
+    /* Same memory, fewer passes. */
+    p.argon2_ops = 4;
+    p.argon2_mem = 8192;
+    sess_ctx_set_policy(f->ctx, &p);
+    assert_sess(0, sess_users_prepare(f->ctx));
+    assert_int_equal(failed_login_work(f, "ghost"), failed_login_work(f, "alice"));
+    /* At the configured cost there is nothing to add. */
+    sess_ctx_set_policy(f->ctx, &policy);
+    assert_sess(0, sess_users_prepare(f->ctx));
+    assert_int_equal(8, failed_login_work(f, "alice"));
+    assert_int_equal(8, failed_login_work(f, "ghost"));
+    sess_users_set_hasher(&local);
+}
+
+/* `user add` warns about accounts at another cost: they are counted. */
+static void counts_accounts_at_other_cost(void **state)
+{
+    fixture *f = *state;
+    sess_policy p = policy;
+    size_t n = 99;
+    assert_sess(0, sess_users_other_cost(f->ctx, &n));
+    assert_int_equal(0, n);
+    add(f, "alice", "password1", NULL);
+    assert_sess(0, sess_users_other_cost(f->ctx, &n));
+    assert_int_equal(0, n);
+    p.argon2_ops = 2;
+    sess_ctx_set_policy(f->ctx, &p);
+    add(f, "bob", "password1", NULL);
+    assert_sess(0, sess_users_other_cost(f->ctx, &n));
+    assert_int_equal(1, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +447,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_changes_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(prepare_dummy, setup, teardown),
         cmocka_unit_test_setup_teardown(login_rehashes_at_new_cost, setup, teardown),
+        cmocka_unit_test_setup_teardown(wrong_password_work_as_for_unknown, setup, teardown),
+        cmocka_unit_test_setup_teardown(counts_accounts_at_other_cost, setup, teardown),
     };
     if (sess_crypto_init() != 0)
         return 1;
