@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -e
 PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
-      libinih-dev libhiredis-dev libcmocka-dev nodejs"
+      libinih-dev libhiredis-dev libcmocka-dev nodejs redis-server"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,642 @@
+/*
+ * redis_conn.c - talking to Redis for the Redis backend: the URL, a bounded pool of blocking
+ * hiredis connections per store handle, timeouts, reconnection, and running Lua scripts.
+ *
+ * Every call takes a free connection from the pool (waiting at most the command timeout for
+ * one), opens it if it has none (connect timeout, then AUTH and SELECT), runs its command with
+ * the command timeout set on the socket, and gives the connection back. A connection that saw
+ * any error is closed, and the next call opens a fresh one, so recovery after Redis restarts
+ * needs nothing but time. After a failed connect no call tries again for RS_RETRY_MS: while
+ * Redis is down, calls fail at once with SESS_ESTORE instead of each waiting on its own
+ * connect. An idle pooled connection is checked with a zero-timeout poll before use, so one that
+ * Redis closed (a restart) is replaced before a write is sent on it, not after. Reads may retry
+ * once on a fresh connection; writes never do, since a lost answer does not say whether the write
+ * happened. Every failure here is SESS_ESTORE: the store fails closed.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "redis_int.h"
+#include "sessiond/error.h"
+
+int64_t sess__rs_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sess__rs_log(redis_store *st, int level, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    if (st->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    st->log(st->log_arg, level, msg);
+}
+
+/* ---- the URL ----------------------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Copies `len` bytes of `s` into `dst` (capacity `cap`), decoding %XX. -1 when too long, a bad
+ * escape, or an encoded NUL. */
+static int pct_decode(const char *s, size_t len, char *dst, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+                return -1;
+            c = hi * 16 + lo;
+            i += 2;
+            if (c == 0)
+                return -1;
+        }
+        if (o + 1 >= cap)
+            return -1;
+        dst[o++] = (char)c;
+    }
+    dst[o] = '\0';
+    return 0;
+}
+
+static int parse_uint(const char *s, size_t len, long max, long *out)
+{
+    long v = 0;
+    if (len == 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+        if (v > max)
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int bad(char *why, size_t n, const char *msg)
+{
+    snprintf(why, n, "%s", msg);
+    return SESS_EINVAL;
+}
+
+/* "[USER]:PASSWORD" before the '@'. */
+static int parse_userinfo(const char *s, size_t len, rs_target *t, char *why, size_t n)
+{
+    const char *colon = memchr(s, ':', len);
+    if (colon == NULL)
+        return bad(why, n,
+                   "the Redis URL has credentials without a ':'; write "
+                   "redis://:PASSWORD@HOST or redis://USER:PASSWORD@HOST");
+    if (pct_decode(s, (size_t)(colon - s), t->user, sizeof(t->user)) != 0 ||
+        pct_decode(colon + 1, len - (size_t)(colon - s) - 1, t->password, sizeof(t->password)) != 0)
+        return bad(why, n, "the Redis URL's user or password is too long or badly %-encoded");
+    return 0;
+}
+
+/* "HOST[:PORT]" or "[V6]:PORT". */
+static int parse_hostport(const char *s, size_t len, rs_target *t, char *why, size_t n)
+{
+    const char *host = s, *port = NULL;
+    size_t hlen = len;
+    long v;
+    if (len > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (close == NULL)
+            return bad(why, n, "the Redis URL has an unclosed '[' in its host");
+        host = s + 1;
+        hlen = (size_t)(close - s) - 1;
+        if (close + 1 < s + len) {
+            if (close[1] != ':')
+                return bad(why, n, "the Redis URL has junk after its [IPv6] host");
+            port = close + 2;
+        }
+    } else {
+        const char *colon = memchr(s, ':', len);
+        if (colon != NULL) {
+            hlen = (size_t)(colon - s);
+            port = colon + 1;
+        }
+    }
+    if (hlen == 0 || hlen >= sizeof(t->host))
+        return bad(why, n, "the Redis URL has no host, or one that is too long");
+    memcpy(t->host, host, hlen);
+    t->host[hlen] = '\0';
+    t->port = 6379;
+    if (port != NULL) {
+        if (parse_uint(port, (size_t)(s + len - port), 65535, &v) != 0 || v == 0)
+            return bad(why, n, "the Redis URL's port is not a number from 1 to 65535");
+        t->port = (int)v;
+    }
+    return 0;
+}
+
+static int parse_db(const char *s, size_t len, rs_target *t, char *why, size_t n)
+{
+    long v;
+    if (len == 0)
+        return 0;
+    if (parse_uint(s, len, 1000000, &v) != 0)
+        return bad(why, n, "the Redis URL's database (after the '/') is not a number");
+    t->db = (int)v;
+    return 0;
+}
+
+static int parse_tcp(const char *rest, rs_target *t, char *why, size_t n)
+{
+    size_t len = strlen(rest);
+    if (memchr(rest, '?', len) != NULL || memchr(rest, '#', len) != NULL)
+        return bad(why, n, "the Redis URL has a query or fragment; sessiond knows none");
+    const char *slash = memchr(rest, '/', len);
+    size_t auth_end = slash != NULL ? (size_t)(slash - rest) : len;
+    const char *at = NULL;
+    for (size_t i = 0; i < auth_end; i++)
+        if (rest[i] == '@')
+            at = rest + i; /* the last '@' before the path: passwords may hold '@' */
+    const char *hp = rest;
+    int r;
+    if (at != NULL) {
+        if ((r = parse_userinfo(rest, (size_t)(at - rest), t, why, n)) != 0)
+            return r;
+        hp = at + 1;
+    }
+    if ((r = parse_hostport(hp, (size_t)(rest + auth_end - hp), t, why, n)) != 0)
+        return r;
+    return slash != NULL ? parse_db(slash + 1, len - auth_end - 1, t, why, n) : 0;
+}
+
+static int parse_unix(const char *rest, rs_target *t, char *why, size_t n)
+{
+    const char *q = strchr(rest, '?');
+    size_t plen = q != NULL ? (size_t)(q - rest) : strlen(rest);
+    if (plen >= 2 && rest[0] == '/' && rest[1] == '/') { /* unix:///path */
+        rest += 2;
+        plen -= 2;
+    }
+    if (plen == 0 || plen >= sizeof(t->unix_path) || rest[0] != '/')
+        return bad(why, n, "the Redis URL unix:PATH needs an absolute socket path");
+    memcpy(t->unix_path, rest, plen);
+    t->unix_path[plen] = '\0';
+    if (q == NULL)
+        return 0;
+    if (strncmp(q, "?db=", 4) != 0)
+        return bad(why, n, "the Redis URL unix:PATH takes only ?db=N after the path");
+    return parse_db(q + 4, strlen(q + 4), t, why, n);
+}
+
+int sess__rs_target_parse(const char *url, rs_target *t, char *why, size_t n)
+{
+    memset(t, 0, sizeof(*t));
+    if (url == NULL || url[0] == '\0')
+        return bad(why, n, "no Redis URL given; set [store] redis_url (or --redis-url)");
+    if (strncmp(url, "rediss://", 9) == 0)
+        return bad(why, n,
+                   "rediss:// (TLS) is not supported: this build's hiredis (0.14) has no TLS; use "
+                   "redis:// on a trusted network or a TLS tunnel such as stunnel");
+    if (strncmp(url, "redis://", 8) == 0)
+        return parse_tcp(url + 8, t, why, n);
+    if (strncmp(url, "unix:", 5) == 0)
+        return parse_unix(url + 5, t, why, n);
+    return bad(why, n, "the Redis URL must start with redis:// or unix:");
+}
+
+/* ---- connections ------------------------------------------------------------------------- */
+
+static struct timeval ms_tv(uint32_t ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+/* Runs one setup command; 0 when Redis answered with a status or string, -1 otherwise. */
+static int setup_command(redisContext *c, int argc, const char **argv, char *why, size_t n,
+                         const char *what)
+{
+    redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+    if (rep == NULL) {
+        snprintf(why, n, "%s: %s", what, c->errstr);
+        return -1;
+    }
+    int ok = rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING;
+    if (!ok)
+        snprintf(why, n, "%s refused: %.100s", what,
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected answer");
+    freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+static int authenticate(redisContext *c, const rs_target *t, char *why, size_t n)
+{
+    const char *argv[3] = {"AUTH", t->user, t->password};
+    if (t->user[0] != '\0')
+        return setup_command(c, 3, argv, why, n, "AUTH");
+    argv[1] = t->password;
+    return setup_command(c, 2, argv, why, n, "AUTH");
+}
+
+redisContext *sess__rs_connect(const redis_store *st, char *why, size_t n)
+{
+    const rs_target *t = &st->target;
+    struct timeval ct = ms_tv(st->connect_timeout_ms);
+    redisContext *c = t->unix_path[0] != '\0' ? redisConnectUnixWithTimeout(t->unix_path, ct)
+                                              : redisConnectWithTimeout(t->host, t->port, ct);
+    if (c == NULL) {
+        snprintf(why, n, "out of memory");
+        return NULL;
+    }
+    if (c->err != 0) {
+        snprintf(why, n, "%s", c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    if (redisSetTimeout(c, ms_tv(st->timeout_ms)) != REDIS_OK ||
+        (t->unix_path[0] == '\0' && redisEnableKeepAlive(c) != REDIS_OK)) {
+        snprintf(why, n, "cannot set socket options: %s", c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    char db[16];
+    const char *select[2] = {"SELECT", db};
+    snprintf(db, sizeof(db), "%d", t->db);
+    if ((t->password[0] != '\0' && authenticate(c, t, why, n) != 0) ||
+        (t->db != 0 && setup_command(c, 2, select, why, n, "SELECT") != 0)) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* A blocking connection between commands has nothing to read; if it has, Redis closed it (or
+ * it is out of step), and it must not carry the next command. */
+static bool conn_stale(const redisContext *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
+static void where(const redis_store *st, char *buf, size_t n)
+{
+    if (st->target.unix_path[0] != '\0')
+        snprintf(buf, n, "unix:%s", st->target.unix_path);
+    else
+        snprintf(buf, n, "%s:%d", st->target.host, st->target.port);
+}
+
+/* Takes a free pooled connection, waiting at most the command timeout for one. */
+static int pool_wait(redis_store *st, rs_conn **out)
+{
+    int64_t deadline = sess__rs_mono_ms() + st->timeout_ms;
+    struct timespec abs; /* the condition variable runs on CLOCK_MONOTONIC */
+    clock_gettime(CLOCK_MONOTONIC, &abs);
+    abs.tv_sec += st->timeout_ms / 1000;
+    abs.tv_nsec += (long)(st->timeout_ms % 1000) * 1000000L;
+    if (abs.tv_nsec >= 1000000000L) {
+        abs.tv_sec++;
+        abs.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        rs_conn *fresh = NULL;
+        for (uint32_t i = 0; i < st->npool; i++) {
+            if (st->pool[i].busy)
+                continue;
+            if (st->pool[i].c != NULL) {
+                fresh = &st->pool[i];
+                break;
+            }
+            if (fresh == NULL)
+                fresh = &st->pool[i];
+        }
+        if (fresh != NULL) {
+            fresh->busy = true;
+            pthread_mutex_unlock(&st->mu);
+            *out = fresh;
+            return 0;
+        }
+        if (sess__rs_mono_ms() >= deadline ||
+            pthread_cond_timedwait(&st->cv, &st->mu, &abs) == ETIMEDOUT) {
+            pthread_mutex_unlock(&st->mu);
+            return SESS_ESTORE;
+        }
+    }
+}
+
+/* Gives a connection back; with `broken` it is closed first. */
+static void pool_put(redis_store *st, rs_conn *cn, bool broken)
+{
+    redisContext *dead = NULL;
+    pthread_mutex_lock(&st->mu);
+    if (broken) {
+        dead = cn->c;
+        cn->c = NULL;
+    }
+    cn->busy = false;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    if (dead != NULL)
+        redisFree(dead);
+}
+
+/* Opens a connection for a taken slot that has none, unless a connect failed too recently. */
+static int pool_open(redis_store *st, rs_conn *cn)
+{
+    char why[160], at[300];
+    pthread_mutex_lock(&st->mu);
+    bool wait = sess__rs_mono_ms() < st->retry_at_ms;
+    pthread_mutex_unlock(&st->mu);
+    if (wait)
+        return SESS_ESTORE;
+    redisContext *c = sess__rs_connect(st, why, sizeof(why));
+    pthread_mutex_lock(&st->mu);
+    bool was_down = st->down;
+    st->down = c == NULL;
+    if (c == NULL)
+        st->retry_at_ms = sess__rs_mono_ms() + RS_RETRY_MS;
+    cn->c = c;
+    pthread_mutex_unlock(&st->mu);
+    where(st, at, sizeof(at));
+    if (c == NULL && !was_down)
+        sess__rs_log(st, SESS_STORE_LOG_WARN, "Redis at %s is unreachable: %s", at, why);
+    else if (c != NULL && was_down)
+        sess__rs_log(st, SESS_STORE_LOG_INFO, "Redis at %s is reachable again", at);
+    return c != NULL ? 0 : SESS_ESTORE;
+}
+
+static int pool_take(redis_store *st, rs_conn **out)
+{
+    rs_conn *cn;
+    int r = pool_wait(st, &cn);
+    if (r != 0)
+        return r;
+    if (cn->c != NULL && conn_stale(cn->c)) {
+        redisFree(cn->c);
+        cn->c = NULL;
+    }
+    if (cn->c == NULL && (r = pool_open(st, cn)) != 0) {
+        pool_put(st, cn, false);
+        return r;
+    }
+    *out = cn;
+    return 0;
+}
+
+void sess__rs_pool_dispose(redis_store *st)
+{
+    for (uint32_t i = 0; st->pool != NULL && i < st->npool; i++)
+        if (st->pool[i].c != NULL)
+            redisFree(st->pool[i].c);
+    free(st->pool);
+    st->pool = NULL;
+}
+
+/* ---- argument lists ---------------------------------------------------------------------- */
+
+void sess__rs_args_init(rs_args *a)
+{
+    memset(a, 0, sizeof(*a));
+}
+
+void sess__rs_args_dispose(rs_args *a)
+{
+    free(a->a);
+    memset(a, 0, sizeof(*a));
+}
+
+static rs_arg *args_next(rs_args *a)
+{
+    if (a->oom)
+        return NULL;
+    if (a->n == a->cap) {
+        int cap = a->cap ? a->cap * 2 : 16;
+        rs_arg *p = realloc(a->a, (size_t)cap * sizeof(*p));
+        if (p == NULL) {
+            a->oom = true;
+            return NULL;
+        }
+        a->a = p;
+        a->cap = cap;
+    }
+    return &a->a[a->n++];
+}
+
+void sess__rs_args_bin(rs_args *a, const void *p, size_t len)
+{
+    rs_arg *x = args_next(a);
+    if (x != NULL) {
+        x->p = len > 0 ? p : "";
+        x->len = len;
+    }
+}
+
+void sess__rs_args_str(rs_args *a, const char *s)
+{
+    sess__rs_args_bin(a, s, strlen(s));
+}
+
+void sess__rs_args_i64(rs_args *a, int64_t v)
+{
+    rs_arg *x = args_next(a);
+    if (x != NULL) {
+        x->p = NULL;
+        x->len = (size_t)snprintf(x->num, sizeof(x->num), "%lld", (long long)v);
+    }
+}
+
+/* ---- commands ---------------------------------------------------------------------------- */
+
+/* Errors after which the connection must not be reused: it talks to a replica (READONLY, after
+ * a failover), to a server still loading, or to one without a reachable master. */
+static bool error_breaks_conn(const redisReply *rep)
+{
+    static const char *const prefixes[] = {"READONLY", "LOADING", "MASTERDOWN", "NOAUTH"};
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncmp(rep->str, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* Sends argv on a pooled connection. On success *reply may be an error reply. */
+static int run_argv(redis_store *st, int argc, const char **argv, const size_t *lens, bool retry,
+                    redisReply **reply)
+{
+    for (int attempt = 0;; attempt++) {
+        rs_conn *cn;
+        int r = pool_take(st, &cn);
+        if (r != 0)
+            return r;
+        redisReply *rep = redisCommandArgv(cn->c, argc, argv, lens);
+        if (rep == NULL) {
+            pool_put(st, cn, true);
+            if (retry && attempt == 0)
+                continue;
+            return SESS_ESTORE;
+        }
+        pool_put(st, cn, rep->type == REDIS_REPLY_ERROR && error_breaks_conn(rep));
+        *reply = rep;
+        return 0;
+    }
+}
+
+/* The argv arrays for `head` words followed by the words of `a`. */
+static int build_argv(const char *const *head, const size_t *head_lens, int nhead, rs_args *a,
+                      const char ***argv, size_t **lens)
+{
+    if (a->oom)
+        return SESS_ENOMEM;
+    int argc = nhead + a->n;
+    *argv = malloc((size_t)argc * sizeof(**argv));
+    *lens = malloc((size_t)argc * sizeof(**lens));
+    if (*argv == NULL || *lens == NULL) {
+        free(*argv);
+        free(*lens);
+        return SESS_ENOMEM;
+    }
+    for (int i = 0; i < nhead; i++) {
+        (*argv)[i] = head[i];
+        (*lens)[i] = head_lens[i];
+    }
+    for (int i = 0; i < a->n; i++) {
+        (*argv)[nhead + i] = a->a[i].p != NULL ? a->a[i].p : a->a[i].num;
+        (*lens)[nhead + i] = a->a[i].len;
+    }
+    return 0;
+}
+
+int sess__rs_command(redis_store *st, rs_args *a, bool retry, redisReply **reply)
+{
+    const char **argv;
+    size_t *lens;
+    int r = build_argv(NULL, NULL, 0, a, &argv, &lens);
+    if (r != 0)
+        return r;
+    r = run_argv(st, a->n, argv, lens, retry, reply);
+    free(argv);
+    free(lens);
+    if (r == 0 && (*reply)->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(*reply);
+        *reply = NULL;
+        r = SESS_ESTORE;
+    }
+    return r;
+}
+
+/* The script's SHA1 as Redis names it, loading the script on first use. */
+static int script_sha(redis_store *st, rs_script_id id, char sha[41])
+{
+    pthread_mutex_lock(&st->mu);
+    memcpy(sha, st->sha[id], 41);
+    pthread_mutex_unlock(&st->mu);
+    if (sha[0] != '\0')
+        return 0;
+    const char *src = sess__rs_script_source(id);
+    const char *argv[3] = {"SCRIPT", "LOAD", src};
+    size_t lens[3] = {6, 4, strlen(src)};
+    redisReply *rep;
+    int r = run_argv(st, 3, argv, lens, true, &rep);
+    if (r != 0)
+        return r;
+    if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+        if (rep->type == REDIS_REPLY_ERROR)
+            sess__rs_log(st, SESS_STORE_LOG_WARN, "Redis refused a script: %.150s", rep->str);
+        freeReplyObject(rep);
+        return SESS_ESTORE;
+    }
+    memcpy(sha, rep->str, 40);
+    sha[40] = '\0';
+    freeReplyObject(rep);
+    pthread_mutex_lock(&st->mu);
+    memcpy(st->sha[id], sha, 41);
+    pthread_mutex_unlock(&st->mu);
+    return 0;
+}
+
+static int status_code(const redisReply *s)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } map[] = {{"OK", 0},
+               {"ESESSION", SESS_ESESSION},
+               {"EEXIST", SESS_EEXIST},
+               {"ETOOLARGE", SESS_ETOOLARGE},
+               {"ENOTFOUND", SESS_ENOTFOUND},
+               {"CONFLICT", RS_CONFLICT}};
+    if (s->type != REDIS_REPLY_STRING && s->type != REDIS_REPLY_STATUS)
+        return SESS_ESTORE;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (s->len == strlen(map[i].name) && memcmp(s->str, map[i].name, s->len) == 0)
+            return map[i].code;
+    return SESS_ESTORE;
+}
+
+/* Runs EVALSHA, and EVAL when Redis lost its script cache (a restart or a failover). */
+static int eval(redis_store *st, rs_script_id id, rs_args *a, bool retry, redisReply **reply)
+{
+    char sha[41];
+    int r = script_sha(st, id, sha);
+    if (r != 0)
+        return r;
+    const char *src = sess__rs_script_source(id);
+    const char *head[4] = {"EVALSHA", sha, "0", st->prefix};
+    size_t head_lens[4] = {7, 40, 1, st->prefix_len};
+    const char **argv;
+    size_t *lens;
+    if ((r = build_argv(head, head_lens, 4, a, &argv, &lens)) != 0)
+        return r;
+    r = run_argv(st, 4 + a->n, argv, lens, retry, reply);
+    if (r == 0 && (*reply)->type == REDIS_REPLY_ERROR &&
+        strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(*reply);
+        argv[0] = "EVAL";
+        lens[0] = 4;
+        argv[1] = src;
+        lens[1] = strlen(src);
+        r = run_argv(st, 4 + a->n, argv, lens, retry, reply);
+    }
+    free(argv);
+    free(lens);
+    return r;
+}
+
+int sess__rs_script(redis_store *st, rs_script_id id, rs_args *a, bool retry, redisReply **reply)
+{
+    redisReply *rep;
+    int r = eval(st, id, a, retry, &rep);
+    if (r != 0)
+        return r;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        /* Script errors name the script's line, never its arguments. */
+        sess__rs_log(st, SESS_STORE_LOG_WARN, "Redis script failed: %.150s", rep->str);
+        freeReplyObject(rep);
+        return SESS_ESTORE;
+    }
+    r = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 ? status_code(rep->element[0])
+                                                             : SESS_ESTORE;
+    if (r != 0) {
+        freeReplyObject(rep);
+        return r;
+    }
+    *reply = rep;
+    return 0;
+}
