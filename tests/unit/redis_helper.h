@@ -81,6 +81,33 @@ static inline long long test_redis_int(redisContext *c, const char *fmt, const c
     return v;
 }
 
+/* A number from INFO `section`, e.g. connected_clients; -1 when absent. */
+static inline long long test_redis_info_int(redisContext *c, const char *section, const char *name)
+{
+    redisReply *r = redisCommand(c, "INFO %s", section);
+    long long v = -1;
+    if (r != NULL && r->type == REDIS_REPLY_STRING) {
+        char pat[64];
+        snprintf(pat, sizeof(pat), "\n%s:", name);
+        const char *at = strstr(r->str, pat);
+        if (at != NULL)
+            v = strtoll(at + strlen(pat), NULL, 10);
+    }
+    if (r != NULL)
+        freeReplyObject(r);
+    return v;
+}
+
+/* CONFIG SET name value; 0 or -1. */
+static inline int test_redis_config_set(redisContext *c, const char *name, long long value)
+{
+    redisReply *r = redisCommand(c, "CONFIG SET %s %lld", name, value);
+    int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+    if (r != NULL)
+        freeReplyObject(r);
+    return ok ? 0 : -1;
+}
+
 /* A prefix no other test uses: "sessiond-test:<16 hex digits>:". */
 static inline void test_redis_prefix(char out[40])
 {

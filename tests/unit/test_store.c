@@ -1402,6 +1402,86 @@ static void test_concurrent_patches(void **state)
     sess_record_dispose(&a);
 }
 
+/* Patches that merge into the same object-valued key, from several threads: every nested key
+ * survives (a store that merges outside its lock must check that nobody changed the key). */
+static void *nested_patch_thread(void *arg)
+{
+    struct patcher *p = arg;
+    char patch[64];
+    for (int i = 0; i < PATCH_ROUNDS; i++) {
+        snprintf(patch, sizeof(patch), "{\"o\":{\"t%d\":%d},\"p%d\":%d}", p->index, i, p->index, i);
+        if (CALL(p->f, patch, p->id, patch, strlen(patch), 4096, NULL) != 0)
+            p->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_nested_patches(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    pthread_t th[PATCH_THREADS];
+    struct patcher p[PATCH_THREADS];
+
+    make(f, &a, "alice", T0);
+    for (int i = 0; i < PATCH_THREADS; i++) {
+        p[i] = (struct patcher){.f = f, .id = a.id, .index = i};
+        assert_int_equal(pthread_create(&th[i], NULL, nested_patch_thread, &p[i]), 0);
+    }
+    for (int i = 0; i < PATCH_THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(p[i].failures, 0);
+    }
+    get_ok(f, a.id, &out);
+    json_t *data = json_loads(out.data, 0, NULL);
+    json_t *o = json_object_get(data, "o");
+    assert_true(json_is_object(o));
+    for (int i = 0; i < PATCH_THREADS; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "t%d", i);
+        json_t *v = json_object_get(o, key);
+        if (!json_is_integer(v) || json_integer_value(v) != PATCH_ROUNDS - 1)
+            fail_msg("nested key %s lost or stale in %s", key, out.data);
+        snprintf(key, sizeof(key), "p%d", i);
+        v = json_object_get(data, key);
+        if (!json_is_integer(v) || json_integer_value(v) != PATCH_ROUNDS - 1)
+            fail_msg("key %s lost or stale in %s", key, out.data);
+    }
+    json_decref(data);
+    sess_record_dispose(&out);
+    sess_record_dispose(&a);
+}
+
+/* max_data counts the compact JSON exactly as written, escapes included: a key and values with
+ * quotes, backslashes, control characters and non-ASCII text fit at their exact size and not one
+ * byte below it. */
+static void test_patch_size_counts_escapes(void **state)
+{
+    fixture *f = *state;
+    sess_record a;
+    static const char patch[] =
+        "{\"q\\\"k\\\\\":\"a\\nb\\u0001\u00e9\",\"o\":{\"x\\t\":[\"\\\"\"]}}";
+    json_t *v = json_loads(patch, 0, NULL);
+    assert_non_null(v);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t exact = strlen(text);
+    free(text);
+    json_decref(v);
+
+    new_record(&a, "alice", T0);
+    free(a.data);
+    a.data = NULL;
+    a.data_len = 0;
+    create_ok(f, &a, 50);
+    assert_sess(SESS_ETOOLARGE, patch_text(f, a.id, patch, exact - 1, NULL));
+    assert_data(f, a.id, "{}");
+    assert_sess(0, patch_text(f, a.id, patch, exact, NULL));
+    assert_data(f, a.id, patch);
+    /* Replacing a member with one of equal size stays within the bound. */
+    assert_sess(0, patch_text(f, a.id, "{\"o\":{\"x\\t\":null,\"y\\t\":[\"\\\"\"]}}", exact, NULL));
+    sess_record_dispose(&a);
+}
+
 /* Lookups stay exact while other threads create, patch and delete sessions. */
 #define READERS 4
 #define WRITERS 2
@@ -1611,6 +1691,8 @@ static void test_ping(void **state)
     X(prefs_too_large)                                                                             \
     X(apikey_lifecycle)                                                                            \
     X(concurrent_patches)                                                                          \
+    X(concurrent_nested_patches)                                                                   \
+    X(patch_size_counts_escapes)                                                                   \
     X(concurrent_lookups_and_writes)                                                               \
     X(ping)
 
