@@ -356,12 +356,14 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     worker *workers = calloc((size_t)nthreads, sizeof(worker));
     if (workers == NULL || split_listen(cfg->listen, host, sizeof(host), port, sizeof(port)) != 0) {
         fprintf(stderr, "sessiond: bad listen address %s (want HOST:PORT)\n", cfg->listen);
+        free(workers);
         return 2;
     }
     for (int i = 0; i < nthreads; i++) {
         workers[i].fd = open_listener(host, port, err, sizeof(err));
         if (workers[i].fd < 0) {
             fprintf(stderr, "sessiond: %s\n", err);
+            free(workers);
             return 1;
         }
         /* With port 0 the first socket picks the port; the others join it. */
