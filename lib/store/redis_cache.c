@@ -10,12 +10,20 @@
  * subscriber's connection fails, or stays silent past SUB_DEAD_MS although it pings every
  * SUB_PING_MS, the cache is emptied and bypassed until a new subscription is confirmed (and then
  * starts empty, since messages may have been missed in between). A fetch that overlapped an
- * invalidation is not cached: puts carry the invalidation counter read before the fetch.
+ * invalidation is not cached: puts carry the invalidation counter read before the fetch. (A
+ * fetch answered just before a write whose message has not arrived yet may still be cached; the
+ * message removes it when it arrives, so nothing stale outlives its invalidation.)
+ *
+ * The subscriber pings every command timeout (at least SUB_PING_MIN_MS, at most
+ * SUB_PING_MAX_MS) and gives the subscription up when nothing, not even a pong, arrived for a
+ * ping interval plus a command timeout.
  *
  * Staleness bound: a change made on another node is seen here once its message arrives (one
- * pub/sub hop). If the subscription silently breaks, this node may answer from entries at most
- * SUB_DEAD_MS + SUB_PING_MS old before it notices, and never from entries older than the
- * configured TTL. Entries also leave in FIFO order when the cache is full.
+ * pub/sub hop). If the subscription breaks without a word (a partition, a hung Redis), this node
+ * may answer from its cache for at most two ping intervals plus a command timeout (3 s with the
+ * defaults) before it notices, and never from entries older than the configured TTL. While Redis
+ * itself hangs nobody can change anything, so those answers are still current. Entries also leave
+ * in FIFO order when the cache is full.
  */
 #include <errno.h>
 #include <poll.h>
@@ -29,8 +37,8 @@
 #include "sessiond/crypto.h"
 #include "sessiond/error.h"
 
-#define SUB_PING_MS 1000
-#define SUB_DEAD_MS 2000
+#define SUB_PING_MIN_MS 100
+#define SUB_PING_MAX_MS 1000
 
 typedef struct centry {
     struct centry *next;          /* chain in the table by kind and key */
@@ -64,6 +72,7 @@ struct rs_cache {
     pthread_t thread;
     int stopfd;
     atomic_bool stopping;
+    int ping_ms, dead_ms; /* see the top of this file */
 };
 
 /* ---- the tables ------------------------------------------------------------------------ */
@@ -432,16 +441,16 @@ static void listen_loop(rs_cache *c, redisContext *ctx)
     int64_t last_rx = sess__rs_mono_ms(), last_ping = last_rx;
     while (!atomic_load(&c->stopping)) {
         int64_t now = sess__rs_mono_ms();
-        if (now - last_rx > SUB_DEAD_MS)
+        if (now - last_rx > c->dead_ms)
             return;
-        if (now - last_ping >= SUB_PING_MS) {
+        if (now - last_ping >= c->ping_ms) {
             if (send_ping(ctx) != 0)
                 return;
             last_ping = now;
         }
         struct pollfd p[2] = {{.fd = ctx->fd, .events = POLLIN},
                               {.fd = c->stopfd, .events = POLLIN}};
-        int n = poll(p, 2, (int)(SUB_PING_MS - (now - last_ping)));
+        int n = poll(p, 2, (int)(c->ping_ms - (now - last_ping)));
         if (n < 0 && errno != EINTR)
             return;
         if (n > 0 && p[0].revents != 0) {
@@ -522,6 +531,12 @@ int sess__rs_cache_new(redis_store *st, uint32_t entries, uint32_t ttl_ms, rs_ca
     c->ttl_ms = ttl_ms;
     c->nb = pow2_at_least(entries);
     c->stopfd = -1;
+    c->ping_ms = (int)st->timeout_ms;
+    if (c->ping_ms < SUB_PING_MIN_MS)
+        c->ping_ms = SUB_PING_MIN_MS;
+    if (c->ping_ms > SUB_PING_MAX_MS)
+        c->ping_ms = SUB_PING_MAX_MS;
+    c->dead_ms = c->ping_ms + (int)st->timeout_ms;
     sess_random(c->hkey, sizeof(c->hkey));
     pthread_rwlock_init(&c->lock, NULL);
     c->tab = calloc(c->nb, sizeof(*c->tab));
