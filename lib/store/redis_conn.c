@@ -358,6 +358,24 @@ static void pool_put(redis_store *st, rs_conn *cn, bool broken)
         redisFree(dead);
 }
 
+/* An allkeys-* eviction policy may evict the generation counters (they have no TTL), and a
+ * lost counter makes revoked sessions valid again: say so, once. Redis may refuse CONFIG (ACL,
+ * renamed command); then nothing is said. */
+static void check_policy(redis_store *st, redisContext *c)
+{
+    const char *argv[3] = {"CONFIG", "GET", "maxmemory-policy"};
+    redisReply *rep = redisCommandArgv(c, 3, argv, NULL);
+    if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[1]->type == REDIS_REPLY_STRING &&
+        strncmp(rep->element[1]->str, "allkeys", 7) == 0)
+        sess__rs_log(st, SESS_STORE_LOG_WARN,
+                     "Redis evicts with maxmemory-policy %.40s, which can drop revoke-all counters "
+                     "and revive revoked sessions; use noeviction or a volatile-* policy",
+                     rep->element[1]->str);
+    if (rep != NULL)
+        freeReplyObject(rep);
+}
+
 /* Opens a connection for a taken slot that has none, unless a connect failed too recently. */
 static int pool_open(redis_store *st, rs_conn *cn)
 {
@@ -369,12 +387,15 @@ static int pool_open(redis_store *st, rs_conn *cn)
         return SESS_ESTORE;
     redisContext *c = sess__rs_connect(st, why, sizeof(why));
     pthread_mutex_lock(&st->mu);
-    bool was_down = st->down;
+    bool was_down = st->down, check = c != NULL && !st->policy_checked;
     st->down = c == NULL;
     if (c == NULL)
         st->retry_at_ms = sess__rs_mono_ms() + RS_RETRY_MS;
+    st->policy_checked |= check;
     cn->c = c;
     pthread_mutex_unlock(&st->mu);
+    if (check)
+        check_policy(st, c);
     where(st, at, sizeof(at));
     if (c == NULL && !was_down)
         sess__rs_log(st, SESS_STORE_LOG_WARN, "Redis at %s is unreachable: %s", at, why);

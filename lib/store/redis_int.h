@@ -90,6 +90,7 @@ typedef struct redis_store {
     uint32_t npool;
     int64_t retry_at_ms; /* no connect attempt before this (after a failed one) */
     bool down;           /* the last connect failed: only transitions are logged */
+    bool policy_checked; /* the eviction policy was looked at (once per handle) */
     char sha[RS_NSCRIPTS][41];
 
     rs_cache *cache; /* NULL without a near cache */

@@ -390,6 +390,78 @@ static void test_reconnects_by_itself(void **state)
     sess_record_dispose(&r);
 }
 
+/* ---- What the store tells the operator. ---- */
+
+struct logged {
+    pthread_mutex_t mu;
+    int n;
+    char text[8][256];
+};
+
+static void capture(void *arg, int level, const char *msg)
+{
+    struct logged *l = arg;
+    (void)level;
+    pthread_mutex_lock(&l->mu);
+    if (l->n < 8)
+        snprintf(l->text[l->n++], sizeof(l->text[0]), "%s", msg);
+    pthread_mutex_unlock(&l->mu);
+}
+
+static bool logged_has(struct logged *l, const char *needle)
+{
+    bool found = false;
+    pthread_mutex_lock(&l->mu);
+    for (int i = 0; i < l->n && !found; i++)
+        found = strstr(l->text[i], needle) != NULL;
+    pthread_mutex_unlock(&l->mu);
+    return found;
+}
+
+/* Unreachable and back are each said once, without the password. */
+static void test_logs_transitions_without_secrets(void **state)
+{
+    (void)state;
+    char url[96], err[256];
+    struct logged l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    sess_store *st;
+    snprintf(url, sizeof(url), "redis://:hunter2secret@127.0.0.1:%d", dead_port());
+    sess_store_opts o = {.redis_url = url, .log = capture, .log_arg = &l};
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    for (int i = 0; i < 3; i++) {
+        assert_sess(SESS_ESTORE, st->ops->ping(st));
+        sleep_ms(300); /* past the reconnect pause: each ping tries again */
+    }
+    st->ops->close(st);
+    assert_int_equal(l.n, 1);
+    assert_true(logged_has(&l, "is unreachable"));
+    assert_false(logged_has(&l, "hunter2"));
+}
+
+/* An allkeys-* eviction policy could drop revoke-all counters: the store warns. */
+static void test_warns_about_allkeys_eviction(void **state)
+{
+    (void)state;
+    char err[256];
+    struct logged l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    sess_store *st;
+    redisContext *c = test_redis_connect();
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, "CONFIG SET maxmemory-policy allkeys-lru");
+    assert_non_null(r);
+    freeReplyObject(r);
+    sess_store_opts o = {.redis_url = test_redis_url(), .log = capture, .log_arg = &l};
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    int got = st->ops->ping(st);
+    st->ops->close(st);
+    r = redisCommand(c, "CONFIG SET maxmemory-policy noeviction");
+    if (r != NULL)
+        freeReplyObject(r);
+    redisFree(c);
+    assert_sess(0, got);
+    assert_true(logged_has(&l, "maxmemory-policy allkeys-lru"));
+}
+
 /* ---- Keys: user names that look like key syntax stay apart. ---- */
 
 struct ids_seen {
@@ -669,6 +741,8 @@ int main(void)
         cmocka_unit_test(test_unreachable_fails_fast),
         cmocka_unit_test(test_silent_redis_times_out),
         cmocka_unit_test(test_pool_is_bounded),
+        cmocka_unit_test(test_logs_transitions_without_secrets),
+        cmocka_unit_test(test_warns_about_allkeys_eviction),
         cmocka_unit_test_setup_teardown(test_reconnects_by_itself, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_user_names_stay_apart, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_serves_locally, fx_setup, fx_teardown),
