@@ -151,6 +151,11 @@ typedef struct sess_store_opts {
     /* redis: where the server is, redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or
      * unix:PATH[?db=N]. Never copied into an error message (it may hold a password). */
     const char *redis_url;
+    /* redis with Sentinel: "HOST:PORT,..." of the Sentinels and the name of the master they
+     * watch; every connection goes to the current master. redis_url may then be NULL; when set,
+     * only its password, user and database are used. */
+    const char *redis_sentinels;
+    const char *redis_master;
     /* redis: prefix of every key and of the invalidation channel, so that several deployments
      * (or test runs) can share one Redis; at most 64 bytes, no '{' or '}'. NULL: "sessiond:". */
     const char *redis_prefix;

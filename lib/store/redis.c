@@ -1012,6 +1012,35 @@ static int set_prefix(redis_store *st, const char *prefix, char *err, size_t err
     return 0;
 }
 
+static bool given(const char *s)
+{
+    return s != NULL && s[0] != '\0';
+}
+
+/* The URL, or the Sentinels and the master (with the URL only for credentials). */
+static int set_target(rs_target *t, const sess_store_opts *opts, char *why, size_t n)
+{
+    if (!given(opts->redis_sentinels))
+        return sess__rs_target_parse(opts->redis_url, t, why, n);
+    if (!given(opts->redis_master) || strlen(opts->redis_master) >= sizeof(t->master)) {
+        snprintf(why, n, "Sentinel needs the master's name (at most 127 bytes)");
+        return SESS_EINVAL;
+    }
+    int r = given(opts->redis_url) ? sess__rs_target_parse(opts->redis_url, t, why, n) : 0;
+    if (!given(opts->redis_url))
+        memset(t, 0, sizeof(*t));
+    if (r == 0 && t->unix_path[0] != '\0') {
+        snprintf(why, n,
+                 "with Sentinel, redis_url gives credentials only: use redis://, not unix:");
+        return SESS_EINVAL;
+    }
+    if (r == 0)
+        r = sess__rs_sentinels_parse(opts->redis_sentinels, t, why, n);
+    if (r == 0)
+        snprintf(t->master, sizeof(t->master), "%s", opts->redis_master);
+    return r;
+}
+
 static uint32_t or_default(uint32_t v, uint32_t def)
 {
     return v != 0 ? v : def;
@@ -1043,7 +1072,7 @@ int sess_store_redis_open(const sess_store_opts *opts, sess_store **out, char *e
     redis_store *st = calloc(1, sizeof(*st));
     if (st == NULL)
         return fail(err, errlen, SESS_ENOMEM, "out of memory");
-    int r = sess__rs_target_parse(opts->redis_url, &st->target, why, sizeof(why));
+    int r = set_target(&st->target, opts, why, sizeof(why));
     if (r == 0)
         r = set_prefix(st, opts->redis_prefix, why, sizeof(why));
     if (r != 0) {

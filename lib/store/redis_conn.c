@@ -116,41 +116,64 @@ static int parse_userinfo(const char *s, size_t len, rs_target *t, char *why, si
     return 0;
 }
 
-/* "HOST[:PORT]" or "[V6]:PORT". */
-static int parse_hostport(const char *s, size_t len, rs_target *t, char *why, size_t n)
+/* "HOST[:PORT]" or "[V6][:PORT]" into `host` (256 bytes) and `*port` (`def` when absent). */
+static int parse_addr(const char *s, size_t len, char host[256], int *port, int def, char *why,
+                      size_t n)
 {
-    const char *host = s, *port = NULL;
+    const char *h = s, *p = NULL;
     size_t hlen = len;
     long v;
     if (len > 0 && s[0] == '[') {
         const char *close = memchr(s, ']', len);
         if (close == NULL)
-            return bad(why, n, "the Redis URL has an unclosed '[' in its host");
-        host = s + 1;
+            return bad(why, n, "a Redis address has an unclosed '[' in its host");
+        h = s + 1;
         hlen = (size_t)(close - s) - 1;
         if (close + 1 < s + len) {
             if (close[1] != ':')
-                return bad(why, n, "the Redis URL has junk after its [IPv6] host");
-            port = close + 2;
+                return bad(why, n, "a Redis address has junk after its [IPv6] host");
+            p = close + 2;
         }
     } else {
         const char *colon = memchr(s, ':', len);
         if (colon != NULL) {
             hlen = (size_t)(colon - s);
-            port = colon + 1;
+            p = colon + 1;
         }
     }
-    if (hlen == 0 || hlen >= sizeof(t->host))
-        return bad(why, n, "the Redis URL has no host, or one that is too long");
-    memcpy(t->host, host, hlen);
-    t->host[hlen] = '\0';
-    t->port = 6379;
-    if (port != NULL) {
-        if (parse_uint(port, (size_t)(s + len - port), 65535, &v) != 0 || v == 0)
-            return bad(why, n, "the Redis URL's port is not a number from 1 to 65535");
-        t->port = (int)v;
+    if (hlen == 0 || hlen >= 256)
+        return bad(why, n, "a Redis address has no host, or one that is too long");
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = def;
+    if (p != NULL) {
+        if (parse_uint(p, (size_t)(s + len - p), 65535, &v) != 0 || v == 0)
+            return bad(why, n, "a Redis address has a port that is not a number from 1 to 65535");
+        *port = (int)v;
     }
     return 0;
+}
+
+int sess__rs_sentinels_parse(const char *list, rs_target *t, char *why, size_t n)
+{
+    const char *p = list;
+    t->nsentinels = 0;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len == 0)
+            break;
+        if (t->nsentinels == RS_SENTINELS_MAX)
+            return bad(why, n, "more than 16 Sentinels listed");
+        int r = parse_addr(p, len, t->sentinels[t->nsentinels].host,
+                           &t->sentinels[t->nsentinels].port, 26379, why, n);
+        if (r != 0)
+            return r;
+        t->nsentinels++;
+        p += len;
+    }
+    return t->nsentinels > 0 ? 0 : bad(why, n, "no Sentinel listed");
 }
 
 static int parse_db(const char *s, size_t len, rs_target *t, char *why, size_t n)
@@ -182,7 +205,7 @@ static int parse_tcp(const char *rest, rs_target *t, char *why, size_t n)
             return r;
         hp = at + 1;
     }
-    if ((r = parse_hostport(hp, (size_t)(rest + auth_end - hp), t, why, n)) != 0)
+    if ((r = parse_addr(hp, (size_t)(rest + auth_end - hp), t->host, &t->port, 6379, why, n)) != 0)
         return r;
     return slash != NULL ? parse_db(slash + 1, len - auth_end - 1, t, why, n) : 0;
 }
@@ -255,12 +278,13 @@ static int authenticate(redisContext *c, const rs_target *t, char *why, size_t n
     return setup_command(c, 2, argv, why, n, "AUTH");
 }
 
-redisContext *sess__rs_connect(const redis_store *st, char *why, size_t n)
+redisContext *sess__rs_connect_raw(const redis_store *st, const char *host, int port, char *why,
+                                   size_t n)
 {
     const rs_target *t = &st->target;
     struct timeval ct = ms_tv(st->connect_timeout_ms);
-    redisContext *c = t->unix_path[0] != '\0' ? redisConnectUnixWithTimeout(t->unix_path, ct)
-                                              : redisConnectWithTimeout(t->host, t->port, ct);
+    redisContext *c = host == NULL ? redisConnectUnixWithTimeout(t->unix_path, ct)
+                                   : redisConnectWithTimeout(host, port, ct);
     if (c == NULL) {
         snprintf(why, n, "out of memory");
         return NULL;
@@ -271,11 +295,21 @@ redisContext *sess__rs_connect(const redis_store *st, char *why, size_t n)
         return NULL;
     }
     if (redisSetTimeout(c, ms_tv(st->timeout_ms)) != REDIS_OK ||
-        (t->unix_path[0] == '\0' && redisEnableKeepAlive(c) != REDIS_OK)) {
+        (host != NULL && redisEnableKeepAlive(c) != REDIS_OK)) {
         snprintf(why, n, "cannot set socket options: %s", c->errstr);
         redisFree(c);
         return NULL;
     }
+    return c;
+}
+
+redisContext *sess__rs_connect_node(const redis_store *st, const char *host, int port, char *why,
+                                    size_t n)
+{
+    const rs_target *t = &st->target;
+    redisContext *c = sess__rs_connect_raw(st, host, port, why, n);
+    if (c == NULL)
+        return NULL;
     char db[16];
     const char *select[2] = {"SELECT", db};
     snprintf(db, sizeof(db), "%d", t->db);
@@ -287,6 +321,15 @@ redisContext *sess__rs_connect(const redis_store *st, char *why, size_t n)
     return c;
 }
 
+redisContext *sess__rs_connect(redis_store *st, char *why, size_t n)
+{
+    if (st->target.nsentinels > 0)
+        return sess__rs_sentinel_connect(st, why, n);
+    if (st->target.unix_path[0] != '\0')
+        return sess__rs_connect_node(st, NULL, 0, why, n);
+    return sess__rs_connect_node(st, st->target.host, st->target.port, why, n);
+}
+
 /* A blocking connection between commands has nothing to read; if it has, Redis closed it (or
  * it is out of step), and it must not carry the next command. */
 static bool conn_stale(const redisContext *c)
@@ -295,12 +338,18 @@ static bool conn_stale(const redisContext *c)
     return poll(&p, 1, 0) != 0;
 }
 
-static void where(const redis_store *st, char *buf, size_t n)
+static void where(redis_store *st, char *buf, size_t n)
 {
-    if (st->target.unix_path[0] != '\0')
+    if (st->target.nsentinels > 0) {
+        pthread_mutex_lock(&st->mu);
+        snprintf(buf, n, "%s:%d (master %s)", st->master_host[0] ? st->master_host : "?",
+                 st->master_port, st->target.master);
+        pthread_mutex_unlock(&st->mu);
+    } else if (st->target.unix_path[0] != '\0') {
         snprintf(buf, n, "unix:%s", st->target.unix_path);
-    else
+    } else {
         snprintf(buf, n, "%s:%d", st->target.host, st->target.port);
+    }
 }
 
 /* Takes a free pooled connection, waiting at most the command timeout for one. */
@@ -379,7 +428,7 @@ static void check_policy(redis_store *st, redisContext *c)
 /* Opens a connection for a taken slot that has none, unless a connect failed too recently. */
 static int pool_open(redis_store *st, rs_conn *cn)
 {
-    char why[160], at[300];
+    char why[160], at[512];
     pthread_mutex_lock(&st->mu);
     bool wait = sess__rs_mono_ms() < st->retry_at_ms;
     pthread_mutex_unlock(&st->mu);

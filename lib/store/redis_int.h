@@ -54,7 +54,9 @@ typedef enum rs_script_id {
 /* The Lua source of a script. */
 const char *sess__rs_script_source(rs_script_id id);
 
-/* Where to connect, parsed from the URL. */
+#define RS_SENTINELS_MAX 16
+
+/* Where to connect, parsed from the URL (and the Sentinel list). */
 typedef struct rs_target {
     char host[256]; /* empty with a unix socket */
     int port;
@@ -62,10 +64,19 @@ typedef struct rs_target {
     char user[128];     /* ACL user; empty: the default user */
     char password[256]; /* empty: no AUTH */
     int db;
+    /* Sentinel: the master `master` is found by asking these, in order; host above unused. */
+    struct {
+        char host[256];
+        int port;
+    } sentinels[RS_SENTINELS_MAX];
+    int nsentinels;
+    char master[128];
 } rs_target;
 
 /* Parses a redis:// or unix: URL. 0, or SESS_EINVAL with a reason that never quotes the URL. */
 int sess__rs_target_parse(const char *url, rs_target *t, char *why, size_t n);
+/* Parses "HOST:PORT,HOST:PORT" (IPv6 in brackets) into t->sentinels. 0 or SESS_EINVAL. */
+int sess__rs_sentinels_parse(const char *list, rs_target *t, char *why, size_t n);
 
 typedef struct rs_conn {
     redisContext *c; /* NULL until connected, and again after an error */
@@ -88,9 +99,11 @@ typedef struct redis_store {
     pthread_cond_t cv;  /* a pooled connection became free */
     rs_conn *pool;
     uint32_t npool;
-    int64_t retry_at_ms; /* no connect attempt before this (after a failed one) */
-    bool down;           /* the last connect failed: only transitions are logged */
-    bool policy_checked; /* the eviction policy was looked at (once per handle) */
+    int64_t retry_at_ms;   /* no connect attempt before this (after a failed one) */
+    bool down;             /* the last connect failed: only transitions are logged */
+    bool policy_checked;   /* the eviction policy was looked at (once per handle) */
+    char master_host[256]; /* Sentinel: the master last found (empty: none yet) */
+    int master_port;
     char sha[RS_NSCRIPTS][41];
 
     rs_cache *cache; /* NULL without a near cache */
@@ -102,9 +115,19 @@ int64_t sess__rs_mono_ms(void);
 void sess__rs_log(redis_store *st, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Opens one connection (connect timeout, then command timeout on the socket, AUTH, SELECT).
- * NULL with the reason in `why` (never the password). */
-redisContext *sess__rs_connect(const redis_store *st, char *why, size_t n);
+/* Opens one connection to the store's Redis (with Sentinel: to the current master), with the
+ * connect timeout, then the command timeout on the socket, AUTH and SELECT. NULL with the reason
+ * in `why` (never the password). */
+redisContext *sess__rs_connect(redis_store *st, char *why, size_t n);
+/* A connection to one server: TCP when `host` is not NULL, else the URL's unix socket. _raw
+ * only sets the timeouts; _node also authenticates and selects the database. */
+redisContext *sess__rs_connect_raw(const redis_store *st, const char *host, int port, char *why,
+                                   size_t n);
+redisContext *sess__rs_connect_node(const redis_store *st, const char *host, int port, char *why,
+                                    size_t n);
+/* Sentinel (redis_sentinel.c): connects to the master the Sentinels name, checking with ROLE
+ * that it is one; remembers it so the next connect tries it first. */
+redisContext *sess__rs_sentinel_connect(redis_store *st, char *why, size_t n);
 
 /* ---- argument lists: binary-safe, growable; a failed allocation fails the call. ---- */
 

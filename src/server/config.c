@@ -143,7 +143,7 @@ static const opt options[] = {
           "refused). Never quoted in messages."),
     O_STR("store", "redis_sentinels", redis_sentinels, "", check_hostport_list, 0,
           "Comma list of Sentinel HOST:PORT addresses; used with redis_master instead of "
-          "redis_url."),
+          "redis_url, whose password and database (not host) still apply when set."),
     O_STR("store", "redis_master", redis_master, "", check_name, 0,
           "Name of the master to ask the Sentinels for."),
     O_STR("store", "redis_prefix", redis_prefix, "sessiond:", check_redis_prefix, 0,
@@ -1802,13 +1802,6 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
             from);
         return -1;
     }
-    if (strcmp(c->store_kind, "redis") == 0 && c->redis_url[0] == '\0') {
-        say(err, errlen,
-            "%s: [store] redis_sentinels: Sentinel is not supported by this build yet; set "
-            "[store] redis_url to the master (see docs/redis.md)",
-            from);
-        return -1;
-    }
     if (strcmp(c->store_kind, "cookie") == 0 && c->seal[0] == '\0') {
         say(err, errlen,
             "%s: [keys] seal: the cookie store needs a key ring; set [keys] seal = ID:BASE64KEY",
@@ -2012,9 +2005,9 @@ static void doc_derived(FILE *out)
           "below\n  `idle_timeout`; `absolute_timeout` must be at least `idle_timeout`.\n"
           "- `[store] path` empty: the data directory. `[audit] path` empty: "
           "`DATA/audit.log`.\n"
-          "- `[store] kind = redis` needs `redis_url` (Sentinel, `redis_sentinels` with "
-          "`redis_master`,\n  is not supported by this build yet); `redis_sentinels` always needs "
-          "`redis_master`.\n  `kind = cookie` needs `[keys] seal`.\n"
+          "- `[store] kind = redis` needs `redis_url`, or `redis_sentinels` with "
+          "`redis_master`;\n  `redis_sentinels` always needs `redis_master`. `kind = cookie` needs "
+          "`[keys] seal`.\n"
           "- `[server] listen` is `HOST:PORT`: an IPv4 address, `[IPv6]` in brackets or a "
           "host name, and a\n  port from 0 to 65535 (0: any free port, printed at start).\n"
           "- `[server] base_path` starts with `/` and does not end with `/`.\n"

@@ -150,12 +150,16 @@ export function redisCommand(port, args, timeout = 2000) {
 }
 
 /* A private redis-server on a free loopback port with its own directory. With `persist` it
- * keeps an append-only file synced on every write, so that a restart loses nothing. */
+ * keeps an append-only file synced on every write, so that a restart loses nothing. `args` are
+ * added to the command line (e.g. --replicaof HOST PORT). With `sentinel` (a master's name,
+ * host and port) it runs as a Sentinel watching that master instead. */
 export class RedisServer {
-  static async start(dir, { persist = true, timeout = START_TIMEOUT_MS } = {}) {
+  static async start(dir, { persist = true, args = [], sentinel, timeout = START_TIMEOUT_MS } = {}) {
     const r = new RedisServer();
     r.dir = dir;
     r.persist = persist;
+    r.extraArgs = args;
+    r.sentinel = sentinel;
     fs.mkdirSync(dir, { recursive: true });
     r.port = await freePort();
     r.url = `redis://127.0.0.1:${r.port}/0`;
@@ -163,9 +167,20 @@ export class RedisServer {
     return r;
   }
 
+  /* Sentinel rewrites its configuration file, so it gets one of its own. */
+  _sentinelArgs() {
+    const { name, host, port } = this.sentinel;
+    const conf = path.join(this.dir, 'sentinel.conf');
+    if (!fs.existsSync(conf))
+      fs.writeFileSync(conf, [`port ${this.port}`, 'bind 127.0.0.1', `dir ${this.dir}`,
+        `sentinel monitor ${name} ${host} ${port} 2`, `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 3000`, `sentinel parallel-syncs ${name} 1`, ''].join('\n'));
+    return [conf, '--sentinel', '--logfile', ''];
+  }
+
   _spawn(timeout) {
-    const args = ['--bind', '127.0.0.1', '--port', String(this.port), '--dir', this.dir, '--save', '',
-      '--appendonly', this.persist ? 'yes' : 'no', '--appendfsync', 'always', '--logfile', ''];
+    const args = this.sentinel ? this._sentinelArgs() : ['--bind', '127.0.0.1', '--port', String(this.port), '--dir', this.dir,
+      '--save', '', '--appendonly', this.persist ? 'yes' : 'no', '--appendfsync', 'always', '--logfile', '', ...this.extraArgs];
     this.output = '';
     this.running = true;
     let child;

@@ -232,6 +232,37 @@ static void test_url_refused_without_echo(void **state)
     }
 }
 
+static void test_sentinel_lists(void **state)
+{
+    (void)state;
+    rs_target t;
+    char why[256];
+    memset(&t, 0, sizeof(t));
+    assert_sess(0, sess__rs_sentinels_parse("s1:26379, [::1]:26380,s3", &t, why, sizeof(why)));
+    assert_int_equal(t.nsentinels, 3);
+    assert_string_equal(t.sentinels[0].host, "s1");
+    assert_int_equal(t.sentinels[0].port, 26379);
+    assert_string_equal(t.sentinels[1].host, "::1");
+    assert_int_equal(t.sentinels[1].port, 26380);
+    assert_int_equal(t.sentinels[2].port, 26379);
+    static const char *const bad[] = {"", " , ", "s1:0", "s1:x", "[::1", "s1:26379,:1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (sess__rs_sentinels_parse(bad[i], &t, why, sizeof(why)) != SESS_EINVAL)
+            fail_msg("accepted the Sentinel list \"%s\"", bad[i]);
+
+    /* Opening: the master's name is needed; a URL then only gives credentials (not unix:). */
+    char err[256];
+    sess_store *st = NULL;
+    sess_store_opts o = {.redis_sentinels = "127.0.0.1:26379"};
+    assert_sess(SESS_EINVAL, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    o.redis_master = "mymaster";
+    o.redis_url = "unix:/tmp/x.sock";
+    assert_sess(SESS_EINVAL, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    o.redis_url = "redis://:pw@ignored:1/2";
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    st->ops->close(st);
+}
+
 static void test_open_refuses_bad_options(void **state)
 {
     (void)state;
@@ -300,6 +331,22 @@ static void test_unreachable_fails_fast(void **state)
     if (now_ms() - t0 > 500)
         fail_msg("refused connections took %lld ms to report", (long long)(now_ms() - t0));
     sess_record_dispose(&rec);
+    st->ops->close(st);
+}
+
+/* No Sentinel answers: calls fail closed and on time. */
+static void test_sentinel_unreachable(void **state)
+{
+    (void)state;
+    char list[64], err[256];
+    sess_store *st;
+    snprintf(list, sizeof(list), "127.0.0.1:%d,127.0.0.1:%d", dead_port(), dead_port());
+    sess_store_opts o = {.redis_sentinels = list, .redis_master = "m", .redis_timeout_ms = 200};
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    int64_t t0 = now_ms();
+    assert_sess(SESS_ESTORE, st->ops->ping(st));
+    if (now_ms() - t0 > 500)
+        fail_msg("took %lld ms", (long long)(now_ms() - t0));
     st->ops->close(st);
 }
 
@@ -737,7 +784,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_forms),
         cmocka_unit_test(test_url_refused_without_echo),
+        cmocka_unit_test(test_sentinel_lists),
         cmocka_unit_test(test_open_refuses_bad_options),
+        cmocka_unit_test(test_sentinel_unreachable),
         cmocka_unit_test(test_unreachable_fails_fast),
         cmocka_unit_test(test_silent_redis_times_out),
         cmocka_unit_test(test_pool_is_bounded),
