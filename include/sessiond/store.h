@@ -160,8 +160,9 @@ typedef struct sess_store_opts {
      * (or test runs) can share one Redis; at most 64 bytes, no '{' or '}'. NULL: "sessiond:". */
     const char *redis_prefix;
     uint32_t redis_connect_timeout_ms; /* redis: bound on opening a connection; 0: 1000 */
-    /* redis: bound on one command's answer and on waiting for a free pooled connection, so a
-     * store call returns within connect timeout + 2 x this even when Redis hangs; 0: 1000. */
+    /* redis: bound on one command, everything included (waiting for a pooled connection,
+     * connecting, the answer, a read's retry): a store call fails with SESS_ESTORE at its first
+     * command that runs out of it, even when Redis hangs; 0: 1000. */
     uint32_t redis_timeout_ms;
     uint32_t redis_pool; /* redis: connections per handle, opened on demand; 0: 8 */
     /* redis: keep a near cache of lookups, API keys and preferences in this process,

@@ -467,7 +467,7 @@ static void *subscriber(void *arg)
     bool lost = false;
     while (!atomic_load(&c->stopping)) {
         char why[160];
-        redisContext *ctx = sess__rs_connect(c->st, why, sizeof(why));
+        redisContext *ctx = sess__rs_connect(c->st, 0, why, sizeof(why));
         if (ctx == NULL || subscribe(c, ctx) != 0) {
             if (ctx != NULL)
                 redisFree(ctx);

@@ -2,16 +2,17 @@
  * redis_conn.c - talking to Redis for the Redis backend: the URL, a bounded pool of blocking
  * hiredis connections per store handle, timeouts, reconnection, and running Lua scripts.
  *
- * Every call takes a free connection from the pool (waiting at most the command timeout for
- * one), opens it if it has none (connect timeout, then AUTH and SELECT), runs its command with
- * the command timeout set on the socket, and gives the connection back. A connection that saw
- * any error is closed, and the next call opens a fresh one, so recovery after Redis restarts
- * needs nothing but time. After a failed connect no call tries again for RS_RETRY_MS: while
- * Redis is down, calls fail at once with SESS_ESTORE instead of each waiting on its own
- * connect. An idle pooled connection is checked with a zero-timeout poll before use, so one that
- * Redis closed (a restart) is replaced before a write is sent on it, not after. Reads may retry
- * once on a fresh connection; writes never do, since a lost answer does not say whether the write
- * happened. Every failure here is SESS_ESTORE: the store fails closed.
+ * Every command gets one budget, the command timeout, for everything: taking a free connection
+ * from the pool (waiting for one), opening it if it has none (connect timeout, AUTH, SELECT, all
+ * cut to what is left), and the answer (the socket timeout is set to what is left before the
+ * command is sent); then the connection goes back. A connection that saw any error is closed,
+ * and the next call opens a fresh one, so recovery after Redis restarts needs nothing but time.
+ * After a failed connect no call tries again for RS_RETRY_MS: while Redis is down, calls fail at
+ * once with SESS_ESTORE instead of each waiting on its own connect. An idle pooled connection is
+ * checked with a zero-timeout poll before use, so one that Redis closed (a restart) is replaced
+ * before a write is sent on it, not after. Reads may retry once on a fresh connection within the
+ * same budget; writes never do, since a lost answer does not say whether the write happened.
+ * Every failure here is SESS_ESTORE: the store fails closed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -252,6 +253,25 @@ static struct timeval ms_tv(uint32_t ms)
     return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 }
 
+/* `want` ms, cut to what is left before `deadline` (0: no deadline). 0 when nothing is left; a
+ * socket timeout of 0 would mean "wait forever", so callers treat 0 as expired. */
+static uint32_t budget(uint32_t want, int64_t deadline)
+{
+    if (deadline == 0)
+        return want;
+    int64_t left = deadline - sess__rs_mono_ms();
+    if (left <= 0)
+        return 0;
+    return left < (int64_t)want ? (uint32_t)left : want;
+}
+
+/* Sets the socket timeout of the next command to what is left; false when nothing is. */
+static bool arm(redisContext *c, uint32_t want, int64_t deadline)
+{
+    uint32_t ms = budget(want, deadline);
+    return ms > 0 && redisSetTimeout(c, ms_tv(ms)) == REDIS_OK;
+}
+
 /* Runs one setup command; 0 when Redis answered with a status or string, -1 otherwise. */
 static int setup_command(redisContext *c, int argc, const char **argv, char *why, size_t n,
                          const char *what)
@@ -278,13 +298,17 @@ static int authenticate(redisContext *c, const rs_target *t, char *why, size_t n
     return setup_command(c, 2, argv, why, n, "AUTH");
 }
 
-redisContext *sess__rs_connect_raw(const redis_store *st, const char *host, int port, char *why,
-                                   size_t n)
+redisContext *sess__rs_connect_raw(const redis_store *st, const char *host, int port,
+                                   int64_t deadline, char *why, size_t n)
 {
     const rs_target *t = &st->target;
-    struct timeval ct = ms_tv(st->connect_timeout_ms);
-    redisContext *c = host == NULL ? redisConnectUnixWithTimeout(t->unix_path, ct)
-                                   : redisConnectWithTimeout(host, port, ct);
+    uint32_t ms = budget(st->connect_timeout_ms, deadline);
+    if (ms == 0) {
+        snprintf(why, n, "no time left to connect");
+        return NULL;
+    }
+    redisContext *c = host == NULL ? redisConnectUnixWithTimeout(t->unix_path, ms_tv(ms))
+                                   : redisConnectWithTimeout(host, port, ms_tv(ms));
     if (c == NULL) {
         snprintf(why, n, "out of memory");
         return NULL;
@@ -294,20 +318,20 @@ redisContext *sess__rs_connect_raw(const redis_store *st, const char *host, int 
         redisFree(c);
         return NULL;
     }
-    if (redisSetTimeout(c, ms_tv(st->timeout_ms)) != REDIS_OK ||
+    if (!arm(c, st->timeout_ms, deadline) ||
         (host != NULL && redisEnableKeepAlive(c) != REDIS_OK)) {
-        snprintf(why, n, "cannot set socket options: %s", c->errstr);
+        snprintf(why, n, "cannot set socket options, or no time left: %s", c->errstr);
         redisFree(c);
         return NULL;
     }
     return c;
 }
 
-redisContext *sess__rs_connect_node(const redis_store *st, const char *host, int port, char *why,
-                                    size_t n)
+redisContext *sess__rs_connect_node(const redis_store *st, const char *host, int port,
+                                    int64_t deadline, char *why, size_t n)
 {
     const rs_target *t = &st->target;
-    redisContext *c = sess__rs_connect_raw(st, host, port, why, n);
+    redisContext *c = sess__rs_connect_raw(st, host, port, deadline, why, n);
     if (c == NULL)
         return NULL;
     char db[16];
@@ -321,13 +345,13 @@ redisContext *sess__rs_connect_node(const redis_store *st, const char *host, int
     return c;
 }
 
-redisContext *sess__rs_connect(redis_store *st, char *why, size_t n)
+redisContext *sess__rs_connect(redis_store *st, int64_t deadline, char *why, size_t n)
 {
     if (st->target.nsentinels > 0)
-        return sess__rs_sentinel_connect(st, why, n);
+        return sess__rs_sentinel_connect(st, deadline, why, n);
     if (st->target.unix_path[0] != '\0')
-        return sess__rs_connect_node(st, NULL, 0, why, n);
-    return sess__rs_connect_node(st, st->target.host, st->target.port, why, n);
+        return sess__rs_connect_node(st, NULL, 0, deadline, why, n);
+    return sess__rs_connect_node(st, st->target.host, st->target.port, deadline, why, n);
 }
 
 /* A blocking connection between commands has nothing to read; if it has, Redis closed it (or
@@ -352,14 +376,16 @@ static void where(redis_store *st, char *buf, size_t n)
     }
 }
 
-/* Takes a free pooled connection, waiting at most the command timeout for one. */
-static int pool_wait(redis_store *st, rs_conn **out)
+/* Takes a free pooled connection, waiting until `deadline` at most. */
+static int pool_wait(redis_store *st, int64_t deadline, rs_conn **out)
 {
-    int64_t deadline = sess__rs_mono_ms() + st->timeout_ms;
+    int64_t left = deadline - sess__rs_mono_ms();
     struct timespec abs; /* the condition variable runs on CLOCK_MONOTONIC */
     clock_gettime(CLOCK_MONOTONIC, &abs);
-    abs.tv_sec += st->timeout_ms / 1000;
-    abs.tv_nsec += (long)(st->timeout_ms % 1000) * 1000000L;
+    if (left < 0)
+        left = 0;
+    abs.tv_sec += left / 1000;
+    abs.tv_nsec += (long)(left % 1000) * 1000000L;
     if (abs.tv_nsec >= 1000000000L) {
         abs.tv_sec++;
         abs.tv_nsec -= 1000000000L;
@@ -410,9 +436,11 @@ static void pool_put(redis_store *st, rs_conn *cn, bool broken)
 /* An allkeys-* eviction policy may evict the generation counters (they have no TTL), and a
  * lost counter makes revoked sessions valid again: say so, once. Redis may refuse CONFIG (ACL,
  * renamed command); then nothing is said. */
-static void check_policy(redis_store *st, redisContext *c)
+static void check_policy(redis_store *st, redisContext *c, int64_t deadline)
 {
     const char *argv[3] = {"CONFIG", "GET", "maxmemory-policy"};
+    if (!arm(c, st->timeout_ms, deadline))
+        return;
     redisReply *rep = redisCommandArgv(c, 3, argv, NULL);
     if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
         rep->element[1]->type == REDIS_REPLY_STRING &&
@@ -426,7 +454,7 @@ static void check_policy(redis_store *st, redisContext *c)
 }
 
 /* Opens a connection for a taken slot that has none, unless a connect failed too recently. */
-static int pool_open(redis_store *st, rs_conn *cn)
+static int pool_open(redis_store *st, rs_conn *cn, int64_t deadline)
 {
     char why[160], at[512];
     pthread_mutex_lock(&st->mu);
@@ -434,7 +462,7 @@ static int pool_open(redis_store *st, rs_conn *cn)
     pthread_mutex_unlock(&st->mu);
     if (wait)
         return SESS_ESTORE;
-    redisContext *c = sess__rs_connect(st, why, sizeof(why));
+    redisContext *c = sess__rs_connect(st, deadline, why, sizeof(why));
     pthread_mutex_lock(&st->mu);
     bool was_down = st->down, check = c != NULL && !st->policy_checked;
     st->down = c == NULL;
@@ -444,7 +472,7 @@ static int pool_open(redis_store *st, rs_conn *cn)
     cn->c = c;
     pthread_mutex_unlock(&st->mu);
     if (check)
-        check_policy(st, c);
+        check_policy(st, c, deadline);
     where(st, at, sizeof(at));
     if (c == NULL && !was_down)
         sess__rs_log(st, SESS_STORE_LOG_WARN, "Redis at %s is unreachable: %s", at, why);
@@ -453,17 +481,17 @@ static int pool_open(redis_store *st, rs_conn *cn)
     return c != NULL ? 0 : SESS_ESTORE;
 }
 
-static int pool_take(redis_store *st, rs_conn **out)
+static int pool_take(redis_store *st, int64_t deadline, rs_conn **out)
 {
     rs_conn *cn;
-    int r = pool_wait(st, &cn);
+    int r = pool_wait(st, deadline, &cn);
     if (r != 0)
         return r;
     if (cn->c != NULL && conn_stale(cn->c)) {
         redisFree(cn->c);
         cn->c = NULL;
     }
-    if (cn->c == NULL && (r = pool_open(st, cn)) != 0) {
+    if (cn->c == NULL && (r = pool_open(st, cn, deadline)) != 0) {
         pool_put(st, cn, false);
         return r;
     }
@@ -546,19 +574,25 @@ static bool error_breaks_conn(const redisReply *rep)
     return false;
 }
 
-/* Sends argv on a pooled connection. On success *reply may be an error reply. */
+/* Sends argv on a pooled connection. The whole of it (waiting for a connection, opening one,
+ * the answer, a retry) fits in one command timeout. On success *reply may be an error reply. */
 static int run_argv(redis_store *st, int argc, const char **argv, const size_t *lens, bool retry,
                     redisReply **reply)
 {
+    int64_t deadline = sess__rs_mono_ms() + st->timeout_ms;
     for (int attempt = 0;; attempt++) {
         rs_conn *cn;
-        int r = pool_take(st, &cn);
+        int r = pool_take(st, deadline, &cn);
         if (r != 0)
             return r;
+        if (!arm(cn->c, st->timeout_ms, deadline)) {
+            pool_put(st, cn, false);
+            return SESS_ESTORE;
+        }
         redisReply *rep = redisCommandArgv(cn->c, argc, argv, lens);
         if (rep == NULL) {
             pool_put(st, cn, true);
-            if (retry && attempt == 0)
+            if (retry && attempt == 0 && budget(st->timeout_ms, deadline) > 0)
                 continue;
             return SESS_ESTORE;
         }

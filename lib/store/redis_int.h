@@ -116,18 +116,18 @@ void sess__rs_log(redis_store *st, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Opens one connection to the store's Redis (with Sentinel: to the current master), with the
- * connect timeout, then the command timeout on the socket, AUTH and SELECT. NULL with the reason
- * in `why` (never the password). */
-redisContext *sess__rs_connect(redis_store *st, char *why, size_t n);
+ * connect timeout, then the command timeout on the socket, AUTH and SELECT, all cut short at
+ * `deadline` (monotonic ms; 0: none). NULL with the reason in `why` (never the password). */
+redisContext *sess__rs_connect(redis_store *st, int64_t deadline, char *why, size_t n);
 /* A connection to one server: TCP when `host` is not NULL, else the URL's unix socket. _raw
  * only sets the timeouts; _node also authenticates and selects the database. */
-redisContext *sess__rs_connect_raw(const redis_store *st, const char *host, int port, char *why,
-                                   size_t n);
-redisContext *sess__rs_connect_node(const redis_store *st, const char *host, int port, char *why,
-                                    size_t n);
+redisContext *sess__rs_connect_raw(const redis_store *st, const char *host, int port,
+                                   int64_t deadline, char *why, size_t n);
+redisContext *sess__rs_connect_node(const redis_store *st, const char *host, int port,
+                                    int64_t deadline, char *why, size_t n);
 /* Sentinel (redis_sentinel.c): connects to the master the Sentinels name, checking with ROLE
  * that it is one; remembers it so the next connect tries it first. */
-redisContext *sess__rs_sentinel_connect(redis_store *st, char *why, size_t n);
+redisContext *sess__rs_sentinel_connect(redis_store *st, int64_t deadline, char *why, size_t n);
 
 /* ---- argument lists: binary-safe, growable; a failed allocation fails the call. ---- */
 

@@ -30,9 +30,10 @@ static bool is_master(redisContext *c, char *why, size_t n)
 }
 
 /* A connection to host:port if it is the master, else NULL. */
-static redisContext *try_master(redis_store *st, const char *host, int port, char *why, size_t n)
+static redisContext *try_master(redis_store *st, const char *host, int port, int64_t deadline,
+                                char *why, size_t n)
 {
-    redisContext *c = sess__rs_connect_node(st, host, port, why, n);
+    redisContext *c = sess__rs_connect_node(st, host, port, deadline, why, n);
     if (c != NULL && !is_master(c, why, n)) {
         redisFree(c);
         c = NULL;
@@ -41,10 +42,12 @@ static redisContext *try_master(redis_store *st, const char *host, int port, cha
 }
 
 /* Asks one Sentinel where the master is. 0 with host and port, -1 with a reason. */
-static int ask(redis_store *st, int i, char host[256], int *port, char *why, size_t n)
+static int ask(redis_store *st, int i, int64_t deadline, char host[256], int *port, char *why,
+               size_t n)
 {
     const rs_target *t = &st->target;
-    redisContext *c = sess__rs_connect_raw(st, t->sentinels[i].host, t->sentinels[i].port, why, n);
+    redisContext *c =
+        sess__rs_connect_raw(st, t->sentinels[i].host, t->sentinels[i].port, deadline, why, n);
     if (c == NULL)
         return -1;
     const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", t->master};
@@ -80,7 +83,7 @@ static void remember(redis_store *st, const char *host, int port)
                      st->target.master, host, port);
 }
 
-redisContext *sess__rs_sentinel_connect(redis_store *st, char *why, size_t n)
+redisContext *sess__rs_sentinel_connect(redis_store *st, int64_t deadline, char *why, size_t n)
 {
     char host[256];
     int port;
@@ -88,11 +91,11 @@ redisContext *sess__rs_sentinel_connect(redis_store *st, char *why, size_t n)
     memcpy(host, st->master_host, sizeof(host));
     port = st->master_port;
     pthread_mutex_unlock(&st->mu);
-    redisContext *c = host[0] != '\0' ? try_master(st, host, port, why, n) : NULL;
+    redisContext *c = host[0] != '\0' ? try_master(st, host, port, deadline, why, n) : NULL;
     for (int i = 0; c == NULL && i < st->target.nsentinels; i++) {
-        if (ask(st, i, host, &port, why, n) != 0)
+        if (ask(st, i, deadline, host, &port, why, n) != 0)
             continue;
-        if ((c = try_master(st, host, port, why, n)) != NULL)
+        if ((c = try_master(st, host, port, deadline, why, n)) != NULL)
             remember(st, host, port);
     }
     return c;

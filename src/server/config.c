@@ -150,10 +150,10 @@ static const opt options[] = {
           "Prefix of every Redis key and of the invalidation channel; give deployments sharing "
           "one Redis different prefixes."),
     O_MS("store", "redis_connect_timeout", redis_connect_timeout, "1s", 10, 60000, 0,
-         "Longest wait for a new connection to Redis."),
+         "Longest wait for a new connection to Redis (within redis_timeout)."),
     O_MS("store", "redis_timeout", redis_timeout, "1s", 10, 60000, 0,
-         "Longest wait for one Redis answer, and for a free pooled connection; past it the call "
-         "fails with 503 store_unavailable."),
+         "Longest time one Redis command may take, all included (a free pooled connection, "
+         "connecting, the answer); past it the request fails with 503 store_unavailable."),
     O_COUNT("store", "redis_pool", redis_pool, "0", 0, 1024, 0,
             "Connections to Redis; 0: threads + 2, so that no thread waits for one."),
     O_BOOL("store", "redis_cache", redis_cache, "true", 0,
