@@ -324,9 +324,24 @@ static int open_store(const sessd_config *c, int nthreads, char *err, size_t err
     return r;
 }
 
+/* Blocks the signals the main thread waits for, before any thread starts (the admin thread,
+ * the store's own threads, the workers): threads inherit the mask, and a thread that did not
+ * block them could take a SIGTERM with its default action and end the process at once. */
+static void block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 {
     char err[512], host[256], port[16];
+    block_signals();
     atomic_store(&sessd_srv.config, cfg);
     sessd_srv.https = strncmp(cfg->public_url, "https://", 8) == 0;
     sessd_log_configure(cfg->log_level, cfg->log_format);
@@ -371,14 +386,6 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         /* With port 0 the first socket picks the port; the others join it. */
         snprintf(port, sizeof(port), "%d", bound_port(workers[i].fd));
     }
-
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     setup_h2o(cfg);
     for (int i = 0; i < nthreads; i++)
