@@ -434,7 +434,7 @@ static void pool_put(redis_store *st, rs_conn *cn, bool broken)
 }
 
 /* An allkeys-* eviction policy may evict the generation counters (they have no TTL), and a
- * lost counter makes revoked sessions valid again: say so, once. Redis may refuse CONFIG (ACL,
+ * lost counter makes revoked sessions valid again: say so. Redis may refuse CONFIG (ACL,
  * renamed command); then nothing is said. */
 static void check_policy(redis_store *st, redisContext *c, int64_t deadline)
 {
@@ -453,12 +453,41 @@ static void check_policy(redis_store *st, redisContext *c, int64_t deadline)
         freeReplyObject(rep);
 }
 
+/* A Cluster would run the scripts only as far as their first key of another node, leaving
+ * writes half done: such a server is refused (true), once it is known. */
+static bool is_cluster(redis_store *st, redisContext *c, int64_t deadline)
+{
+    const char *argv[2] = {"INFO", "cluster"};
+    if (!arm(c, st->timeout_ms, deadline))
+        return false;
+    redisReply *rep = redisCommandArgv(c, 2, argv, NULL);
+    bool cluster = rep != NULL && rep->type == REDIS_REPLY_STRING &&
+                   strstr(rep->str, "cluster_enabled:1") != NULL;
+    if (rep != NULL)
+        freeReplyObject(rep);
+    return cluster;
+}
+
+/* What is checked once per handle, on its first connection. False when the server cannot be
+ * used at all. */
+static bool check_server(redis_store *st, redisContext *c, int64_t deadline)
+{
+    if (is_cluster(st, c, deadline)) {
+        sess__rs_log(st, SESS_STORE_LOG_WARN,
+                     "Redis runs in Cluster mode, which this build does not support (see "
+                     "docs/redis.md); every store call fails");
+        return false;
+    }
+    check_policy(st, c, deadline);
+    return true;
+}
+
 /* Opens a connection for a taken slot that has none, unless a connect failed too recently. */
 static int pool_open(redis_store *st, rs_conn *cn, int64_t deadline)
 {
     char why[160], at[512];
     pthread_mutex_lock(&st->mu);
-    bool wait = sess__rs_mono_ms() < st->retry_at_ms;
+    bool wait = sess__rs_mono_ms() < st->retry_at_ms || st->unusable;
     pthread_mutex_unlock(&st->mu);
     if (wait)
         return SESS_ESTORE;
@@ -471,8 +500,14 @@ static int pool_open(redis_store *st, rs_conn *cn, int64_t deadline)
     st->policy_checked |= check;
     cn->c = c;
     pthread_mutex_unlock(&st->mu);
-    if (check)
-        check_policy(st, c, deadline);
+    if (check && !check_server(st, c, deadline)) {
+        pthread_mutex_lock(&st->mu);
+        st->unusable = true;
+        cn->c = NULL;
+        pthread_mutex_unlock(&st->mu);
+        redisFree(c);
+        return SESS_ESTORE;
+    }
     where(st, at, sizeof(at));
     if (c == NULL && !was_down)
         sess__rs_log(st, SESS_STORE_LOG_WARN, "Redis at %s is unreachable: %s", at, why);

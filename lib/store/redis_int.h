@@ -101,7 +101,8 @@ typedef struct redis_store {
     uint32_t npool;
     int64_t retry_at_ms;   /* no connect attempt before this (after a failed one) */
     bool down;             /* the last connect failed: only transitions are logged */
-    bool policy_checked;   /* the eviction policy was looked at (once per handle) */
+    bool policy_checked;   /* the server was checked (once per handle: check_server) */
+    bool unusable;         /* the server is a Cluster: every call fails */
     char master_host[256]; /* Sentinel: the master last found (empty: none yet) */
     int master_port;
     char sha[RS_NSCRIPTS][41];

@@ -143,12 +143,24 @@ static int open_lmdb(const sessd_config *cfg, bool read_only, sess_store **store
     return 0;
 }
 
+/* The Redis store's last warning (unreachable, refused, a risky setting), for the one error
+ * line the command prints. The store keeps the pointer: the buffer lives as long as the
+ * process. */
+static char store_why[256];
+
+static void store_warn(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    if (level == SESS_STORE_LOG_WARN)
+        snprintf(store_why, sizeof(store_why), "%s", msg);
+}
+
 /* Redis, as the server sees it (same key prefix), without a near cache: an admin command makes
  * a few calls and exits. Its writes reach every server's near cache through pub/sub. */
 static int open_redis(const sessd_config *cfg, sess_store **store)
 {
     char err[512];
-    sess_store_opts o = {0};
+    sess_store_opts o = {.log = store_warn};
     sessd_redis_opts(cfg, 2, &o);
     int r = sess_store_redis_open(&o, store, err, sizeof(err));
     if (r != 0) {
@@ -157,8 +169,9 @@ static int open_redis(const sessd_config *cfg, sess_store **store)
     }
     if ((*store)->ops->ping(*store) != 0) {
         (*store)->ops->close(*store);
-        cli_error("Redis does not answer at [store] redis_url (within redis_timeout); check that "
-                  "it runs and that the URL, password and database are right");
+        cli_error("Redis does not answer at [store] redis_url (%s); check that it runs and that "
+                  "the URL, password and database are right",
+                  store_why[0] ? store_why : "no answer within redis_timeout");
         return EXIT_RUNTIME;
     }
     return 0;
