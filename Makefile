@@ -42,7 +42,7 @@ BIN        := $(if $(filter build,$(B)),sessiond,$(B)/sessiond)
 LIB_A      := $(B)/libsessiond.a
 LIB_SO     := $(B)/libsessiond.so.0
 
-.PHONY: all deps run check check-unit check-integration check-asan test-bin format format-check \
+.PHONY: all deps run demo check check-unit check-integration check-asan test-bin format format-check \
         install clean help examples
 
 all: $(BIN) $(LIB_A) $(LIB_SO) $(B)/sessiond.pc
@@ -50,6 +50,7 @@ all: $(BIN) $(LIB_A) $(LIB_SO) $(B)/sessiond.pc
 help:
 	@echo "make             build ./sessiond, libsessiond.a/.so and sessiond.pc"
 	@echo "make run         install missing packages (as root), build, serve on 127.0.0.1:$(PORT)"
+	@echo "make demo        sessiond + nginx + a small protected app on loopback, with a demo user"
 	@echo "make check       every test: unit, integration, and both again under ASan+UBSan"
 	@echo "make check-asan  only the sanitizer pass"
 	@echo "make install PREFIX=DIR"
@@ -92,6 +93,10 @@ deps:
 run: deps
 	@$(MAKE) --no-print-directory all
 	./sessiond serve --listen 127.0.0.1:$(PORT) --data ./sessiond-data
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	node examples/demo/demo.mjs
 
 # The whole test suite: unit + integration, then the same under ASan+UBSan, then the example
 # program built through pkg-config. Ends with one "N passed, N failed" line.

@@ -87,6 +87,33 @@ void sess_csrf_token(const uint8_t secret[32], char out[SESS_TOKEN_STRLEN + 1])
     sodium_memzero(mac, sizeof(mac));
 }
 
+/* The encoded form must fit the public constant; checked once at compile time. */
+_Static_assert(crypto_pwhash_STRBYTES == SESS_PWHASH_STRBYTES, "argon2id string size changed");
+
+int sess_pwhash(const char *password, size_t len, uint64_t ops, size_t mem,
+                char out[SESS_PWHASH_STRBYTES])
+{
+    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_MAX ||
+        mem < crypto_pwhash_MEMLIMIT_MIN || mem > crypto_pwhash_MEMLIMIT_MAX)
+        return -1;
+    return crypto_pwhash_str_alg(out, password, len, ops, mem, crypto_pwhash_ALG_ARGON2ID13) == 0
+               ? 0
+               : -1;
+}
+
+int sess_pwhash_verify(const char *hash, const char *password, size_t len)
+{
+    /* A hash that is not NUL-terminated within its buffer is malformed, not read past. */
+    if (memchr(hash, '\0', SESS_PWHASH_STRBYTES) == NULL)
+        return -1;
+    return crypto_pwhash_str_verify(hash, password, len) == 0 ? 0 : -1;
+}
+
+int sess_pwhash_needs_rehash(const char *hash, uint64_t ops, size_t mem)
+{
+    return crypto_pwhash_str_needs_rehash(hash, ops, mem) != 0;
+}
+
 int sess_ct_equal(const void *a, const void *b, size_t len)
 {
     return sodium_memcmp(a, b, len) == 0;
@@ -107,6 +134,11 @@ static int read_key(const char *path, uint8_t key[SESS_KEY_BYTES], char *err, si
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         snprintf(err, errlen, "%s is not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s belongs to another user; the server key must be yours", path);
         close(fd);
         return -1;
     }

@@ -84,3 +84,23 @@ out:
     json_decref(p);
     return r;
 }
+
+int sess_json_canonical(const char *json, size_t len, size_t max_bytes, char **result,
+                        size_t *result_len)
+{
+    json_t *v = parse_object(json, len);
+    if (v == NULL)
+        return SESS_EINVAL;
+    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(v);
+    if (text == NULL)
+        return SESS_ENOMEM;
+    size_t n = strlen(text);
+    if (n > max_bytes) {
+        free(text);
+        return SESS_ETOOLARGE;
+    }
+    *result = text;
+    *result_len = n;
+    return 0;
+}

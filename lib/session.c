@@ -32,10 +32,15 @@ struct sess_ctx {
     uint8_t key[SESS_KEY_BYTES];
     pthread_rwlock_t policy_lock;
     sess_policy policy;
-    pthread_mutex_t touch_lock; /* guards touchq and touch_n */
+    pthread_mutex_t touch_lock; /* guards touchq, inflight's contents and touch_n */
     pthread_mutex_t flush_lock; /* one flush at a time, so flushed batches stay in order */
-    touch_entry *touchq;
+    touch_entry *touchq;        /* touches waiting for the next flush */
+    touch_entry *inflight;      /* touches a flush is writing now (empty between flushes) */
     size_t touch_n;
+    /* The flusher's arguments to touch_many, allocated once. */
+    uint8_t (*flush_ids)[SESS_ID_BYTES];
+    int64_t *flush_seen;
+    int64_t *flush_idle;
 };
 
 static void get_policy(sess_ctx *ctx, sess_policy *out)
@@ -45,6 +50,15 @@ static void get_policy(sess_ctx *ctx, sess_policy *out)
     pthread_rwlock_unlock(&ctx->policy_lock);
 }
 
+static void free_queues(sess_ctx *ctx)
+{
+    free(ctx->touchq);
+    free(ctx->inflight);
+    free(ctx->flush_ids);
+    free(ctx->flush_seen);
+    free(ctx->flush_idle);
+}
+
 int sess_ctx_new(sess_store *store, const uint8_t key[SESS_KEY_BYTES], const sess_policy *policy,
                  sess_ctx **out)
 {
@@ -52,7 +66,12 @@ int sess_ctx_new(sess_store *store, const uint8_t key[SESS_KEY_BYTES], const ses
     if (ctx == NULL)
         return SESS_ENOMEM;
     ctx->touchq = calloc(TOUCHQ_CAP, sizeof(touch_entry));
-    if (ctx->touchq == NULL) {
+    ctx->inflight = calloc(TOUCHQ_CAP, sizeof(touch_entry));
+    ctx->flush_ids = calloc(TOUCHQ_CAP, SESS_ID_BYTES);
+    ctx->flush_seen = calloc(TOUCHQ_CAP, sizeof(int64_t));
+    ctx->flush_idle = calloc(TOUCHQ_CAP, sizeof(int64_t));
+    if (!ctx->touchq || !ctx->inflight || !ctx->flush_ids || !ctx->flush_seen || !ctx->flush_idle) {
+        free_queues(ctx);
         free(ctx);
         return SESS_ENOMEM;
     }
@@ -74,7 +93,7 @@ void sess_ctx_free(sess_ctx *ctx)
     pthread_rwlock_destroy(&ctx->policy_lock);
     pthread_mutex_destroy(&ctx->touch_lock);
     pthread_mutex_destroy(&ctx->flush_lock);
-    free(ctx->touchq);
+    free_queues(ctx);
     sess_wipe(ctx->key, sizeof(ctx->key));
     free(ctx);
 }
@@ -98,19 +117,66 @@ sess_store *sess_ctx_store(sess_ctx *ctx)
 
 /* ---- validation ---------------------------------------------------------------------- */
 
+/* Length of the valid UTF-8 sequence at `s` (at most `n` bytes), or 0 when it is not one.
+ * Overlong forms, surrogates and code points past U+10FFFF are refused; so are C1 controls
+ * (U+0080..U+009F), which terminals interpret. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    size_t len;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xE0) == 0xC0) {
+        cp = s[0] & 0x1F;
+        len = 2;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        cp = s[0] & 0x0F;
+        len = 3;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        cp = s[0] & 0x07;
+        len = 4;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
+        (cp >= 0x80 && cp <= 0x9F))
+        return 0;
+    return len;
+}
+
+bool sess_printable_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return false;
+        size_t l = utf8_char(p + i, n - i);
+        if (l == 0)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
 int sess_check_user(const char *user)
 {
     if (user == NULL)
         return SESS_EINVAL;
     size_t len = strlen(user);
-    if (len == 0 || len > SESS_USER_MAX)
+    if (len == 0 || len > SESS_USER_MAX || !sess_printable_utf8(user))
         return SESS_EINVAL;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)user[i];
-        /* Control characters and separators that would break headers, lists or logs. */
-        if (c < 0x20 || c == 0x7f || c == ',' || c == '"' || c == '\\')
-            return SESS_EINVAL;
-    }
+    /* Separators that would break headers, lists or logs. */
+    if (strpbrk(user, ",\"\\") != NULL)
+        return SESS_EINVAL;
     return 0;
 }
 
@@ -165,6 +231,9 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
     sess_policy pol;
     get_policy(ctx, &pol);
     if (sess_check_user(p->user) != 0 || sess_check_roles(p->roles) != 0)
+        return SESS_EINVAL;
+    /* Shown by `session list` and "your devices": no terminal escapes, no forged lines. */
+    if ((p->ip && !sess_printable_utf8(p->ip)) || (p->agent && !sess_printable_utf8(p->agent)))
         return SESS_EINVAL;
     if (p->roles != NULL && strlen(p->roles) > SESS_ROLES_MAX)
         return SESS_EINVAL;
@@ -229,67 +298,66 @@ static size_t touch_slot(const uint8_t id[SESS_ID_BYTES])
     return h & (TOUCHQ_CAP - 1);
 }
 
-/* Copies out and clears the queue; returns the number of entries moved into `batch`. */
-static size_t touch_take(sess_ctx *ctx, touch_entry *batch)
+/* The slot of `id` in `table`: where it is, or the empty slot where it would go. */
+static touch_entry *touch_find(touch_entry *table, const uint8_t id[SESS_ID_BYTES])
 {
-    size_t n = 0;
+    size_t s = touch_slot(id);
+    while (table[s].used && memcmp(table[s].id, id, SESS_ID_BYTES) != 0)
+        s = (s + 1) & (TOUCHQ_CAP - 1);
+    return &table[s];
+}
+
+/* Moves the queue to `inflight` (empty since the last flush ended) and starts a new one. The
+ * moved entries stay visible to touch_pending until the flush has written them. */
+static size_t touch_take(sess_ctx *ctx)
+{
     pthread_mutex_lock(&ctx->touch_lock);
-    if (ctx->touch_n > 0) {
-        for (size_t i = 0; i < TOUCHQ_CAP; i++)
-            if (ctx->touchq[i].used)
-                batch[n++] = ctx->touchq[i];
-        memset(ctx->touchq, 0, TOUCHQ_CAP * sizeof(touch_entry));
-        ctx->touch_n = 0;
-    }
+    touch_entry *t = ctx->touchq;
+    ctx->touchq = ctx->inflight;
+    ctx->inflight = t;
+    size_t n = ctx->touch_n;
+    ctx->touch_n = 0;
     pthread_mutex_unlock(&ctx->touch_lock);
     return n;
 }
 
-/* Puts back entries a failed flush could not write, unless newer ones arrived meanwhile. */
-static void touch_requeue(sess_ctx *ctx, const touch_entry *batch, size_t n)
+/* Ends a flush: on failure puts the entries back (unless newer ones arrived, or the queue is
+ * near full), then empties `inflight`. */
+static void touch_done(sess_ctx *ctx, bool failed)
 {
     pthread_mutex_lock(&ctx->touch_lock);
-    for (size_t i = 0; i < n && ctx->touch_n < TOUCHQ_CAP * 3 / 4; i++) {
-        size_t s = touch_slot(batch[i].id);
-        while (ctx->touchq[s].used && memcmp(ctx->touchq[s].id, batch[i].id, SESS_ID_BYTES) != 0)
-            s = (s + 1) & (TOUCHQ_CAP - 1);
-        if (!ctx->touchq[s].used) {
-            ctx->touchq[s] = batch[i];
+    for (size_t i = 0; failed && i < TOUCHQ_CAP && ctx->touch_n < TOUCHQ_CAP * 3 / 4; i++) {
+        if (!ctx->inflight[i].used)
+            continue;
+        touch_entry *e = touch_find(ctx->touchq, ctx->inflight[i].id);
+        if (!e->used) {
+            *e = ctx->inflight[i];
             ctx->touch_n++;
         }
     }
+    memset(ctx->inflight, 0, TOUCHQ_CAP * sizeof(touch_entry));
     pthread_mutex_unlock(&ctx->touch_lock);
 }
 
 int sess_touch_flush(sess_ctx *ctx)
 {
     pthread_mutex_lock(&ctx->flush_lock);
-    touch_entry *batch = malloc(TOUCHQ_CAP * sizeof(touch_entry));
-    uint8_t(*ids)[SESS_ID_BYTES] = malloc(TOUCHQ_CAP * SESS_ID_BYTES);
-    int64_t *seen = malloc(TOUCHQ_CAP * sizeof(int64_t));
-    int64_t *idle = malloc(TOUCHQ_CAP * sizeof(int64_t));
     int r = 0;
-    if (batch == NULL || ids == NULL || seen == NULL || idle == NULL) {
-        r = SESS_ENOMEM;
-        goto out;
+    size_t n = 0;
+    if (touch_take(ctx) > 0) {
+        for (size_t i = 0; i < TOUCHQ_CAP; i++) {
+            if (!ctx->inflight[i].used)
+                continue;
+            memcpy(ctx->flush_ids[n], ctx->inflight[i].id, SESS_ID_BYTES);
+            ctx->flush_seen[n] = ctx->inflight[i].last_seen;
+            ctx->flush_idle[n] = ctx->inflight[i].idle_expires;
+            n++;
+        }
+        r = ctx->store->ops->touch_many(ctx->store, n,
+                                        (const uint8_t(*)[SESS_ID_BYTES])ctx->flush_ids,
+                                        ctx->flush_seen, ctx->flush_idle);
+        touch_done(ctx, r != 0);
     }
-    size_t n = touch_take(ctx, batch);
-    if (n == 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(ids[i], batch[i].id, SESS_ID_BYTES);
-        seen[i] = batch[i].last_seen;
-        idle[i] = batch[i].idle_expires;
-    }
-    r = ctx->store->ops->touch_many(ctx->store, n, (const uint8_t(*)[SESS_ID_BYTES])ids, seen,
-                                    idle);
-    if (r != 0)
-        touch_requeue(ctx, batch, n);
-out:
-    free(batch);
-    free(ids);
-    free(seen);
-    free(idle);
     pthread_mutex_unlock(&ctx->flush_lock);
     return r;
 }
@@ -300,10 +368,7 @@ static bool touch_queue(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t 
 {
     bool full;
     pthread_mutex_lock(&ctx->touch_lock);
-    size_t s = touch_slot(id);
-    while (ctx->touchq[s].used && memcmp(ctx->touchq[s].id, id, SESS_ID_BYTES) != 0)
-        s = (s + 1) & (TOUCHQ_CAP - 1);
-    touch_entry *e = &ctx->touchq[s];
+    touch_entry *e = touch_find(ctx->touchq, id);
     if (!e->used) {
         memcpy(e->id, id, SESS_ID_BYTES);
         e->used = true;
@@ -316,6 +381,35 @@ static bool touch_queue(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t 
     full = ctx->touch_n >= TOUCHQ_CAP * 3 / 4;
     pthread_mutex_unlock(&ctx->touch_lock);
     return full;
+}
+
+/* A touch already promised to a client but not yet written: the idle deadline it set holds at
+ * once (read-your-writes), not only after the next flush. */
+static bool touch_pending(sess_ctx *ctx, sess_record *rec)
+{
+    bool found = false;
+    pthread_mutex_lock(&ctx->touch_lock);
+    touch_entry *tables[2] = {ctx->touchq, ctx->inflight};
+    for (int t = 0; t < 2; t++) {
+        touch_entry *e = touch_find(tables[t], rec->id);
+        if (e->used && e->idle_expires > rec->idle_expires) {
+            rec->idle_expires = e->idle_expires;
+            rec->last_seen = e->last_seen;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&ctx->touch_lock);
+    return found;
+}
+
+/* sess_is_live, counting a pending touch when the stored idle deadline has passed. Only that
+ * rare case takes the queue's lock. */
+static bool live_now(sess_ctx *ctx, sess_record *rec, uint64_t gen, bool by_previous, int64_t now)
+{
+    if (sess_is_live(rec, gen, by_previous, now))
+        return true;
+    return now >= rec->idle_expires && now < rec->abs_expires && touch_pending(ctx, rec) &&
+           sess_is_live(rec, gen, by_previous, now);
 }
 
 /* ---- verify, get, patch, rotate, delete ------------------------------------------------ */
@@ -334,7 +428,7 @@ static int lookup_token(sess_ctx *ctx, const char *token, size_t len, int64_t no
     int r = ctx->store->ops->lookup(ctx->store, hash, out, &gen, by_previous);
     if (r != 0)
         return r;
-    if (!sess_is_live(out, gen, *by_previous, now)) {
+    if (!live_now(ctx, out, gen, *by_previous, now)) {
         sess_record_dispose(out);
         return SESS_ESESSION;
     }
@@ -373,7 +467,7 @@ int sess_get(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now, sess_r
     int r = ctx->store->ops->get(ctx->store, id, out, &gen);
     if (r != 0)
         return r;
-    if (!sess_is_live(out, gen, false, now)) {
+    if (!live_now(ctx, out, gen, false, now)) {
         sess_record_dispose(out);
         return SESS_ESESSION;
     }
@@ -407,11 +501,14 @@ int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     int r = lookup_token(ctx, token, len, now, &cur, &by_previous);
     if (r != 0)
         return r;
-    uint8_t id[SESS_ID_BYTES];
+    uint8_t id[SESS_ID_BYTES], expected[SESS_HASH_BYTES];
     memcpy(id, cur.id, sizeof(id));
+    memcpy(expected, cur.token_hash, sizeof(expected));
     sess_record_dispose(&cur);
     /* A superseded token cannot start another rotation: two tabs racing would otherwise fork
-     * the session into tokens that invalidate each other. It still verifies during its grace. */
+     * the session into tokens that invalidate each other. It still verifies during its grace.
+     * The store re-checks `expected` inside its transaction, which closes the race between
+     * this lookup and the rotation. */
     if (by_previous)
         return SESS_ESESSION;
 
@@ -420,8 +517,8 @@ int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     sess_keyed_hash(ctx->key, tok, sizeof(tok), hash);
     if (reauth)
         sess_random(csrf, sizeof(csrf));
-    r = ctx->store->ops->rotate(ctx->store, id, hash, now + pol.rotate_grace, reauth ? now : 0,
-                                reauth ? csrf : NULL);
+    r = ctx->store->ops->rotate(ctx->store, id, expected, hash, now + pol.rotate_grace,
+                                reauth ? now : 0, reauth ? csrf : NULL);
     sess_wipe(csrf, sizeof(csrf));
     if (r == 0)
         r = sess_get(ctx, id, now, out);
@@ -429,6 +526,17 @@ int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
         sess_token_encode(tok, new_token);
     sess_wipe(tok, sizeof(tok));
     return r;
+}
+
+void sess_ctx_sign(sess_ctx *ctx, const char *purpose, const void *msg, size_t len,
+                   uint8_t out[SESS_HASH_BYTES])
+{
+    /* Domain separation: the derived key never equals the one that hashes tokens, so no
+     * signature can be replayed as a token hash or the other way round. */
+    uint8_t sub[SESS_HASH_BYTES];
+    sess_keyed_hash(ctx->key, purpose, strlen(purpose), sub);
+    sess_keyed_hash(sub, msg, len, out);
+    sess_wipe(sub, sizeof(sub));
 }
 
 int sess_delete(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES])

@@ -22,7 +22,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "help") == 0)
         return cli_help(argc > 2 ? argv[2] : NULL);
 
-    static const char *const commands[] = {"serve", "apikey", "session", "config"};
+    static const char *const commands[] = {"serve", "apikey", "session", "config", "user"};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i]) != 0)
             continue;

@@ -57,6 +57,21 @@ void sess_csrf_token(const uint8_t secret[32], char out[SESS_TOKEN_STRLEN + 1]);
 /* Constant-time comparison: 1 when equal, 0 otherwise. The only comparison used for secrets. */
 int sess_ct_equal(const void *a, const void *b, size_t len) SESS_WUR;
 
+/* Password hashing: argon2id in libsodium's encoded string form ("$argon2id$v=19$m=...").
+ * SESS_PWHASH_STRBYTES is the size of the buffer, NUL included. */
+#define SESS_PWHASH_STRBYTES 128
+
+/* Hashes `len` bytes of password with a fresh salt, `ops` passes and `mem` bytes. 0, or -1
+ * when the memory cannot be had or the cost is out of libsodium's bounds. Slow on purpose: call
+ * it from a worker thread, never from an event loop. */
+int sess_pwhash(const char *password, size_t len, uint64_t ops, size_t mem,
+                char out[SESS_PWHASH_STRBYTES]) SESS_WUR;
+/* 0 when `password` matches `hash` (which names its own cost), -1 otherwise (including a
+ * malformed hash). Takes as long as hashing at that cost. */
+int sess_pwhash_verify(const char *hash, const char *password, size_t len) SESS_WUR;
+/* 1 when `hash` was made with another cost than (ops, mem) or is not argon2id. */
+int sess_pwhash_needs_rehash(const char *hash, uint64_t ops, size_t mem);
+
 /* Wipes a secret from memory. */
 void sess_wipe(void *p, size_t len);
 

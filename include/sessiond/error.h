@@ -26,7 +26,8 @@
     X(EEXIST, -13, "already exists", 400, "invalid_request")                                       \
     X(EFULL, -14, "the session store is full", 503, "store_unavailable")                           \
     X(ECORRUPT, -15, "the store's data is corrupt or of an unknown version", 500, "internal")      \
-    X(ELIMIT, -16, "a configured limit was reached", 400, "invalid_request")
+    X(ELIMIT, -16, "a configured limit was reached", 400, "invalid_request")                       \
+    X(ECONFLICT, -17, "changed concurrently; try again", 409, "conflict")
 
 typedef enum sess_err {
 #define SESS_ERR_ENUM(name, val, msg, status, code) SESS_##name = (val),

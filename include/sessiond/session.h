@@ -32,7 +32,9 @@ typedef struct sess_policy {
     int64_t touch_interval; /* a verify writes last-seen at most this often per session */
     int64_t rotate_grace;   /* the previous token keeps working this long after a rotation */
     uint32_t max_per_user;
-    size_t max_data; /* bytes of a session's data (compact JSON) */
+    size_t max_data;     /* bytes of a session's data (compact JSON) */
+    uint64_t argon2_ops; /* cost of new password hashes ([login]); 0: libsodium's interactive */
+    size_t argon2_mem;   /* bytes; 0: libsodium's interactive (64 MiB) */
 } sess_policy;
 
 typedef struct sess_ctx sess_ctx;
@@ -90,6 +92,12 @@ int sess_patch(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], const char *patch
 int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool reauth,
                 char new_token[SESS_TOKEN_STRLEN + 1], sess_record *out);
 
+/* A MAC of `msg` under a key derived from the server key for `purpose` (a short constant such
+ * as "login-csrf"): what a browser form or cookie carries to prove the server issued it. Compare
+ * with sess_ct_equal. */
+void sess_ctx_sign(sess_ctx *ctx, const char *purpose, const void *msg, size_t len,
+                   uint8_t out[SESS_HASH_BYTES]);
+
 /* Deletes a session; deleting an absent one succeeds (idempotent). */
 int sess_delete(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES]);
 
@@ -104,6 +112,9 @@ int sess_list_all(sess_ctx *ctx, int64_t now, sess_record_cb cb, void *arg);
 /* True when `rec` (with the user's generation) is live at `now`; `by_previous` when it was
  * found through its previous token. */
 bool sess_is_live(const sess_record *rec, uint64_t user_generation, bool by_previous, int64_t now);
+
+/* True when `s` is valid UTF-8 without control characters (C0, DEL or C1). */
+bool sess_printable_utf8(const char *s);
 
 /* Validators for names: 0 or SESS_EINVAL. */
 int sess_check_user(const char *user);

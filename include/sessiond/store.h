@@ -39,6 +39,13 @@ typedef int (*sess_record_cb)(const sess_record *rec, uint64_t user_generation, 
 /* Called once per API key by apikey_list. */
 typedef int (*sess_apikey_cb)(const char *name, int64_t created, void *arg);
 
+/* Bytes of one stored user account. The store does not read it: lib/users.c encodes it (the
+ * password hash, roles, flags and times; see users.h) and decodes what it gets back. */
+#define SESS_ACCOUNT_MAX 2048
+
+/* Called once per user account by user_list; `rec` is only valid during the call. */
+typedef int (*sess_account_cb)(const char *user, const uint8_t *rec, size_t len, void *arg);
+
 typedef struct sess_store_ops {
     const char *name;
 
@@ -81,9 +88,11 @@ typedef struct sess_store_ops {
 
     /* Rotation: the session's current token hash becomes its previous one, refused from
      * `prev_until` on; `new_hash` becomes current; the old previous hash (if any) is dropped.
-     * If `auth_time` > 0 it is stored as the new auth time. Also replaces the CSRF secret when
-     * `new_csrf_secret` is not NULL. SESS_ESESSION when absent. */
-    int (*rotate)(sess_store *st, const uint8_t id[SESS_ID_BYTES],
+     * When `expected_hash` is not NULL the rotation happens only if it is still the current
+     * hash (SESS_ESESSION otherwise): two concurrent rotations of one token must not both win
+     * and fork the session. If `auth_time` > 0 it is stored as the new auth time. Also
+     * replaces the CSRF secret when `new_csrf_secret` is not NULL. SESS_ESESSION when absent. */
+    int (*rotate)(sess_store *st, const uint8_t id[SESS_ID_BYTES], const uint8_t *expected_hash,
                   const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until, int64_t auth_time,
                   const uint8_t *new_csrf_secret);
 
@@ -129,6 +138,30 @@ typedef struct sess_store_ops {
                        char name[SESS_APIKEY_NAME_MAX + 1]);
     int (*apikey_del)(sess_store *st, const char *name);
     int (*apikey_list)(sess_store *st, sess_apikey_cb cb, void *arg);
+
+    /* User accounts for the login page: one opaque record of 1..SESS_ACCOUNT_MAX bytes per
+     * user name (others: SESS_EINVAL), kept apart from the user's generation and preferences,
+     * which exist whether or not an account does.
+     *
+     * user_get copies the record into `buf` (`cap` bytes) and its length into `*len`;
+     * SESS_ENOTFOUND when the user has no account; SESS_ETOOLARGE when cap is too small.
+     *
+     * user_put writes one record. With `prev` NULL it creates: SESS_EEXIST when the user
+     * already has an account. With `prev` it replaces, and only if the stored record is still
+     * exactly `prev` (`prev_len` bytes): SESS_ENOTFOUND when there is no account (a deleted
+     * user stays deleted), SESS_ECONFLICT when the record changed since it was read (the
+     * caller reads again and retries). So two admins changing roles and password at the same
+     * time never lose either change.
+     *
+     * user_del removes the account; SESS_ENOTFOUND when absent. Sessions and preferences are
+     * not touched (lib/users.c revokes the sessions).
+     *
+     * user_list calls `cb` for every account in byte order of the names. */
+    int (*user_get)(sess_store *st, const char *user, uint8_t *buf, size_t cap, size_t *len);
+    int (*user_put)(sess_store *st, const char *user, const uint8_t *rec, size_t len,
+                    const uint8_t *prev, size_t prev_len);
+    int (*user_del)(sess_store *st, const char *user);
+    int (*user_list)(sess_store *st, sess_account_cb cb, void *arg);
 } sess_store_ops;
 
 /* Every backend's handle starts with this. */
@@ -192,5 +225,10 @@ int sess_store_redis_open(const sess_store_opts *opts, sess_store **out, char *e
  * either is not a JSON object, SESS_ETOOLARGE when the result exceeds max_bytes. */
 int sess_json_merge(const char *target, size_t target_len, const char *patch, size_t patch_len,
                     size_t max_bytes, char **result, size_t *result_len);
+
+/* The canonical text of a JSON object (compact, sorted keys, nulls kept): malloc'ed into
+ * `result`. SESS_EINVAL when not an object, SESS_ETOOLARGE past max_bytes. */
+int sess_json_canonical(const char *json, size_t len, size_t max_bytes, char **result,
+                        size_t *result_len);
 
 #endif

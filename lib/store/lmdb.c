@@ -16,7 +16,11 @@
  *   apikeys      name             -> key hash (32) + created (8)
  *   apikey_hash  key hash (32)    -> name
  *   meta         "format"         -> store format version (4, big-endian)
+ *   accounts     user             -> the opaque account record of lib/users.c
  *
+ * "accounts" came after format version 1 without a version bump: it is created on the first
+ * read-write open, and a read-only handle on an environment that lacks it sees no accounts. An
+ * older sessiond opens an environment that has it and simply ignores it.
  * The verify path is a lookup on every request from several threads, so each thread keeps one
  * read transaction per handle (MDB_NOTLS) that is reset after use and renewed before the next:
  * a renewed transaction reads the newest commit from the shared lock file, including commits of
@@ -68,6 +72,7 @@ enum {
     DBI_APIKEYS,
     DBI_APIKEY_HASH,
     DBI_META,
+    DBI_ACCOUNTS,
     DBI_COUNT
 };
 
@@ -83,6 +88,7 @@ static const struct {
     [DBI_APIKEYS] = {"apikeys", 0},
     [DBI_APIKEY_HASH] = {"apikey_hash", 0},
     [DBI_META] = {"meta", 0},
+    [DBI_ACCOUNTS] = {"accounts", 0},
 };
 
 /* One open environment, shared by every handle of this process on the same directory. */
@@ -96,6 +102,7 @@ typedef struct shared_env {
     bool group_commit; /* MDB_NOMETASYNC, and one shared mdb_env_sync per batch of commits */
     MDB_env *env;
     MDB_dbi dbi[DBI_COUNT];
+    bool no_accounts;        /* read-only on an environment made before "accounts" existed */
     pthread_mutex_t sync_mu; /* guards the three below */
     pthread_cond_t sync_cv;
     uint64_t committed; /* commits done so far (group commit only) */
@@ -124,6 +131,7 @@ typedef struct lmdb_store {
     MDB_env *env;
     const MDB_dbi *dbi;
     bool read_only;
+    bool no_accounts;   /* see shared_env */
     pthread_key_t key;  /* -> this thread's reader */
     pthread_mutex_t mu; /* guards `readers` and the sweep position */
     reader *readers;
@@ -929,6 +937,7 @@ static int lmdb_patch(sess_store *st, const uint8_t id[SESS_ID_BYTES], const cha
 }
 
 typedef struct rotate_args {
+    const uint8_t *expected_hash;
     const uint8_t *new_hash;
     int64_t prev_until;
     int64_t auth_time;
@@ -939,6 +948,9 @@ static int rotate_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const
 {
     sess_record r;
     int rc = rec_get(txn, s, id, &r, true);
+    if (rc == 0 && a->expected_hash != NULL &&
+        !sess_ct_equal(r.token_hash, a->expected_hash, SESS_HASH_BYTES))
+        rc = SESS_ESESSION;
     if (rc == 0)
         rc = token_put(txn, s, a->new_hash, id);
     if (rc == 0)
@@ -958,11 +970,11 @@ static int rotate_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const
 }
 
 static int lmdb_rotate(sess_store *st, const uint8_t id[SESS_ID_BYTES],
-                       const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until,
-                       int64_t auth_time, const uint8_t *new_csrf_secret)
+                       const uint8_t *expected_hash, const uint8_t new_hash[SESS_HASH_BYTES],
+                       int64_t prev_until, int64_t auth_time, const uint8_t *new_csrf_secret)
 {
     lmdb_store *s = from_base(st);
-    rotate_args a = {new_hash, prev_until, auth_time, new_csrf_secret};
+    rotate_args a = {expected_hash, new_hash, prev_until, auth_time, new_csrf_secret};
     MDB_txn *txn;
     int rc = wtxn_begin(s, &txn);
     return rc != 0 ? rc : wtxn_end(s, txn, rotate_in(txn, s, id, &a));
@@ -1285,30 +1297,6 @@ static int prefs_store(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, c
     return map_err(mdb_put(txn, s->dbi[DBI_PREFS], &k, &v, 0));
 }
 
-/* A JSON object in the canonical text that merging produces (compact, sorted keys); parsed
- * before the write transaction so the writer lock is not held for it. */
-static int canonical_object(const char *json, size_t len, size_t max_bytes, char **out,
-                            size_t *out_len)
-{
-    json_error_t jerr;
-    json_t *v = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (v == NULL || !json_is_object(v)) {
-        json_decref(v);
-        return SESS_EINVAL;
-    }
-    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(v);
-    if (text == NULL)
-        return SESS_ENOMEM;
-    *out_len = strlen(text);
-    if (*out_len > max_bytes) {
-        free(text);
-        return SESS_ETOOLARGE;
-    }
-    *out = text;
-    return 0;
-}
-
 static int lmdb_prefs_put(sess_store *st, const char *user, const char *json, size_t len,
                           size_t max_bytes)
 {
@@ -1318,7 +1306,7 @@ static int lmdb_prefs_put(sess_store *st, const char *user, const char *json, si
     char *text;
     size_t text_len;
     int rc = name_val(user, SESS_USER_MAX, &k);
-    if (rc != 0 || (rc = canonical_object(json, len, max_bytes, &text, &text_len)) != 0)
+    if (rc != 0 || (rc = sess_json_canonical(json, len, max_bytes, &text, &text_len)) != 0)
         return rc;
     if ((rc = wtxn_begin(s, &txn)) == 0)
         rc = wtxn_end(s, txn, prefs_store(txn, s, &k, text, text_len));
@@ -1482,6 +1470,122 @@ static int lmdb_apikey_list(sess_store *st, sess_apikey_cb cb, void *arg)
     return rc;
 }
 
+/* ---- user accounts ---- */
+
+static int lmdb_user_get(sess_store *st, const char *user, uint8_t *buf, size_t cap, size_t *len)
+{
+    lmdb_store *s = from_base(st);
+    MDB_val k, v;
+    rtxn r;
+    int rc = name_val(user, SESS_USER_MAX, &k);
+    if (rc != 0)
+        return rc;
+    if (s->no_accounts)
+        return SESS_ENOTFOUND;
+    if ((rc = rtxn_begin(s, &r)) != 0)
+        return rc;
+    rc = map_err(mdb_get(r.txn, s->dbi[DBI_ACCOUNTS], &k, &v));
+    if (rc == 0 && (v.mv_size == 0 || v.mv_size > SESS_ACCOUNT_MAX))
+        rc = SESS_ECORRUPT;
+    else if (rc == 0 && v.mv_size > cap)
+        rc = SESS_ETOOLARGE;
+    if (rc == 0) {
+        memcpy(buf, v.mv_data, v.mv_size);
+        *len = v.mv_size;
+    }
+    rtxn_end(&r);
+    return rc;
+}
+
+/* Create (prev NULL: the name must be free) or compare-and-replace (the stored record must be
+ * exactly prev). */
+static int user_put_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, const uint8_t *rec,
+                       size_t len, const uint8_t *prev, size_t prev_len)
+{
+    MDB_val k = *user, v;
+    int rc = mdb_get(txn, s->dbi[DBI_ACCOUNTS], &k, &v);
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return map_err(rc);
+    if (prev == NULL && rc == 0)
+        return SESS_EEXIST;
+    if (prev != NULL && rc == MDB_NOTFOUND)
+        return SESS_ENOTFOUND;
+    if (prev != NULL && (v.mv_size != prev_len || memcmp(v.mv_data, prev, prev_len) != 0))
+        return SESS_ECONFLICT;
+    k = *user;
+    v = mval(rec, len);
+    return map_err(mdb_put(txn, s->dbi[DBI_ACCOUNTS], &k, &v, 0));
+}
+
+static int lmdb_user_put(sess_store *st, const char *user, const uint8_t *rec, size_t len,
+                         const uint8_t *prev, size_t prev_len)
+{
+    lmdb_store *s = from_base(st);
+    MDB_txn *txn;
+    MDB_val k;
+    int rc = name_val(user, SESS_USER_MAX, &k);
+    if (rc != 0 || len == 0 || len > SESS_ACCOUNT_MAX)
+        return SESS_EINVAL;
+    if ((rc = wtxn_begin(s, &txn)) != 0)
+        return rc;
+    return wtxn_end(s, txn, user_put_in(txn, s, &k, rec, len, prev, prev_len));
+}
+
+static int lmdb_user_del(sess_store *st, const char *user)
+{
+    lmdb_store *s = from_base(st);
+    MDB_txn *txn;
+    MDB_val k;
+    int rc = name_val(user, SESS_USER_MAX, &k);
+    if (rc != 0 || (rc = wtxn_begin(s, &txn)) != 0)
+        return rc;
+    return wtxn_end(s, txn, map_err(mdb_del(txn, s->dbi[DBI_ACCOUNTS], &k, NULL)));
+}
+
+static int user_list_in(MDB_txn *txn, const lmdb_store *s, sess_account_cb cb, void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    char name[SESS_USER_MAX + 1];
+    int rc = map_err(mdb_cursor_open(txn, s->dbi[DBI_ACCOUNTS], &cur));
+    if (rc != 0)
+        return rc;
+    for (int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc != MDB_NOTFOUND;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (mrc != 0) {
+            rc = map_err(mrc);
+            break;
+        }
+        if (k.mv_size == 0 || k.mv_size > SESS_USER_MAX || v.mv_size == 0 ||
+            v.mv_size > SESS_ACCOUNT_MAX) {
+            rc = SESS_ECORRUPT;
+            break;
+        }
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
+        if (cb(name, v.mv_data, v.mv_size, arg) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/* The callback runs inside the read transaction; a write it makes goes through its own write
+ * transaction (LMDB allows one reader and one writer per thread with MDB_NOTLS). */
+static int lmdb_user_list(sess_store *st, sess_account_cb cb, void *arg)
+{
+    lmdb_store *s = from_base(st);
+    rtxn r;
+    if (s->no_accounts)
+        return 0;
+    int rc = rtxn_begin(s, &r);
+    if (rc != 0)
+        return rc;
+    rc = user_list_in(r.txn, s, cb, arg);
+    rtxn_end(&r);
+    return rc;
+}
+
 /* ---- opening and closing the environment ---- */
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -1574,8 +1678,8 @@ static int check_format(MDB_txn *txn, MDB_dbi meta, bool fresh, const char *dir,
     return 0;
 }
 
-static int open_dbis_in(MDB_txn *txn, bool ro, MDB_dbi *dbi, const char *dir, char *err,
-                        size_t errlen)
+static int open_dbis_in(MDB_txn *txn, bool ro, MDB_dbi *dbi, bool *no_accounts, const char *dir,
+                        char *err, size_t errlen)
 {
     MDB_stat ms;
     MDB_dbi main_dbi;
@@ -1588,6 +1692,10 @@ static int open_dbis_in(MDB_txn *txn, bool ro, MDB_dbi *dbi, const char *dir, ch
     for (int i = 0; i < DBI_COUNT; i++) {
         rc =
             mdb_dbi_open(txn, dbi_spec[i].name, dbi_spec[i].flags | (ro ? 0 : MDB_CREATE), &dbi[i]);
+        if (rc == MDB_NOTFOUND && ro && i == DBI_ACCOUNTS) {
+            *no_accounts = true;
+            continue;
+        }
         if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
             return fail(err, errlen, SESS_ECORRUPT,
                         "store in %s lacks database \"%s\" or has it in another layout: not a "
@@ -1600,13 +1708,14 @@ static int open_dbis_in(MDB_txn *txn, bool ro, MDB_dbi *dbi, const char *dir, ch
 }
 
 /* Opens every named database in one transaction and commits it, which keeps the handles. */
-static int open_dbis(MDB_env *env, bool ro, MDB_dbi *dbi, const char *dir, char *err, size_t errlen)
+static int open_dbis(MDB_env *env, bool ro, MDB_dbi *dbi, bool *no_accounts, const char *dir,
+                     char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(env, NULL, ro ? MDB_RDONLY : 0, &txn);
     if (rc != 0)
         return env_open_error(rc, dir, err, errlen);
-    if ((rc = open_dbis_in(txn, ro, dbi, dir, err, errlen)) != 0) {
+    if ((rc = open_dbis_in(txn, ro, dbi, no_accounts, dir, err, errlen)) != 0) {
         mdb_txn_abort(txn);
         return rc;
     }
@@ -1629,7 +1738,8 @@ static int env_open(const sess_store_opts *opts, const char *dir, shared_env *e,
         (rc = mdb_env_open(e->env, dir, flags, 0600))) {
         rc = env_open_error(rc, dir, err, errlen);
     } else if ((rc = check_file_size(e->env, dir, err, errlen)) == 0 &&
-               (rc = open_dbis(e->env, opts->read_only, e->dbi, dir, err, errlen)) == 0) {
+               (rc = open_dbis(e->env, opts->read_only, e->dbi, &e->no_accounts, dir, err,
+                               errlen)) == 0) {
         int dead;
         /* Reader slots left by crashed processes would otherwise pin old pages forever. */
         mdb_reader_check(e->env, &dead);
@@ -1768,6 +1878,10 @@ static const sess_store_ops lmdb_ops = {
     .apikey_find = lmdb_apikey_find,
     .apikey_del = lmdb_apikey_del,
     .apikey_list = lmdb_apikey_list,
+    .user_get = lmdb_user_get,
+    .user_put = lmdb_user_put,
+    .user_del = lmdb_user_del,
+    .user_list = lmdb_user_list,
 };
 
 static int handle_new(shared_env *e, bool read_only, sess_store **out, char *err, size_t errlen)
@@ -1785,6 +1899,7 @@ static int handle_new(shared_env *e, bool read_only, sess_store **out, char *err
     s->env = e->env;
     s->dbi = e->dbi;
     s->read_only = read_only;
+    s->no_accounts = e->no_accounts;
     *out = &s->base;
     return 0;
 }

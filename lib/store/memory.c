@@ -7,8 +7,9 @@
  *
  * Layout: a few small chained hash tables keyed with SipHash under a per-store random key (user
  * and key names come from clients, so bucket placement must not be predictable): sessions by id,
- * token hashes (current and previous) to their session, users (generation, preferences and the
- * head of a per-user list of sessions ordered oldest first), and API keys by name and by hash.
+ * token hashes (current and previous) to their session, users (generation, preferences, the
+ * account record and the head of a per-user list of sessions ordered oldest first), and API keys
+ * by name and by hash.
  * One reader-writer lock guards everything. Callbacks of the listing operations run without the
  * lock, on copies, so a callback may call back into the store (the CLI deletes while listing).
  */
@@ -204,6 +205,8 @@ struct muser {
     uint64_t generation;
     char *prefs; /* compact JSON object, or NULL when the user has none */
     size_t prefs_len;
+    uint8_t *account; /* the opaque account record, or NULL when the user has none */
+    size_t account_len;
     struct msess *oldest, *newest; /* the user's index: ordered by created, then id */
 };
 
@@ -353,6 +356,9 @@ static int user_get_or_add(mem_store *st, const char *name, struct muser **out)
 static void user_free(struct muser *u)
 {
     free(u->prefs);
+    if (u->account != NULL)
+        sess_wipe(u->account, u->account_len);
+    free(u->account);
     free(u);
 }
 
@@ -360,7 +366,7 @@ static void user_free(struct muser *u)
  * indistinguishable from an absent one: drop it so that the table stays bounded by real users. */
 static void user_maybe_drop(mem_store *st, struct muser *u)
 {
-    if (u->oldest == NULL && u->prefs == NULL && u->generation == 0) {
+    if (u->oldest == NULL && u->prefs == NULL && u->account == NULL && u->generation == 0) {
         map_remove(&st->users, u->name, strlen(u->name));
         user_free(u);
     }
@@ -664,14 +670,15 @@ static int mem_patch(sess_store *base, const uint8_t id[SESS_ID_BYTES], const ch
 }
 
 static int mem_rotate(sess_store *base, const uint8_t id[SESS_ID_BYTES],
-                      const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until,
-                      int64_t auth_time, const uint8_t *new_csrf_secret)
+                      const uint8_t *expected_hash, const uint8_t new_hash[SESS_HASH_BYTES],
+                      int64_t prev_until, int64_t auth_time, const uint8_t *new_csrf_secret)
 {
     mem_store *st = (mem_store *)base;
     int r = 0;
     wrlock(st);
     struct msess *s = map_get(&st->sessions, id, SESS_ID_BYTES);
-    if (s == NULL) {
+    if (s == NULL || (expected_hash != NULL &&
+                      !sess_ct_equal(s->rec.token_hash, expected_hash, SESS_HASH_BYTES))) {
         r = SESS_ESESSION;
     } else if (map_get(&st->tokens, new_hash, SESS_HASH_BYTES) != NULL) {
         r = SESS_EEXIST;
@@ -899,23 +906,13 @@ static int mem_prefs_put(sess_store *base, const char *user, const char *json, s
                          size_t max_bytes)
 {
     mem_store *st = (mem_store *)base;
-    json_error_t jerr;
     if (!user_name_ok(user))
         return SESS_EINVAL;
-    json_t *v = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (v == NULL || !json_is_object(v)) {
-        json_decref(v);
-        return SESS_EINVAL;
-    }
-    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(v);
-    if (text == NULL)
-        return SESS_ENOMEM;
-    size_t text_len = strlen(text);
-    if (text_len > max_bytes) {
-        free(text);
-        return SESS_ETOOLARGE;
-    }
+    char *text;
+    size_t text_len;
+    int c = sess_json_canonical(json, len, max_bytes, &text, &text_len);
+    if (c != 0)
+        return c;
     wrlock(st);
     int r = prefs_install(st, user, text, text_len);
     unlock(st);
@@ -1042,6 +1039,156 @@ static int mem_apikey_list(sess_store *base, sess_apikey_cb cb, void *arg)
     return 0;
 }
 
+/* ---- user accounts ---- */
+
+static int mem_user_get(sess_store *base, const char *user, uint8_t *buf, size_t cap, size_t *len)
+{
+    mem_store *st = (mem_store *)base;
+    int r = 0;
+    if (!user_name_ok(user))
+        return SESS_EINVAL;
+    rdlock(st);
+    struct muser *u = user_find(st, user);
+    if (u == NULL || u->account == NULL) {
+        r = SESS_ENOTFOUND;
+    } else if (u->account_len > cap) {
+        r = SESS_ETOOLARGE;
+    } else {
+        memcpy(buf, u->account, u->account_len);
+        *len = u->account_len;
+    }
+    unlock(st);
+    return r;
+}
+
+/* Checks a put against the stored record: create wants none, replace wants exactly `prev`. */
+static int put_allowed(const struct muser *u, const uint8_t *prev, size_t prev_len)
+{
+    bool has = u != NULL && u->account != NULL;
+    if (prev == NULL)
+        return has ? SESS_EEXIST : 0;
+    if (!has)
+        return SESS_ENOTFOUND;
+    if (u->account_len != prev_len || memcmp(u->account, prev, prev_len) != 0)
+        return SESS_ECONFLICT;
+    return 0;
+}
+
+static int mem_user_put(sess_store *base, const char *user, const uint8_t *rec, size_t len,
+                        const uint8_t *prev, size_t prev_len)
+{
+    mem_store *st = (mem_store *)base;
+    struct muser *u;
+    if (!user_name_ok(user) || len == 0 || len > SESS_ACCOUNT_MAX)
+        return SESS_EINVAL;
+    uint8_t *copy = malloc(len);
+    if (copy == NULL)
+        return SESS_ENOMEM;
+    memcpy(copy, rec, len);
+    wrlock(st);
+    int r = put_allowed(user_find(st, user), prev, prev_len);
+    if (r == 0)
+        r = user_get_or_add(st, user, &u);
+    if (r == 0) {
+        if (u->account != NULL)
+            sess_wipe(u->account, u->account_len);
+        free(u->account);
+        u->account = copy;
+        u->account_len = len;
+        copy = NULL;
+    }
+    unlock(st);
+    free(copy);
+    return r;
+}
+
+static int mem_user_del(sess_store *base, const char *user)
+{
+    mem_store *st = (mem_store *)base;
+    int r = 0;
+    if (!user_name_ok(user))
+        return SESS_EINVAL;
+    wrlock(st);
+    struct muser *u = user_find(st, user);
+    if (u == NULL || u->account == NULL) {
+        r = SESS_ENOTFOUND;
+    } else {
+        sess_wipe(u->account, u->account_len);
+        free(u->account);
+        u->account = NULL;
+        u->account_len = 0;
+        user_maybe_drop(st, u);
+    }
+    unlock(st);
+    return r;
+}
+
+struct acct_copy {
+    char name[SESS_USER_MAX + 1];
+    uint8_t *rec;
+    size_t len;
+};
+
+static int acct_order(const void *a, const void *b)
+{
+    return strcmp(((const struct acct_copy *)a)->name, ((const struct acct_copy *)b)->name);
+}
+
+/* Copies every account under the read lock; the caller frees with free_accounts. */
+static int copy_accounts(mem_store *st, struct acct_copy **out, size_t *n)
+{
+    int r = 0;
+    *out = NULL;
+    *n = 0;
+    rdlock(st);
+    struct acct_copy *all = st->users.count ? calloc(st->users.count, sizeof(*all)) : NULL;
+    if (st->users.count > 0 && all == NULL)
+        r = SESS_ENOMEM;
+    for (size_t b = 0; r == 0 && b < st->users.nbuckets; b++) {
+        for (struct mnode *node = st->users.buckets[b]; r == 0 && node != NULL; node = node->next) {
+            const struct muser *u = node->val;
+            if (u->account == NULL)
+                continue;
+            struct acct_copy *c = &all[(*n)++];
+            memcpy(c->name, u->name, sizeof(c->name));
+            c->len = u->account_len;
+            if ((c->rec = malloc(c->len)) == NULL)
+                r = SESS_ENOMEM;
+            else
+                memcpy(c->rec, u->account, c->len);
+        }
+    }
+    unlock(st);
+    *out = all;
+    return r;
+}
+
+static void free_accounts(struct acct_copy *all, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (all[i].rec != NULL)
+            sess_wipe(all[i].rec, all[i].len);
+        free(all[i].rec);
+    }
+    free(all);
+}
+
+/* Listed by name, from copies, so the callback may change accounts. */
+static int mem_user_list(sess_store *base, sess_account_cb cb, void *arg)
+{
+    mem_store *st = (mem_store *)base;
+    struct acct_copy *all;
+    size_t n;
+    int r = copy_accounts(st, &all, &n);
+    if (r == 0 && n > 1)
+        qsort(all, n, sizeof(*all), acct_order);
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (cb(all[i].name, all[i].rec, all[i].len, arg) != 0)
+            break;
+    free_accounts(all, n);
+    return r;
+}
+
 static const sess_store_ops mem_ops = {
     .name = "memory",
     .close = mem_close,
@@ -1065,6 +1212,10 @@ static const sess_store_ops mem_ops = {
     .apikey_find = mem_apikey_find,
     .apikey_del = mem_apikey_del,
     .apikey_list = mem_apikey_list,
+    .user_get = mem_user_get,
+    .user_put = mem_user_put,
+    .user_del = mem_user_del,
+    .user_list = mem_user_list,
 };
 
 static int fail(char *err, size_t errlen, const char *why, int code)

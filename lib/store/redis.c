@@ -456,8 +456,8 @@ static int redis_patch(sess_store *base, const uint8_t id[SESS_ID_BYTES], const 
 }
 
 static int redis_rotate(sess_store *base, const uint8_t id[SESS_ID_BYTES],
-                        const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until,
-                        int64_t auth_time, const uint8_t *new_csrf_secret)
+                        const uint8_t *expected_hash, const uint8_t new_hash[SESS_HASH_BYTES],
+                        int64_t prev_until, int64_t auth_time, const uint8_t *new_csrf_secret)
 {
     redis_store *st = from_base(base);
     redisReply *rep;
@@ -472,6 +472,8 @@ static int redis_rotate(sess_store *base, const uint8_t id[SESS_ID_BYTES],
         sess__rs_args_str(&a, "");
     sess__rs_args_bin(&a, new_csrf_secret != NULL ? (const void *)new_csrf_secret : "",
                       new_csrf_secret != NULL ? SESS_CSRF_SECRET_BYTES : 0);
+    sess__rs_args_bin(&a, expected_hash != NULL ? (const void *)expected_hash : "",
+                      expected_hash != NULL ? SESS_HASH_BYTES : 0);
     int r = sess__rs_script(st, RS_ROTATE, &a, false, &rep);
     sess__rs_args_dispose(&a);
     if (r != 0)
@@ -951,6 +953,119 @@ static int redis_apikey_list(sess_store *base, sess_apikey_cb cb, void *arg)
     return r;
 }
 
+/* ---- user accounts ------------------------------------------------------------------------ */
+
+static int redis_user_get(sess_store *base, const char *user, uint8_t *buf, size_t cap, size_t *len)
+{
+    redis_store *st = from_base(base);
+    char key[KEY_MAX];
+    redisReply *rep;
+    rs_args a;
+    if (!user_ok(user))
+        return SESS_EINVAL;
+    sess__rs_args_init(&a);
+    sess__rs_args_str(&a, "GET");
+    sess__rs_args_bin(&a, key, user_key(st, key, user, "a"));
+    int r = sess__rs_command(st, &a, true, &rep);
+    sess__rs_args_dispose(&a);
+    if (r != 0)
+        return r;
+    if (rep->type == REDIS_REPLY_NIL)
+        r = SESS_ENOTFOUND;
+    else if (rep->type != REDIS_REPLY_STRING)
+        r = SESS_ESTORE;
+    else if ((size_t)rep->len > cap)
+        r = SESS_ETOOLARGE;
+    else {
+        memcpy(buf, rep->str, (size_t)rep->len);
+        *len = (size_t)rep->len;
+    }
+    freeReplyObject(rep);
+    return r;
+}
+
+static int redis_user_put(sess_store *base, const char *user, const uint8_t *rec, size_t len,
+                          const uint8_t *prev, size_t prev_len)
+{
+    redis_store *st = from_base(base);
+    redisReply *rep;
+    rs_args a;
+    if (!user_ok(user) || len == 0 || len > SESS_ACCOUNT_MAX)
+        return SESS_EINVAL;
+    sess__rs_args_init(&a);
+    sess__rs_args_str(&a, user);
+    sess__rs_args_bin(&a, rec, len);
+    sess__rs_args_bin(&a, prev != NULL ? (const void *)prev : "", prev != NULL ? prev_len : 0);
+    sess__rs_args_str(&a, prev != NULL ? "replace" : "create");
+    int r = sess__rs_script(st, RS_USER_PUT, &a, false, &rep);
+    sess__rs_args_dispose(&a);
+    if (r == RS_CONFLICT)
+        return SESS_ECONFLICT;
+    if (r == 0)
+        freeReplyObject(rep);
+    return r;
+}
+
+static int redis_user_del(sess_store *base, const char *user)
+{
+    redis_store *st = from_base(base);
+    redisReply *rep;
+    rs_args a;
+    if (!user_ok(user))
+        return SESS_EINVAL;
+    sess__rs_args_init(&a);
+    sess__rs_args_str(&a, user);
+    int r = sess__rs_script(st, RS_USER_DEL, &a, false, &rep);
+    sess__rs_args_dispose(&a);
+    if (r == 0)
+        freeReplyObject(rep);
+    return r;
+}
+
+/* Names in byte order (one sorted set, score 0), then each record; an account deleted between
+ * the two reads is skipped. */
+static int redis_user_list(sess_store *base, sess_account_cb cb, void *arg)
+{
+    redis_store *st = from_base(base);
+    char key[KEY_MAX];
+    redisReply *names;
+    rs_args a;
+    sess__rs_args_init(&a);
+    sess__rs_args_str(&a, "ZRANGE");
+    sess__rs_args_bin(&a, key, make_key(st, key, "acc", "", 0, ""));
+    sess__rs_args_str(&a, "0");
+    sess__rs_args_str(&a, "-1");
+    int r = sess__rs_command(st, &a, true, &names);
+    sess__rs_args_dispose(&a);
+    if (r != 0)
+        return r;
+    if (names->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(names);
+        return SESS_ESTORE;
+    }
+    uint8_t *buf = malloc(SESS_ACCOUNT_MAX);
+    r = buf != NULL ? 0 : SESS_ENOMEM;
+    for (size_t i = 0; r == 0 && i < names->elements; i++) {
+        const redisReply *n = names->element[i];
+        char user[SESS_USER_MAX + 1];
+        size_t len = 0;
+        if (n->type != REDIS_REPLY_STRING || n->len == 0 || (size_t)n->len > SESS_USER_MAX)
+            continue;
+        memcpy(user, n->str, (size_t)n->len);
+        user[n->len] = '\0';
+        int g = redis_user_get(base, user, buf, SESS_ACCOUNT_MAX, &len);
+        if (g == SESS_ENOTFOUND)
+            continue;
+        if (g != 0)
+            r = g;
+        else if (cb(user, buf, len, arg) != 0)
+            break;
+    }
+    free(buf);
+    freeReplyObject(names);
+    return r;
+}
+
 /* ---- opening and closing ---------------------------------------------------------------- */
 
 static void redis_close(sess_store *base)
@@ -977,6 +1092,10 @@ static const sess_store_ops redis_ops = {
     .touch_many = redis_touch_many,
     .patch = redis_patch,
     .rotate = redis_rotate,
+    .user_get = redis_user_get,
+    .user_put = redis_user_put,
+    .user_del = redis_user_del,
+    .user_list = redis_user_list,
     .del = redis_del,
     .revoke_user = redis_revoke_user,
     .list_user = redis_list_user,

@@ -48,6 +48,8 @@ typedef enum rs_script_id {
     RS_PREFS_PUT,
     RS_APIKEY_PUT,
     RS_APIKEY_DEL,
+    RS_USER_PUT,
+    RS_USER_DEL,
     RS_NSCRIPTS
 } rs_script_id;
 

@@ -14,6 +14,8 @@
  *   P {u:<user>}:g      string: the user's generation (absent = 0); revoke-all increments it
  *   P {u:<user>}:p      hash: the user's preferences
  *   P ak, P ah          hashes: API key name -> hash + created, and hash -> name
+ *   P {u:<user>}:a      string: the user's account record (opaque to the store)
+ *   P acc               sorted set: the names of users with an account (score 0: by name)
  *   P inv               pub/sub channel of the near caches' invalidations
  *
  * Session fields: u r ip ag (user, roles, address, agent), c ls ie ae at pu (created,
@@ -199,13 +201,15 @@ static const char patch_lua[] = PRELUDE
     "end\n"
     "return {'OK', gen, redis.call('HGETALL', key)}\n";
 
-/* ARGV: P, id, new token hash, prev_until, auth time ('' keeps it), CSRF secret ('' keeps it).
- * The current hash becomes the previous one; the old previous one goes. */
+/* ARGV: P, id, new token hash, prev_until, auth time ('' keeps it), CSRF secret ('' keeps it),
+ * expected current hash ('' for any). The current hash becomes the previous one; the old
+ * previous one goes. A current hash other than the expected one means another rotation won. */
 static const char rotate_lua[] = PRELUDE
     "local id, new = ARGV[2], ARGV[3]\n"
     "local key = sk(id)\n"
     "local f = redis.call('HMGET', key, 'th', 'ph')\n"
     "if not f[1] then return {'ESESSION'} end\n"
+    "if ARGV[7] ~= '' and f[1] ~= ARGV[7] then return {'ESESSION'} end\n"
     "if redis.call('EXISTS', tk(new)) == 1 then return {'EEXIST'} end\n"
     "drop_token(f[2], id)\n"
     "local ttl = redis.call('PTTL', key)\n"
@@ -327,6 +331,27 @@ static const char apikey_del_lua[] = PRELUDE
     "redis.call('HDEL', AK, ARGV[2])\n"
     "publish('k', h)\n"
     "return {'OK', h}\n";
+/* ARGV: P, user, record, expected current record (only with ARGV[5] = 'replace').
+ * Create: EEXIST when an account exists. Replace: ENOTFOUND when none, CONFLICT when the stored
+ * record is not the expected one (another writer won; the caller reads again). */
+static const char user_put_lua[] = PRELUDE
+    "local k = uk(ARGV[2], 'a')\n"
+    "local cur = redis.call('GET', k)\n"
+    "if ARGV[5] == 'create' then\n"
+    "  if cur then return {'EEXIST'} end\n"
+    "else\n"
+    "  if not cur then return {'ENOTFOUND'} end\n"
+    "  if cur ~= ARGV[4] then return {'CONFLICT'} end\n"
+    "end\n"
+    "redis.call('SET', k, ARGV[3])\n"
+    "redis.call('ZADD', P .. 'acc', 0, ARGV[2])\n"
+    "return {'OK'}\n";
+
+/* ARGV: P, user. */
+static const char user_del_lua[] = PRELUDE
+    "if redis.call('DEL', uk(ARGV[2], 'a')) == 0 then return {'ENOTFOUND'} end\n"
+    "redis.call('ZREM', P .. 'acc', ARGV[2])\n"
+    "return {'OK'}\n";
 /* clang-format on */
 
 static const char *const sources[RS_NSCRIPTS] = {
@@ -342,6 +367,8 @@ static const char *const sources[RS_NSCRIPTS] = {
     [RS_PREFS_PUT] = prefs_put_lua,
     [RS_APIKEY_PUT] = apikey_put_lua,
     [RS_APIKEY_DEL] = apikey_del_lua,
+    [RS_USER_PUT] = user_put_lua,
+    [RS_USER_DEL] = user_del_lua,
 };
 
 const char *sess__rs_script_source(rs_script_id id)

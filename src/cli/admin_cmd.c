@@ -1,6 +1,6 @@
 /*
- * admin_cmd.c - runs the admin command groups (apikey, session) where their store is: on the
- * data directory (lmdb, whether or not a server runs), on Redis directly (redis: every server
+ * admin_cmd.c - runs the admin command groups (apikey, session, user) where their store is: on
+ * the data directory (lmdb, whether or not a server runs), on Redis directly (redis: every server
  * sees the change on its next request, through its near cache's invalidations), or inside the
  * running server through its admin socket (memory store, which lives only in the server's
  * process).
@@ -18,13 +18,16 @@ int cli_admin_dispatch(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *er
         return cli_apikey_run(ctx, argc, argv, out, err);
     if (argc >= 1 && strcmp(argv[0], "session") == 0)
         return cli_session_run(ctx, argc, argv, out, err);
+    if (argc >= 1 && strcmp(argv[0], "user") == 0)
+        return cli_user_run(ctx, argc, argv, out, err);
     fprintf(err, "sessiond: unknown admin command\n");
     return EXIT_USAGE;
 }
 
 int cli_admin(const cli_args *args, const char *group)
 {
-    char **words = calloc((size_t)args->argc + 2, sizeof(char *));
+    char **words = calloc((size_t)args->argc + 3, sizeof(char *));
+    char *password = NULL;
     if (words == NULL)
         return EXIT_RUNTIME;
     words[0] = (char *)group;
@@ -36,6 +39,10 @@ int cli_admin(const cli_args *args, const char *group)
         r = cli_load_config(args, &cfg);
     if (r == 0)
         r = cli_finish_config(&cfg);
+    /* The password is asked for once the configuration is known to be good. */
+    if (r == 0 && strcmp(group, "user") == 0 &&
+        (r = cli_user_password_word(argc, words, &password)) == 0 && password != NULL)
+        words[argc++] = password;
     if (r == 0 && strcmp(cfg.store_kind, "memory") == 0) {
         r = sessd_admin_call(cfg.data_dir, argc, words);
         if (r < 0) {
@@ -55,6 +62,10 @@ int cli_admin(const cli_args *args, const char *group)
             r = cli_admin_dispatch(ctx, argc, words, stdout, stderr);
             cli_close(st, ctx);
         }
+    }
+    if (password != NULL) {
+        sess_wipe(password, strlen(password));
+        free(password);
     }
     free(words);
     return r;

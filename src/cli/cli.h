@@ -55,6 +55,12 @@ const char *cli_flag_value(int argc, char **argv, int *i, const char *name, bool
  * its admin socket (src/server/admin.h). */
 int cli_apikey_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);
 int cli_session_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);
+int cli_user_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);
+/* For `user add` and `user passwd`: reads the password (stdin with --password-stdin, else the
+ * terminal without echo) and returns in `*word` (malloc'ed; wipe and free it) the internal word
+ * that carries it to cli_user_run; NULL for the other verbs. Refuses that word in argv. Returns
+ * an exit status. */
+int cli_user_password_word(int argc, char **argv, char **word);
 /* Dispatches an admin command by its group word; what the admin socket runs. */
 int cli_admin_dispatch(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);
 /* Runs an admin command group from the command line: with the memory store through the

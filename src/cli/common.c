@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "server/server.h"
@@ -121,6 +122,33 @@ static int ensure_dir(const char *dir)
     return 0;
 }
 
+/* A data directory others can write to would let them swap the store or the key under us:
+ * it must be ours and closed to group and others. A symbolic link is followed (the data may
+ * live on another disk), and the directory it leads to is what is checked. */
+static int check_private_dir(const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return 0; /* absent: created later with mode 0700 */
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s is not a directory", dir);
+        return -1;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, errlen,
+                 "%s belongs to uid %u, not to this user (uid %u); use a data "
+                 "directory of your own",
+                 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    if (st.st_mode & 022) {
+        snprintf(err, errlen, "%s is writable by group or others (mode %03o); run chmod 700 %s",
+                 dir, (unsigned)(st.st_mode & 0777), dir);
+        return -1;
+    }
+    return 0;
+}
+
 int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *err, size_t errlen)
 {
     char path[SESSD_STR + 16];
@@ -128,6 +156,11 @@ int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *e
         snprintf(err, errlen, "cannot use the data directory %s", c->data_dir);
         return -1;
     }
+    snprintf(path, sizeof(path), "%s/store", c->store_path);
+    if (check_private_dir(c->data_dir, err, errlen) != 0 ||
+        check_private_dir(c->store_path, err, errlen) != 0 ||
+        check_private_dir(path, err, errlen) != 0)
+        return -1;
     snprintf(path, sizeof(path), "%s/server.key", c->data_dir);
     return sess_key_load_or_create(path, key, err, errlen);
 }
@@ -203,6 +236,8 @@ int cli_open(const sessd_config *cfg, bool read_only, sess_store **store, sess_c
     sess_policy pol = {0};
     pol.max_per_user = (uint32_t)cfg->max_per_user;
     pol.max_data = (size_t)cfg->max_data;
+    pol.argon2_ops = cfg->argon2_ops;
+    pol.argon2_mem = (size_t)cfg->argon2_mem;
     r = sess_ctx_new(*store, key, &pol, ctx);
     sess_wipe(key, sizeof(key));
     if (r != 0) {

@@ -32,6 +32,17 @@ static const struct {
                 "sessiond session revoke --user NAME   end every session of a user (O(1))\n"
                 "  A revoke made while a server runs on the same data is refused by that server\n"
                 "  from its very next request (with redis: by every server on that Redis).\n"},
+    {"user", "sessiond user add NAME [--roles a,b] [--password-stdin]   add a login account\n"
+             "sessiond user list                  name, roles, enabled/disabled, created,\n"
+             "                                    password changed\n"
+             "sessiond user passwd NAME [--password-stdin]   set a new password\n"
+             "sessiond user roles NAME a,b        replace the roles ('' for none)\n"
+             "sessiond user disable NAME          refuse further logins\n"
+             "sessiond user del NAME              delete the account\n"
+             "  The password is read from stdin with --password-stdin (one line), otherwise\n"
+             "  asked twice on the terminal without echo; 8 to 1024 bytes. passwd, roles,\n"
+             "  disable and del end every session of the user at once. Hashes are argon2id\n"
+             "  at [login] argon2_ops and argon2_mem.\n"},
     {"config", "sessiond config check [-c FILE]   validate a configuration; exit 0, or 2 with\n"
                "                                  an error naming file, line and key\n"
                "sessiond config docs              print the option reference (Markdown)\n"},
@@ -45,6 +56,7 @@ int cli_help(const char *command)
                "  serve               run the server\n"
                "  apikey              create, list and revoke service API keys\n"
                "  session             list and revoke sessions\n"
+               "  user                add, list, change and delete login accounts\n"
                "  config              check a configuration file, print the option reference\n"
                "  help COMMAND        details of one command\n"
                "  --version           print the version\n\n%s",

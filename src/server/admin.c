@@ -147,6 +147,9 @@ static void serve_one(int fd)
     if (out && errt && out_len <= SESSD_ADMIN_MAX_ANSWER && err_len <= SESSD_ADMIN_MAX_ANSWER)
         (void)(write_u32(fd, (uint32_t)status) == 0 && write_blob(fd, out, out_len) == 0 &&
                write_blob(fd, errt, err_len) == 0);
+    /* The output may hold a new API key. */
+    if (out)
+        sess_wipe(out, out_len);
     free(out);
     free(errt);
     free(buf);
@@ -247,6 +250,13 @@ int sessd_admin_call(const char *data_dir, int argc, char **argv)
         if (fd >= 0)
             close(fd);
         return -1;
+    }
+    /* The answer is trusted (it may carry a new API key), so the server must be ours too. */
+    if (!peer_allowed(fd)) {
+        close(fd);
+        fprintf(stderr, "sessiond: %s is not served by this user's sessiond; refusing it\n",
+                sa.sun_path);
+        return 1;
     }
     size_t len = 0;
     for (int i = 0; i < argc; i++)

@@ -5,10 +5,12 @@
  * and maps library errors through the one error table. Request fields are checked strictly:
  * unknown fields, wrong types and out-of-bound values are 400 invalid_request.
  */
+#include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
 
 #include "server/handlers.h"
+#include "server/jsonw.h"
 #include "server/server.h"
 #include "sessiond/cookie.h"
 #include "sessiond/error.h"
@@ -20,36 +22,80 @@ static int64_t now_s(void)
 
 /* ---- JSON views of a session ------------------------------------------------------------ */
 
-static json_t *roles_array(const char *roles)
+static void write_roles(jsonw *w, const char *roles)
 {
-    json_t *a = json_array();
-    const char *p = roles;
-    while (p && *p) {
+    jw_raw(w, "[", 1);
+    for (const char *p = roles; p && *p;) {
         const char *c = strchr(p, ',');
         size_t n = c ? (size_t)(c - p) : strlen(p);
-        json_array_append_new(a, json_stringn(p, n));
+        char one[SESS_ROLE_MAX + 1];
+        snprintf(one, sizeof(one), "%.*s", (int)n, p);
+        if (p != roles)
+            jw_raw(w, ",", 1);
+        jw_str(w, one);
         p = c ? c + 1 : NULL;
     }
-    return a;
+    jw_raw(w, "]", 1);
 }
 
-static json_t *data_object(const sess_record *rec)
-{
-    json_error_t jerr;
-    json_t *d = rec->data ? json_loadb(rec->data, rec->data_len, 0, &jerr) : NULL;
-    return d ? d : json_object();
-}
-
-static json_t *session_json(const sess_record *rec)
+/* The fields of a session object, without braces. Data is embedded as stored: stores keep it
+ * as the canonical JSON text that merging produced. */
+static void write_session_fields(jsonw *w, const sess_record *rec)
 {
     char id[SESS_ID_STRLEN + 1];
     sess_id_to_hex(rec->id, id);
-    return json_pack(
-        "{s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:{s:s, s:s}}", "session_id", id, "user",
-        rec->user, "roles", roles_array(rec->roles), "data", data_object(rec), "created_at",
-        (json_int_t)rec->created, "last_seen_at", (json_int_t)rec->last_seen, "expires_at",
-        (json_int_t)rec->abs_expires, "idle_expires_at", (json_int_t)rec->idle_expires, "remember",
-        (rec->flags & SESS_REC_REMEMBER) != 0, "client", "ip", rec->ip, "user_agent", rec->agent);
+    jw_key(w, "session_id", true);
+    jw_str(w, id);
+    jw_key(w, "user", false);
+    jw_str(w, rec->user);
+    jw_key(w, "roles", false);
+    write_roles(w, rec->roles);
+    jw_key(w, "data", false);
+    if (rec->data && rec->data_len > 0)
+        jw_raw(w, rec->data, rec->data_len);
+    else
+        jw_raw(w, "{}", 2);
+    jw_key(w, "created_at", false);
+    jw_int(w, rec->created);
+    jw_key(w, "last_seen_at", false);
+    jw_int(w, rec->last_seen);
+    jw_key(w, "expires_at", false);
+    jw_int(w, rec->abs_expires);
+    jw_key(w, "idle_expires_at", false);
+    jw_int(w, rec->idle_expires);
+    jw_key(w, "remember", false);
+    jw_raw(w, (rec->flags & SESS_REC_REMEMBER) ? "true" : "false",
+           (rec->flags & SESS_REC_REMEMBER) ? 4 : 5);
+    jw_key(w, "client", false);
+    jw_raw(w, "{", 1);
+    jw_key(w, "ip", true);
+    jw_str(w, rec->ip);
+    jw_key(w, "user_agent", false);
+    jw_str(w, rec->agent);
+    jw_raw(w, "}", 1);
+}
+
+/* Answers `status` with the writer's text, or 500 when it could not be built. */
+static int send_written(h2o_req_t *req, int status, jsonw *w)
+{
+    if (w->failed) {
+        jw_free(w);
+        http_send_error(req, SESS_ENOMEM, NULL);
+        return 500;
+    }
+    http_send_text(req, status, "application/json", w->buf, w->len);
+    jw_free(w);
+    return status;
+}
+
+static int send_session(h2o_req_t *req, const sess_record *rec)
+{
+    jsonw w;
+    jw_init(&w);
+    jw_raw(&w, "{", 1);
+    write_session_fields(&w, rec);
+    jw_raw(&w, "}", 1);
+    return send_written(req, 200, &w);
 }
 
 static void set_cookie_value(const sess_record *rec, const char *token, int64_t now, char *out,
@@ -62,18 +108,34 @@ static void set_cookie_value(const sess_record *rec, const char *token, int64_t 
         out[0] = '\0';
 }
 
-/* The answer to create and rotate: the new token with its cookie and deadlines. */
-static json_t *token_json(const sess_record *rec, const char *token, int64_t now)
+/* Answers create and rotate: the new token with its cookie and deadlines. The buffers that
+ * held the token are wiped before they are freed. */
+static int send_token(h2o_req_t *req, int status, const sess_record *rec, const char *token,
+                      int64_t now)
 {
     char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1], cookie[SESS_COOKIE_MAX + 1];
     sess_id_to_hex(rec->id, id);
     sess_csrf_token(rec->csrf_secret, csrf);
     set_cookie_value(rec, token, now, cookie, sizeof(cookie));
-    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "session_id", id, "token", token,
-                          "csrf_token", csrf, "expires_at", (json_int_t)rec->abs_expires,
-                          "idle_expires_at", (json_int_t)rec->idle_expires, "set_cookie", cookie);
+    jsonw w;
+    jw_init(&w);
+    w.secret = true;
+    jw_raw(&w, "{", 1);
+    jw_key(&w, "session_id", true);
+    jw_str(&w, id);
+    jw_key(&w, "token", false);
+    jw_str(&w, token);
+    jw_key(&w, "csrf_token", false);
+    jw_str(&w, csrf);
+    jw_key(&w, "expires_at", false);
+    jw_int(&w, rec->abs_expires);
+    jw_key(&w, "idle_expires_at", false);
+    jw_int(&w, rec->idle_expires);
+    jw_key(&w, "set_cookie", false);
+    jw_str(&w, cookie);
+    jw_raw(&w, "}", 1);
     sess_wipe(cookie, sizeof(cookie));
-    return j;
+    return send_written(req, status, &w);
 }
 
 /* ---- field readers: each answers 400 itself and returns false on a bad field ------------ */
@@ -125,7 +187,8 @@ static bool read_roles(h2o_req_t *req, json_t *o, char *out, size_t cap)
         if (!json_is_string(r))
             goto bad;
         size_t n = json_string_length(r);
-        if (used + n + 2 > cap)
+        /* Each element is one role: a comma inside would smuggle in a second one. */
+        if (n == 0 || memchr(json_string_value(r), ',', n) != NULL || used + n + 2 > cap)
             goto bad;
         if (used)
             out[used++] = ',';
@@ -152,8 +215,20 @@ static bool read_client(h2o_req_t *req, json_t *o, const char **ip, const char *
         http_send_error(req, SESS_EINVAL, "\"client\" must be an object");
         return false;
     }
-    return http_only_keys(req, c, keys) && opt_string(req, c, "ip", ip) &&
-           opt_string(req, c, "user_agent", agent);
+    if (!http_only_keys(req, c, keys) || !opt_string(req, c, "ip", ip) ||
+        !opt_string(req, c, "user_agent", agent))
+        return false;
+    unsigned char addr[sizeof(struct in6_addr)];
+    if (*ip && inet_pton(AF_INET, *ip, addr) != 1 && inet_pton(AF_INET6, *ip, addr) != 1) {
+        http_send_error(req, SESS_EINVAL, "\"client.ip\" must be an IPv4 or IPv6 address");
+        return false;
+    }
+    if (*agent && !sess_printable_utf8(*agent)) {
+        http_send_error(req, SESS_EINVAL,
+                        "\"client.user_agent\" must be UTF-8 without control characters");
+        return false;
+    }
+    return true;
 }
 
 /* ---- handlers ---------------------------------------------------------------------------- */
@@ -198,7 +273,7 @@ static int v1_create(h2o_req_t *req, json_t *body)
         http_send_error(req, r, r == SESS_ETOOLARGE ? "\"data\" is over [session] max_data" : NULL);
         return sess_err_http_status(r);
     }
-    http_send_json(req, 201, token_json(&rec, token, now));
+    send_token(req, 201, &rec, token, now);
     sess_wipe(token, sizeof(token));
     sess_record_dispose(&rec);
     return 201;
@@ -284,27 +359,28 @@ static int v1_verify(h2o_req_t *req, json_t *body)
     }
     char *prefs = NULL;
     size_t prefs_len = 0;
-    json_t *pj = NULL;
+    char csrf_out[SESS_TOKEN_STRLEN + 1];
+    sess_csrf_token(rec.csrf_secret, csrf_out);
     if ((r = sess_prefs_get(sessd_srv.ctx, rec.user, &prefs, &prefs_len)) != 0) {
-        /* The answer promises the preferences: without them it is an error, not a 200. */
         sess_record_dispose(&rec);
         http_send_error(req, r, NULL);
         return sess_err_http_status(r);
     }
-    json_error_t jerr;
-    pj = json_loadb(prefs, prefs_len, 0, &jerr);
+    jsonw w;
+    jw_init(&w);
+    jw_raw(&w, "{", 1);
+    write_session_fields(&w, &rec);
+    jw_key(&w, "preferences", false);
+    jw_raw(&w, prefs, prefs_len);
+    jw_key(&w, "csrf_token", false);
+    jw_str(&w, csrf_out);
+    jw_raw(&w, "}", 1);
     free(prefs);
-    json_t *j = session_json(&rec);
-    char csrf_out[SESS_TOKEN_STRLEN + 1];
-    sess_csrf_token(rec.csrf_secret, csrf_out);
-    json_object_set_new(j, "preferences", pj ? pj : json_object());
-    json_object_set_new(j, "csrf_token", json_string(csrf_out));
     sess_record_dispose(&rec);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     sessd_metrics_verify_latency(
         (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
-    http_send_json(req, 200, j);
-    return 200;
+    return send_written(req, 200, &w);
 }
 
 static int v1_rotate(h2o_req_t *req, json_t *body)
@@ -325,7 +401,7 @@ static int v1_rotate(h2o_req_t *req, json_t *body)
         http_send_error(req, r, NULL);
         return sess_err_http_status(r);
     }
-    http_send_json(req, 200, token_json(&rec, fresh, now));
+    send_token(req, 200, &rec, fresh, now);
     sess_wipe(fresh, sizeof(fresh));
     sess_record_dispose(&rec);
     return 200;
@@ -342,9 +418,9 @@ static int answer_session(h2o_req_t *req, int r, sess_record *rec)
                         r == SESS_ETOOLARGE ? "\"data\" would be over [session] max_data" : NULL);
         return sess_err_http_status(r);
     }
-    http_send_json(req, 200, session_json(rec));
+    int status = send_session(req, rec);
     sess_record_dispose(rec);
-    return 200;
+    return status;
 }
 
 static int v1_session(h2o_req_t *req, const uint8_t id[SESS_ID_BYTES], json_t *body)
@@ -383,7 +459,10 @@ static int v1_session(h2o_req_t *req, const uint8_t id[SESS_ID_BYTES], json_t *b
 static int collect_session(const sess_record *rec, uint64_t gen, void *arg)
 {
     (void)gen;
-    json_array_append_new((json_t *)arg, session_json(rec));
+    jsonw *w = arg;
+    jw_raw(w, w->len > 1 ? ",{" : "{", w->len > 1 ? 2 : 1);
+    write_session_fields(w, rec);
+    jw_raw(w, "}", 1);
     return 0;
 }
 
@@ -396,12 +475,14 @@ static int v1_user_sessions(h2o_req_t *req, const char *user)
             return 204;
         }
     } else {
-        json_t *arr = json_array();
-        if ((r = sess_list_user(sessd_srv.ctx, user, now_s(), collect_session, arr)) == 0) {
-            http_send_json(req, 200, arr);
-            return 200;
+        jsonw w;
+        jw_init(&w);
+        jw_raw(&w, "[", 1);
+        if ((r = sess_list_user(sessd_srv.ctx, user, now_s(), collect_session, &w)) == 0) {
+            jw_raw(&w, "]", 1);
+            return send_written(req, 200, &w);
         }
-        json_decref(arr);
+        jw_free(&w);
     }
     http_send_error(req, r, NULL);
     return sess_err_http_status(r);
@@ -453,6 +534,7 @@ static int authorize(h2o_req_t *req)
     if (r == 0)
         return 0;
     if (r != SESS_EUNAUTHORIZED) {
+        /* The store could not say: an outage, not a bad key. */
         http_send_error(req, r, NULL);
         return sess_err_http_status(r);
     }

@@ -1,6 +1,7 @@
 /*
  * handlers.h - the request handlers, one function per route family. Each answers the request
- * itself (status, headers, body) and returns the status it sent, for metrics.
+ * itself (status, headers, body) and returns the status it sent, for metrics; 0 means the
+ * answer comes later from the worker pool (workers.h), which counts it then.
  */
 #ifndef SESSIOND_SERVER_HANDLERS_H
 #define SESSIOND_SERVER_HANDLERS_H

@@ -67,6 +67,40 @@ void http_peer_addr(h2o_req_t *req, char *out, size_t cap)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)cap);
 }
 
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status < 500 ? "Error" : "Internal Server Error";
+    }
+}
+
 static void common_headers(h2o_req_t *req, const char *ctype)
 {
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
@@ -81,7 +115,10 @@ void http_send_text(h2o_req_t *req, int status, const char *content_type, const 
                     size_t len)
 {
     req->res.status = status;
-    req->res.reason = "";
+    req->res.reason = reason_phrase(status);
+    /* A known length keeps the connection alive: without it h2o falls back to chunked, which it
+     * only does for 200 and otherwise closes the connection. */
+    req->res.content_length = len;
     common_headers(req, content_type);
     h2o_send_inline(req, body, len);
 }
@@ -115,7 +152,8 @@ void http_send_error(h2o_req_t *req, int err, const char *msg)
 void http_send_empty(h2o_req_t *req, int status)
 {
     req->res.status = status;
-    req->res.reason = "";
+    req->res.reason = reason_phrase(status);
+    req->res.content_length = 0;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
     h2o_send_inline(req, "", 0);

@@ -14,8 +14,8 @@ static const char *route_labels[] = {
 };
 
 /* The statuses sessiond answers with; anything else is counted as "other". */
-static const int statuses[] = {200, 201, 204, 400, 401, 403, 404,
-                               405, 413, 415, 429, 431, 500, 503};
+static const int statuses[] = {200, 201, 204, 302, 303, 400, 401, 403, 404,
+                               405, 409, 413, 414, 415, 429, 431, 500, 503};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1)
 
 static const uint64_t buckets_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 50000, 250000};

@@ -19,6 +19,12 @@
     X(V1_SESSION, "/v1/sessions/{id}")                                                             \
     X(V1_USER_SESSIONS, "/v1/users/{user}/sessions")                                               \
     X(V1_USER_PREFS, "/v1/users/{user}/preferences")                                               \
+    X(AUTH_VERIFY, "/auth/verify")                                                                 \
+    X(AUTH_LOGIN, "/auth/login")                                                                   \
+    X(AUTH_LOGOUT, "/auth/logout")                                                                 \
+    X(AUTH_WHOAMI, "/auth/whoami")                                                                 \
+    X(AUTH_KEEPALIVE, "/auth/keepalive")                                                           \
+    X(AUTH_OTHER, "/auth/other")                                                                   \
     X(OTHER, "other")
 
 enum sessd_route {

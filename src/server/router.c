@@ -1,9 +1,11 @@
 /*
  * router.c - the one h2o handler: bounds the request's headers and body, then dispatches by
- * path to the ops endpoints and /v1. Every answer is counted in metrics by route and status.
+ * path to the ops endpoints, /v1 and the browser-facing endpoints under base_path. Every answer
+ * is counted in metrics by route and status (an asynchronous one when it is sent).
  */
 #include <string.h>
 
+#include "server/auth.h"
 #include "server/handlers.h"
 #include "server/server.h"
 #include "sessiond/error.h"
@@ -44,6 +46,9 @@ int sessd_route(h2o_req_t *req, enum sessd_route *route)
     }
     if (len >= 4 && memcmp(p, "/v1/", 4) == 0)
         return sessd_api_v1(req, p + 3, len - 3, route);
+    size_t bl = strlen(c->base_path);
+    if (len > bl && memcmp(p, c->base_path, bl) == 0 && p[bl] == '/')
+        return sessd_auth(req, p + bl, len - bl, route);
     http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
     return 404;
 }

@@ -27,6 +27,9 @@
 
 #include "server/handlers.h"
 #include "server/log.h"
+#include "server/pwhelper.h"
+#include "server/workers.h"
+#include "sessiond/users.h"
 #include "sessiond/error.h"
 
 #define SHUTDOWN_DRAIN_MS 10000 /* bound on finishing requests in flight at SIGTERM */
@@ -60,6 +63,8 @@ void sessd_policy_from_config(const sessd_config *c, sess_policy *p)
     p->rotate_grace = c->rotate_grace;
     p->max_per_user = (uint32_t)c->max_per_user;
     p->max_data = (size_t)c->max_data;
+    p->argon2_ops = c->argon2_ops;
+    p->argon2_mem = (size_t)c->argon2_mem;
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -67,7 +72,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     (void)self;
     enum sessd_route route;
     int status = sessd_route(req, &route);
-    sessd_metrics_request(route, status);
+    if (status != 0)
+        sessd_metrics_request(route, status);
     return 0;
 }
 
@@ -79,6 +85,44 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (sock != NULL)
         h2o_accept(&w->accept_ctx, sock);
+}
+
+/* Loop threads that have drained wait here until the main thread has disposed of their
+ * loops (see worker_main). */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int drained;
+    bool disposed;
+} park = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
+
+static void loops_park(void)
+{
+    pthread_mutex_lock(&park.mu);
+    park.drained++;
+    pthread_cond_broadcast(&park.cv);
+    while (!park.disposed)
+        pthread_cond_wait(&park.cv, &park.mu);
+    pthread_mutex_unlock(&park.mu);
+}
+
+/* Waits until `n` loops have drained, disposes of them, and lets their threads end. */
+static void loops_dispose(worker *workers, int n)
+{
+    pthread_mutex_lock(&park.mu);
+    while (park.drained < n)
+        pthread_cond_wait(&park.cv, &park.mu);
+    pthread_mutex_unlock(&park.mu);
+    for (int i = 0; i < n; i++) {
+        h2o_context_dispose(&workers[i].ctx);
+        h2o_evloop_destroy(workers[i].loop);
+    }
+    pthread_mutex_lock(&park.mu);
+    park.disposed = true;
+    pthread_cond_broadcast(&park.cv);
+    pthread_mutex_unlock(&park.mu);
+    for (int i = 0; i < n; i++)
+        pthread_join(workers[i].tid, NULL);
 }
 
 static int64_t mono_ms(void)
@@ -95,6 +139,7 @@ static void *worker_main(void *arg)
     h2o_context_init(&w->ctx, w->loop, &globalconf);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = globalconf.hosts;
+    sessd_workers_attach(&w->ctx);
     w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
@@ -110,11 +155,24 @@ static void *worker_main(void *arg)
     do
         h2o_evloop_run(w->loop, 10);
     while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && mono_ms() < deadline);
+    sessd_workers_detach(&w->ctx, (int)(deadline > mono_ms() ? deadline - mono_ms() : 0));
     /* request_shutdown also arms HTTP/2's graceful-shutdown timer, which has nothing to do
      * here (no HTTP/2 without TLS) and would keep the context from being disposed. */
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
         h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
+    /* The main thread disposes of the loop while this thread still exists: h2o's loop state
+     * may point into this thread's stack, which could be unmapped once the thread is gone. */
+    loops_park();
     return NULL;
+}
+
+/* Password workers: one core fewer than the machine has (at least one), so that a burst of
+ * argon2id hashing leaves a core to the event loops and verify keeps its latency. */
+static int pool_size(int nthreads)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = cores > 1 ? (int)cores - 1 : 1;
+    return n < nthreads ? n : (nthreads > 0 ? nthreads : 1);
 }
 
 /* Splits "host:port" / "[v6]:port". */
@@ -135,6 +193,31 @@ static int split_listen(const char *listen, char *host, size_t hcap, char *port,
     host[hl] = '\0';
     strcpy(port, colon + 1);
     return 0;
+}
+
+/* SO_REUSEPORT lets any process of the same user join a port, so a second sessiond started by
+ * mistake would silently share the traffic. Bind once without it first: that fails when anyone
+ * listens there already. */
+static int port_is_free(const char *host, const char *port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    if (strcmp(port, "0") == 0 || getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0)
+        return 0; /* port 0 is always free; resolution errors are reported by open_listener */
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), r = 0;
+    int on = 1;
+    if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+                    bind(fd, res->ai_addr, res->ai_addrlen) != 0)) {
+        snprintf(err, errlen, "cannot listen on %s:%s: %s (is another sessiond running?)", host,
+                 port, strerror(errno));
+        r = -1;
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return r;
 }
 
 /* Opens one listening socket; `port` may be "0" for the first one. */
@@ -174,6 +257,44 @@ static int bound_port(int fd)
     return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+/* h2o answers some errors itself before any handler runs: a body whose announced or read
+ * length passes max_request_entity_size gets 413 with a text body. A filter on the host's
+ * fallback path (where those answers go) turns them into the contract's JSON error. */
+static const char too_large_json[] =
+    "{\"error\":\"too_large\",\"message\":\"request body is over [server] max_body\"}";
+
+static void send_json_413(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+                          h2o_send_state_t state)
+{
+    (void)bufs;
+    (void)bufcnt;
+    if (h2o_send_state_is_in_progress(state)) {
+        h2o_ostream_send_next(self, req, NULL, 0, state);
+        return;
+    }
+    h2o_iovec_t body = h2o_iovec_init(too_large_json, sizeof(too_large_json) - 1);
+    h2o_ostream_send_next(self, req, &body, 1, state);
+}
+
+static void on_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    (void)self;
+    if (req->res.status == 413) {
+        ssize_t i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+        if (i >= 0)
+            h2o_delete_header(&req->res.headers, i);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/json"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-store"));
+        req->res.content_length = sizeof(too_large_json) - 1;
+        h2o_ostream_t *os = h2o_add_ostream(req, sizeof(*os), slot);
+        os->do_send = send_json_413;
+        slot = &os->next;
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
 static void setup_h2o(const sessd_config *c)
 {
     h2o_config_init(&globalconf);
@@ -184,6 +305,8 @@ static void setup_h2o(const sessd_config *c)
     globalconf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host =
         h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_filter_t *f = h2o_create_filter(&host->fallback_path, sizeof(*f));
+    f->on_setup_ostream = on_error_ostream;
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
     h->on_req = on_req;
@@ -324,9 +447,68 @@ static int open_store(const sessd_config *c, int nthreads, char *err, size_t err
     return r;
 }
 
-/* Blocks the signals the main thread waits for, before any thread starts (the admin thread,
- * the store's own threads, the workers): threads inherit the mask, and a thread that did not
- * block them could take a SIGTERM with its default action and end the process at once. */
+/* Opens one listening socket per worker, all on the same port. 0, or an exit status after
+ * printing the error (workers' fds are then closed). */
+static int open_listeners(const sessd_config *cfg, worker *workers, int n, char *host, size_t hcap,
+                          char *port, size_t pcap)
+{
+    char err[512];
+    if (split_listen(cfg->listen, host, hcap, port, pcap) != 0) {
+        fprintf(stderr, "sessiond: bad listen address %s (want HOST:PORT)\n", cfg->listen);
+        return 2;
+    }
+    if (port_is_free(host, port, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        workers[i].fd = open_listener(host, port, err, sizeof(err));
+        if (workers[i].fd < 0) {
+            fprintf(stderr, "sessiond: %s\n", err);
+            while (i-- > 0)
+                close(workers[i].fd);
+            return 1;
+        }
+        /* With port 0 the first socket picks the port; the others join it. */
+        snprintf(port, pcap, "%d", bound_port(workers[i].fd));
+    }
+    return 0;
+}
+
+/* The key, the store, the session context and the admin socket. 0, or 1 after printing the
+ * error with everything it opened closed again. */
+static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
+{
+    char err[512];
+    uint8_t key[SESS_KEY_BYTES];
+    sess_policy pol;
+    sessd_policy_from_config(cfg, &pol);
+    if (sessd_server_key(cfg, key, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        return 1;
+    }
+    int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nthreads < 1)
+        nthreads = 1;
+    if (open_store(cfg, nthreads, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: cannot open the %s store: %s\n", cfg->store_kind, err);
+        sess_wipe(key, sizeof(key));
+        return 1;
+    }
+    int r = sess_ctx_new(sessd_srv.store, key, &pol, &sessd_srv.ctx);
+    sess_wipe(key, sizeof(key));
+    if (r != 0) {
+        fprintf(stderr, "sessiond: out of memory\n");
+    } else if (sessd_admin_start(cfg->data_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        sess_ctx_free(sessd_srv.ctx);
+    } else {
+        return 0;
+    }
+    sessd_srv.store->ops->close(sessd_srv.store);
+    return 1;
+}
+
 static void block_signals(void)
 {
     sigset_t set;
@@ -338,53 +520,53 @@ static void block_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+static void free_configs(void)
+{
+    for (size_t i = 0; i < n_old_configs; i++)
+        free(old_configs[i]);
+    free(atomic_load(&sessd_srv.config));
+}
+
 int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 {
-    char err[512], host[256], port[16];
-    block_signals();
+    char host[256], port[16];
     atomic_store(&sessd_srv.config, cfg);
     sessd_srv.https = strncmp(cfg->public_url, "https://", 8) == 0;
     sessd_log_configure(cfg->log_level, cfg->log_format);
+    /* Before any thread starts, so that every thread inherits the mask and only the main
+     * thread's sigtimedwait ever takes these signals. */
+    block_signals();
 
-    uint8_t key[SESS_KEY_BYTES];
-    if (sessd_server_key(cfg, key, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sessiond: %s\n", err);
-        return 1;
-    }
     int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1)
         nthreads = 1;
-    if (open_store(cfg, nthreads, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sessiond: cannot open the %s store: %s\n", cfg->store_kind, err);
-        return 1;
-    }
-    sess_policy pol;
-    sessd_policy_from_config(cfg, &pol);
-    if (sess_ctx_new(sessd_srv.store, key, &pol, &sessd_srv.ctx) != 0) {
-        fprintf(stderr, "sessiond: out of memory\n");
-        return 1;
-    }
-    sess_wipe(key, sizeof(key));
-    if (sessd_admin_start(cfg->data_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sessiond: %s\n", err);
-        return 1;
-    }
-
+    /* Forked first, while this process has no other thread and nothing open. */
+    if (sessd_pwhelper_start(pool_size(nthreads)) != 0)
+        sessd_log(SESSD_LOG_WARN, "cannot start password helper processes; hashing in-process");
     worker *workers = calloc((size_t)nthreads, sizeof(worker));
-    if (workers == NULL || split_listen(cfg->listen, host, sizeof(host), port, sizeof(port)) != 0) {
-        fprintf(stderr, "sessiond: bad listen address %s (want HOST:PORT)\n", cfg->listen);
-        free(workers);
-        return 2;
+    int status =
+        workers ? open_listeners(cfg, workers, nthreads, host, sizeof(host), port, sizeof(port))
+                : 1;
+    if (status == 0 && (status = open_state(cfg, admin_fn)) != 0)
+        for (int i = 0; i < nthreads; i++)
+            close(workers[i].fd);
+    /* The dummy hash unknown users are checked against is made now, so that no login pays for
+     * it; then the pool that does all password work. */
+    if (status == 0 &&
+        (sess_users_prepare(sessd_srv.ctx) != 0 || sessd_workers_start(pool_size(nthreads)) != 0)) {
+        fprintf(stderr, "sessiond: cannot start the password workers (out of memory?)\n");
+        sessd_admin_stop();
+        sess_ctx_free(sessd_srv.ctx);
+        sessd_srv.store->ops->close(sessd_srv.store);
+        for (int i = 0; i < nthreads; i++)
+            close(workers[i].fd);
+        status = 1;
     }
-    for (int i = 0; i < nthreads; i++) {
-        workers[i].fd = open_listener(host, port, err, sizeof(err));
-        if (workers[i].fd < 0) {
-            fprintf(stderr, "sessiond: %s\n", err);
-            free(workers);
-            return 1;
-        }
-        /* With port 0 the first socket picks the port; the others join it. */
-        snprintf(port, sizeof(port), "%d", bound_port(workers[i].fd));
+    if (status != 0) {
+        sessd_pwhelper_stop();
+        free(workers);
+        free_configs();
+        return status;
     }
 
     setup_h2o(cfg);
@@ -402,20 +584,15 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 
     wait_for_signals();
     atomic_store(&sessd_srv.stopping, true);
-    for (int i = 0; i < nthreads; i++)
-        pthread_join(workers[i].tid, NULL);
+    loops_dispose(workers, nthreads);
+    sessd_workers_stop();
+    sessd_pwhelper_stop();
     sessd_admin_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
     sessd_srv.store->ops->close(sessd_srv.store);
-    for (int i = 0; i < nthreads; i++) {
-        h2o_context_dispose(&workers[i].ctx);
-        h2o_evloop_destroy(workers[i].loop);
-    }
     free(workers);
     h2o_config_dispose(&globalconf);
-    for (size_t i = 0; i < n_old_configs; i++)
-        free(old_configs[i]);
-    free(atomic_load(&sessd_srv.config));
+    free_configs();
     sessd_log(SESSD_LOG_NOTICE, "stopped");
     return 0;
 }

@@ -2,7 +2,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Sandbox, Server, startWithKey, createApiKey, run, createSession, verify, assertError, sleep, sleepUntil, alignToSecond,
+  Sandbox, startWithKey, createApiKey, run, createSession, verify, assertError, sleepUntil, alignToSecond,
   TOKEN_RE, SESSION_ID_RE, TEST_TIMEOUT_MS,
 } from './lib.mjs';
 
@@ -16,8 +16,11 @@ before(async () => {
   s = await startWithKey(sb);
 });
 after(async () => {
-  if (s?.running) await s.stop();
-  await sb?.cleanup();
+  try {
+    if (s?.running) await s.stop();
+  } finally {
+    await sb?.cleanup();
+  }
 });
 
 describe('API key', () => {
@@ -333,6 +336,88 @@ describe('sessions of a user', () => {
     const r = await s.api('GET', `/v1/users/${encodeURIComponent('frank smith@example.com')}/sessions`);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.map((x) => x.session_id), [c.session_id]);
+  });
+});
+
+describe('limits and revocation details', () => {
+  test('revoke-all also refuses PATCH, GET and rotate of the revoked sessions', T, async () => {
+    const c = await createSession(s, { user: 'rv-detail' });
+    assert.equal((await s.api('DELETE', '/v1/users/rv-detail/sessions')).status, 204);
+    assertError(await s.api('GET', `/v1/sessions/${c.session_id}`), 404, 'not_found', 'GET');
+    const p = await s.api('PATCH', `/v1/sessions/${c.session_id}`, { body: { data: { back: true } } });
+    assert.equal(p.status, 404, `PATCH of a revoked session: ${p.text}`);
+    assertError(await s.api('POST', '/v1/sessions/rotate', { body: { token: c.token } }), 404, 'invalid_session', 'rotate');
+    assertError(await verify(s, c.token), 404, 'invalid_session', 'verify after the PATCH attempt');
+  });
+
+  test('revoked sessions do not count against max_per_user', T, async () => {
+    const u = 'budget';
+    for (let i = 0; i < 50; i++) await createSession(s, { user: u });
+    assert.equal((await s.api('DELETE', `/v1/users/${u}/sessions`)).status, 204);
+    const fresh = [];
+    for (let i = 0; i < 50; i++) fresh.push(await createSession(s, { user: u }));
+    const statuses = [];
+    for (const c of fresh) statuses.push((await verify(s, c.token, { touch: false })).status);
+    assert.deepEqual(statuses.filter((x) => x !== 200), [], 'all 50 new sessions live after revoke-all of 50 old ones');
+    assert.equal((await s.api('GET', `/v1/users/${u}/sessions`)).json.length, 50);
+  });
+
+  test('revoke-all of 300 sessions: every one refused at once', T, async () => {
+    const cfg = sb.writeFile('many.ini', '[session]\nmax_per_user = 1000\n');
+    const s2 = await startWithKey(sb, { config: cfg });
+    try {
+      const made = [];
+      const workers = Array.from({ length: 4 }, async () => {
+        while (made.length < 300) {
+          made.push(null);
+          const c = await createSession(s2, { user: 'bulk' });
+          made[made.indexOf(null)] = c;
+        }
+      });
+      await Promise.all(workers);
+      const other = await createSession(s2, { user: 'bulk2' });
+      assert.equal((await s2.api('GET', '/v1/users/bulk/sessions')).json.length, 300);
+      const t0 = process.hrtime.bigint();
+      assert.equal((await s2.api('DELETE', '/v1/users/bulk/sessions')).status, 204);
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      const results = await Promise.all(made.map((c) => verify(s2, c.token, { touch: false })));
+      assert.deepEqual(results.map((r) => r.status).filter((x) => x !== 404), [], 'every revoked session refused');
+      assert.deepEqual((await s2.api('GET', '/v1/users/bulk/sessions')).json, []);
+      assert.equal((await verify(s2, other.token)).status, 200);
+      assert.ok(ms < 5000, `revoke-all took ${ms} ms`);
+    } finally {
+      await s2.stop();
+    }
+  });
+
+  test('role and user bounds', T, async () => {
+    const roles33 = Array.from({ length: 33 }, (_, i) => `r${i}`);
+    assertError(await s.api('POST', '/v1/sessions', { body: { user: 'alice', roles: roles33 } }), 400, 'invalid_request', '33 roles');
+    assertError(await s.api('POST', '/v1/sessions', { body: { user: 'alice', roles: ['x'.repeat(65)] } }), 400, 'invalid_request', 'role of 65');
+    assertError(await s.api('POST', '/v1/sessions', { body: { user: 'alice', roles: ['a,b'] } }), 400, 'invalid_request', 'comma in a role');
+    assertError(await s.api('POST', '/v1/sessions', { body: { user: 'alice', roles: [''] } }), 400, 'invalid_request', 'empty role');
+    const roles32 = Array.from({ length: 32 }, (_, i) => `role:${i}`);
+    const ok = await createSession(s, { user: 'u'.repeat(128), roles: roles32 });
+    const v = await verify(s, ok.token);
+    assert.deepEqual(v.json.roles, roles32);
+    assert.equal(v.json.user, 'u'.repeat(128));
+    assert.equal((await s.api('GET', `/v1/users/${'u'.repeat(128)}/sessions`)).status, 200);
+    assertError(await s.api('GET', `/v1/users/${'u'.repeat(129)}/sessions`), 400, 'invalid_request', '129-byte user in the path');
+  });
+
+  test('the client address defaults to the peer; X-Forwarded-For is not trusted by default', T, async () => {
+    const c = (await s.api('POST', '/v1/sessions', { body: { user: 'peer' }, headers: { 'X-Forwarded-For': '203.0.113.66' } })).json;
+    const g = await s.api('GET', `/v1/sessions/${c.session_id}`);
+    assert.equal(g.status, 200);
+    assert.ok(g.text.includes('127.0.0.1'), g.text);
+    assert.ok(!g.text.includes('203.0.113.66'), g.text);
+  });
+
+  test('preferences over 4096 bytes are 413 too_large', T, async () => {
+    const big = {};
+    for (let i = 0; i < 20; i++) big[`k${i}`] = 'v'.repeat(250);
+    assertError(await s.api('PUT', '/v1/users/prefbig/preferences', { body: big }), 413, 'too_large');
+    assert.deepEqual((await s.api('GET', '/v1/users/prefbig/preferences')).json, {});
   });
 });
 

@@ -58,8 +58,13 @@ describe('against a running server on the same data', () => {
     assert.equal((await verify(s, b.token)).status, 200);
   });
 
-  test('session revoke with a malformed id exits 2', T, async () => {
+  test('session revoke with a malformed id exits 2; an unknown id exits 1', T, async () => {
     assertUsageError(await run(['session', 'revoke', 'not-an-id', '--data', s.data]), 'revoke not-an-id');
+    assertUsageError(await run(['session', 'revoke', '--user', 'a,b', '--data', s.data]), 'revoke --user a,b');
+    const r = await run(['session', 'revoke', '0123456789abcdef0123456789abcdef', '--data', s.data]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.ok(r.stderr.startsWith('sessiond: '), r.stderr);
+    await s.assertAlive();
   });
 
   test('session list shows every live session id and never a token; --user filters', T, async () => {
@@ -115,19 +120,11 @@ describe('admin commands without a server', () => {
     }
   });
 
-  test('session list works on a data dir with no server running', T, async () => {
+  test('session list works on a data dir no server ever ran on', T, async () => {
     const data = sb.dataDir();
-    await createApiKey(data);
     const r = await run(['session', 'list', '--data', data]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal([...r.stdout.matchAll(/\b[0-9a-f]{32}\b/g)].length, 0);
-  });
-
-  test('the memory store cannot be managed from the CLI: a clear error', T, async () => {
-    const r = await run(['apikey', 'create', 'x', '--store', 'memory', '--data', sb.dataDir()]);
-    assert.notEqual(r.code, 0);
-    assert.ok(r.stderr.startsWith('sessiond: '), r.stderr);
-    assert.equal(r.stdout, '');
   });
 });
 
@@ -164,6 +161,13 @@ describe('configuration', () => {
       assert.match(r.stderr, new RegExp(`(:|line )${line}\\b`), `line ${line}: ${r.stderr}`);
       assert.ok(r.stderr.includes(key), `${key}: ${r.stderr}`);
     }
+  });
+
+  test('config check: idle_timeout longer than absolute_timeout is refused', T, async () => {
+    const f = sb.writeFile('idle-gt-abs.ini', '[session]\nidle_timeout = 2h\nabsolute_timeout = 1h\n');
+    const r = await run(['config', 'check', '-c', f]);
+    assertUsageError(r, 'idle > absolute');
+    assert.match(r.stderr, /idle_timeout|absolute_timeout/, r.stderr);
   });
 
   test('config check: a valid file exits 0; so does no file at all', T, async () => {
@@ -239,6 +243,22 @@ describe('configuration', () => {
       assert.ok(!r.stdout.includes('listening'));
     } finally {
       blocker.close();
+    }
+  });
+});
+
+describe('two servers', () => {
+  test('serve exits 1 when another sessiond already listens on the port', T, async () => {
+    // Both would set SO_REUSEPORT; a second server with another data dir must still not quietly
+    // share the port (the kernel would split the traffic between two different stores).
+    const first = await startWithKey(sb);
+    try {
+      const r = await run(['serve', '--listen', `127.0.0.1:${first.port}`, '--data', sb.dataDir()], { timeout: 5000 }).catch((e) => ({ code: 'still running after 5 s', stdout: '', stderr: String(e.message).slice(0, 300) }));
+      assert.equal(r.code, 1, `second server on port ${first.port}: exit ${r.code}\n${r.stdout}${r.stderr}`);
+      assert.ok(r.stderr.startsWith('sessiond: '), r.stderr);
+      await first.assertAlive();
+    } finally {
+      await first.stop();
     }
   });
 });

@@ -458,11 +458,20 @@ export class Server {
     return this;
   }
 
-  /* A /v1 (or any) request; `key` defaults to this.key when set. */
-  api(method, urlPath, opts = {}) {
+  /* A /v1 (or any) request; `key` defaults to this.key when set. When the request fails because
+   * the server died, the error says so and carries the end of its output. */
+  async api(method, urlPath, opts = {}) {
     const o = { ...opts };
     if (!('key' in o) && this.key !== undefined) o.key = this.key;
-    return httpRequest(this.port, method, urlPath, o);
+    try {
+      return await httpRequest(this.port, method, urlPath, o);
+    } catch (e) {
+      await Promise.race([this.exited, sleep(300)]);
+      if (!this.running) {
+        e.message = `sessiond exited (${JSON.stringify(this.exitInfo)}) before answering ${method} ${urlPath}: ${e.message}\noutput:\n${this.output.slice(-6000)}`;
+      }
+      throw e;
+    }
   }
 
   signal(sig) {

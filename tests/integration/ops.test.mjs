@@ -12,8 +12,11 @@ before(async () => {
   s = await startWithKey(sb);
 });
 after(async () => {
-  if (s?.running) await s.stop();
-  await sb?.cleanup();
+  try {
+    if (s?.running) await s.stop();
+  } finally {
+    await sb?.cleanup();
+  }
 });
 
 test('startup line names 127.0.0.1 and the real port when asked for port 0', T, () => {
@@ -88,6 +91,25 @@ test('sessiond_sessions follows creates and deletes', T, async () => {
   assert.equal(await gauge(), before_ + 3);
   for (const c of made) assert.equal((await s.api('DELETE', `/v1/sessions/${c.session_id}`)).status, 204);
   assert.equal(await gauge(), before_);
+});
+
+test('sessiond_requests_total counts each request once, by route and status', T, async () => {
+  const sample = async (route, status) => {
+    const text = (await s.api('GET', '/metrics')).text;
+    const esc = route.replace(/[{}/]/g, (ch) => '\\' + ch);
+    const m = new RegExp(`^sessiond_requests_total\\{route="${esc}",status="${status}"\\} (\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  const c = await createSession(s, { user: 'count-user' });
+  const v0 = await sample('/v1/sessions/verify', 200);
+  const n0 = await sample('/v1/sessions/verify', 404);
+  const h0 = await sample('/healthz', 200);
+  for (let i = 0; i < 3; i++) assert.equal((await verify(s, c.token)).status, 200);
+  for (let i = 0; i < 2; i++) assert.equal((await verify(s, 'A'.repeat(43))).status, 404);
+  for (let i = 0; i < 4; i++) assert.equal((await s.api('GET', '/healthz')).status, 200);
+  assert.equal(await sample('/v1/sessions/verify', 200), v0 + 3);
+  assert.equal(await sample('/v1/sessions/verify', 404), n0 + 2);
+  assert.equal(await sample('/healthz', 200), h0 + 4);
 });
 
 test('unknown path is 404 JSON not_found', T, async () => {

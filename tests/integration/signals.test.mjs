@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { Sandbox, startWithKey, createSession, verify, assertError, sleep, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Sandbox, startWithKey, run, createSession, verify, assertError, sleep, TEST_TIMEOUT_MS } from './lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 let sb;
@@ -144,4 +144,54 @@ test('SIGHUP does not drop a keep-alive connection', T, async () => {
     sock.destroy();
     await s.stop();
   }
+});
+
+test('SIGTERM with a client stalled mid-request still exits 0 within the drain bound', T, async () => {
+  const s = await startWithKey(sb);
+  const idle = net.connect({ host: '127.0.0.1', port: s.port }); // connected, says nothing
+  const stalled = net.connect({ host: '127.0.0.1', port: s.port }); // half a request
+  try {
+    await Promise.all([idle, stalled].map((k) => new Promise((r, j) => k.once('connect', r).once('error', j))));
+    for (const k of [idle, stalled]) k.on('error', () => {});
+    stalled.write('POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"us');
+    await sleep(200);
+    const t0 = Date.now();
+    s.signal('SIGTERM');
+    const x = await s.waitExit(25000);
+    const took = Date.now() - t0;
+    assert.deepEqual(x, { code: 0, signal: null }, s.output);
+    assert.ok(took < 15000, `exit took ${took} ms (drain bound is 10 s)`);
+  } finally {
+    idle.destroy();
+    stalled.destroy();
+  }
+});
+
+test('a second server on the same data dir is refused; the first keeps serving', T, async () => {
+  const s = await startWithKey(sb);
+  try {
+    const second = await run(['serve', '--listen', '127.0.0.1:0', '--data', s.data], { timeout: 20000 });
+    assert.notEqual(second.code, 0, `second server: exit ${second.code}\n${second.stdout}${second.stderr}`);
+    assert.ok(second.stderr.includes('sessiond: '), second.stderr);
+    await s.assertAlive('after a second server was refused');
+    const c = await createSession(s, { user: 'alice' });
+    assert.equal((await verify(s, c.token)).status, 200);
+    // The admin socket still reaches the first server.
+    const l = await run(['session', 'list', '--data', s.data]);
+    assert.equal(l.code, 0, l.stderr);
+    assert.ok(l.stdout.includes(c.session_id));
+  } finally {
+    await s.stop();
+  }
+});
+
+test('the admin socket is private while the server runs and gone after SIGTERM', T, async () => {
+  const s = await startWithKey(sb);
+  const sock = `${s.data}/admin.sock`;
+  assert.ok(fs.existsSync(sock), 'DATA/admin.sock exists while serving');
+  const st = fs.statSync(sock);
+  assert.ok(st.isSocket());
+  assert.equal(st.mode & 0o077, 0, `admin.sock mode ${(st.mode & 0o777).toString(8)}`);
+  await s.stop();
+  assert.ok(!fs.existsSync(sock), 'admin.sock removed at exit');
 });

@@ -96,6 +96,14 @@ static void create_validates(void **state)
     p.roles = "a,,b";
     assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
     p.roles = NULL;
+    p.agent = "Mozilla\x1b[31m";
+    assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
+    p.agent = NULL;
+    p.user = "bob\xc2\x85"; /* U+0085, a C1 control */
+    assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
+    p.user = "b\xffob"; /* not UTF-8 */
+    assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
+    p.user = "bob";
     p.data = "[1]";
     p.data_len = 3;
     assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
@@ -109,6 +117,17 @@ static void create_validates(void **state)
     uint64_t n = 99;
     assert_int_equal(f->st->ops->count(f->st, &n), 0);
     assert_int_equal(n, 0);
+}
+
+static void utf8_names(void **state)
+{
+    (void)state;
+    assert_int_equal(sess_check_user("J\xc3\xa9r\xc3\xb4me"), 0);   /* Jérôme */
+    assert_int_equal(sess_check_user("\xe6\x9d\x8e"), 0);           /* a CJK name */
+    assert_int_equal(sess_check_user("\xc0\xaf"), SESS_EINVAL);     /* overlong "/" */
+    assert_int_equal(sess_check_user("\xed\xa0\x80"), SESS_EINVAL); /* a surrogate */
+    assert_int_equal(sess_check_user("\xe6\x9d"), SESS_EINVAL);     /* cut short */
+    assert_int_equal(sess_check_user("a\tb"), SESS_EINVAL);
 }
 
 static void idle_and_absolute_expiry(void **state)
@@ -164,6 +183,29 @@ static void touch_is_throttled_and_queued(void **state)
     assert_int_equal(sess_touch_flush(f->ctx), 0);
     assert_int_equal(sess_get(f->ctx, rec.id, T0 + 20, &got), SESS_ESESSION);
     assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 20, false, &got), SESS_ESESSION);
+    sess_record_dispose(&rec);
+}
+
+/* A touch promised in a verify's answer holds before it is written, and while it is written. */
+static void pending_touch_counts_at_once(void **state)
+{
+    fixture *f = *state;
+    char tok[SESS_TOKEN_STRLEN + 1];
+    sess_record rec, got;
+    create_as(f, "alice", T0, tok, &rec);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 100, true, &got), 0);
+    assert_int_equal(got.idle_expires, T0 + 700);
+    sess_record_dispose(&got);
+    /* Past the stored deadline (T0 + 600), before any flush. */
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 650, false, &got), 0);
+    assert_int_equal(got.idle_expires, T0 + 700);
+    sess_record_dispose(&got);
+    assert_int_equal(sess_get(f->ctx, rec.id, T0 + 650, &got), 0);
+    sess_record_dispose(&got);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 700, false, &got), SESS_ESESSION);
+    assert_int_equal(sess_touch_flush(f->ctx), 0);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 650, false, &got), 0);
+    sess_record_dispose(&got);
     sess_record_dispose(&rec);
 }
 
@@ -322,9 +364,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(create_and_verify),
         T(create_validates),
+        T(utf8_names),
         T(idle_and_absolute_expiry),
         T(touch_is_throttled_and_queued),
+
         T(rotation_grace),
+        T(pending_touch_counts_at_once),
         T(revoke_all_and_eviction),
         T(remember_me),
         T(patch_live_only),

@@ -458,7 +458,7 @@ static void test_delete_removes_everything(void **state)
     make(f, &a, "alice", T0);
     make(f, &b, "alice", T0 + 1);
     random_hash(h2);
-    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h2, T0 + 30, 0, NULL));
 
     assert_sess(0, CALL(f, del, a.id));
     assert_absent(f, &a);
@@ -708,7 +708,7 @@ static void test_rotate_previous_hash(void **state)
     make(f, &a, "alice", T0);
     random_hash(h2);
     sess_random(csrf2, sizeof(csrf2));
-    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, T0 + 10, csrf2));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h2, T0 + 30, T0 + 10, csrf2));
 
     lookup_ok(f, h2, &out, false);
     assert_memory_equal(out.id, a.id, SESS_ID_BYTES);
@@ -730,7 +730,7 @@ static void test_rotate_previous_hash(void **state)
 
     /* auth_time 0 and no CSRF secret keep both. */
     random_hash(h3);
-    assert_sess(0, CALL(f, rotate, a.id, h3, T0 + 60, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h3, T0 + 60, 0, NULL));
     lookup_ok(f, h3, &out, false);
     assert_i64(T0 + 10, out.auth_time);
     assert_memory_equal(out.csrf_secret, csrf2, SESS_CSRF_SECRET_BYTES);
@@ -749,8 +749,8 @@ static void test_rotate_twice_drops_first(void **state)
     make(f, &a, "alice", T0);
     random_hash(h2);
     random_hash(h3);
-    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, 0, NULL));
-    assert_sess(0, CALL(f, rotate, a.id, h3, T0 + 40, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h3, T0 + 40, 0, NULL));
 
     sess_record_init(&out);
     assert_sess(SESS_ESESSION, CALL(f, lookup, a.token_hash, &out, &(uint64_t){0}, &(bool){0}));
@@ -764,6 +764,27 @@ static void test_rotate_twice_drops_first(void **state)
     sess_record_dispose(&a);
 }
 
+/* Two rotations that both looked up the same current token: only the first may win. */
+static void test_rotate_expected_hash(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    uint8_t h2[SESS_HASH_BYTES], h3[SESS_HASH_BYTES], seen[SESS_HASH_BYTES];
+
+    make(f, &a, "alice", T0);
+    memcpy(seen, a.token_hash, SESS_HASH_BYTES);
+    random_hash(h2);
+    random_hash(h3);
+    assert_sess(0, CALL(f, rotate, a.id, seen, h2, T0 + 30, 0, NULL));
+    assert_sess(SESS_ESESSION, CALL(f, rotate, a.id, seen, h3, T0 + 30, 0, NULL));
+    sess_record_init(&out);
+    assert_sess(SESS_ESESSION, CALL(f, lookup, h3, &out, &(uint64_t){0}, &(bool){0}));
+    lookup_ok(f, h2, &out, false);
+    assert_memory_equal(out.prev_hash, seen, SESS_HASH_BYTES);
+    sess_record_dispose(&out);
+    sess_record_dispose(&a);
+}
+
 static void test_rotate_absent(void **state)
 {
     fixture *f = *state;
@@ -772,10 +793,10 @@ static void test_rotate_absent(void **state)
 
     sess_id_new(id);
     random_hash(h);
-    assert_sess(SESS_ESESSION, CALL(f, rotate, id, h, T0 + 30, 0, NULL));
+    assert_sess(SESS_ESESSION, CALL(f, rotate, id, NULL, h, T0 + 30, 0, NULL));
     make(f, &a, "alice", T0);
     assert_sess(0, CALL(f, del, a.id));
-    assert_sess(SESS_ESESSION, CALL(f, rotate, a.id, h, T0 + 30, T0, NULL));
+    assert_sess(SESS_ESESSION, CALL(f, rotate, a.id, NULL, h, T0 + 30, T0, NULL));
     sess_record_init(&out);
     assert_sess(SESS_ESESSION, CALL(f, lookup, h, &out, &(uint64_t){0}, &(bool){0}));
     assert_absent(f, &a);
@@ -1175,7 +1196,7 @@ static void test_sweep_drops_ended_previous_hash(void **state)
 
     make(f, &a, "alice", T0);
     random_hash(h2);
-    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h2, T0 + 30, 0, NULL));
 
     assert_sess(0, CALL(f, sweep, T0 + 29, BIG, &removed));
     assert_int_equal(removed, 0);
@@ -1343,6 +1364,210 @@ static void test_apikey_lifecycle(void **state)
     assert_sess(0, CALL(f, apikey_put, "deploy", h1, T0 + 3));
     assert_sess(0, CALL(f, apikey_find, h1, name));
     assert_string_equal(name, "deploy");
+}
+
+/* ---- User accounts: opaque records with create-only and compare-and-replace writes. ---- */
+
+static void assert_account(fixture *f, const char *user, const char *want)
+{
+    uint8_t buf[SESS_ACCOUNT_MAX];
+    size_t len = 0;
+    assert_sess(0, CALL(f, user_get, user, buf, sizeof(buf), &len));
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(buf, want, len);
+}
+
+#define ACCT(s) ((const uint8_t *)(s)), strlen(s)
+
+static void test_account_lifecycle(void **state)
+{
+    fixture *f = *state;
+    uint8_t buf[64];
+    size_t len = 0;
+
+    assert_sess(SESS_ENOTFOUND, CALL(f, user_get, "alice", buf, sizeof(buf), &len));
+    assert_sess(0, CALL(f, user_put, "alice", ACCT("v1"), NULL, 0));
+    assert_account(f, "alice", "v1");
+    /* Create refuses a taken name and changes nothing. */
+    assert_sess(SESS_EEXIST, CALL(f, user_put, "alice", ACCT("other"), NULL, 0));
+    assert_account(f, "alice", "v1");
+    /* Replace needs the record as it is now. */
+    assert_sess(0, CALL(f, user_put, "alice", ACCT("v2"), ACCT("v1")));
+    assert_account(f, "alice", "v2");
+    assert_sess(SESS_ECONFLICT, CALL(f, user_put, "alice", ACCT("v3"), ACCT("v1")));
+    assert_sess(SESS_ECONFLICT, CALL(f, user_put, "alice", ACCT("v3"), ACCT("v")));
+    assert_account(f, "alice", "v2");
+    /* A buffer too small is an error, not a truncation. */
+    assert_sess(SESS_ETOOLARGE, CALL(f, user_get, "alice", buf, 1, &len));
+
+    assert_sess(0, CALL(f, user_del, "alice"));
+    assert_sess(SESS_ENOTFOUND, CALL(f, user_get, "alice", buf, sizeof(buf), &len));
+    assert_sess(SESS_ENOTFOUND, CALL(f, user_del, "alice"));
+    /* A deleted account stays deleted: a late replace creates nothing. */
+    assert_sess(SESS_ENOTFOUND, CALL(f, user_put, "alice", ACCT("v3"), ACCT("v2")));
+    assert_sess(SESS_ENOTFOUND, CALL(f, user_get, "alice", buf, sizeof(buf), &len));
+    assert_sess(0, CALL(f, user_put, "alice", ACCT("again"), NULL, 0));
+    assert_account(f, "alice", "again");
+}
+
+static void test_account_bounds(void **state)
+{
+    fixture *f = *state;
+    static uint8_t big[SESS_ACCOUNT_MAX + 1], buf[SESS_ACCOUNT_MAX];
+    char longest[SESS_USER_MAX + 2];
+    size_t len = 0;
+
+    memset(big, 'r', sizeof(big));
+    memset(longest, 'u', sizeof(longest));
+    longest[SESS_USER_MAX] = '\0';
+    assert_sess(0, CALL(f, user_put, longest, big, SESS_ACCOUNT_MAX, NULL, 0));
+    assert_sess(0, CALL(f, user_get, longest, buf, sizeof(buf), &len));
+    assert_int_equal(len, SESS_ACCOUNT_MAX);
+    assert_sess(SESS_EINVAL, CALL(f, user_put, "bob", big, SESS_ACCOUNT_MAX + 1, NULL, 0));
+    assert_sess(SESS_EINVAL, CALL(f, user_put, "bob", big, 0, NULL, 0));
+    /* A replace one byte past the bound is refused before it is compared. */
+    assert_sess(SESS_EINVAL,
+                CALL(f, user_put, longest, big, SESS_ACCOUNT_MAX + 1, big, SESS_ACCOUNT_MAX));
+    assert_sess(0, CALL(f, user_put, longest, big, SESS_ACCOUNT_MAX - 1, big, SESS_ACCOUNT_MAX));
+    assert_sess(0, CALL(f, user_get, longest, buf, sizeof(buf), &len));
+    assert_int_equal(len, SESS_ACCOUNT_MAX - 1);
+    assert_sess(SESS_ENOTFOUND, CALL(f, user_get, "bob", buf, sizeof(buf), &len));
+
+    longest[SESS_USER_MAX] = 'u';
+    longest[SESS_USER_MAX + 1] = '\0';
+    assert_sess(SESS_EINVAL, CALL(f, user_put, longest, ACCT("x"), NULL, 0));
+    assert_sess(SESS_EINVAL, CALL(f, user_get, longest, buf, sizeof(buf), &len));
+    assert_sess(SESS_EINVAL, CALL(f, user_del, longest));
+    assert_sess(SESS_EINVAL, CALL(f, user_put, "", ACCT("x"), NULL, 0));
+    assert_sess(SESS_EINVAL, CALL(f, user_get, "", buf, sizeof(buf), &len));
+}
+
+struct accounts_seen {
+    size_t n;
+    char names[8][SESS_USER_MAX + 1];
+    char recs[8][16];
+    fixture *del_from; /* when set, the callback deletes each account it sees */
+};
+
+static int collect_account(const char *user, const uint8_t *rec, size_t len, void *arg)
+{
+    struct accounts_seen *a = arg;
+    if (a->n < 8) {
+        snprintf(a->names[a->n], sizeof(a->names[0]), "%s", user);
+        snprintf(a->recs[a->n], sizeof(a->recs[0]), "%.*s", (int)len, (const char *)rec);
+    }
+    a->n++;
+    if (a->del_from != NULL)
+        assert_sess(0, a->del_from->st->ops->user_del(a->del_from->st, user));
+    return 0;
+}
+
+static void test_account_list(void **state)
+{
+    fixture *f = *state;
+    struct accounts_seen seen = {0}, after = {0}, none = {0};
+
+    assert_sess(0, CALL(f, user_list, collect_account, &none));
+    assert_int_equal(none.n, 0);
+    assert_sess(0, CALL(f, user_put, "carol", ACCT("c"), NULL, 0));
+    assert_sess(0, CALL(f, user_put, "alice", ACCT("a"), NULL, 0));
+    assert_sess(0, CALL(f, user_put, "bob", ACCT("b"), NULL, 0));
+    /* Preferences and generations are no accounts. */
+    assert_sess(0, put_text(f, "dave", "{\"theme\":\"dark\"}", 4096));
+    assert_sess(0, CALL(f, revoke_user, "erin", NULL));
+
+    seen.del_from = f; /* the callback may call the store */
+    assert_sess(0, CALL(f, user_list, collect_account, &seen));
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.names[0], "alice");
+    assert_string_equal(seen.recs[0], "a");
+    assert_string_equal(seen.names[1], "bob");
+    assert_string_equal(seen.names[2], "carol");
+    assert_string_equal(seen.recs[2], "c");
+    assert_sess(0, CALL(f, user_list, collect_account, &after));
+    assert_int_equal(after.n, 0);
+}
+
+/* Accounts, sessions, generations and preferences of one name live side by side. */
+static void test_account_independent(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    uint64_t gen = 0;
+
+    make(f, &a, "alice", T0);
+    assert_sess(0, put_text(f, "alice", "{\"theme\":\"dark\"}", 4096));
+    assert_sess(0, CALL(f, user_put, "alice", ACCT("acct"), NULL, 0));
+    assert_sess(0, CALL(f, revoke_user, "alice", &gen));
+    assert_account(f, "alice", "acct");
+    assert_sess(0, CALL(f, user_del, "alice"));
+    assert_prefs(f, "alice", "{\"theme\":\"dark\"}");
+    get_ok(f, a.id, &out);
+    assert_int_equal(out.generation, 0);
+    sess_record_dispose(&out);
+    uint64_t gen2 = 0;
+    assert_sess(0, CALL(f, revoke_user, "alice", &gen2));
+    assert_int_equal(gen2, gen + 1);
+    /* Deleting every session leaves the account alone. */
+    assert_sess(0, CALL(f, user_put, "alice", ACCT("acct2"), NULL, 0));
+    assert_sess(0, CALL(f, del, a.id));
+    assert_account(f, "alice", "acct2");
+    sess_record_dispose(&a);
+}
+
+/* Threads increment a counter held in one account by read + compare-and-replace, retrying on
+ * conflict: no increment may be lost. */
+#define CAS_THREADS 6
+#define CAS_ROUNDS 30
+
+struct cas_thread {
+    fixture *f;
+    int failures;
+};
+
+static void *cas_thread(void *arg)
+{
+    struct cas_thread *t = arg;
+    for (int i = 0; i < CAS_ROUNDS; i++) {
+        for (;;) {
+            uint8_t cur[32], next[32];
+            size_t len = 0;
+            if (CALL(t->f, user_get, "counter", cur, sizeof(cur) - 1, &len) != 0) {
+                t->failures++;
+                break;
+            }
+            cur[len] = '\0';
+            int n = snprintf((char *)next, sizeof(next), "%ld", strtol((char *)cur, NULL, 10) + 1);
+            int r = CALL(t->f, user_put, "counter", next, (size_t)n, cur, len);
+            if (r == 0)
+                break;
+            if (r != SESS_ECONFLICT) {
+                t->failures++;
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void test_account_concurrent_replace(void **state)
+{
+    fixture *f = *state;
+    pthread_t th[CAS_THREADS];
+    struct cas_thread t[CAS_THREADS];
+    char want[16];
+
+    assert_sess(0, CALL(f, user_put, "counter", ACCT("0"), NULL, 0));
+    for (int i = 0; i < CAS_THREADS; i++) {
+        t[i] = (struct cas_thread){.f = f};
+        assert_int_equal(pthread_create(&th[i], NULL, cas_thread, &t[i]), 0);
+    }
+    for (int i = 0; i < CAS_THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(t[i].failures, 0);
+    }
+    snprintf(want, sizeof(want), "%d", CAS_THREADS * CAS_ROUNDS);
+    assert_account(f, "counter", want);
 }
 
 /* ---- Concurrency and readiness. ---- */
@@ -1612,7 +1837,7 @@ static void test_reopen_keeps_everything(void **state)
     make(f, &c, "bob", T0 + 2);
     random_hash(h2);
     random_hash(key);
-    assert_sess(0, CALL(f, rotate, a.id, h2, T0 + 30, T0 + 3, NULL));
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h2, T0 + 30, T0 + 3, NULL));
     assert_sess(0, patch_text(f, a.id, "{\"n\":2,\"z\":true}", 4096, NULL));
     assert_sess(0, CALL(f, touch_many, 1, (const uint8_t(*)[SESS_ID_BYTES])b.id,
                         &(int64_t){T0 + 99}, &(int64_t){T0 + 1999}));
@@ -1620,8 +1845,10 @@ static void test_reopen_keeps_everything(void **state)
     assert_sess(0, CALL(f, revoke_user, "bob", &gen));
     assert_sess(0, put_text(f, "alice", "{\"theme\":\"dark\"}", 4096));
     assert_sess(0, CALL(f, apikey_put, "deploy", key, T0));
+    assert_sess(0, CALL(f, user_put, "carol", ACCT("account"), NULL, 0));
 
     reopen(f);
+    assert_account(f, "carol", "account");
     assert_int_equal(count(f), 2);
     lookup_ok(f, h2, &out, false);
     assert_memory_equal(out.prev_hash, a.token_hash, SESS_HASH_BYTES);
@@ -1674,6 +1901,7 @@ static void test_ping(void **state)
     X(patch_deleted)                                                                               \
     X(rotate_previous_hash)                                                                        \
     X(rotate_twice_drops_first)                                                                    \
+    X(rotate_expected_hash)                                                                        \
     X(rotate_absent)                                                                               \
     X(evict_oldest_first)                                                                          \
     X(revoke_user_generation)                                                                      \
@@ -1690,6 +1918,11 @@ static void test_ping(void **state)
     X(prefs_patch)                                                                                 \
     X(prefs_too_large)                                                                             \
     X(apikey_lifecycle)                                                                            \
+    X(account_lifecycle)                                                                           \
+    X(account_bounds)                                                                              \
+    X(account_list)                                                                                \
+    X(account_independent)                                                                         \
+    X(account_concurrent_replace)                                                                  \
     X(concurrent_patches)                                                                          \
     X(concurrent_nested_patches)                                                                   \
     X(patch_size_counts_escapes)                                                                   \

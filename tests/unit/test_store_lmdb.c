@@ -234,7 +234,7 @@ static void test_reopen_keeps_everything(void **state)
     make(st, &a, "alice", T0);
     make(st, &b, "bob", T0 + 1);
     sess_random(h2, sizeof(h2));
-    assert_sess(0, CALL(st, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(st, rotate, a.id, NULL, h2, T0 + 30, 0, NULL));
     assert_sess(0, CALL(st, patch, b.id, "{\"k\":\"v\"}", 9, 4096, NULL));
     assert_sess(0, CALL(st, revoke_user, "bob", NULL));
     assert_sess(0, CALL(st, prefs_put, "alice", "{\"theme\":\"dark\"}", 16, 4096));
@@ -384,7 +384,7 @@ static void test_read_only_refuses_writes(void **state)
     assert_sess(SESS_EINVAL, CALL(st, touch_many, 1, (const uint8_t(*)[SESS_ID_BYTES])a.id,
                                   &(int64_t){T0 + 5}, &(int64_t){T0 + 5000}));
     assert_sess(SESS_EINVAL, CALL(st, patch, a.id, "{}", 2, 4096, NULL));
-    assert_sess(SESS_EINVAL, CALL(st, rotate, a.id, h, T0, 0, NULL));
+    assert_sess(SESS_EINVAL, CALL(st, rotate, a.id, NULL, h, T0, 0, NULL));
     assert_sess(SESS_EINVAL, CALL(st, del, a.id));
     assert_sess(SESS_EINVAL, CALL(st, revoke_user, "alice", NULL));
     assert_sess(SESS_EINVAL, CALL(st, sweep, T0 + BIG, BIG, &removed));
@@ -392,6 +392,8 @@ static void test_read_only_refuses_writes(void **state)
     assert_sess(SESS_EINVAL, CALL(st, prefs_patch, "alice", "{}", 2, 4096, &res, NULL));
     assert_sess(SESS_EINVAL, CALL(st, apikey_put, "other", h, T0));
     assert_sess(SESS_EINVAL, CALL(st, apikey_del, "k"));
+    assert_sess(SESS_EINVAL, CALL(st, user_put, "alice", (const uint8_t *)"x", 1, NULL, 0));
+    assert_sess(SESS_EINVAL, CALL(st, user_del, "alice"));
 
     /* A read-only environment cannot serve a writer in the same process. */
     open_fails(f, 0, false, SESS_ESTORE, "read-only");
@@ -639,12 +641,12 @@ static void test_token_grace_mapping(void **state)
     make(st, &a, "alice", T0);
     sess_random(h2, sizeof(h2));
     sess_random(h3, sizeof(h3));
-    assert_sess(0, CALL(st, rotate, a.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(st, rotate, a.id, NULL, h2, T0 + 30, 0, NULL));
     assert_sess(0, lookup(st, a.token_hash, NULL, &prev));
     assert_true(prev);
     /* A hash that is already mapped, even to this session, is refused and changes nothing. */
-    assert_sess(SESS_EEXIST, CALL(st, rotate, a.id, h2, T0 + 35, 0, NULL));
-    assert_sess(SESS_EEXIST, CALL(st, rotate, a.id, a.token_hash, T0 + 35, 0, NULL));
+    assert_sess(SESS_EEXIST, CALL(st, rotate, a.id, NULL, h2, T0 + 35, 0, NULL));
+    assert_sess(SESS_EEXIST, CALL(st, rotate, a.id, NULL, a.token_hash, T0 + 35, 0, NULL));
     assert_sess(0, lookup(st, h2, NULL, &prev));
     assert_false(prev);
     assert_sess(0, lookup(st, a.token_hash, NULL, &prev));
@@ -653,7 +655,7 @@ static void test_token_grace_mapping(void **state)
     assert_int_equal(raw_entries(f, "tokens"), 2);
 
     st = open_ok(f, 0, false);
-    assert_sess(0, CALL(st, rotate, a.id, h3, T0 + 40, 0, NULL));
+    assert_sess(0, CALL(st, rotate, a.id, NULL, h3, T0 + 40, 0, NULL));
     assert_sess(SESS_ESESSION, lookup(st, a.token_hash, NULL, NULL));
     assert_sess(0, lookup(st, h2, NULL, &prev));
     assert_true(prev);
@@ -666,7 +668,7 @@ static void test_token_grace_mapping(void **state)
     assert_int_equal(raw_entries(f, "tokens"), 1);
 
     st = open_ok(f, 0, false);
-    assert_sess(0, CALL(st, rotate, a.id, h2, T0 + 50, 0, NULL));
+    assert_sess(0, CALL(st, rotate, a.id, NULL, h2, T0 + 50, 0, NULL));
     assert_sess(0, CALL(st, del, a.id));
     st->ops->close(st);
     assert_int_equal(raw_entries(f, "tokens"), 0);
@@ -692,7 +694,7 @@ static void test_eviction_order_signed_times(void **state)
     }
     /* The oldest also has a previous token hash, which must go with it. */
     sess_random(h, sizeof(h));
-    assert_sess(0, CALL(st, rotate, r[1].id, h, T0, 0, NULL));
+    assert_sess(0, CALL(st, rotate, r[1].id, NULL, h, T0, 0, NULL));
 
     new_record(&r[4], "alice", 6);
     assert_sess(0, CALL(st, create, &r[4], 2, &evicted));
@@ -753,7 +755,7 @@ static void test_revoke_then_create_cleans_index(void **state)
     make(st, &b, "alice", T0 + 1);
     make(st, &bob, "bob", T0);
     sess_random(h2, sizeof(h2));
-    assert_sess(0, CALL(st, rotate, b.id, h2, T0 + 30, 0, NULL));
+    assert_sess(0, CALL(st, rotate, b.id, NULL, h2, T0 + 30, 0, NULL));
     assert_sess(0, CALL(st, revoke_user, "alice", &gen));
     assert_int_equal(gen, 1);
 
@@ -865,7 +867,7 @@ static void test_concurrent_readers_and_writer(void **state)
     for (int i = 1; i < N; i += 2) {
         uint8_t h[SESS_HASH_BYTES];
         sess_random(h, sizeof(h));
-        assert_sess(0, CALL(st, rotate, recs[i - 1].id, h, T0, 0, NULL));
+        assert_sess(0, CALL(st, rotate, recs[i - 1].id, NULL, h, T0, 0, NULL));
         assert_sess(0, CALL(st, del, recs[i].id));
     }
     for (int i = 0; i < READERS; i++) {
@@ -958,6 +960,44 @@ static void test_bad_arguments(void **state)
     sess_record_dispose(&r);
 }
 
+/* An environment made before user accounts existed (no "accounts" database, as the first
+ * release wrote it) still opens: read-only it shows no accounts, read-write adds the database
+ * and keeps every session. */
+static void test_environment_without_accounts(void **state)
+{
+    fixture *f = *state;
+    sess_record a;
+    raw r;
+    uint8_t buf[64];
+    size_t len = 0;
+
+    sess_store *st = open_ok(f, 0, false);
+    make(st, &a, "alice", T0);
+    st->ops->close(st);
+    raw_begin(f, &r, true);
+    assert_int_equal(mdb_drop(r.txn, raw_dbi(&r, "accounts"), 1), 0);
+    raw_end(&r, true);
+    raw_begin(f, &r, false);
+    MDB_dbi gone;
+    assert_int_equal(mdb_dbi_open(r.txn, "accounts", 0, &gone), MDB_NOTFOUND);
+    raw_end(&r, false);
+
+    st = open_ok(f, 0, true);
+    assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
+    assert_sess(SESS_ENOTFOUND, CALL(st, user_get, "alice", buf, sizeof(buf), &len));
+    assert_sess(0, CALL(st, user_list, NULL, NULL)); /* nothing to call back */
+    st->ops->close(st);
+
+    st = open_ok(f, 0, false);
+    assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
+    assert_sess(0, CALL(st, user_put, "alice", (const uint8_t *)"acct", 4, NULL, 0));
+    assert_sess(0, CALL(st, user_get, "alice", buf, sizeof(buf), &len));
+    assert_int_equal(len, 4);
+    st->ops->close(st);
+    assert_int_equal(raw_entries(f, "accounts"), 1);
+    sess_record_dispose(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -980,6 +1020,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_readers_and_writer, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_listing_callback_reenters, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_environment_without_accounts, fx_setup, fx_teardown),
     };
     if (sess_crypto_init() != 0) {
         fprintf(stderr, "test_store_lmdb: libsodium cannot be initialised\n");

@@ -625,7 +625,7 @@ static void test_cache_sees_patch_rotate_touch(void **state)
                             strcmp(data, "{\"n\":2}") == 0);
 
     sess_random(h2, sizeof(h2));
-    assert_sess(0, CALL(f->a, rotate, r.id, h2, r.created + 30, 0, NULL));
+    assert_sess(0, CALL(f->a, rotate, r.id, NULL, h2, r.created + 30, 0, NULL));
     EVENTUALLY("rotate", lookup(f->b, r.token_hash, NULL, &prev, NULL, 0) == 0 && prev);
 
     int64_t seen = r.last_seen + 60;

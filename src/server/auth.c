@@ -1,0 +1,439 @@
+/*
+ * auth.c - the browser-facing endpoints' dispatch and shared helpers (auth.h), plus the two
+ * small JSON endpoints, /whoami and /keepalive. Everything under base_path answers with
+ * Cache-Control: no-store (http.c sets it on every answer).
+ */
+#include "server/auth.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "server/server.h"
+#include "sessiond/cookie.h"
+#include "sessiond/error.h"
+
+/* ---- tokens and cookies ------------------------------------------------------------------ */
+
+const char *auth_cookie(h2o_req_t *req, const char *name, size_t *len)
+{
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
+        const h2o_iovec_t *v = &req->headers.entries[i].value;
+        const char *val;
+        if (sess_cookie_find(v->base, v->len, name, &val, len) == 0)
+            return val;
+    }
+    return NULL;
+}
+
+const char *auth_token(h2o_req_t *req, size_t *len)
+{
+    const char *t = auth_cookie(req, sessd_cfg()->cookie_name, len);
+    return t != NULL ? t : http_bearer(req, len);
+}
+
+static void cookie_opts(sess_cookie_opts *o)
+{
+    const sessd_config *c = sessd_cfg();
+    *o = (sess_cookie_opts){c->cookie_name, c->cookie_domain, c->same_site, sessd_srv.https};
+}
+
+void auth_set_cookie(h2o_req_t *req, const char *name, const char *value, int64_t max_age)
+{
+    sess_cookie_opts o;
+    char buf[SESS_COOKIE_MAX + 1];
+    cookie_opts(&o);
+    o.name = name;
+    int n = sess_cookie_format(&o, value, max_age, buf, sizeof(buf));
+    if (n > 0)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL,
+                       h2o_strdup(&req->pool, buf, (size_t)n).base, (size_t)n);
+    sess_wipe(buf, sizeof(buf));
+}
+
+void auth_set_session_cookie(h2o_req_t *req, const char *token, int64_t max_age)
+{
+    auth_set_cookie(req, sessd_cfg()->cookie_name, token, max_age);
+}
+
+void auth_clear_session_cookie(h2o_req_t *req)
+{
+    auth_set_cookie(req, sessd_cfg()->cookie_name, "", 0);
+}
+
+/* ---- the client's address ---------------------------------------------------------------- */
+
+typedef struct addr {
+    int family;
+    uint8_t bytes[16];
+} addr;
+
+static bool parse_addr(const char *s, size_t len, addr *a)
+{
+    char buf[64];
+    while (len > 0 && (*s == ' ' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET, buf, a->bytes) == 1) {
+        a->family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, buf, a->bytes) == 1) {
+        a->family = AF_INET6;
+        return true;
+    }
+    return false;
+}
+
+/* One "ADDR" or "ADDR/BITS" of trusted_proxies. */
+static bool cidr_has(const char *item, size_t len, const addr *a)
+{
+    const char *slash = memchr(item, '/', len);
+    addr net;
+    if (!parse_addr(item, slash ? (size_t)(slash - item) : len, &net) || net.family != a->family)
+        return false;
+    int max = a->family == AF_INET ? 32 : 128, bits = max;
+    if (slash != NULL) {
+        bits = 0;
+        for (const char *p = slash + 1; p < item + len; p++)
+            bits = bits * 10 + (*p - '0');
+        if (bits > max)
+            return false;
+    }
+    int full = bits / 8, rest = bits % 8;
+    if (memcmp(net.bytes, a->bytes, (size_t)full) != 0)
+        return false;
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return rest == 0 || (net.bytes[full] & mask) == (a->bytes[full] & mask);
+}
+
+static bool trusted(const sessd_config *c, const addr *a)
+{
+    const char *p = c->trusted_proxies;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && *p == ' ') {
+            p++;
+            n--;
+        }
+        if (n > 0 && cidr_has(p, n, a))
+            return true;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return false;
+}
+
+void auth_client_ip(h2o_req_t *req, const sessd_config *c, char out[64])
+{
+    addr a;
+    size_t xlen;
+    http_peer_addr(req, out, 64);
+    if (c->trusted_proxies[0] == '\0' || !parse_addr(out, strlen(out), &a) || !trusted(c, &a))
+        return;
+    const char *xff = http_header(req, "x-forwarded-for", &xlen);
+    /* From the right: each hop appended the address it saw; the first one that is not a proxy
+     * we trust is the client. A malformed entry stops the walk (we keep what we have). */
+    while (xff != NULL && xlen > 0) {
+        const char *comma = memrchr(xff, ',', xlen);
+        const char *item = comma ? comma + 1 : xff;
+        size_t n = (size_t)(xff + xlen - item);
+        if (!parse_addr(item, n, &a))
+            return;
+        inet_ntop(a.family, a.bytes, out, 64);
+        if (!trusted(c, &a))
+            return;
+        xlen = comma ? (size_t)(comma - xff) : 0;
+    }
+}
+
+/* ---- request traits ---------------------------------------------------------------------- */
+
+bool auth_wants_json(h2o_req_t *req)
+{
+    size_t n;
+    if (http_header(req, "x-requested-with", &n) != NULL)
+        return true;
+    const char *accept = http_header(req, "accept", &n);
+    return accept != NULL && memmem(accept, n, "application/json", 16) != NULL;
+}
+
+/* "scheme://host[:port]" of the public URL into `out`. */
+static size_t public_origin(const sessd_config *c, char *out, size_t cap)
+{
+    const char *u = c->public_url, *host = strstr(u, "://");
+    size_t n = host ? (size_t)(host + 3 - u) + strcspn(host + 3, "/") : strlen(u);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, u, n);
+    out[n] = '\0';
+    return n;
+}
+
+static bool origin_listed(const char *list, const char *o, size_t len)
+{
+    const char *p = list;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && *p == ' ') {
+            p++;
+            n--;
+        }
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n == len && strncasecmp(p, o, n) == 0)
+            return true;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return false;
+}
+
+bool auth_same_origin(h2o_req_t *req, const sessd_config *c)
+{
+    size_t n;
+    char pub[512];
+    const char *site = http_header(req, "sec-fetch-site", &n);
+    if (site != NULL && h2o_memis(site, n, H2O_STRLIT("cross-site")))
+        return false;
+    const char *origin = http_header(req, "origin", &n);
+    if (origin == NULL)
+        return true;
+    size_t pl = public_origin(c, pub, sizeof(pub));
+    return (n == pl && strncasecmp(origin, pub, n) == 0) ||
+           origin_listed(c->allowed_origins, origin, n);
+}
+
+int auth_deny(h2o_req_t *req, int status, const char *code, const char *msg)
+{
+    if (auth_wants_json(req)) {
+        http_send_error_status(req, status, code, msg);
+    } else {
+        char line[256];
+        int n = snprintf(line, sizeof(line), "%s\n", msg);
+        http_send_text(req, status, "text/plain; charset=utf-8", line, (size_t)n);
+    }
+    return status;
+}
+
+/* ---- forms, HTML, header values ---------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static long decode_value(const char *v, size_t len, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = v[i];
+        if (ch == '+') {
+            ch = ' ';
+        } else if (ch == '%') {
+            if (i + 2 >= len)
+                return -2;
+            int hi = hexval(v[i + 1]), lo = hexval(v[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -2;
+            ch = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (n + 1 >= cap)
+            return -2;
+        out[n++] = ch;
+    }
+    out[n] = '\0';
+    return (long)n;
+}
+
+long auth_form_value(const char *src, size_t len, const char *name, char *out, size_t cap,
+                     bool to_end)
+{
+    size_t nl = strlen(name), i = 0;
+    while (i < len) {
+        const char *amp = memchr(src + i, '&', len - i);
+        size_t end = amp ? (size_t)(amp - src) : len;
+        if (end - i > nl && memcmp(src + i, name, nl) == 0 && src[i + nl] == '=') {
+            size_t vstart = i + nl + 1;
+            return decode_value(src + vstart, (to_end ? len : end) - vstart, out, cap);
+        }
+        i = end + 1;
+    }
+    return -1;
+}
+
+void auth_html(FILE *f, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+size_t auth_sanitize(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t n = 0, max = cap - 1 < SESSD_HEADER_VALUE_MAX ? cap - 1 : SESSD_HEADER_VALUE_MAX;
+    for (size_t i = 0; i < len && n < max; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c < 0x20 || c == 0x7f)
+            continue;
+        out[n++] = (char)c;
+    }
+    /* Never end in the middle of a UTF-8 sequence: drop a trailing partial character. */
+    if (n == max) {
+        size_t k = n;
+        while (k > 0 && ((unsigned char)out[k - 1] & 0xc0) == 0x80)
+            k--;
+        if (k > 0 && ((unsigned char)out[k - 1] & 0x80)) {
+            unsigned char lead = (unsigned char)out[k - 1];
+            size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+            if (n - (k - 1) < need)
+                n = k - 1;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* ---- whoami and keepalive ---------------------------------------------------------------- */
+
+static json_t *roles_json(const char *roles)
+{
+    json_t *a = json_array();
+    for (const char *p = roles; p != NULL && *p != '\0';) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        json_array_append_new(a, json_stringn(p, n));
+        p = c ? c + 1 : NULL;
+    }
+    return a;
+}
+
+/* The live session of the request into `rec`; answers 401 (or 503) itself otherwise. */
+static int current_session(h2o_req_t *req, bool touch, sess_record *rec)
+{
+    size_t len;
+    const char *tok = auth_token(req, &len);
+    int r = tok != NULL ? sess_verify(sessd_srv.ctx, tok, len, (int64_t)time(NULL), touch, rec)
+                        : SESS_ESESSION;
+    if (r == SESS_ESESSION) { /* these two endpoints always answer JSON */
+        http_send_error_status(req, 401, "unauthorized", "no live session; log in first");
+        return 401;
+    }
+    if (r != 0) {
+        http_send_error(req, r, NULL);
+        return sess_err_http_status(r);
+    }
+    return 0;
+}
+
+static int whoami(h2o_req_t *req)
+{
+    sess_record rec;
+    char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1];
+    int status = current_session(req, false, &rec);
+    if (status != 0)
+        return status;
+    sess_id_to_hex(rec.id, id);
+    sess_csrf_token(rec.csrf_secret, csrf);
+    json_t *j =
+        json_pack("{s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:s}", "user", rec.user, "roles",
+                  roles_json(rec.roles), "session_id", id, "created_at", (json_int_t)rec.created,
+                  "auth_time", (json_int_t)rec.auth_time, "expires_at", (json_int_t)rec.abs_expires,
+                  "idle_expires_at", (json_int_t)rec.idle_expires, "csrf_token", csrf);
+    sess_record_dispose(&rec);
+    http_send_json(req, 200, j);
+    return 200;
+}
+
+static int keepalive(h2o_req_t *req)
+{
+    sess_record rec;
+    if (!auth_same_origin(req, sessd_cfg()))
+        return auth_deny(req, 403, "csrf_failed", "cross-site request refused");
+    int status = current_session(req, true, &rec);
+    if (status != 0)
+        return status;
+    json_t *j = json_pack("{s:I, s:I}", "idle_expires_at", (json_int_t)rec.idle_expires,
+                          "expires_at", (json_int_t)rec.abs_expires);
+    sess_record_dispose(&rec);
+    http_send_json(req, 200, j);
+    return 200;
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------- */
+
+static int not_allowed(h2o_req_t *req, const char *allow)
+{
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    http_send_error_status(req, 405, "invalid_request", "method not allowed");
+    return 405;
+}
+
+int sessd_auth(h2o_req_t *req, const char *rest, size_t len, enum sessd_route *route)
+{
+    bool get = http_method_is(req, "GET") || http_method_is(req, "HEAD");
+    bool post = http_method_is(req, "POST");
+    if (h2o_memis(rest, len, H2O_STRLIT("/verify"))) {
+        *route = SESSD_ROUTE_AUTH_VERIFY;
+        return get ? sessd_auth_verify(req) : not_allowed(req, "GET, HEAD");
+    }
+    if (h2o_memis(rest, len, H2O_STRLIT("/login"))) {
+        *route = SESSD_ROUTE_AUTH_LOGIN;
+        return get    ? sessd_auth_login_page(req)
+               : post ? sessd_auth_login_post(req)
+                      : not_allowed(req, "GET, HEAD, POST");
+    }
+    if (h2o_memis(rest, len, H2O_STRLIT("/logout"))) {
+        *route = SESSD_ROUTE_AUTH_LOGOUT;
+        return post ? sessd_auth_logout(req) : not_allowed(req, "POST");
+    }
+    if (h2o_memis(rest, len, H2O_STRLIT("/whoami"))) {
+        *route = SESSD_ROUTE_AUTH_WHOAMI;
+        return get ? whoami(req) : not_allowed(req, "GET, HEAD");
+    }
+    if (h2o_memis(rest, len, H2O_STRLIT("/keepalive"))) {
+        *route = SESSD_ROUTE_AUTH_KEEPALIVE;
+        return post ? keepalive(req) : not_allowed(req, "POST");
+    }
+    if (h2o_memis(rest, len, H2O_STRLIT("/style.css"))) {
+        *route = SESSD_ROUTE_AUTH_OTHER;
+        return get ? sessd_auth_style(req) : not_allowed(req, "GET, HEAD");
+    }
+    *route = SESSD_ROUTE_AUTH_OTHER;
+    http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
+    return 404;
+}

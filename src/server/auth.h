@@ -1,0 +1,77 @@
+/*
+ * auth.h - what the browser-facing endpoints under [server] base_path share (contract section
+ * 4): finding the session token of a request (cookie, then Authorization: Bearer), the client's
+ * address (X-Forwarded-For believed only from [server] trusted_proxies), same-origin checks,
+ * the session cookie, small answers (JSON or text), and form and query parsing.
+ */
+#ifndef SESSIOND_SERVER_AUTH_H
+#define SESSIOND_SERVER_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "server/config.h"
+#include "server/http.h"
+#include "server/metrics.h"
+#include "sessiond/record.h"
+
+#define SESSD_HEADER_VALUE_MAX 1024 /* bytes of one identity header value */
+#define SESSD_URI_MAX 8192          /* bytes of the original URI verify looks at */
+
+/* Dispatches everything under base_path; `rest` is what follows it ("/login", ...). Returns the
+ * status answered, or 0 when the answer comes later (a login on the worker pool). */
+int sessd_auth(h2o_req_t *req, const char *rest, size_t len, enum sessd_route *route);
+
+/* The handlers (auth.c dispatches). */
+int sessd_auth_verify(h2o_req_t *req);
+int sessd_auth_login_page(h2o_req_t *req);
+int sessd_auth_login_post(h2o_req_t *req);
+int sessd_auth_logout(h2o_req_t *req);
+int sessd_auth_style(h2o_req_t *req);
+
+/* The request's session token (43 characters when well-formed, but not checked here): the
+ * session cookie first, then a Bearer credential. NULL when neither is there. */
+const char *auth_token(h2o_req_t *req, size_t *len);
+/* The value of cookie `name` in any Cookie header, or NULL. */
+const char *auth_cookie(h2o_req_t *req, const char *name, size_t *len);
+
+/* The client's address into `out` (64 bytes): the peer, or, when the peer is a trusted proxy,
+ * the right-most X-Forwarded-For entry that is not itself a trusted proxy. */
+void auth_client_ip(h2o_req_t *req, const sessd_config *c, char out[64]);
+
+/* True when the client asked for JSON (Accept: application/json, or X-Requested-With). */
+bool auth_wants_json(h2o_req_t *req);
+
+/* For unsafe browser requests to sessiond itself (login, logout, keepalive): false when
+ * Sec-Fetch-Site says cross-site or Origin names an origin that is neither the public URL's nor
+ * an allowed one. Requests without either header (non-browser clients) pass. */
+bool auth_same_origin(h2o_req_t *req, const sessd_config *c);
+
+/* Adds Set-Cookie for a new session token; max_age < 0 for a browser-session cookie. */
+void auth_set_session_cookie(h2o_req_t *req, const char *token, int64_t max_age);
+/* Adds a Set-Cookie that clears the session cookie (same attributes, Max-Age=0). */
+void auth_clear_session_cookie(h2o_req_t *req);
+/* Adds any other cookie of ours (login CSRF), with the session cookie's attributes. */
+void auth_set_cookie(h2o_req_t *req, const char *name, const char *value, int64_t max_age);
+
+/* Answers 401/403/429/503... as {"error","message"} JSON when the client wants JSON, else as a
+ * one-line text. Returns `status`. */
+int auth_deny(h2o_req_t *req, int status, const char *code, const char *msg);
+
+/* The value of form field or query parameter `name` in `src` (application/x-www-form-urlencoded,
+ * '+' is a space), percent-decoded into `out` (`cap` bytes with NUL). Returns its length, -1
+ * when absent, -2 when longer than cap - 1 or badly encoded. With `to_end`, the value runs to
+ * the end of `src` (the rd= of a login URL whose own query was not escaped). */
+long auth_form_value(const char *src, size_t len, const char *name, char *out, size_t cap,
+                     bool to_end);
+
+/* Writes `s` HTML-escaped (& < > " ') to `f`. */
+void auth_html(FILE *f, const char *s);
+
+/* Copies an identity header value without control characters, at most SESSD_HEADER_VALUE_MAX
+ * bytes, cut at a UTF-8 character boundary. Returns the length. */
+size_t auth_sanitize(const char *in, size_t len, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,345 @@
+/*
+ * verify.c - GET /auth/verify, the forward-auth check behind nginx auth_request, Caddy
+ * forward_auth and Traefik forwardAuth (contract section 4).
+ *
+ * The proxy asks on behalf of an original request that it describes in X-Forwarded-* (or
+ * X-Original-*) headers and whose Cookie and Authorization it passes along. The first matching
+ * [rule NAME] decides: public (200, no identity), authenticated, role:R, fresh:DURATION; no rule
+ * is deny. A pass is 200 with the identity headers of the [headers] forward allow-list, each
+ * value sanitised. This is the hot path: one store lookup, no store write (a touch is only
+ * queued), and, when preferences are forwarded, one more read.
+ *
+ * With ?redirect=1 (for Caddy and Traefik, which pass the answer through as it is), a browser
+ * navigation without a session gets a 302 to the login page instead of the 401.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "server/auth.h"
+#include "server/rules.h"
+#include "server/server.h"
+#include "sessiond/error.h"
+
+/* The original request as the proxy describes it, normalised for matching. `uri` is as sent
+ * (for the login redirect); `path` and `host` are normalised (rules.h), `method` upper case. */
+typedef struct original {
+    const char *uri;
+    size_t uri_len;
+    char method[16];
+    size_t method_len;
+    const char *raw_host; /* as sent, with its port: the request's own origin for CSRF */
+    size_t raw_host_len;
+    char host[256];
+    size_t host_len;
+    char path[SESSD_URI_MAX + 1];
+    size_t path_len;
+} original;
+
+/* The value of a header the proxy sets. NULL when absent; `*bad` when it appears twice (a
+ * client's copy passed along next to the proxy's: which one is true cannot be known). */
+static const char *proxy_header(h2o_req_t *req, const char *name, size_t *len, bool *bad)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    if (i < 0)
+        return NULL;
+    if (h2o_find_header_by_str(&req->headers, name, strlen(name), i) >= 0)
+        *bad = true;
+    *len = req->headers.entries[i].value.len;
+    return req->headers.entries[i].value.base;
+}
+
+/* X-Forwarded-NAME or X-Original-NAME. When both are sent they must agree: a proxy that sets
+ * one and passes the client's other along must not let the client choose what is checked. */
+static const char *forwarded(h2o_req_t *req, const char *fwd, const char *orig, size_t *len,
+                             bool *bad)
+{
+    size_t fl = 0, ol = 0;
+    const char *f = proxy_header(req, fwd, &fl, bad);
+    const char *o = proxy_header(req, orig, &ol, bad);
+    if (f != NULL && o != NULL && !h2o_memis(f, fl, o, ol))
+        *bad = true;
+    *len = f != NULL ? fl : ol;
+    return f != NULL ? f : o;
+}
+
+/* Fills `o`; -1 (after answering 400) when the description is missing or ambiguous. */
+static int describe(h2o_req_t *req, original *o)
+{
+    bool bad = false;
+    size_t ml = 0, hl = 0;
+    const char *m = forwarded(req, "x-forwarded-method", "x-original-method", &ml, &bad);
+    o->uri = forwarded(req, "x-forwarded-uri", "x-original-uri", &o->uri_len, &bad);
+    const char *h = proxy_header(req, "x-forwarded-host", &hl, &bad);
+    if (m == NULL) {
+        m = req->method.base;
+        ml = req->method.len;
+    }
+    if (h == NULL) {
+        h = req->authority.base;
+        hl = req->authority.len;
+    }
+    if (bad || o->uri == NULL || o->uri_len == 0 || ml == 0 || ml >= sizeof(o->method)) {
+        auth_deny(req, 400, "invalid_request",
+                  "the proxy must describe the original request once: X-Forwarded-Uri (or "
+                  "X-Original-URI), X-Forwarded-Method, X-Forwarded-Host");
+        return -1;
+    }
+    for (size_t i = 0; i < ml; i++)
+        o->method[i] = (char)toupper((unsigned char)m[i]);
+    o->method[ml] = '\0';
+    o->method_len = ml;
+    const char *q = memchr(o->uri, '?', o->uri_len);
+    size_t pl = q != NULL ? (size_t)(q - o->uri) : o->uri_len;
+    int n = sessd_normalize_path(o->uri, pl, o->path, sizeof(o->path));
+    int k = sessd_normalize_host(h, hl, o->host, sizeof(o->host));
+    if (n < 0 || k < 0) {
+        auth_deny(req, 400, "invalid_request",
+                  n < 0 ? "the original path is ambiguous (encoded / or \\, ;, .. above the root, "
+                          "control characters)"
+                        : "the original host is malformed");
+        return -1;
+    }
+    o->path_len = (size_t)n;
+    o->host_len = (size_t)k;
+    o->raw_host = h;
+    o->raw_host_len = hl;
+    return 0;
+}
+
+/* Anything but GET, HEAD and OPTIONS can change state. */
+static bool unsafe_method(const original *o)
+{
+    return strcmp(o->method, "GET") != 0 && strcmp(o->method, "HEAD") != 0 &&
+           strcmp(o->method, "OPTIONS") != 0;
+}
+
+/* An unsafe method needs the session's CSRF token, or a same-origin Sec-Fetch-Site, or an
+ * Origin that is the request's own or an allowed one ([csrf]). */
+static bool csrf_ok(h2o_req_t *req, const original *o, const sess_record *rec,
+                    const sessd_config *c)
+{
+    char want[SESS_TOKEN_STRLEN + 1];
+    size_t n;
+    const char *tok = http_header(req, "x-csrf-token", &n);
+    sess_csrf_token(rec->csrf_secret, want);
+    bool token = tok != NULL && n == SESS_TOKEN_STRLEN && sess_ct_equal(tok, want, n);
+    if (token || c->require_token)
+        return token;
+    const char *site = http_header(req, "sec-fetch-site", &n);
+    if (site != NULL)
+        return h2o_memis(site, n, H2O_STRLIT("same-origin"));
+    const char *origin = http_header(req, "origin", &n);
+    if (origin == NULL)
+        return false;
+    /* The request's own origin: scheme from X-Forwarded-Proto (or the public URL) + host. */
+    size_t pl;
+    const char *proto = http_header(req, "x-forwarded-proto", &pl);
+    if (proto == NULL) {
+        proto = strncmp(c->public_url, "https:", 6) == 0 ? "https" : "http";
+        pl = strlen(proto);
+    }
+    bool own = n == pl + 3 + o->raw_host_len && strncasecmp(origin, proto, pl) == 0 &&
+               memcmp(origin + pl, "://", 3) == 0 &&
+               strncasecmp(origin + pl + 3, o->raw_host, o->raw_host_len) == 0;
+    if (own)
+        return true;
+    for (const char *p = c->allowed_origins; *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len > 0 && *p == ' ') {
+            p++;
+            len--;
+        }
+        if (len == n && strncasecmp(p, origin, n) == 0)
+            return true;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return false;
+}
+
+/* ---- identity headers -------------------------------------------------------------------- */
+
+static void add_identity(h2o_req_t *req, const char *name, const char *value, size_t len)
+{
+    char clean[SESSD_HEADER_VALUE_MAX + 1];
+    size_t n = auth_sanitize(value, len, clean, sizeof(clean));
+    h2o_iovec_t k = h2o_strdup(&req->pool, name, strlen(name));
+    h2o_iovec_t v = h2o_strdup(&req->pool, clean, n);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, k.base, k.len, 0, NULL, v.base, v.len);
+}
+
+/* A preference's value as header text: strings as they are, numbers and booleans printed. */
+static void add_pref(h2o_req_t *req, json_t *prefs, const char *key, size_t key_len)
+{
+    char name[96], k[72], num[32];
+    if (key_len >= sizeof(k))
+        return;
+    memcpy(k, key, key_len);
+    k[key_len] = '\0';
+    json_t *v = json_object_get(prefs, k);
+    const char *text = NULL;
+    size_t len = 0;
+    if (json_is_string(v)) {
+        text = json_string_value(v);
+        len = json_string_length(v);
+    } else if (json_is_integer(v)) {
+        len = (size_t)snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+        text = num;
+    } else if (json_is_boolean(v)) {
+        text = json_is_true(v) ? "true" : "false";
+        len = strlen(text);
+    }
+    if (text == NULL)
+        return;
+    snprintf(name, sizeof(name), "x-auth-pref-%s", k);
+    add_identity(req, name, text, len);
+}
+
+static json_t *load_prefs(const char *user)
+{
+    char *json = NULL;
+    size_t len = 0;
+    json_error_t jerr;
+    if (sess_prefs_get(sessd_srv.ctx, user, &json, &len) != 0)
+        return NULL;
+    json_t *o = json_loadb(json, len, 0, &jerr);
+    free(json);
+    return o;
+}
+
+static void add_forwarded(h2o_req_t *req, const sess_record *rec, const sessd_config *c)
+{
+    char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1], exp[24];
+    json_t *prefs = NULL;
+    bool prefs_loaded = false;
+    for (const char *p = c->forward; *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (h2o_memis(p, n, H2O_STRLIT("user"))) {
+            add_identity(req, "x-auth-user", rec->user, strlen(rec->user));
+        } else if (h2o_memis(p, n, H2O_STRLIT("roles"))) {
+            add_identity(req, "x-auth-roles", rec->roles, strlen(rec->roles));
+        } else if (h2o_memis(p, n, H2O_STRLIT("session"))) {
+            sess_id_to_hex(rec->id, id);
+            add_identity(req, "x-auth-session", id, SESS_ID_STRLEN);
+        } else if (h2o_memis(p, n, H2O_STRLIT("expires"))) {
+            int64_t e = rec->idle_expires < rec->abs_expires ? rec->idle_expires : rec->abs_expires;
+            add_identity(req, "x-auth-expires", exp,
+                         (size_t)snprintf(exp, sizeof(exp), "%lld", (long long)e));
+        } else if (h2o_memis(p, n, H2O_STRLIT("csrf"))) {
+            sess_csrf_token(rec->csrf_secret, csrf);
+            add_identity(req, "x-csrf-token", csrf, SESS_TOKEN_STRLEN);
+        } else if (n > 5 && memcmp(p, "pref.", 5) == 0) {
+            if (!prefs_loaded) {
+                prefs = load_prefs(rec->user);
+                prefs_loaded = true;
+            }
+            if (prefs != NULL)
+                add_pref(req, prefs, p + 5, n - 5);
+        }
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    json_decref(prefs);
+}
+
+/* ---- answers ----------------------------------------------------------------------------- */
+
+static bool wants_redirect(h2o_req_t *req)
+{
+    if (req->query_at == SIZE_MAX)
+        return false;
+    const char *q = req->path.base + req->query_at + 1;
+    size_t n = req->path.len - req->query_at - 1;
+    char v[8];
+    return auth_form_value(q, n, "redirect", v, sizeof(v), false) == 1 && v[0] == '1';
+}
+
+/* 401, or for a navigation when the proxy asked for it, a 302 to the login page that brings the
+ * browser back to the original URI. */
+static int unauthenticated(h2o_req_t *req, const original *o, const sessd_config *c)
+{
+    if (!wants_redirect(req) || auth_wants_json(req))
+        return auth_deny(req, 401, "unauthorized", "no live session; log in first");
+    static const char hex[] = "0123456789ABCDEF";
+    size_t cap = strlen(c->base_path) + 16 + o->uri_len * 3;
+    char *loc = h2o_mem_alloc_pool(&req->pool, cap);
+    size_t n = (size_t)snprintf(loc, cap, "%s/login?rd=", c->base_path);
+    for (size_t i = 0; i < o->uri_len; i++) {
+        unsigned char ch = (unsigned char)o->uri[i];
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+            strchr("-._~/", ch) != NULL) {
+            loc[n++] = (char)ch;
+        } else {
+            loc[n++] = '%';
+            loc[n++] = hex[ch >> 4];
+            loc[n++] = hex[ch & 15];
+        }
+    }
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, loc, n);
+    http_send_text(req, 302, "text/plain; charset=utf-8", H2O_STRLIT("log in first\n"));
+    return 302;
+}
+
+static int check(h2o_req_t *req, const original *o, const sessd_access *acc, const sessd_config *c)
+{
+    if (acc->kind == SESSD_POLICY_DENY)
+        return auth_deny(req, 403, "forbidden", "no access rule allows this request");
+    if (acc->kind == SESSD_POLICY_PUBLIC) {
+        http_send_text(req, 200, "text/plain; charset=utf-8", H2O_STRLIT(""));
+        return 200;
+    }
+    size_t len;
+    sess_record rec;
+    int64_t now = (int64_t)time(NULL);
+    const char *tok = auth_token(req, &len);
+    int r =
+        tok != NULL ? sess_verify(sessd_srv.ctx, tok, len, now, acc->touch, &rec) : SESS_ESESSION;
+    if (r == SESS_ESESSION)
+        return unauthenticated(req, o, c);
+    if (r != 0) {
+        http_send_error(req, r, NULL);
+        return sess_err_http_status(r);
+    }
+    int status = 200;
+    if (acc->kind == SESSD_POLICY_ROLE && !sessd_has_role(rec.roles, acc->role))
+        status = auth_deny(req, 403, "forbidden", "this needs a role the session does not have");
+    else if (acc->kind == SESSD_POLICY_FRESH && now - rec.auth_time > acc->fresh)
+        status = auth_deny(req, 403, "forbidden", "this needs a recent login; log in again");
+    else if (unsafe_method(o) && !csrf_ok(req, o, &rec, c))
+        status = auth_deny(req, 403, "csrf_failed", "CSRF check failed");
+    if (status == 200) {
+        add_forwarded(req, &rec, c);
+        http_send_text(req, 200, "text/plain; charset=utf-8", H2O_STRLIT(""));
+    }
+    sess_record_dispose(&rec);
+    return status;
+}
+
+int sessd_auth_verify(h2o_req_t *req)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const sessd_config *c = sessd_cfg();
+    original o;
+    sessd_access acc;
+    size_t ul = 0;
+    bool dup = false;
+    if (forwarded(req, "x-forwarded-uri", "x-original-uri", &ul, &dup) != NULL &&
+        ul > SESSD_URI_MAX)
+        return auth_deny(req, 414, "too_large", "the original URI is too long");
+    if (describe(req, &o) != 0)
+        return 400;
+    sessd_rules_match(c, o.host, o.host_len, o.path, o.path_len, o.method, o.method_len, &acc);
+    int status = check(req, &o, &acc, c);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    sessd_metrics_verify_latency(
+        (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+    return status;
+}

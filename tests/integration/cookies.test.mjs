@@ -1,0 +1,174 @@
+// cookies.test.mjs - the set_cookie of create/rotate under different configurations (contract
+// section 3) and the CSRF answer of verify (section 5).
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Sandbox, startWithKey, createSession, verify, assertError, run, TEST_TIMEOUT_MS } from './lib.mjs';
+
+const T = { timeout: TEST_TIMEOUT_MS };
+let sb;
+
+before(() => {
+  sb = new Sandbox();
+});
+after(async () => {
+  await sb?.cleanup();
+});
+
+/* Parses "name=value; A; B=c" into {name, value, attrs: Map(lowercase name -> value|true)}. */
+function parseCookie(text) {
+  const [pair, ...rest] = text.split(';');
+  const eq = pair.indexOf('=');
+  const attrs = new Map();
+  for (const a of rest) {
+    const t = a.trim();
+    const i = t.indexOf('=');
+    attrs.set((i < 0 ? t : t.slice(0, i)).toLowerCase(), i < 0 ? true : t.slice(i + 1));
+  }
+  return { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1), attrs };
+}
+
+/* RFC 6265bis cookie prefixes: __Host- needs Secure, Path=/ and no Domain; __Secure- needs Secure. */
+function assertPrefixRules(ck, raw) {
+  if (ck.name.startsWith('__Host-')) {
+    assert.equal(ck.attrs.get('secure'), true, `__Host- cookie without Secure: ${raw}`);
+    assert.equal(ck.attrs.get('path'), '/', `__Host- cookie without Path=/: ${raw}`);
+    assert.ok(!ck.attrs.has('domain'), `__Host- cookie with a Domain (browsers drop it): ${raw}`);
+  }
+  if (ck.name.startsWith('__Secure-')) assert.equal(ck.attrs.get('secure'), true, raw);
+}
+
+async function cookieFor(configText, body = { user: 'alice' }) {
+  const cfg = sb.writeFile(`c${Math.random().toString(36).slice(2)}.ini`, configText);
+  const s = await startWithKey(sb, { config: cfg });
+  try {
+    const c = await createSession(s, body);
+    const rot = await s.api('POST', '/v1/sessions/rotate', { body: { token: c.token } });
+    assert.equal(rot.status, 200);
+    return { c, ck: parseCookie(c.set_cookie), rotated: parseCookie(rot.json.set_cookie), raw: c.set_cookie, rot: rot.json };
+  } finally {
+    await s.stop();
+  }
+}
+
+describe('set_cookie', () => {
+  test('https public_url: __Host-sid with Secure, Path=/, HttpOnly, SameSite=Lax', T, async () => {
+    const { c, ck, rotated, raw, rot } = await cookieFor('[server]\npublic_url = https://auth.example.com\n');
+    assert.equal(ck.name, '__Host-sid', raw);
+    assert.equal(ck.value, c.token);
+    assert.equal(ck.attrs.get('secure'), true, raw);
+    assert.equal(ck.attrs.get('httponly'), true, raw);
+    assert.equal(ck.attrs.get('samesite'), 'Lax', raw);
+    assert.equal(ck.attrs.get('path'), '/', raw);
+    assert.ok(!ck.attrs.has('max-age'), raw);
+    assertPrefixRules(ck, raw);
+    assert.equal(rotated.name, '__Host-sid');
+    assert.equal(rotated.value, rot.token, 'the rotated cookie carries the new token');
+    assert.equal(rotated.attrs.get('secure'), true);
+  });
+
+  test('cookie_name, same_site = strict and cookie_domain are honoured over http', T, async () => {
+    const { ck, raw } = await cookieFor('[session]\ncookie_name = appsid\nsame_site = strict\ncookie_domain = example.com\n');
+    assert.equal(ck.name, 'appsid', raw);
+    assert.equal(ck.attrs.get('samesite'), 'Strict', raw);
+    assert.equal(ck.attrs.get('domain'), 'example.com', raw);
+    assert.ok(!ck.attrs.has('secure'), raw);
+  });
+
+  test('same_site = none with https: SameSite=None; Secure', T, async () => {
+    const { ck, raw } = await cookieFor('[server]\npublic_url = https://auth.example.com\n[session]\nsame_site = none\n');
+    assert.equal(ck.attrs.get('samesite'), 'None', raw);
+    assert.equal(ck.attrs.get('secure'), true, raw);
+  });
+
+  test('same_site = none without https is a configuration error', T, async () => {
+    const f = sb.writeFile('ss-none.ini', '[session]\nsame_site = none\n');
+    const r = await run(['config', 'check', '-c', f]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(r.stderr.startsWith('sessiond: '), r.stderr);
+    assert.match(r.stderr, /same_site/, r.stderr);
+  });
+
+  test('https with a cookie_domain never yields an invalid __Host- cookie', T, async () => {
+    // A __Host- cookie must not carry Domain; either the name changes or Domain is left out, or
+    // the configuration is refused.
+    const f = sb.writeFile('host-domain.ini', '[server]\npublic_url = https://auth.example.com\n[session]\ncookie_domain = example.com\n');
+    const chk = await run(['config', 'check', '-c', f]);
+    if (chk.code === 2) return; // refused with an error: acceptable
+    assert.equal(chk.code, 0, chk.stderr);
+    const { ck, raw } = await cookieFor('[server]\npublic_url = https://auth.example.com\n[session]\ncookie_domain = example.com\n');
+    assertPrefixRules(ck, raw);
+  });
+
+  test('remember: Max-Age equals remember_me (configured 2h) and the rotated cookie keeps it', T, async () => {
+    const { c, ck, rotated, raw } = await cookieFor('[session]\nremember_me = 2h\n', { user: 'alice', remember: true });
+    const age = Number(ck.attrs.get('max-age'));
+    assert.ok(age > 7200 - 10 && age <= 7200, raw);
+    assert.ok(Math.abs(c.expires_at - (Date.now() / 1000 + 7200)) < 10);
+    assert.ok(rotated.attrs.has('max-age'), 'rotate keeps remember-me');
+  });
+});
+
+describe('verify: CSRF', () => {
+  let s;
+  let c;
+  before(async () => {
+    const cfg = sb.writeFile('csrf.ini', '[csrf]\nallowed_origins = https://app.example.com\n');
+    s = await startWithKey(sb, { config: cfg });
+    c = await createSession(s, { user: 'alice' });
+  });
+  after(async () => {
+    if (s?.running) await s.stop();
+  });
+
+  test('safe methods need no proof', T, async () => {
+    for (const method of ['GET', 'HEAD', 'OPTIONS']) {
+      assert.equal((await verify(s, c.token, { method })).status, 200, method);
+    }
+    assert.equal((await verify(s, c.token, { method: 'GET', origin: 'https://evil.example' })).status, 200);
+  });
+
+  test('an unsafe method with neither token nor allowed origin is 403 csrf_failed', T, async () => {
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'post']) {
+      assertError(await verify(s, c.token, { method }), 403, 'csrf_failed', method);
+      assertError(await verify(s, c.token, { method, origin: 'https://evil.example' }), 403, 'csrf_failed', `${method} evil origin`);
+      assertError(await verify(s, c.token, { method, origin: 'https://app.example.com.evil.example' }), 403, 'csrf_failed', 'origin suffix trick');
+      assertError(await verify(s, c.token, { method, csrf_token: 'A'.repeat(43) }), 403, 'csrf_failed', `${method} wrong token`);
+    }
+  });
+
+  test('the session\'s csrf token or an allowed origin passes', T, async () => {
+    const v = await verify(s, c.token, { method: 'POST', csrf_token: c.csrf_token });
+    assert.equal(v.status, 200, v.text);
+    assert.equal((await verify(s, c.token, { method: 'DELETE', origin: 'https://app.example.com' })).status, 200);
+  });
+
+  test('one session\'s csrf token does not pass for another session', T, async () => {
+    const other = await createSession(s, { user: 'alice' });
+    assertError(await verify(s, c.token, { method: 'POST', csrf_token: other.csrf_token }), 403, 'csrf_failed');
+  });
+
+  test('a CSRF failure does not reveal the session', T, async () => {
+    const r = await verify(s, c.token, { method: 'POST' });
+    assert.equal(r.status, 403);
+    assert.ok(!r.text.includes('alice'), r.text);
+    assert.ok(!r.text.includes(c.session_id), r.text);
+  });
+
+  test('an invalid session is 404 whatever the CSRF fields say', T, async () => {
+    assertError(await verify(s, 'A'.repeat(43), { method: 'POST', csrf_token: c.csrf_token }), 404, 'invalid_session');
+  });
+});
+
+describe('verify: CSRF with require_token', () => {
+  test('an allowed origin alone is not enough; the token is', T, async () => {
+    const cfg = sb.writeFile('csrf-req.ini', '[csrf]\nallowed_origins = https://app.example.com\nrequire_token = true\n');
+    const s = await startWithKey(sb, { config: cfg });
+    try {
+      const c = await createSession(s, { user: 'alice' });
+      assertError(await verify(s, c.token, { method: 'POST', origin: 'https://app.example.com' }), 403, 'csrf_failed');
+      assert.equal((await verify(s, c.token, { method: 'POST', origin: 'https://app.example.com', csrf_token: c.csrf_token })).status, 200);
+    } finally {
+      await s.stop();
+    }
+  });
+});

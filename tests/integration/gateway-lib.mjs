@@ -1,0 +1,235 @@
+// gateway-lib.mjs - helpers for the gateway tests (not a test file): a tiny protected
+// application, real nginx and real Caddy started from examples/ on free loopback ports with
+// temporary configurations, a cookie jar, and a browser-like client for the login form.
+//
+// nginx and Caddy are the Debian packages (scripts/deps.sh installs them). A test that cannot
+// start them fails: it never skips silently.
+
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+
+import { REPO, run, sleep, assertNoSanitizerReport } from './lib.mjs';
+
+export const PASSWORD = 'correct horse battery';
+
+/* A port that was free a moment ago on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, what, child, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect({ host: '127.0.0.1', port }, () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (child && child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}: ${child.output}`);
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port} in ${timeoutMs} ms: ${child?.output ?? ''}`);
+    await sleep(30);
+  }
+}
+
+/* The protected application: answers every request with what it saw, as JSON. */
+export async function startApp() {
+  const seen = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      const rec = { method: req.method, url: req.url, headers: req.headers, body };
+      seen.push(rec);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(rec));
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { port: server.address().port, seen, close: () => new Promise((r) => server.close(r)) };
+}
+
+function fill(template, vars) {
+  let text = fs.readFileSync(path.join(REPO, template), 'utf8');
+  for (const [k, v] of Object.entries(vars)) text = text.replaceAll(`@${k}@`, String(v));
+  const left = /@[A-Z]+@/.exec(text);
+  assert.equal(left, null, `unfilled placeholder ${left?.[0]} in ${template}`);
+  return text;
+}
+
+function spawnLogged(cmd, args, env) {
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.output = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (child.output += d));
+  child.stderr.setEncoding('utf8').on('data', (d) => (child.output += d));
+  child.exited = new Promise((r) => child.on('close', (code, signal) => r({ code, signal })));
+  return child;
+}
+
+async function stopChild(child, sig = 'SIGTERM') {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(sig);
+  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await child.exited;
+  clearTimeout(t);
+}
+
+/* nginx from examples/nginx/nginx.conf, in the foreground, on a free port. */
+export async function startNginx(root, sessiondPort, appPort, port) {
+  const prefix = fs.mkdtempSync(path.join(root, 'nginx-'));
+  const conf = path.join(prefix, 'nginx.conf');
+  fs.writeFileSync(conf, fill('examples/nginx/nginx.conf', {
+    PREFIX: prefix, LISTEN: `127.0.0.1:${port}`, SESSIOND: `127.0.0.1:${sessiondPort}`, APP: `127.0.0.1:${appPort}`,
+  }));
+  // As root, nginx's workers would run as nobody and could not use the private temp dir.
+  const g = process.getuid() === 0 ? 'daemon off; user root;' : 'daemon off;';
+  const child = spawnLogged('nginx', ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'error.log'), '-g', g], process.env);
+  await waitForPort(port, 'nginx', child);
+  return { port, url: `http://127.0.0.1:${port}`, child, prefix, stop: () => stopChild(child, 'SIGQUIT') };
+}
+
+/* Caddy from examples/caddy/Caddyfile, with its state in a temporary directory. */
+export async function startCaddy(root, sessiondPort, appPort, port) {
+  const dir = fs.mkdtempSync(path.join(root, 'caddy-'));
+  const file = path.join(dir, 'Caddyfile');
+  fs.writeFileSync(file, fill('examples/caddy/Caddyfile', {
+    LISTEN: `http://127.0.0.1:${port}`, SESSIOND: `127.0.0.1:${sessiondPort}`, APP: `127.0.0.1:${appPort}`,
+  }));
+  const env = { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, 'data'), XDG_CONFIG_HOME: path.join(dir, 'config') };
+  const child = spawnLogged('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], env);
+  await waitForPort(port, 'caddy', child);
+  return { port, url: `http://127.0.0.1:${port}`, child, stop: () => stopChild(child) };
+}
+
+/* sessiond's configuration for a gateway in front of it at `publicUrl`. */
+export function gatewayConfig(publicUrl, extra = '') {
+  return `[server]
+public_url = ${publicUrl}
+trusted_proxies = 127.0.0.1
+[login]
+argon2_ops = 1
+argon2_mem = 8m
+[rule adminhost]
+host = admin.test
+policy = role:admin
+[rule static]
+path = /static/*
+methods = GET,HEAD
+policy = public
+[rule admin]
+path = /admin/*
+policy = role:admin
+[rule app]
+policy = authenticated
+${extra}`;
+}
+
+/* `sessiond user add NAME --password-stdin` on a data directory. */
+export async function addUser(data, name, { password = PASSWORD, roles, config } = {}) {
+  const args = ['user', 'add', name, '--password-stdin', '--data', data];
+  if (roles) args.push('--roles', roles);
+  if (config) args.push('-c', config);
+  const r = await run(args, { input: `${password}\n` });
+  assert.equal(r.code, 0, `user add ${name}: ${r.stderr}`);
+  assertNoSanitizerReport(r.stderr, 'user add');
+}
+
+/* ---- a small browser --------------------------------------------------------------------- */
+
+export class Jar {
+  constructor() {
+    this.cookies = new Map();
+  }
+
+  /* Applies the Set-Cookie headers of a response (Max-Age=0 deletes). */
+  take(headers) {
+    for (const line of headers['set-cookie'] || []) {
+      const [pair, ...attrs] = line.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      if (attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+
+  header() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+/* One request through a gateway on `port`, keeping cookies in `jar`. Never follows redirects. */
+export function browse(port, method, urlPath, { jar, headers = {}, form, body, agent = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const h = { ...headers };
+    if (jar && jar.cookies.size > 0) h.Cookie = jar.header();
+    let payload;
+    if (form) {
+      payload = Buffer.from(new URLSearchParams(form).toString());
+      h['Content-Type'] = 'application/x-www-form-urlencoded';
+    } else if (body !== undefined) {
+      payload = Buffer.from(body);
+    }
+    if (payload) h['Content-Length'] = String(payload.length);
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers: h, agent, timeout: 20000 });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${urlPath}: no answer`)));
+    req.on('error', reject);
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => {
+        if (jar) jar.take(res.headers);
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+    });
+    req.end(payload);
+  });
+}
+
+/* The hidden fields of the login page in `html`. */
+export function formFields(html) {
+  const out = {};
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    out[m[1]] = m[2].replaceAll('&amp;', '&').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>');
+  }
+  return out;
+}
+
+/* Opens the login page (as a redirect would) and submits it. Returns the POST's answer. */
+export async function login(port, jar, user, password, { rd, remember, headers = {} } = {}) {
+  const page = await browse(port, 'GET', `/auth/login${rd !== undefined ? `?rd=${encodeURIComponent(rd)}` : ''}`, { jar, headers });
+  assert.equal(page.status, 200, `login page: ${page.status} ${page.text}`);
+  const fields = formFields(page.text);
+  assert.ok(fields.csrf, 'the login form carries a CSRF proof');
+  const form = { username: user, password, rd: fields.rd ?? '', csrf: fields.csrf };
+  if (remember) form.remember = '1';
+  return browse(port, 'POST', '/auth/login', { jar, form, headers });
+}
+
+export function which(cmd) {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}

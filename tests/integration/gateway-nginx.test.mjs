@@ -1,0 +1,261 @@
+// gateway-nginx.test.mjs - sessiond behind real nginx (examples/nginx/nginx.conf, auth_request)
+// in front of a small protected application: the login round trip, identity headers and their
+// stripping, role rules, logout and replay, revocation by the admin CLI, and login throttling.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+
+import { Sandbox, run, TEST_TIMEOUT_MS } from './lib.mjs';
+import { PASSWORD, Jar, addUser, browse, freePort, gatewayConfig, login, startApp, startNginx } from './gateway-lib.mjs';
+
+const T = { timeout: TEST_TIMEOUT_MS };
+let sb, app, srv, nginx, port, data;
+
+before(async () => {
+  sb = new Sandbox('sessiond-nginx-');
+  app = await startApp();
+  port = await freePort();
+  data = sb.dataDir();
+  const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`));
+  await addUser(data, 'alice', { roles: 'dev', config });
+  await addUser(data, 'bob', { roles: 'admin,dev', config });
+  await addUser(data, 'carol', { config });
+  await addUser(data, 'dave', { config });
+  srv = await sb.start({ data, config });
+  nginx = await startNginx(sb.root, srv.port, app.port, port);
+});
+
+after(async () => {
+  if (nginx) await nginx.stop();
+  if (app) await app.close();
+  if (srv) await srv.stop();
+  await sb.cleanup();
+});
+
+const get = (path, opts) => browse(port, 'GET', path, opts);
+/* nginx makes redirects absolute (absolute_redirect): compare what follows the origin. */
+const local = (location) => (location || '').replace(`http://127.0.0.1:${port}`, '');
+
+test('an anonymous navigation is sent to the login page and a script gets 401 JSON', T, async () => {
+  const r = await get('/private/page?x=1');
+  assert.equal(r.status, 302);
+  assert.equal(local(r.headers.location), '/auth/login?rd=/private/page?x=1');
+  const x = await get('/private/page', { headers: { Accept: 'application/json' } });
+  assert.equal(x.status, 401);
+  assert.equal(x.json?.error, 'unauthorized');
+  const y = await get('/private/page', { headers: { 'X-Requested-With': 'XMLHttpRequest' } });
+  assert.equal(y.status, 401);
+  assert.equal(app.seen.filter((s) => s.url.startsWith('/private')).length, 0, 'the app saw nothing');
+});
+
+test('a public rule lets anonymous requests through without identity, even forged', T, async () => {
+  const r = await get('/static/site.css', { headers: { 'X-Auth-User': 'mallory', 'X-Auth-Roles': 'admin' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.url, '/static/site.css');
+  assert.equal(r.json.headers['x-auth-user'], undefined);
+  assert.equal(r.json.headers['x-auth-roles'], undefined);
+});
+
+test('after login the app sees X-Auth-User and friends, never what the client forged', T, async () => {
+  const jar = new Jar();
+  const r = await login(port, jar, 'alice', PASSWORD, { rd: '/private/page?x=1&y=2' });
+  assert.equal(r.status, 303, r.text);
+  assert.equal(r.headers.location, '/private/page?x=1&y=2');
+  assert.match(r.headers['cache-control'] || '', /no-store/);
+  const set = (r.headers['set-cookie'] || []).find((c) => c.startsWith('sid='));
+  assert.match(set, /^sid=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/);
+  const p = await get('/private/page?x=1&y=2', { jar, headers: { 'X-Auth-User': 'mallory', 'X-Auth-Roles': 'admin' } });
+  assert.equal(p.status, 200, p.text);
+  assert.equal(p.json.headers['x-auth-user'], 'alice');
+  assert.equal(p.json.headers['x-auth-roles'], 'dev');
+  assert.match(p.json.headers['x-auth-session'], /^[0-9a-f]{32}$/);
+  assert.match(p.json.headers['x-auth-expires'], /^\d+$/);
+  const who = await get('/auth/whoami', { jar });
+  assert.equal(who.status, 200);
+  assert.equal(who.json.user, 'alice');
+  assert.equal(who.json.session_id, p.json.headers['x-auth-session']);
+  assert.match(who.headers['cache-control'], /no-store/);
+});
+
+test('a role rule gives 403 to a user without the role and 200 to one with it', T, async () => {
+  const alice = new Jar();
+  assert.equal((await login(port, alice, 'alice', PASSWORD)).status, 303);
+  assert.equal((await get('/admin/users', { jar: alice })).status, 403);
+  const bob = new Jar();
+  assert.equal((await login(port, bob, 'bob', PASSWORD)).status, 303);
+  const r = await get('/admin/users', { jar: bob });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.headers['x-auth-user'], 'bob');
+});
+
+test('a client cannot choose what verify checks, nor slip past a rule with path or host tricks', T, async () => {
+  // Anonymous: headers describing another (public) request are the proxy's to set, not ours.
+  for (const h of [{ 'X-Forwarded-Uri': '/static/x' }, { 'X-Original-URI': '/static/x' },
+    { 'X-Forwarded-Uri': '/static/x', 'X-Forwarded-Method': 'GET' }]) {
+    const r = await get('/admin/secret', { headers: { ...h, Accept: 'application/json' } });
+    assert.notEqual(r.status, 200, `forged ${JSON.stringify(h)} let an anonymous request through`);
+  }
+  for (const path of ['/static/../admin/x', '/static/%2e%2e/admin/x', '/static/x/../../admin/x',
+    '/static/%2E%2E/admin/x', '/static/..%2fadmin/x', '/static%2f..%2fadmin/x']) {
+    const r = await get(path, { headers: { Accept: 'application/json' } });
+    assert.notEqual(r.status, 200, `${path} reached the app anonymously`);
+  }
+  // alice has no admin role: none of these spellings of /admin may pass with her identity.
+  const alice = new Jar();
+  assert.equal((await login(port, alice, 'alice', PASSWORD)).status, 303);
+  for (const path of ['//admin/x', '/%61dmin/x', '/Admin/x', '/admin;x/y', '/./admin/x', '/admin/./x']) {
+    const r = await get(path, { jar: alice, headers: { Accept: 'application/json' } });
+    assert.notEqual(r.status, 200, `${path} let alice through to an admin path`);
+  }
+  for (const host of ['admin.test', 'admin.test.', 'ADMIN.test:80']) {
+    const r = await get('/private/page', { jar: alice, headers: { Host: host, Accept: 'application/json' } });
+    assert.notEqual(r.json?.headers?.['x-auth-user'], 'alice', `Host ${host}: passed as alice`);
+  }
+});
+
+test('logout clears the cookie and redirects; the old cookie replayed gives 401', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'dave', PASSWORD)).status, 303);
+  const old = jar.cookies.get('sid');
+  assert.equal((await get('/private', { jar })).status, 200);
+  const out = await browse(port, 'POST', '/auth/logout', { jar, headers: { Origin: `http://127.0.0.1:${port}` } });
+  assert.equal(out.status, 303);
+  assert.equal(out.headers.location, '/auth/login');
+  assert.equal(out.headers['clear-site-data'], '"cache"');
+  assert.ok((out.headers['set-cookie'] || []).some((c) => c === 'sid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax'), out.headers['set-cookie']);
+  assert.equal(jar.cookies.has('sid'), false);
+  const again = await get('/private', { jar });
+  assert.equal(again.status, 302);
+  assert.equal(local(again.headers.location), '/auth/login?rd=/private');
+  const gone = await get('/auth/whoami', { headers: { Cookie: `sid=${old}` } });
+  assert.equal(gone.status, 401);
+  assert.equal(gone.json?.error, 'unauthorized', 'whoami answers JSON even to a browser');
+  const replay = await get('/private', { headers: { Cookie: `sid=${old}`, Accept: 'application/json' } });
+  assert.equal(replay.status, 401);
+  const bearer = await get('/private', { headers: { Authorization: `Bearer ${old}`, Accept: 'application/json' } });
+  assert.equal(bearer.status, 401);
+});
+
+test('keepalive extends the idle deadline and answers both deadlines; cross-site is refused', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'alice', PASSWORD)).status, 303);
+  const k = await browse(port, 'POST', '/auth/keepalive', { jar, headers: { Origin: `http://127.0.0.1:${port}` } });
+  assert.equal(k.status, 200, k.text);
+  assert.ok(k.json.idle_expires_at <= k.json.expires_at);
+  assert.match(k.headers['cache-control'], /no-store/);
+  const cross = await browse(port, 'POST', '/auth/keepalive', { jar, headers: { Origin: 'https://evil.example' } });
+  assert.equal(cross.status, 403);
+  const anon = await browse(port, 'POST', '/auth/keepalive', {});
+  assert.equal(anon.status, 401);
+  assert.equal(anon.json?.error, 'unauthorized');
+});
+
+test('a bearer token works where the cookie does', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'alice', PASSWORD)).status, 303);
+  const r = await get('/private/api', { headers: { Authorization: `Bearer ${jar.cookies.get('sid')}` } });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.headers['x-auth-user'], 'alice');
+});
+
+test('changing roles with the CLI ends the sessions of that user at once', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'carol', PASSWORD)).status, 303);
+  assert.equal((await get('/private', { jar })).status, 200);
+  const r = await run(['user', 'roles', 'carol', 'admin', '--data', data]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await get('/private', { jar, headers: { Accept: 'application/json' } })).status, 401);
+  assert.equal((await login(port, jar, 'carol', PASSWORD)).status, 303);
+  assert.equal((await get('/admin/x', { jar })).status, 200, 'the new role holds after a new login');
+});
+
+test('a login form posted from another site is refused', T, async () => {
+  const jar = new Jar();
+  const page = await get('/auth/login', { jar });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)[1];
+  const cross = await browse(port, 'POST', '/auth/login', {
+    jar, form: { username: 'alice', password: PASSWORD, csrf }, headers: { Origin: 'https://evil.example' },
+  });
+  assert.equal(cross.status, 403);
+  const noProof = await browse(port, 'POST', '/auth/login', { jar, form: { username: 'alice', password: PASSWORD } });
+  assert.equal(noProof.status, 403);
+  const otherBrowser = await browse(port, 'POST', '/auth/login', { form: { username: 'alice', password: PASSWORD, csrf } });
+  assert.equal(otherBrowser.status, 403, 'a proof without its cookie is worthless');
+  assert.equal(jar.cookies.has('sid'), false);
+});
+
+test('a login replaces the session the browser had (no fixation)', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'alice', PASSWORD)).status, 303);
+  const first = jar.cookies.get('sid');
+  assert.equal((await login(port, jar, 'alice', PASSWORD)).status, 303);
+  assert.notEqual(jar.cookies.get('sid'), first);
+  assert.equal((await get('/private', { headers: { Cookie: `sid=${first}`, Accept: 'application/json' } })).status, 401);
+});
+
+test('five wrong passwords, then 429 with Retry-After, also for the right password', T, async () => {
+  const jar = new Jar();
+  const from = { 'X-Forwarded-For': '10.9.0.1' };
+  for (let i = 0; i < 5; i++) {
+    const r = await login(port, jar, 'dave', 'wrong password', { headers: from });
+    assert.equal(r.status, 401, `try ${i + 1}`);
+    assert.match(r.text, /Invalid username or password/);
+  }
+  const locked = await login(port, jar, 'dave', PASSWORD, { headers: from });
+  assert.equal(locked.status, 429);
+  assert.ok(Number(locked.headers['retry-after']) > 0, `Retry-After: ${locked.headers['retry-after']}`);
+  assert.equal(jar.cookies.has('sid'), false);
+  // The user is locked from any address.
+  const elsewhere = await login(port, new Jar(), 'dave', PASSWORD, { headers: { 'X-Forwarded-For': '10.9.0.2' } });
+  assert.equal(elsewhere.status, 429);
+});
+
+test('an address with too many failures is locked out for every user', T, async () => {
+  const from = { 'X-Forwarded-For': '10.9.0.3' };
+  for (let i = 0; i < 5; i++) {
+    const r = await login(port, new Jar(), `nobody${i}`, 'wrong password', { headers: from });
+    assert.equal(r.status, 401);
+  }
+  assert.equal((await login(port, new Jar(), 'bob', PASSWORD, { headers: from })).status, 429);
+  assert.equal((await login(port, new Jar(), 'bob', PASSWORD, { headers: { 'X-Forwarded-For': '10.9.0.4' } })).status, 303);
+});
+
+test('unsafe methods through verify need the CSRF token or a same-origin browser', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'bob', PASSWORD)).status, 303);
+  const who = await get('/auth/whoami', { jar });
+  const bare = await browse(port, 'POST', '/private/form', { jar, body: 'x=1' });
+  assert.equal(bare.status, 403, 'no token, no Origin, no Sec-Fetch-Site');
+  const cross = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { 'Sec-Fetch-Site': 'cross-site' } });
+  assert.equal(cross.status, 403);
+  const forged = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': 'A'.repeat(43) } });
+  assert.equal(forged.status, 403);
+  const token = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': who.json.csrf_token } });
+  assert.equal(token.status, 200);
+  const same = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { Origin: `http://127.0.0.1:${port}` } });
+  assert.equal(same.status, 200);
+  assert.equal(same.json.body, 'x=1');
+});
+
+test('clients that hang up during the password check, and 50 concurrent logins, are served', T, async () => {
+  // Straight to sessiond: a POST that goes away before its answer. The result comes back to a
+  // request h2o has already freed; the server must drop it, not touch it.
+  const jar = new Jar();
+  const page = await browse(srv.port, 'GET', '/auth/login', { jar });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.text)[1];
+  const body = new URLSearchParams({ username: 'alice', password: PASSWORD, csrf }).toString();
+  for (let i = 0; i < 20; i++) {
+    await new Promise((resolve) => {
+      const sock = net.connect({ host: '127.0.0.1', port: srv.port }, () => {
+        sock.write(`POST /auth/login HTTP/1.1\r\nHost: x\r\nCookie: ${jar.header()}\r\n` +
+          `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        setTimeout(() => { sock.destroy(); resolve(); }, i % 4); // before, or while, it hashes
+      });
+      sock.on('error', resolve);
+    });
+  }
+  const logins = await Promise.all(Array.from({ length: 50 }, () => login(port, new Jar(), 'bob', PASSWORD)));
+  assert.deepEqual([...new Set(logins.map((r) => r.status))], [303]);
+  await srv.assertAlive('after hung-up logins');
+});
