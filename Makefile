@@ -8,7 +8,7 @@ PREFIX     ?= /usr/local
 B          ?= build
 SAN        ?= 0
 WERROR     ?= 0
-LIB_PKGS   := libsodium lmdb jansson
+LIB_PKGS   := libsodium lmdb jansson hiredis
 PKGS       := libh2o-evloop inih $(LIB_PKGS)
 PORT       ?= 8080
 
@@ -124,11 +124,11 @@ install: all
 
 format:
 	clang-format -i $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) include/sessiond/*.h \
-	    $(wildcard src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c)
+	    $(wildcard lib/*.h lib/store/*.h src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c)
 
 format-check:
 	clang-format --dry-run -Werror $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) include/sessiond/*.h \
-	    $(wildcard src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c)
+	    $(wildcard lib/*.h lib/store/*.h src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c)
 
 clean:
 	rm -rf build build-asan sessiond

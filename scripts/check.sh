@@ -3,6 +3,9 @@
 # against the normal build, then both again against the ASan+UBSan build, then the example that
 # links libsessiond through pkg-config. Prints one "N passed, N failed" line at the end and exits
 # non-zero when anything failed or could not run.
+# The Redis backend's unit tests use a private redis-server started here on a free loopback port
+# with a temporary directory (SESSD_TEST_REDIS_URL), stopped at the end; the integration
+# tests start their own.
 #   scripts/check.sh                 everything
 #   scripts/check.sh --asan-only     only the sanitizer pass
 #   scripts/check.sh --unit-only B   only the unit tests of build dir B
@@ -14,6 +17,46 @@ pass=0; fail=0; errors=()
 logdir=$(mktemp -d /tmp/sessiond-check.XXXXXX)
 
 note_fail() { errors+=("$1"); }
+
+redis_pid=""
+# A free loopback TCP port (Node is needed for the integration tests anyway).
+free_port() {
+    node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+start_redis() {
+    local dir="$logdir/redis" port i
+    if ! command -v redis-server >/dev/null 2>&1; then
+        note_fail "redis-server is missing (scripts/deps.sh installs it)"; fail=$((fail + 1)); return 1
+    fi
+    mkdir -p "$dir"
+    for i in 1 2 3 4 5; do
+        port=$(free_port) || continue
+        redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
+            --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null 2>&1
+        for _ in $(seq 50); do
+            if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+                redis_pid=$(cat "$dir/redis.pid")
+                export SESSD_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+                echo "redis-server $redis_pid on 127.0.0.1:$port for the unit tests"
+                return 0
+            fi
+            sleep 0.1
+        done
+        [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null
+    done
+    cat "$dir/redis.log" >&2
+    note_fail "could not start redis-server"; fail=$((fail + 1)); return 1
+}
+
+stop_redis() {
+    [ -n "$redis_pid" ] || return 0
+    kill "$redis_pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
+    redis_pid=""
+}
+trap stop_redis EXIT
+start_redis
 
 build() { # build DIR SAN
     if ! make -s -j"$JOBS" B="$1" SAN="$2" WERROR=$W test-bin >"$logdir/build-$1.log" 2>&1; then

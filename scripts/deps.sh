@@ -5,7 +5,7 @@ set -e
 # nginx and caddy are run by the gateway integration tests (their own instances on loopback
 # with temporary configurations; the system services are never used).
 PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
-      libinih-dev libhiredis-dev libcmocka-dev nodejs nginx caddy"
+      libinih-dev libhiredis-dev libcmocka-dev nodejs nginx caddy redis-server"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,10 +1,10 @@
 /*
- * store.h - the one storage interface every backend (memory, lmdb, later redis) implements.
+ * store.h - the one storage interface every backend (memory, lmdb, redis) implements.
  *
  * The interface is made of whole operations, not of get/put: each operation is atomic in the
- * backend (one LMDB write transaction, one lock, one MULTI/EXEC), so that sessiond never does a
- * read-modify-write of a whole session across calls. Semantics every backend keeps alike (the
- * conformance suite in tests/unit/test_store.c checks each of them against every backend):
+ * backend (one LMDB write transaction, one lock, one Redis Lua script), so that sessiond never
+ * does a read-modify-write of a whole session across calls. Semantics every backend keeps alike
+ * (the conformance suite in tests/unit/test_store.c checks each of them against every backend):
  *
  *  - A call that returns 0 for a write has made it durable for that backend (lmdb: committed).
  *  - Writes after creation are update-only: touch, patch and rotate on a session that is absent
@@ -169,19 +169,56 @@ struct sess_store {
     const sess_store_ops *ops;
 };
 
-/* Options for opening a store. */
+/* Levels of the messages a store reports through sess_store_opts.log. */
+enum { SESS_STORE_LOG_INFO = 0, SESS_STORE_LOG_WARN = 1 };
+
+/* Options for opening a store. Fields a backend does not use are ignored; zero means the
+ * default everywhere. */
 typedef struct sess_store_opts {
     const char *path;  /* lmdb: the data directory (the environment lives in PATH/store) */
     size_t map_size;   /* lmdb: maximum size of the data file in bytes; 0 = default (1 GiB) */
     bool read_only;    /* lmdb: open for reading only (the CLI's list commands) */
     bool group_commit; /* lmdb: concurrent writers share fsyncs ([store] fsync = batch); a
                           write still returns only once it is on disk */
+
+    /* redis: where the server is, redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or
+     * unix:PATH[?db=N]. Never copied into an error message (it may hold a password). */
+    const char *redis_url;
+    /* redis with Sentinel: "HOST:PORT,..." of the Sentinels and the name of the master they
+     * watch; every connection goes to the current master. redis_url may then be NULL; when set,
+     * only its password, user and database are used. */
+    const char *redis_sentinels;
+    const char *redis_master;
+    /* redis: prefix of every key and of the invalidation channel, so that several deployments
+     * (or test runs) can share one Redis; at most 64 bytes, no '{' or '}'. NULL: "sessiond:". */
+    const char *redis_prefix;
+    uint32_t redis_connect_timeout_ms; /* redis: bound on opening a connection; 0: 1000 */
+    /* redis: bound on one command, everything included (waiting for a pooled connection,
+     * connecting, the answer, a read's retry): a store call fails with SESS_ESTORE at its first
+     * command that runs out of it, even when Redis hangs; 0: 1000. */
+    uint32_t redis_timeout_ms;
+    uint32_t redis_pool; /* redis: connections per handle, opened on demand; 0: 8 */
+    /* redis: keep a near cache of lookups, API keys and preferences in this process,
+     * invalidated through Redis pub/sub by every writer (see lib/store/redis_cache.c). */
+    bool redis_cache;
+    uint32_t redis_cache_ttl_ms;  /* redis: longest life of a cached answer; 0: 5000 */
+    uint32_t redis_cache_entries; /* redis: most cached answers; 0: 10000 */
+
+    /* May be NULL. Receives events worth an operator's attention (a remote store became
+     * unreachable or reachable again), never a token, a key or a password. Called from any
+     * thread. */
+    void (*log)(void *arg, int level, const char *msg);
+    void *log_arg;
 } sess_store_opts;
 
 /* Open a backend. 0 and *out on success; otherwise a negative sess_err and a reason in `err`
  * (e.g. "data file is corrupt", "map full"). */
 int sess_store_memory_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen);
 int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen);
+/* Redis: opening checks the options and the URL but does not need Redis to be up (a server
+ * starts and reports not ready until it is; call ops->ping to find out). SESS_EINVAL for a
+ * bad URL or prefix, or a rediss:// URL (no TLS in this build). */
+int sess_store_redis_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen);
 
 /* Shared helper for backends: RFC 7386 merge patch of `target` (a JSON object text, may be NULL
  * for {}) with `patch`; result is malloc'ed compact JSON with sorted keys. SESS_EINVAL when

@@ -1,7 +1,9 @@
 /*
- * admin_cmd.c - runs the admin command groups (apikey, session, user) where their store is: on the
- * data directory (lmdb, whether or not a server runs), or inside the running server through
- * its admin socket (memory store, which lives only in the server's process).
+ * admin_cmd.c - runs the admin command groups (apikey, session, user) where their store is: on
+ * the data directory (lmdb, whether or not a server runs), on Redis directly (redis: every server
+ * sees the change on its next request, through its near cache's invalidations), or inside the
+ * running server through its admin socket (memory store, which lives only in the server's
+ * process).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -50,8 +52,9 @@ int cli_admin(const cli_args *args, const char *group)
             r = EXIT_RUNTIME;
         }
     } else if (r == 0) {
-        /* Read-write even to list: a read-only open cannot create a store that no server has
-         * created yet, and listing an empty store should just print nothing. */
+        /* lmdb or redis. Read-write even to list: a read-only open cannot create an lmdb store
+         * that no server has created yet, and listing an empty store should just print
+         * nothing. */
         sess_store *st;
         sess_ctx *ctx;
         r = cli_open(&cfg, false, &st, &ctx);

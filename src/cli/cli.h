@@ -64,7 +64,8 @@ int cli_user_password_word(int argc, char **argv, char **word);
 /* Dispatches an admin command by its group word; what the admin socket runs. */
 int cli_admin_dispatch(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);
 /* Runs an admin command group from the command line: with the memory store through the
- * running server's admin socket, otherwise on the data directory. */
+ * running server's admin socket, otherwise on the store itself (the data directory, or Redis;
+ * the server key always comes from the data directory). */
 int cli_admin(const cli_args *args, const char *group);
 
 int cli_serve(const cli_args *args);

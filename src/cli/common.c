@@ -165,6 +165,51 @@ int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *e
     return sess_key_load_or_create(path, key, err, errlen);
 }
 
+static int open_lmdb(const sessd_config *cfg, bool read_only, sess_store **store)
+{
+    char err[512];
+    sess_store_opts o = {.path = cfg->store_path, .read_only = read_only};
+    if (sess_store_lmdb_open(&o, store, err, sizeof(err)) != 0) {
+        cli_error("cannot open the store in %s: %s", cfg->store_path, err);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* The Redis store's last warning (unreachable, refused, a risky setting), for the one error
+ * line the command prints. The store keeps the pointer: the buffer lives as long as the
+ * process. */
+static char store_why[256];
+
+static void store_warn(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    if (level == SESS_STORE_LOG_WARN)
+        snprintf(store_why, sizeof(store_why), "%s", msg);
+}
+
+/* Redis, as the server sees it (same key prefix), without a near cache: an admin command makes
+ * a few calls and exits. Its writes reach every server's near cache through pub/sub. */
+static int open_redis(const sessd_config *cfg, sess_store **store)
+{
+    char err[512];
+    sess_store_opts o = {.log = store_warn};
+    sessd_redis_opts(cfg, 2, &o);
+    int r = sess_store_redis_open(&o, store, err, sizeof(err));
+    if (r != 0) {
+        cli_error("cannot use the Redis store: %s", err);
+        return r == SESS_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    if ((*store)->ops->ping(*store) != 0) {
+        (*store)->ops->close(*store);
+        cli_error("Redis does not answer at [store] redis_url (%s); check that it runs and that "
+                  "the URL, password and database are right",
+                  store_why[0] ? store_why : "no answer within redis_timeout");
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
 int cli_open(const sessd_config *cfg, bool read_only, sess_store **store, sess_ctx **ctx)
 {
     char err[512];
@@ -174,7 +219,8 @@ int cli_open(const sessd_config *cfg, bool read_only, sess_store **store, sess_c
                   "the command line; use the /v1 API, or --store lmdb");
         return EXIT_USAGE;
     }
-    if (strcmp(cfg->store_kind, "lmdb") != 0) {
+    bool redis = strcmp(cfg->store_kind, "redis") == 0;
+    if (!redis && strcmp(cfg->store_kind, "lmdb") != 0) {
         cli_error("store kind \"%s\" is not available in this build yet", cfg->store_kind);
         return EXIT_USAGE;
     }
@@ -182,18 +228,17 @@ int cli_open(const sessd_config *cfg, bool read_only, sess_store **store, sess_c
         cli_error("%s", err);
         return EXIT_RUNTIME;
     }
-    sess_store_opts o = {.path = cfg->store_path, .read_only = read_only};
-    if (sess_store_lmdb_open(&o, store, err, sizeof(err)) != 0) {
-        cli_error("cannot open the store in %s: %s", cfg->store_path, err);
+    int r = redis ? open_redis(cfg, store) : open_lmdb(cfg, read_only, store);
+    if (r != 0) {
         sess_wipe(key, sizeof(key));
-        return EXIT_RUNTIME;
+        return r;
     }
     sess_policy pol = {0};
     pol.max_per_user = (uint32_t)cfg->max_per_user;
     pol.max_data = (size_t)cfg->max_data;
     pol.argon2_ops = cfg->argon2_ops;
     pol.argon2_mem = (size_t)cfg->argon2_mem;
-    int r = sess_ctx_new(*store, key, &pol, ctx);
+    r = sess_ctx_new(*store, key, &pol, ctx);
     sess_wipe(key, sizeof(key));
     if (r != 0) {
         (*store)->ops->close(*store);

@@ -10,15 +10,15 @@ static const char common[] =
     "Options every command takes:\n"
     "  -c, --config FILE   configuration file (INI; see docs/configuration.md)\n"
     "  --data DIR          data directory (default ./sessiond-data)\n"
-    "  --store KIND        lmdb (default) or memory\n"
-    "  --redis-url URL     for --store redis\n";
+    "  --store KIND        lmdb (default), memory or redis\n"
+    "  --redis-url URL     for --store redis: redis://[:PASSWORD@]HOST[:PORT][/DB]\n";
 
 static const struct {
     const char *name, *text;
 } topics[] = {
     {"serve",
-     "sessiond serve [-c FILE] [--listen HOST:PORT] [--data DIR] [--store lmdb|memory]\n"
-     "               [--threads N] [--public-url URL]\n"
+     "sessiond serve [-c FILE] [--listen HOST:PORT] [--data DIR] [--store lmdb|memory|redis]\n"
+     "               [--redis-url URL] [--threads N] [--public-url URL]\n"
      "  Runs the server in the foreground. Prints 'sessiond listening on http://HOST:PORT'\n"
      "  when ready (with port 0, the port it got). SIGTERM/SIGINT: finish requests in\n"
      "  flight and exit 0. SIGHUP: reload the configuration file; a bad file is refused\n"
@@ -31,7 +31,7 @@ static const struct {
                 "sessiond session revoke ID            end one session\n"
                 "sessiond session revoke --user NAME   end every session of a user (O(1))\n"
                 "  A revoke made while a server runs on the same data is refused by that server\n"
-                "  from its very next request.\n"},
+                "  from its very next request (with redis: by every server on that Redis).\n"},
     {"user", "sessiond user add NAME [--roles a,b] [--password-stdin]   add a login account\n"
              "sessiond user list                  name, roles, enabled/disabled, created,\n"
              "                                    password changed\n"

@@ -3,8 +3,9 @@
  *
  * With the lmdb store these work on the data directory directly, and a running server sees the
  * change on its very next request: every verify reads the store in a fresh read transaction,
- * and LMDB makes another process's commit visible to the next one. With the memory store they
- * run inside the server, through its admin socket.
+ * and LMDB makes another process's commit visible to the next one. With the redis store they
+ * write to Redis, whose scripts publish the invalidations every server's near cache applies.
+ * With the memory store they run inside the server, through its admin socket.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -523,23 +523,25 @@ static int v1_user_prefs(h2o_req_t *req, const char *user, json_t *body)
 
 /* ---- routing ------------------------------------------------------------------------------ */
 
-static bool authorized(h2o_req_t *req)
+/* 0 when the request carries a current API key; otherwise the status of the answer sent: 401,
+ * or 503 when the store cannot say (fail closed, and not a misleading 401). */
+static int authorize(h2o_req_t *req)
 {
     size_t len;
     const char *key = http_bearer(req, &len);
     char name[SESS_APIKEY_NAME_MAX + 1];
     int r = key != NULL ? sess_apikey_check(sessd_srv.ctx, key, len, name) : SESS_EUNAUTHORIZED;
     if (r == 0)
-        return true;
+        return 0;
     if (r != SESS_EUNAUTHORIZED) {
         /* The store could not say: an outage, not a bad key. */
         http_send_error(req, r, NULL);
-        return false;
+        return sess_err_http_status(r);
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
                    H2O_STRLIT("Bearer realm=\"sessiond\""));
     http_send_error(req, SESS_EUNAUTHORIZED, NULL);
-    return false;
+    return 401;
 }
 
 static int method_not_allowed(h2o_req_t *req, const char *allow)
@@ -653,8 +655,9 @@ int sessd_api_v1(h2o_req_t *req, const char *path, size_t len, enum sessd_route 
     }
     if (!allowed(req, allow))
         return method_not_allowed(req, allow);
-    if (!authorized(req))
-        return 401;
+    int denied = authorize(req);
+    if (denied != 0)
+        return denied;
     if (*route == SESSD_ROUTE_V1_SESSION && !id_ok) {
         http_send_error(req, SESS_ENOTFOUND, "no such session");
         return 404;

@@ -42,7 +42,17 @@ extern char **environ;
 #define EXCERPT_MAX 48
 #define WHY_MAX 384
 
-typedef enum opt_type { T_STRING, T_BOOL, T_INT, T_COUNT, T_DURATION, T_SIZE, T_ENUM } opt_type;
+/* T_MILLIS: a duration kept in milliseconds (timeouts shorter than a second). */
+typedef enum opt_type {
+    T_STRING,
+    T_BOOL,
+    T_INT,
+    T_COUNT,
+    T_DURATION,
+    T_MILLIS,
+    T_SIZE,
+    T_ENUM
+} opt_type;
 
 enum {
     F_RELOAD = 1,   /* SIGHUP may change it */
@@ -70,8 +80,8 @@ typedef struct opt {
 } opt;
 
 static check_fn check_listen, check_public_url, check_base_path, check_cidr_list, check_redis_url,
-    check_hostport_list, check_name, check_cookie_name, check_cookie_domain, check_origin_list,
-    check_forward, check_seal, check_methods, check_policy;
+    check_redis_prefix, check_hostport_list, check_name, check_cookie_name, check_cookie_domain,
+    check_origin_list, check_forward, check_seal, check_methods, check_policy;
 
 /* Field position and size, with a compile-time check that the field has the C type the option
  * type stores (a mismatch fails _Generic, so the table cannot write an int64_t into an int). */
@@ -92,6 +102,8 @@ static check_fn check_listen, check_public_url, check_base_path, check_cidr_list
     {sec, key, T_COUNT, FIELD(sessd_config, f, uint64_t *), def, lo, hi, NULL, NULL, flags, desc}
 #define O_DUR(sec, key, f, def, lo, hi, flags, desc) \
     {sec, key, T_DURATION, FIELD(sessd_config, f, int64_t *), def, lo, hi, NULL, NULL, flags, desc}
+#define O_MS(sec, key, f, def, lo, hi, flags, desc) \
+    {sec, key, T_MILLIS, FIELD(sessd_config, f, int64_t *), def, lo, hi, NULL, NULL, flags, desc}
 #define O_SIZE(sec, key, f, def, lo, hi, flags, desc) \
     {sec, key, T_SIZE, FIELD(sessd_config, f, uint64_t *), def, lo, hi, NULL, NULL, flags, desc}
 #define R_STR(key, f, check, flags, desc) \
@@ -127,13 +139,31 @@ static const opt options[] = {
     O_STR("store", "path", store_path, "", NULL, 0,
           "Directory of the lmdb store; empty: the data directory (--data)."),
     O_STR("store", "redis_url", redis_url, "", check_redis_url, F_SECRET,
-          "redis://[:PASSWORD@]HOST[:PORT][/DB], rediss:// for TLS, or unix:PATH. Never quoted in "
-          "messages."),
+          "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix:PATH[?db=N] (no TLS: rediss:// is "
+          "refused). Never quoted in messages."),
     O_STR("store", "redis_sentinels", redis_sentinels, "", check_hostport_list, 0,
           "Comma list of Sentinel HOST:PORT addresses; used with redis_master instead of "
-          "redis_url."),
+          "redis_url, whose password and database (not host) still apply when set."),
     O_STR("store", "redis_master", redis_master, "", check_name, 0,
           "Name of the master to ask the Sentinels for."),
+    O_STR("store", "redis_prefix", redis_prefix, "sessiond:", check_redis_prefix, 0,
+          "Prefix of every Redis key and of the invalidation channel; give deployments sharing "
+          "one Redis different prefixes."),
+    O_MS("store", "redis_connect_timeout", redis_connect_timeout, "1s", 10, 60000, 0,
+         "Longest wait for a new connection to Redis (within redis_timeout)."),
+    O_MS("store", "redis_timeout", redis_timeout, "1s", 10, 60000, 0,
+         "Longest time one Redis command may take, all included (a free pooled connection, "
+         "connecting, the answer); past it the request fails with 503 store_unavailable."),
+    O_COUNT("store", "redis_pool", redis_pool, "0", 0, 1024, 0,
+            "Connections to Redis; 0: threads + 2, so that no thread waits for one."),
+    O_BOOL("store", "redis_cache", redis_cache, "true", 0,
+           "Answer verify, API key checks and preferences from a near cache in this process, "
+           "invalidated over Redis pub/sub by every write (see docs/redis.md)."),
+    O_MS("store", "redis_cache_ttl", redis_cache_ttl, "5s", 100, 3600000, 0,
+         "Longest life of a near cache entry: the bound on staleness should invalidations stop "
+         "arriving unnoticed."),
+    O_COUNT("store", "redis_cache_size", redis_cache_size, "10000", 16, 10000000, 0,
+            "Most entries in the near cache (about 2 KiB each, plus session data)."),
     O_ENUM("store", "fsync", fsync, "always", "always|batch", 0,
            "lmdb: always syncs every commit; batch groups concurrent commits into one sync. "
            "Either way a write is acknowledged only once durable."),
@@ -326,6 +356,23 @@ int sessd_parse_duration(const char *s, int64_t *out)
     return 0;
 }
 
+int sessd_parse_millis(const char *s, int64_t *out)
+{
+    uint64_t v, mul = 1000;
+    if (s == NULL || parse_digits(&s, &v) < 0)
+        return -1;
+    if (strcmp(s, "ms") == 0)
+        mul = 1;
+    else if (strcmp(s, "m") == 0)
+        mul = 60000;
+    else if (strcmp(s, "s") != 0 && *s != '\0')
+        return -1;
+    if (v > (uint64_t)INT64_MAX / mul)
+        return -1;
+    *out = (int64_t)(v * mul);
+    return 0;
+}
+
 int sessd_parse_size(const char *s, uint64_t *out)
 {
     uint64_t v, mul = 1;
@@ -421,6 +468,20 @@ static const char *fmt_duration(uint64_t v, char *buf, size_t n)
     return buf;
 }
 
+/* 1500 -> "1500ms", 2000 -> "2s", 60000 -> "1m". */
+static const char *fmt_millis(uint64_t v, char *buf, size_t n)
+{
+    if (v == 0)
+        snprintf(buf, n, "0");
+    else if (v % 60000 == 0)
+        snprintf(buf, n, "%" PRIu64 "m", v / 60000);
+    else if (v % 1000 == 0)
+        snprintf(buf, n, "%" PRIu64 "s", v / 1000);
+    else
+        snprintf(buf, n, "%" PRIu64 "ms", v);
+    return buf;
+}
+
 static const char *fmt_size(uint64_t v, char *buf, size_t n)
 {
     if (v != 0 && v % GIB == 0)
@@ -438,6 +499,8 @@ static const char *fmt_number(const opt *o, uint64_t v, char *buf, size_t n)
 {
     if (o->type == T_DURATION)
         return fmt_duration(v, buf, n);
+    if (o->type == T_MILLIS)
+        return fmt_millis(v, buf, n);
     if (o->type == T_SIZE)
         return fmt_size(v, buf, n);
     snprintf(buf, n, "%" PRIu64, v);
@@ -455,6 +518,7 @@ static const char *type_name(opt_type t)
     case T_COUNT:
         return "integer";
     case T_DURATION:
+    case T_MILLIS:
         return "duration";
     case T_SIZE:
         return "size";
@@ -475,6 +539,8 @@ static const char *type_hint(const opt *o)
         return "use a whole number";
     case T_DURATION:
         return "use a whole number with an optional s, m, h or d suffix, e.g. 30m";
+    case T_MILLIS:
+        return "use a whole number with an optional ms, s or m suffix, e.g. 500ms";
     case T_SIZE:
         return "use a whole number of bytes with an optional k, m or g suffix, e.g. 64k";
     default:
@@ -760,11 +826,27 @@ static bool check_cidr_list(const char *v, char *why, size_t n)
 static bool check_redis_url(const char *v, char *why, size_t n)
 {
     /* The URL may hold a password: never quote it. */
-    if (*v == '\0' || strncmp(v, "redis://", 8) == 0 || strncmp(v, "rediss://", 9) == 0 ||
-        strncmp(v, "unix:", 5) == 0)
+    if (strncmp(v, "rediss://", 9) == 0) {
+        snprintf(why, n,
+                 "rediss:// (TLS) is not supported: this build's hiredis has no TLS; use redis:// "
+                 "on a trusted network or through a TLS tunnel");
+        return false;
+    }
+    if (*v == '\0' || strncmp(v, "redis://", 8) == 0 || strncmp(v, "unix:", 5) == 0)
         return true;
-    snprintf(why, n, "must start with redis://, rediss:// or unix:");
+    snprintf(why, n, "must start with redis:// or unix:");
     return false;
+}
+
+/* The backend refuses braces (they would change Redis Cluster hash tags) and long prefixes. */
+static bool check_redis_prefix(const char *v, char *why, size_t n)
+{
+    char exbuf[EXCERPT_MAX + 8];
+    if (strlen(v) > 64 || strpbrk(v, "{} \t") != NULL) {
+        snprintf(why, n, "\"%s\": at most 64 bytes, without '{', '}' or spaces", EX(v));
+        return false;
+    }
+    return true;
 }
 
 static bool check_name(const char *v, char *why, size_t n)
@@ -998,6 +1080,13 @@ static int opt_store(const opt *o, void *base, const char *value, char *why, siz
         }
         v = (uint64_t)d;
         break;
+    case T_MILLIS:
+        if (sessd_parse_millis(value, &d) < 0) {
+            snprintf(why, n, "\"%s\" is not a duration; %s", shown, type_hint(o));
+            return -1;
+        }
+        v = (uint64_t)d;
+        break;
     case T_SIZE:
         if (sessd_parse_size(value, &v) < 0) {
             snprintf(why, n, "\"%s\" is not a size; %s", shown, type_hint(o));
@@ -1012,7 +1101,7 @@ static int opt_store(const opt *o, void *base, const char *value, char *why, siz
     }
     if (o->type == T_INT)
         *(int *)f = (int)v;
-    else if (o->type == T_DURATION)
+    else if (o->type == T_DURATION || o->type == T_MILLIS)
         *(int64_t *)f = (int64_t)v;
     else
         *(uint64_t *)f = v;
@@ -1054,6 +1143,7 @@ static int opt_validate(const opt *o, void *base, char *why, size_t n)
         v = (uint64_t) * (const int *)f;
         break;
     case T_DURATION:
+    case T_MILLIS:
         if (*(const int64_t *)f < 0) {
             snprintf(why, n, "is negative");
             return -1;

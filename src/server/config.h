@@ -39,7 +39,14 @@ typedef struct sessd_config {
     char redis_url[512];
     char redis_sentinels[SESSD_STR];
     char redis_master[128];
-    char fsync[16]; /* always|batch, default always */
+    char redis_prefix[65];         /* default "sessiond:" */
+    int64_t redis_connect_timeout; /* milliseconds, default 1000 */
+    int64_t redis_timeout;         /* milliseconds, default 1000 */
+    uint64_t redis_pool;           /* 0 = threads + 2 */
+    bool redis_cache;              /* near cache, default true */
+    int64_t redis_cache_ttl;       /* milliseconds, default 5000 */
+    uint64_t redis_cache_size;     /* entries, default 10000 */
+    char fsync[16];                /* always|batch, default always */
     /* [session] */
     char cookie_name[128]; /* default: __Host-sid under https, sid otherwise */
     char cookie_domain[256];
@@ -122,5 +129,7 @@ void sessd_config_write_docs(FILE *out);
  * "64", "64k", "1m" -> bytes. -1 on anything else (negative, overflow, junk). */
 int sessd_parse_duration(const char *s, int64_t *out);
 int sessd_parse_size(const char *s, uint64_t *out);
+/* "250ms", "2s", "1m", "3" (seconds) -> milliseconds; -1 on anything else. */
+int sessd_parse_millis(const char *s, int64_t *out);
 
 #endif

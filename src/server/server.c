@@ -395,7 +395,42 @@ static void wait_for_signals(void)
 
 /* ---- start and stop ---------------------------------------------------------------------- */
 
-static int open_store(const sessd_config *c, char *err, size_t errlen)
+void sessd_redis_opts(const sessd_config *c, uint32_t pool, sess_store_opts *o)
+{
+    o->redis_url = c->redis_url;
+    o->redis_sentinels = c->redis_sentinels;
+    o->redis_master = c->redis_master;
+    o->redis_prefix = c->redis_prefix;
+    o->redis_connect_timeout_ms = (uint32_t)c->redis_connect_timeout;
+    o->redis_timeout_ms = (uint32_t)c->redis_timeout;
+    o->redis_pool = c->redis_pool > 0 ? (uint32_t)c->redis_pool : pool;
+    o->redis_cache = false;
+    o->redis_cache_ttl_ms = (uint32_t)c->redis_cache_ttl;
+    o->redis_cache_entries = (uint32_t)c->redis_cache_size;
+}
+
+/* The store's own events (Redis unreachable or back, the near cache's subscription) go to the
+ * log; they never carry a secret. */
+static void store_log(void *arg, int level, const char *msg)
+{
+    (void)arg;
+    sessd_log(level == SESS_STORE_LOG_WARN ? SESSD_LOG_WARN : SESSD_LOG_NOTICE, "store: %s", msg);
+}
+
+/* Redis: one connection per worker thread, plus the main and the admin thread. The server
+ * starts even when Redis is down: /readyz says 503 until it answers. */
+static int open_redis(const sessd_config *c, int nthreads, char *err, size_t errlen)
+{
+    sess_store_opts o = {.log = store_log};
+    sessd_redis_opts(c, (uint32_t)nthreads + 2, &o);
+    o.redis_cache = c->redis_cache;
+    int r = sess_store_redis_open(&o, &sessd_srv.store, err, errlen);
+    if (r == 0 && sessd_srv.store->ops->ping(sessd_srv.store) != 0)
+        sessd_log(SESSD_LOG_WARN, "Redis does not answer yet; /readyz answers 503 until it does");
+    return r;
+}
+
+static int open_store(const sessd_config *c, int nthreads, char *err, size_t errlen)
 {
     sess_store_opts o = {.path = c->store_path, .group_commit = strcmp(c->fsync, "batch") == 0};
     int r;
@@ -403,6 +438,8 @@ static int open_store(const sessd_config *c, char *err, size_t errlen)
         r = sess_store_memory_open(&o, &sessd_srv.store, err, errlen);
     else if (strcmp(c->store_kind, "lmdb") == 0)
         r = sess_store_lmdb_open(&o, &sessd_srv.store, err, errlen);
+    else if (strcmp(c->store_kind, "redis") == 0)
+        r = open_redis(c, nthreads, err, errlen);
     else {
         snprintf(err, errlen, "store kind \"%s\" is not available in this build yet",
                  c->store_kind);
@@ -451,7 +488,10 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
         fprintf(stderr, "sessiond: %s\n", err);
         return 1;
     }
-    if (open_store(cfg, err, sizeof(err)) != 0) {
+    int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nthreads < 1)
+        nthreads = 1;
+    if (open_store(cfg, nthreads, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: cannot open the %s store: %s\n", cfg->store_kind, err);
         sess_wipe(key, sizeof(key));
         return 1;
@@ -539,8 +579,12 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     bool v6 = strchr(host, ':') != NULL;
     printf("sessiond listening on http://%s%s%s:%s\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
     fflush(stdout);
-    sessd_log(SESSD_LOG_INFO, "%d threads, %s store at %s", nthreads, cfg->store_kind,
-              cfg->store_path);
+    if (strcmp(cfg->store_kind, "redis") == 0)
+        sessd_log(SESSD_LOG_INFO, "%d threads, redis store (key prefix %s, near cache %s)",
+                  nthreads, cfg->redis_prefix, cfg->redis_cache ? "on" : "off");
+    else
+        sessd_log(SESSD_LOG_INFO, "%d threads, %s store at %s", nthreads, cfg->store_kind,
+                  cfg->store_path);
 
     wait_for_signals();
     atomic_store(&sessd_srv.stopping, true);

@@ -41,4 +41,8 @@ int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *e
 /* Policy for lib/session from a configuration. */
 void sessd_policy_from_config(const sessd_config *c, sess_policy *p);
 
+/* Options of the Redis store from [store], with `pool` connections when [store] redis_pool is 0.
+ * The near cache stays off: only a server turns it on. */
+void sessd_redis_opts(const sessd_config *c, uint32_t pool, sess_store_opts *o);
+
 #endif

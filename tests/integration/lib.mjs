@@ -91,10 +91,161 @@ export class Sandbox {
     return s;
   }
 
+  /* A redis-server of this sandbox (see RedisServer), stopped by cleanup(). */
+  async startRedis(opts) {
+    const r = await RedisServer.start(path.join(this.root, `redis-${++this.n}`), opts);
+    this.redis = this.redis || new Set();
+    this.redis.add(r);
+    return r;
+  }
+
   async cleanup() {
     for (const s of this.servers) if (s.running) s.killNow();
+    for (const r of this.redis || []) r.killNow();
     await Promise.all([...this.servers].map((s) => s.exited));
+    await Promise.all([...(this.redis || [])].map((r) => r.exited));
     fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/* ---- redis-server ------------------------------------------------------------------------ */
+
+/* A free TCP port on 127.0.0.1 (bound and released; a race with another process is unlikely). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/* Sends one command in RESP and resolves the first line of the answer (e.g. "+PONG"), or
+ * rejects after `timeout`. Enough for PING, CLIENT, CONFIG and DEBUG commands in tests. */
+export function redisCommand(port, args, timeout = 2000) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    let buf = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`redis ${args[0]}: no answer in ${timeout} ms`));
+    }, timeout);
+    sock.on('connect', () => sock.write(`*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(String(a))}\r\n${a}\r\n`).join('')));
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      const nl = buf.indexOf('\r\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve(buf.slice(0, nl));
+      }
+    });
+    sock.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/* A private redis-server on a free loopback port with its own directory. With `persist` it
+ * keeps an append-only file synced on every write, so that a restart loses nothing. `args` are
+ * added to the command line (e.g. --replicaof HOST PORT). With `sentinel` (a master's name,
+ * host and port) it runs as a Sentinel watching that master instead. */
+export class RedisServer {
+  static async start(dir, { persist = true, args = [], sentinel, timeout = START_TIMEOUT_MS } = {}) {
+    const r = new RedisServer();
+    r.dir = dir;
+    r.persist = persist;
+    r.extraArgs = args;
+    r.sentinel = sentinel;
+    fs.mkdirSync(dir, { recursive: true });
+    r.port = await freePort();
+    r.url = `redis://127.0.0.1:${r.port}/0`;
+    await r._spawn(timeout);
+    return r;
+  }
+
+  /* Sentinel rewrites its configuration file, so it gets one of its own. */
+  _sentinelArgs() {
+    const { name, host, port } = this.sentinel;
+    const conf = path.join(this.dir, 'sentinel.conf');
+    if (!fs.existsSync(conf))
+      fs.writeFileSync(conf, [`port ${this.port}`, 'bind 127.0.0.1', `dir ${this.dir}`,
+        `sentinel monitor ${name} ${host} ${port} 2`, `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 3000`, `sentinel parallel-syncs ${name} 1`, ''].join('\n'));
+    return [conf, '--sentinel', '--logfile', ''];
+  }
+
+  _spawn(timeout) {
+    const args = this.sentinel ? this._sentinelArgs() : ['--bind', '127.0.0.1', '--port', String(this.port), '--dir', this.dir,
+      '--save', '', '--appendonly', this.persist ? 'yes' : 'no', '--appendfsync', 'always', '--logfile', '', ...this.extraArgs];
+    this.output = '';
+    this.running = true;
+    let child;
+    try {
+      child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      throw new Error(`cannot start redis-server (scripts/deps.sh installs it): ${e.message}`);
+    }
+    this.child = child;
+    child.stdout.setEncoding('utf8').on('data', (d) => (this.output += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (this.output += d));
+    this.exited = new Promise((resolve) => child.on('close', (code, signal) => {
+      this.running = false;
+      resolve({ code, signal });
+    }));
+    const spawnError = new Promise((_, reject) => child.on('error', (e) => reject(new Error(`cannot start redis-server (scripts/deps.sh installs it): ${e.message}`))));
+    const ready = (async () => {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        if (!this.running) throw new Error(`redis-server exited at start:\n${this.output}`);
+        try {
+          if ((await redisCommand(this.port, ['PING'], 500)) === '+PONG') return this;
+        } catch {
+          /* not up yet */
+        }
+        if (Date.now() > deadline) throw new Error(`redis-server did not answer PING in ${timeout} ms:\n${this.output}`);
+        await sleep(50);
+      }
+    })();
+    return Promise.race([ready, spawnError]);
+  }
+
+  command(...args) {
+    return redisCommand(this.port, args);
+  }
+
+  /* SIGTERM (Redis syncs its append-only file and exits); waits for the exit. */
+  async stop() {
+    if (!this.running) return;
+    this.child.kill('SIGTERM');
+    await this.exited;
+  }
+
+  /* Starts it again on the same port and directory. */
+  async restart(timeout = START_TIMEOUT_MS) {
+    assert.equal(this.running, false, 'restart() of a running redis-server');
+    await this._spawn(timeout);
+  }
+
+  /* SIGSTOP / SIGCONT: a Redis that accepts connections and never answers, then answers. */
+  pause() {
+    this.child.kill('SIGSTOP');
+  }
+
+  resume() {
+    this.child.kill('SIGCONT');
+  }
+
+  killNow() {
+    try {
+      this.child.kill('SIGCONT');
+      this.child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 }
 

@@ -112,6 +112,13 @@ static void test_defaults_match_contract(void **state)
     assert_int_equal(cfg->max_header, 16 * 1024);
     assert_string_equal(cfg->store_kind, "lmdb");
     assert_string_equal(cfg->fsync, "always");
+    assert_string_equal(cfg->redis_prefix, "sessiond:");
+    assert_int_equal(cfg->redis_connect_timeout, 1000);
+    assert_int_equal(cfg->redis_timeout, 1000);
+    assert_int_equal(cfg->redis_pool, 0);
+    assert_true(cfg->redis_cache);
+    assert_int_equal(cfg->redis_cache_ttl, 5000);
+    assert_int_equal(cfg->redis_cache_size, 10000);
     assert_string_equal(cfg->cookie_name, "");
     assert_string_equal(cfg->same_site, "lax");
     assert_int_equal(cfg->idle_timeout, 30 * 60);
@@ -191,6 +198,37 @@ static void test_parse_duration(void **state)
             fail_msg("duration \"%s\" accepted", bad[i]);
         assert_int_equal(v, 12345);
     }
+}
+
+static void test_parse_millis(void **state)
+{
+    static const struct {
+        const char *in;
+        int64_t want;
+    } ok[] = {{"0", 0}, {"250ms", 250}, {"2s", 2000}, {"3", 3000}, {"1m", 60000}, {"0ms", 0}};
+    static const char *const bad[] = {
+        "", "-5ms", "5 ms", "ms", "1.5s", "5h", "5msx", "5S", "9223372036854775807s"};
+    int64_t v;
+    (void)state;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        v = -1;
+        if (sessd_parse_millis(ok[i].in, &v) != 0)
+            fail_msg("milliseconds \"%s\" refused", ok[i].in);
+        assert_int_equal(v, ok[i].want);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        v = 12345;
+        if (sessd_parse_millis(bad[i], &v) != -1)
+            fail_msg("milliseconds \"%s\" accepted", bad[i]);
+        assert_int_equal(v, 12345);
+    }
+    /* Bounds of [store] redis_timeout: 10ms .. 1m. */
+    assert_int_equal(set("store", "redis_timeout", "10ms"), 0);
+    assert_int_equal(cfg->redis_timeout, 10);
+    assert_int_equal(set("store", "redis_timeout", "9ms"), -1);
+    assert_contains(err, "10ms to 1m");
+    assert_int_equal(set("store", "redis_timeout", "1m"), 0);
+    assert_int_equal(set("store", "redis_timeout", "60001ms"), -1);
 }
 
 static void test_parse_size(void **state)
@@ -398,6 +436,10 @@ static void test_string_checks(void **state)
         {"store", "redis_sentinels", "s1", false},
         {"store", "redis_url", "redis://localhost:6379/0", true},
         {"store", "redis_url", "http://localhost", false},
+        {"store", "redis_url", "rediss://localhost:6380", false},
+        {"store", "redis_url", "unix:/run/redis/redis.sock", true},
+        {"store", "redis_prefix", "app1:", true},
+        {"store", "redis_prefix", "app{1}:", false},
         {"session", "cookie_name", "my sid", false},
         {"session", "cookie_name", "app_sid", true},
         {"session", "cookie_domain", ".example.com", true},
@@ -794,6 +836,12 @@ static void test_finish_cross_checks(void **state)
     assert_int_equal(set("session", "cookie_domain", "example.com"), 0);
     assert_int_equal(finish(), -1);
     assert_contains(err, "cookie_domain");
+    /* Sentinel with its master's name needs no URL. */
+    sessd_config_defaults(cfg);
+    assert_int_equal(set("store", "kind", "redis"), 0);
+    assert_int_equal(set("store", "redis_sentinels", "s1:26379"), 0);
+    assert_int_equal(set("store", "redis_master", "mymaster"), 0);
+    assert_int_equal(finish(), 0);
     /* Redis with a URL, and cookie with a key ring, are fine. */
     sessd_config_defaults(cfg);
     assert_int_equal(set("store", "kind", "redis"), 0);
@@ -1001,6 +1049,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_defaults_match_contract, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults_finish_cleanly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_duration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_millis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bool_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_enum_values, setup, teardown),

@@ -1,6 +1,6 @@
 /*
  * test_store.c - the store conformance suite: every case of store.h's semantics, written once
- * and run against every backend, so that memory, lmdb and (later) redis cannot drift apart.
+ * and run against every backend, so that memory, lmdb and redis cannot drift apart.
  *
  * A backend is one row of `backends` below: its name, its open function, and how to prepare and
  * clean up what it needs around each test (a fresh temporary directory for lmdb). Every case gets
@@ -23,6 +23,8 @@
 #include "sessiond/record.h"
 #include "sessiond/store.h"
 
+#include "redis_helper.h"
+
 /* ---- Backends and the fixture. ---- */
 
 typedef struct backend backend;
@@ -31,7 +33,8 @@ typedef struct fixture {
     const backend *be;
     sess_store *st;
     sess_store_opts opts;
-    char dir[64]; /* the temporary data directory of on-disk backends */
+    char dir[64];    /* the temporary data directory of on-disk backends */
+    char prefix[40]; /* redis: this test's key prefix */
 } fixture;
 
 typedef int (*store_open_fn)(const sess_store_opts *opts, sess_store **out, char *err,
@@ -43,6 +46,7 @@ struct backend {
     int (*prepare)(fixture *f);  /* before open: fill f->opts; 0 or -1 */
     void (*cleanup)(fixture *f); /* after close: remove what prepare made */
     bool durable;                /* keeps everything across close and open: DURABLE_CASES too */
+    int (*ready)(fixture *f);    /* may be NULL; after open: 0, or -1 when it cannot serve */
 };
 
 static int prepare_nothing(fixture *f)
@@ -88,10 +92,53 @@ static void cleanup_tmpdir(fixture *f)
         print_error("could not remove %s\n", f->dir);
 }
 
+/* redis: the Redis of SESSD_TEST_REDIS_URL (started by scripts/check.sh), a key prefix of
+ * this test's own, removed afterwards. Unset or unreachable fails the test, never skips it. */
+static int prepare_redis(fixture *f)
+{
+    f->opts.redis_url = test_redis_url();
+    if (f->opts.redis_url == NULL)
+        return -1;
+    test_redis_prefix(f->prefix);
+    f->opts.redis_prefix = f->prefix;
+    return 0;
+}
+
+/* redis with the near cache: every repeated lookup in a case is answered from it, so the cases
+ * also check that each write invalidates what it changes. */
+static int prepare_redis_cache(fixture *f)
+{
+    f->opts.redis_cache = true;
+    return prepare_redis(f);
+}
+
+static int ready_redis(fixture *f)
+{
+    int r = f->st->ops->ping(f->st);
+    if (r != 0) {
+        print_error("redis: no answer from the Redis of %s (%s)\n", TEST_REDIS_ENV,
+                    sess_errname(r));
+        return -1;
+    }
+    if (f->opts.redis_cache && test_redis_wait_subscribed(f->prefix, 1, 5000) != 0) {
+        print_error("redis-cache: the near cache did not subscribe within 5 s\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void cleanup_redis(fixture *f)
+{
+    if (f->prefix[0] != '\0' && test_redis_del_prefix(f->prefix) != 0)
+        print_error("could not remove the keys under %s\n", f->prefix);
+}
+
 static const backend backends[] = {
-    {"memory", sess_store_memory_open, prepare_nothing, cleanup_nothing, false},
-    {"lmdb", sess_store_lmdb_open, prepare_tmpdir, cleanup_tmpdir, true},
-    {"lmdb-batch", sess_store_lmdb_open, prepare_tmpdir_batch, cleanup_tmpdir, true},
+    {"memory", sess_store_memory_open, prepare_nothing, cleanup_nothing, false, NULL},
+    {"lmdb", sess_store_lmdb_open, prepare_tmpdir, cleanup_tmpdir, true, NULL},
+    {"lmdb-batch", sess_store_lmdb_open, prepare_tmpdir_batch, cleanup_tmpdir, true, NULL},
+    {"redis", sess_store_redis_open, prepare_redis, cleanup_redis, true, ready_redis},
+    {"redis-cache", sess_store_redis_open, prepare_redis_cache, cleanup_redis, true, ready_redis},
 };
 
 static int fx_setup(void **state)
@@ -109,6 +156,12 @@ static int fx_setup(void **state)
     int r = be->open(&f->opts, &f->st, err, sizeof(err));
     if (r != 0) {
         print_error("%s: open failed: %s (%s)\n", be->name, sess_errname(r), err);
+        be->cleanup(f);
+        free(f);
+        return -1;
+    }
+    if (be->ready != NULL && be->ready(f) != 0) {
+        f->st->ops->close(f->st);
         be->cleanup(f);
         free(f);
         return -1;
@@ -1574,6 +1627,86 @@ static void test_concurrent_patches(void **state)
     sess_record_dispose(&a);
 }
 
+/* Patches that merge into the same object-valued key, from several threads: every nested key
+ * survives (a store that merges outside its lock must check that nobody changed the key). */
+static void *nested_patch_thread(void *arg)
+{
+    struct patcher *p = arg;
+    char patch[64];
+    for (int i = 0; i < PATCH_ROUNDS; i++) {
+        snprintf(patch, sizeof(patch), "{\"o\":{\"t%d\":%d},\"p%d\":%d}", p->index, i, p->index, i);
+        if (CALL(p->f, patch, p->id, patch, strlen(patch), 4096, NULL) != 0)
+            p->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_nested_patches(void **state)
+{
+    fixture *f = *state;
+    sess_record a, out;
+    pthread_t th[PATCH_THREADS];
+    struct patcher p[PATCH_THREADS];
+
+    make(f, &a, "alice", T0);
+    for (int i = 0; i < PATCH_THREADS; i++) {
+        p[i] = (struct patcher){.f = f, .id = a.id, .index = i};
+        assert_int_equal(pthread_create(&th[i], NULL, nested_patch_thread, &p[i]), 0);
+    }
+    for (int i = 0; i < PATCH_THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(p[i].failures, 0);
+    }
+    get_ok(f, a.id, &out);
+    json_t *data = json_loads(out.data, 0, NULL);
+    json_t *o = json_object_get(data, "o");
+    assert_true(json_is_object(o));
+    for (int i = 0; i < PATCH_THREADS; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "t%d", i);
+        json_t *v = json_object_get(o, key);
+        if (!json_is_integer(v) || json_integer_value(v) != PATCH_ROUNDS - 1)
+            fail_msg("nested key %s lost or stale in %s", key, out.data);
+        snprintf(key, sizeof(key), "p%d", i);
+        v = json_object_get(data, key);
+        if (!json_is_integer(v) || json_integer_value(v) != PATCH_ROUNDS - 1)
+            fail_msg("key %s lost or stale in %s", key, out.data);
+    }
+    json_decref(data);
+    sess_record_dispose(&out);
+    sess_record_dispose(&a);
+}
+
+/* max_data counts the compact JSON exactly as written, escapes included: a key and values with
+ * quotes, backslashes, control characters and non-ASCII text fit at their exact size and not one
+ * byte below it. */
+static void test_patch_size_counts_escapes(void **state)
+{
+    fixture *f = *state;
+    sess_record a;
+    static const char patch[] =
+        "{\"q\\\"k\\\\\":\"a\\nb\\u0001\u00e9\",\"o\":{\"x\\t\":[\"\\\"\"]}}";
+    json_t *v = json_loads(patch, 0, NULL);
+    assert_non_null(v);
+    char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    size_t exact = strlen(text);
+    free(text);
+    json_decref(v);
+
+    new_record(&a, "alice", T0);
+    free(a.data);
+    a.data = NULL;
+    a.data_len = 0;
+    create_ok(f, &a, 50);
+    assert_sess(SESS_ETOOLARGE, patch_text(f, a.id, patch, exact - 1, NULL));
+    assert_data(f, a.id, "{}");
+    assert_sess(0, patch_text(f, a.id, patch, exact, NULL));
+    assert_data(f, a.id, patch);
+    /* Replacing a member with one of equal size stays within the bound. */
+    assert_sess(0, patch_text(f, a.id, "{\"o\":{\"x\\t\":null,\"y\\t\":[\"\\\"\"]}}", exact, NULL));
+    sess_record_dispose(&a);
+}
+
 /* Lookups stay exact while other threads create, patch and delete sessions. */
 #define READERS 4
 #define WRITERS 2
@@ -1791,6 +1924,8 @@ static void test_ping(void **state)
     X(account_independent)                                                                         \
     X(account_concurrent_replace)                                                                  \
     X(concurrent_patches)                                                                          \
+    X(concurrent_nested_patches)                                                                   \
+    X(patch_size_counts_escapes)                                                                   \
     X(concurrent_lookups_and_writes)                                                               \
     X(ping)
 

@@ -1,0 +1,781 @@
+/*
+ * redis_conn.c - talking to Redis for the Redis backend: the URL, a bounded pool of blocking
+ * hiredis connections per store handle, timeouts, reconnection, and running Lua scripts.
+ *
+ * Every command gets one budget, the command timeout, for everything: taking a free connection
+ * from the pool (waiting for one), opening it if it has none (connect timeout, AUTH, SELECT, all
+ * cut to what is left), and the answer (the socket timeout is set to what is left before the
+ * command is sent); then the connection goes back. A connection that saw any error is closed,
+ * and the next call opens a fresh one, so recovery after Redis restarts needs nothing but time.
+ * After a failed connect no call tries again for RS_RETRY_MS: while Redis is down, calls fail at
+ * once with SESS_ESTORE instead of each waiting on its own connect. An idle pooled connection is
+ * checked with a zero-timeout poll before use, so one that Redis closed (a restart) is replaced
+ * before a write is sent on it, not after. Reads may retry once on a fresh connection within the
+ * same budget; writes never do, since a lost answer does not say whether the write happened.
+ * Every failure here is SESS_ESTORE: the store fails closed.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "redis_int.h"
+#include "sessiond/error.h"
+
+int64_t sess__rs_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sess__rs_log(redis_store *st, int level, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    if (st->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    st->log(st->log_arg, level, msg);
+}
+
+/* ---- the URL ----------------------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Copies `len` bytes of `s` into `dst` (capacity `cap`), decoding %XX. -1 when too long, a bad
+ * escape, or an encoded NUL. */
+static int pct_decode(const char *s, size_t len, char *dst, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+                return -1;
+            c = hi * 16 + lo;
+            i += 2;
+            if (c == 0)
+                return -1;
+        }
+        if (o + 1 >= cap)
+            return -1;
+        dst[o++] = (char)c;
+    }
+    dst[o] = '\0';
+    return 0;
+}
+
+static int parse_uint(const char *s, size_t len, long max, long *out)
+{
+    long v = 0;
+    if (len == 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+        if (v > max)
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int bad(char *why, size_t n, const char *msg)
+{
+    snprintf(why, n, "%s", msg);
+    return SESS_EINVAL;
+}
+
+/* "[USER]:PASSWORD" before the '@'. */
+static int parse_userinfo(const char *s, size_t len, rs_target *t, char *why, size_t n)
+{
+    const char *colon = memchr(s, ':', len);
+    if (colon == NULL)
+        return bad(why, n,
+                   "the Redis URL has credentials without a ':'; write "
+                   "redis://:PASSWORD@HOST or redis://USER:PASSWORD@HOST");
+    if (pct_decode(s, (size_t)(colon - s), t->user, sizeof(t->user)) != 0 ||
+        pct_decode(colon + 1, len - (size_t)(colon - s) - 1, t->password, sizeof(t->password)) != 0)
+        return bad(why, n, "the Redis URL's user or password is too long or badly %-encoded");
+    return 0;
+}
+
+/* "HOST[:PORT]" or "[V6][:PORT]" into `host` (256 bytes) and `*port` (`def` when absent). */
+static int parse_addr(const char *s, size_t len, char host[256], int *port, int def, char *why,
+                      size_t n)
+{
+    const char *h = s, *p = NULL;
+    size_t hlen = len;
+    long v;
+    if (len > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (close == NULL)
+            return bad(why, n, "a Redis address has an unclosed '[' in its host");
+        h = s + 1;
+        hlen = (size_t)(close - s) - 1;
+        if (close + 1 < s + len) {
+            if (close[1] != ':')
+                return bad(why, n, "a Redis address has junk after its [IPv6] host");
+            p = close + 2;
+        }
+    } else {
+        const char *colon = memchr(s, ':', len);
+        if (colon != NULL) {
+            hlen = (size_t)(colon - s);
+            p = colon + 1;
+        }
+    }
+    if (hlen == 0 || hlen >= 256)
+        return bad(why, n, "a Redis address has no host, or one that is too long");
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = def;
+    if (p != NULL) {
+        if (parse_uint(p, (size_t)(s + len - p), 65535, &v) != 0 || v == 0)
+            return bad(why, n, "a Redis address has a port that is not a number from 1 to 65535");
+        *port = (int)v;
+    }
+    return 0;
+}
+
+int sess__rs_sentinels_parse(const char *list, rs_target *t, char *why, size_t n)
+{
+    const char *p = list;
+    t->nsentinels = 0;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len == 0)
+            break;
+        if (t->nsentinels == RS_SENTINELS_MAX)
+            return bad(why, n, "more than 16 Sentinels listed");
+        int r = parse_addr(p, len, t->sentinels[t->nsentinels].host,
+                           &t->sentinels[t->nsentinels].port, 26379, why, n);
+        if (r != 0)
+            return r;
+        t->nsentinels++;
+        p += len;
+    }
+    return t->nsentinels > 0 ? 0 : bad(why, n, "no Sentinel listed");
+}
+
+static int parse_db(const char *s, size_t len, rs_target *t, char *why, size_t n)
+{
+    long v;
+    if (len == 0)
+        return 0;
+    if (parse_uint(s, len, 1000000, &v) != 0)
+        return bad(why, n, "the Redis URL's database (after the '/') is not a number");
+    t->db = (int)v;
+    return 0;
+}
+
+static int parse_tcp(const char *rest, rs_target *t, char *why, size_t n)
+{
+    size_t len = strlen(rest);
+    if (memchr(rest, '?', len) != NULL || memchr(rest, '#', len) != NULL)
+        return bad(why, n, "the Redis URL has a query or fragment; sessiond knows none");
+    const char *slash = memchr(rest, '/', len);
+    size_t auth_end = slash != NULL ? (size_t)(slash - rest) : len;
+    const char *at = NULL;
+    for (size_t i = 0; i < auth_end; i++)
+        if (rest[i] == '@')
+            at = rest + i; /* the last '@' before the path: passwords may hold '@' */
+    const char *hp = rest;
+    int r;
+    if (at != NULL) {
+        if ((r = parse_userinfo(rest, (size_t)(at - rest), t, why, n)) != 0)
+            return r;
+        hp = at + 1;
+    }
+    if ((r = parse_addr(hp, (size_t)(rest + auth_end - hp), t->host, &t->port, 6379, why, n)) != 0)
+        return r;
+    return slash != NULL ? parse_db(slash + 1, len - auth_end - 1, t, why, n) : 0;
+}
+
+static int parse_unix(const char *rest, rs_target *t, char *why, size_t n)
+{
+    const char *q = strchr(rest, '?');
+    size_t plen = q != NULL ? (size_t)(q - rest) : strlen(rest);
+    if (plen >= 2 && rest[0] == '/' && rest[1] == '/') { /* unix:///path */
+        rest += 2;
+        plen -= 2;
+    }
+    if (plen == 0 || plen >= sizeof(t->unix_path) || rest[0] != '/')
+        return bad(why, n, "the Redis URL unix:PATH needs an absolute socket path");
+    memcpy(t->unix_path, rest, plen);
+    t->unix_path[plen] = '\0';
+    if (q == NULL)
+        return 0;
+    if (strncmp(q, "?db=", 4) != 0)
+        return bad(why, n, "the Redis URL unix:PATH takes only ?db=N after the path");
+    return parse_db(q + 4, strlen(q + 4), t, why, n);
+}
+
+int sess__rs_target_parse(const char *url, rs_target *t, char *why, size_t n)
+{
+    memset(t, 0, sizeof(*t));
+    if (url == NULL || url[0] == '\0')
+        return bad(why, n, "no Redis URL given; set [store] redis_url (or --redis-url)");
+    if (strncmp(url, "rediss://", 9) == 0)
+        return bad(why, n,
+                   "rediss:// (TLS) is not supported: this build's hiredis (0.14) has no TLS; use "
+                   "redis:// on a trusted network or a TLS tunnel such as stunnel");
+    if (strncmp(url, "redis://", 8) == 0)
+        return parse_tcp(url + 8, t, why, n);
+    if (strncmp(url, "unix:", 5) == 0)
+        return parse_unix(url + 5, t, why, n);
+    return bad(why, n, "the Redis URL must start with redis:// or unix:");
+}
+
+/* ---- connections ------------------------------------------------------------------------- */
+
+static struct timeval ms_tv(uint32_t ms)
+{
+    return (struct timeval){.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+}
+
+/* `want` ms, cut to what is left before `deadline` (0: no deadline). 0 when nothing is left; a
+ * socket timeout of 0 would mean "wait forever", so callers treat 0 as expired. */
+static uint32_t budget(uint32_t want, int64_t deadline)
+{
+    if (deadline == 0)
+        return want;
+    int64_t left = deadline - sess__rs_mono_ms();
+    if (left <= 0)
+        return 0;
+    return left < (int64_t)want ? (uint32_t)left : want;
+}
+
+/* Sets the socket timeout of the next command to what is left; false when nothing is. */
+static bool arm(redisContext *c, uint32_t want, int64_t deadline)
+{
+    uint32_t ms = budget(want, deadline);
+    return ms > 0 && redisSetTimeout(c, ms_tv(ms)) == REDIS_OK;
+}
+
+/* Runs one setup command; 0 when Redis answered with a status or string, -1 otherwise. */
+static int setup_command(redisContext *c, int argc, const char **argv, char *why, size_t n,
+                         const char *what)
+{
+    redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+    if (rep == NULL) {
+        snprintf(why, n, "%s: %s", what, c->errstr);
+        return -1;
+    }
+    int ok = rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_STRING;
+    if (!ok)
+        snprintf(why, n, "%s refused: %.100s", what,
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected answer");
+    freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+static int authenticate(redisContext *c, const rs_target *t, char *why, size_t n)
+{
+    const char *argv[3] = {"AUTH", t->user, t->password};
+    if (t->user[0] != '\0')
+        return setup_command(c, 3, argv, why, n, "AUTH");
+    argv[1] = t->password;
+    return setup_command(c, 2, argv, why, n, "AUTH");
+}
+
+redisContext *sess__rs_connect_raw(const redis_store *st, const char *host, int port,
+                                   int64_t deadline, char *why, size_t n)
+{
+    const rs_target *t = &st->target;
+    uint32_t ms = budget(st->connect_timeout_ms, deadline);
+    if (ms == 0) {
+        snprintf(why, n, "no time left to connect");
+        return NULL;
+    }
+    redisContext *c = host == NULL ? redisConnectUnixWithTimeout(t->unix_path, ms_tv(ms))
+                                   : redisConnectWithTimeout(host, port, ms_tv(ms));
+    if (c == NULL) {
+        snprintf(why, n, "out of memory");
+        return NULL;
+    }
+    if (c->err != 0) {
+        snprintf(why, n, "%s", c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    if (!arm(c, st->timeout_ms, deadline) ||
+        (host != NULL && redisEnableKeepAlive(c) != REDIS_OK)) {
+        snprintf(why, n, "cannot set socket options, or no time left: %s", c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+redisContext *sess__rs_connect_node(const redis_store *st, const char *host, int port,
+                                    int64_t deadline, char *why, size_t n)
+{
+    const rs_target *t = &st->target;
+    redisContext *c = sess__rs_connect_raw(st, host, port, deadline, why, n);
+    if (c == NULL)
+        return NULL;
+    char db[16];
+    const char *select[2] = {"SELECT", db};
+    snprintf(db, sizeof(db), "%d", t->db);
+    if ((t->password[0] != '\0' && authenticate(c, t, why, n) != 0) ||
+        (t->db != 0 && setup_command(c, 2, select, why, n, "SELECT") != 0)) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+redisContext *sess__rs_connect(redis_store *st, int64_t deadline, char *why, size_t n)
+{
+    if (st->target.nsentinels > 0)
+        return sess__rs_sentinel_connect(st, deadline, why, n);
+    if (st->target.unix_path[0] != '\0')
+        return sess__rs_connect_node(st, NULL, 0, deadline, why, n);
+    return sess__rs_connect_node(st, st->target.host, st->target.port, deadline, why, n);
+}
+
+/* A blocking connection between commands has nothing to read; if it has, Redis closed it (or
+ * it is out of step), and it must not carry the next command. */
+static bool conn_stale(const redisContext *c)
+{
+    struct pollfd p = {.fd = c->fd, .events = POLLIN};
+    return poll(&p, 1, 0) != 0;
+}
+
+static void where(redis_store *st, char *buf, size_t n)
+{
+    if (st->target.nsentinels > 0) {
+        pthread_mutex_lock(&st->mu);
+        snprintf(buf, n, "%s:%d (master %s)", st->master_host[0] ? st->master_host : "?",
+                 st->master_port, st->target.master);
+        pthread_mutex_unlock(&st->mu);
+    } else if (st->target.unix_path[0] != '\0') {
+        snprintf(buf, n, "unix:%s", st->target.unix_path);
+    } else {
+        snprintf(buf, n, "%s:%d", st->target.host, st->target.port);
+    }
+}
+
+/* Takes a free pooled connection, waiting until `deadline` at most. */
+static int pool_wait(redis_store *st, int64_t deadline, rs_conn **out)
+{
+    int64_t left = deadline - sess__rs_mono_ms();
+    struct timespec abs; /* the condition variable runs on CLOCK_MONOTONIC */
+    clock_gettime(CLOCK_MONOTONIC, &abs);
+    if (left < 0)
+        left = 0;
+    abs.tv_sec += left / 1000;
+    abs.tv_nsec += (long)(left % 1000) * 1000000L;
+    if (abs.tv_nsec >= 1000000000L) {
+        abs.tv_sec++;
+        abs.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&st->mu);
+    for (;;) {
+        rs_conn *fresh = NULL;
+        for (uint32_t i = 0; i < st->npool; i++) {
+            if (st->pool[i].busy)
+                continue;
+            if (st->pool[i].c != NULL) {
+                fresh = &st->pool[i];
+                break;
+            }
+            if (fresh == NULL)
+                fresh = &st->pool[i];
+        }
+        if (fresh != NULL) {
+            fresh->busy = true;
+            pthread_mutex_unlock(&st->mu);
+            *out = fresh;
+            return 0;
+        }
+        if (sess__rs_mono_ms() >= deadline ||
+            pthread_cond_timedwait(&st->cv, &st->mu, &abs) == ETIMEDOUT) {
+            pthread_mutex_unlock(&st->mu);
+            return SESS_ESTORE;
+        }
+    }
+}
+
+/* Gives a connection back; with `broken` it is closed first. */
+static void pool_put(redis_store *st, rs_conn *cn, bool broken)
+{
+    redisContext *dead = NULL;
+    pthread_mutex_lock(&st->mu);
+    if (broken) {
+        dead = cn->c;
+        cn->c = NULL;
+    }
+    cn->busy = false;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+    if (dead != NULL)
+        redisFree(dead);
+}
+
+/* An allkeys-* eviction policy may evict the generation counters (they have no TTL), and a
+ * lost counter makes revoked sessions valid again: say so. Redis may refuse CONFIG (ACL,
+ * renamed command); then nothing is said. */
+static void check_policy(redis_store *st, redisContext *c, int64_t deadline)
+{
+    const char *argv[3] = {"CONFIG", "GET", "maxmemory-policy"};
+    if (!arm(c, st->timeout_ms, deadline))
+        return;
+    redisReply *rep = redisCommandArgv(c, 3, argv, NULL);
+    if (rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+        rep->element[1]->type == REDIS_REPLY_STRING &&
+        strncmp(rep->element[1]->str, "allkeys", 7) == 0)
+        sess__rs_log(st, SESS_STORE_LOG_WARN,
+                     "Redis evicts with maxmemory-policy %.40s, which can drop revoke-all counters "
+                     "and revive revoked sessions; use noeviction or a volatile-* policy",
+                     rep->element[1]->str);
+    if (rep != NULL)
+        freeReplyObject(rep);
+}
+
+/* A Cluster would run the scripts only as far as their first key of another node, leaving
+ * writes half done: such a server is refused (true), once it is known. */
+static bool is_cluster(redis_store *st, redisContext *c, int64_t deadline)
+{
+    const char *argv[2] = {"INFO", "cluster"};
+    if (!arm(c, st->timeout_ms, deadline))
+        return false;
+    redisReply *rep = redisCommandArgv(c, 2, argv, NULL);
+    bool cluster = rep != NULL && rep->type == REDIS_REPLY_STRING &&
+                   strstr(rep->str, "cluster_enabled:1") != NULL;
+    if (rep != NULL)
+        freeReplyObject(rep);
+    return cluster;
+}
+
+/* What is checked once per handle, on its first connection. False when the server cannot be
+ * used at all. */
+static bool check_server(redis_store *st, redisContext *c, int64_t deadline)
+{
+    if (is_cluster(st, c, deadline)) {
+        sess__rs_log(st, SESS_STORE_LOG_WARN,
+                     "Redis runs in Cluster mode, which this build does not support (see "
+                     "docs/redis.md); every store call fails");
+        return false;
+    }
+    check_policy(st, c, deadline);
+    return true;
+}
+
+/* Opens a connection for a taken slot that has none, unless a connect failed too recently. */
+static int pool_open(redis_store *st, rs_conn *cn, int64_t deadline)
+{
+    char why[160], at[512];
+    pthread_mutex_lock(&st->mu);
+    bool wait = sess__rs_mono_ms() < st->retry_at_ms || st->unusable;
+    pthread_mutex_unlock(&st->mu);
+    if (wait)
+        return SESS_ESTORE;
+    redisContext *c = sess__rs_connect(st, deadline, why, sizeof(why));
+    pthread_mutex_lock(&st->mu);
+    bool was_down = st->down, check = c != NULL && !st->policy_checked;
+    st->down = c == NULL;
+    if (c == NULL)
+        st->retry_at_ms = sess__rs_mono_ms() + RS_RETRY_MS;
+    st->policy_checked |= check;
+    cn->c = c;
+    pthread_mutex_unlock(&st->mu);
+    if (check && !check_server(st, c, deadline)) {
+        pthread_mutex_lock(&st->mu);
+        st->unusable = true;
+        cn->c = NULL;
+        pthread_mutex_unlock(&st->mu);
+        redisFree(c);
+        return SESS_ESTORE;
+    }
+    where(st, at, sizeof(at));
+    if (c == NULL && !was_down)
+        sess__rs_log(st, SESS_STORE_LOG_WARN, "Redis at %s is unreachable: %s", at, why);
+    else if (c != NULL && was_down)
+        sess__rs_log(st, SESS_STORE_LOG_INFO, "Redis at %s is reachable again", at);
+    return c != NULL ? 0 : SESS_ESTORE;
+}
+
+static int pool_take(redis_store *st, int64_t deadline, rs_conn **out)
+{
+    rs_conn *cn;
+    int r = pool_wait(st, deadline, &cn);
+    if (r != 0)
+        return r;
+    if (cn->c != NULL && conn_stale(cn->c)) {
+        redisFree(cn->c);
+        cn->c = NULL;
+    }
+    if (cn->c == NULL && (r = pool_open(st, cn, deadline)) != 0) {
+        pool_put(st, cn, false);
+        return r;
+    }
+    *out = cn;
+    return 0;
+}
+
+void sess__rs_pool_dispose(redis_store *st)
+{
+    for (uint32_t i = 0; st->pool != NULL && i < st->npool; i++)
+        if (st->pool[i].c != NULL)
+            redisFree(st->pool[i].c);
+    free(st->pool);
+    st->pool = NULL;
+}
+
+/* ---- argument lists ---------------------------------------------------------------------- */
+
+void sess__rs_args_init(rs_args *a)
+{
+    memset(a, 0, sizeof(*a));
+}
+
+void sess__rs_args_dispose(rs_args *a)
+{
+    free(a->a);
+    memset(a, 0, sizeof(*a));
+}
+
+static rs_arg *args_next(rs_args *a)
+{
+    if (a->oom)
+        return NULL;
+    if (a->n == a->cap) {
+        int cap = a->cap ? a->cap * 2 : 16;
+        rs_arg *p = realloc(a->a, (size_t)cap * sizeof(*p));
+        if (p == NULL) {
+            a->oom = true;
+            return NULL;
+        }
+        a->a = p;
+        a->cap = cap;
+    }
+    return &a->a[a->n++];
+}
+
+void sess__rs_args_bin(rs_args *a, const void *p, size_t len)
+{
+    rs_arg *x = args_next(a);
+    if (x != NULL) {
+        x->p = len > 0 ? p : "";
+        x->len = len;
+    }
+}
+
+void sess__rs_args_str(rs_args *a, const char *s)
+{
+    sess__rs_args_bin(a, s, strlen(s));
+}
+
+void sess__rs_args_i64(rs_args *a, int64_t v)
+{
+    rs_arg *x = args_next(a);
+    if (x != NULL) {
+        x->p = NULL;
+        x->len = (size_t)snprintf(x->num, sizeof(x->num), "%lld", (long long)v);
+    }
+}
+
+/* ---- commands ---------------------------------------------------------------------------- */
+
+/* Errors after which the connection must not be reused: it talks to a replica (READONLY, after
+ * a failover), to a server still loading, or to one without a reachable master. */
+static bool error_breaks_conn(const redisReply *rep)
+{
+    static const char *const prefixes[] = {"READONLY", "LOADING", "MASTERDOWN", "NOAUTH"};
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncmp(rep->str, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* Sends argv on a pooled connection. The whole of it (waiting for a connection, opening one,
+ * the answer, a retry) fits in one command timeout. On success *reply may be an error reply. */
+static int run_argv(redis_store *st, int argc, const char **argv, const size_t *lens, bool retry,
+                    redisReply **reply)
+{
+    int64_t deadline = sess__rs_mono_ms() + st->timeout_ms;
+    for (int attempt = 0;; attempt++) {
+        rs_conn *cn;
+        int r = pool_take(st, deadline, &cn);
+        if (r != 0)
+            return r;
+        if (!arm(cn->c, st->timeout_ms, deadline)) {
+            pool_put(st, cn, false);
+            return SESS_ESTORE;
+        }
+        redisReply *rep = redisCommandArgv(cn->c, argc, argv, lens);
+        if (rep == NULL) {
+            pool_put(st, cn, true);
+            if (retry && attempt == 0 && budget(st->timeout_ms, deadline) > 0)
+                continue;
+            return SESS_ESTORE;
+        }
+        pool_put(st, cn, rep->type == REDIS_REPLY_ERROR && error_breaks_conn(rep));
+        *reply = rep;
+        return 0;
+    }
+}
+
+/* The argv arrays for `head` words followed by the words of `a`. */
+static int build_argv(const char *const *head, const size_t *head_lens, int nhead, rs_args *a,
+                      const char ***argv, size_t **lens)
+{
+    if (a->oom)
+        return SESS_ENOMEM;
+    int argc = nhead + a->n;
+    *argv = malloc((size_t)argc * sizeof(**argv));
+    *lens = malloc((size_t)argc * sizeof(**lens));
+    if (*argv == NULL || *lens == NULL) {
+        free(*argv);
+        free(*lens);
+        return SESS_ENOMEM;
+    }
+    for (int i = 0; i < nhead; i++) {
+        (*argv)[i] = head[i];
+        (*lens)[i] = head_lens[i];
+    }
+    for (int i = 0; i < a->n; i++) {
+        (*argv)[nhead + i] = a->a[i].p != NULL ? a->a[i].p : a->a[i].num;
+        (*lens)[nhead + i] = a->a[i].len;
+    }
+    return 0;
+}
+
+int sess__rs_command(redis_store *st, rs_args *a, bool retry, redisReply **reply)
+{
+    const char **argv;
+    size_t *lens;
+    int r = build_argv(NULL, NULL, 0, a, &argv, &lens);
+    if (r != 0)
+        return r;
+    r = run_argv(st, a->n, argv, lens, retry, reply);
+    free(argv);
+    free(lens);
+    if (r == 0 && (*reply)->type == REDIS_REPLY_ERROR) {
+        freeReplyObject(*reply);
+        *reply = NULL;
+        r = SESS_ESTORE;
+    }
+    return r;
+}
+
+/* The script's SHA1 as Redis names it, loading the script on first use. */
+static int script_sha(redis_store *st, rs_script_id id, char sha[41])
+{
+    pthread_mutex_lock(&st->mu);
+    memcpy(sha, st->sha[id], 41);
+    pthread_mutex_unlock(&st->mu);
+    if (sha[0] != '\0')
+        return 0;
+    const char *src = sess__rs_script_source(id);
+    const char *argv[3] = {"SCRIPT", "LOAD", src};
+    size_t lens[3] = {6, 4, strlen(src)};
+    redisReply *rep;
+    int r = run_argv(st, 3, argv, lens, true, &rep);
+    if (r != 0)
+        return r;
+    if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+        if (rep->type == REDIS_REPLY_ERROR)
+            sess__rs_log(st, SESS_STORE_LOG_WARN, "Redis refused a script: %.150s", rep->str);
+        freeReplyObject(rep);
+        return SESS_ESTORE;
+    }
+    memcpy(sha, rep->str, 40);
+    sha[40] = '\0';
+    freeReplyObject(rep);
+    pthread_mutex_lock(&st->mu);
+    memcpy(st->sha[id], sha, 41);
+    pthread_mutex_unlock(&st->mu);
+    return 0;
+}
+
+static int status_code(const redisReply *s)
+{
+    static const struct {
+        const char *name;
+        int code;
+    } map[] = {{"OK", 0},
+               {"ESESSION", SESS_ESESSION},
+               {"EEXIST", SESS_EEXIST},
+               {"ETOOLARGE", SESS_ETOOLARGE},
+               {"ENOTFOUND", SESS_ENOTFOUND},
+               {"CONFLICT", RS_CONFLICT}};
+    if (s->type != REDIS_REPLY_STRING && s->type != REDIS_REPLY_STATUS)
+        return SESS_ESTORE;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (s->len == strlen(map[i].name) && memcmp(s->str, map[i].name, s->len) == 0)
+            return map[i].code;
+    return SESS_ESTORE;
+}
+
+/* Runs EVALSHA, and EVAL when Redis lost its script cache (a restart or a failover). */
+static int eval(redis_store *st, rs_script_id id, rs_args *a, bool retry, redisReply **reply)
+{
+    char sha[41];
+    int r = script_sha(st, id, sha);
+    if (r != 0)
+        return r;
+    const char *src = sess__rs_script_source(id);
+    const char *head[4] = {"EVALSHA", sha, "0", st->prefix};
+    size_t head_lens[4] = {7, 40, 1, st->prefix_len};
+    const char **argv;
+    size_t *lens;
+    if ((r = build_argv(head, head_lens, 4, a, &argv, &lens)) != 0)
+        return r;
+    r = run_argv(st, 4 + a->n, argv, lens, retry, reply);
+    if (r == 0 && (*reply)->type == REDIS_REPLY_ERROR &&
+        strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(*reply);
+        argv[0] = "EVAL";
+        lens[0] = 4;
+        argv[1] = src;
+        lens[1] = strlen(src);
+        r = run_argv(st, 4 + a->n, argv, lens, retry, reply);
+    }
+    free(argv);
+    free(lens);
+    return r;
+}
+
+int sess__rs_script(redis_store *st, rs_script_id id, rs_args *a, bool retry, redisReply **reply)
+{
+    redisReply *rep;
+    int r = eval(st, id, a, retry, &rep);
+    if (r != 0)
+        return r;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        /* Script errors name the script's line, never its arguments. */
+        sess__rs_log(st, SESS_STORE_LOG_WARN, "Redis script failed: %.150s", rep->str);
+        freeReplyObject(rep);
+        return SESS_ESTORE;
+    }
+    r = rep->type == REDIS_REPLY_ARRAY && rep->elements >= 1 ? status_code(rep->element[0])
+                                                             : SESS_ESTORE;
+    if (r != 0) {
+        freeReplyObject(rep);
+        return r;
+    }
+    *reply = rep;
+    return 0;
+}
