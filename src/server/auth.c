@@ -495,53 +495,41 @@ static int not_allowed(h2o_req_t *req, const char *allow)
     return 405;
 }
 
+/* The browser-facing endpoints: path under base_path, metrics route, GET and POST handlers
+ * (NULL where the method is not allowed). */
+static const struct {
+    const char *path;
+    enum sessd_route route;
+    int (*get)(h2o_req_t *req);
+    int (*post)(h2o_req_t *req);
+} endpoints[] = {
+    {"/verify", SESSD_ROUTE_AUTH_VERIFY, sessd_auth_verify, NULL},
+    {"/login", SESSD_ROUTE_AUTH_LOGIN, sessd_auth_login_page, sessd_auth_login_post},
+    {"/logout", SESSD_ROUTE_AUTH_LOGOUT, NULL, sessd_auth_logout},
+    {"/whoami", SESSD_ROUTE_AUTH_WHOAMI, whoami, NULL},
+    {"/keepalive", SESSD_ROUTE_AUTH_KEEPALIVE, NULL, keepalive},
+    {"/preferences", SESSD_ROUTE_AUTH_PREFERENCES, sessd_auth_prefs_page, sessd_auth_prefs_post},
+    {"/sessions", SESSD_ROUTE_AUTH_SESSIONS, sessd_auth_devices_page, NULL},
+    {"/sessions/revoke", SESSD_ROUTE_AUTH_SESSIONS, NULL, sessd_auth_devices_revoke},
+    {"/session.js", SESSD_ROUTE_AUTH_OTHER, sessd_auth_script, NULL},
+    {"/style.css", SESSD_ROUTE_AUTH_OTHER, sessd_auth_style, NULL},
+};
+
 int sessd_auth(h2o_req_t *req, const char *rest, size_t len, enum sessd_route *route)
 {
     bool get = http_method_is(req, "GET") || http_method_is(req, "HEAD");
     bool post = http_method_is(req, "POST");
-    if (h2o_memis(rest, len, H2O_STRLIT("/verify"))) {
-        *route = SESSD_ROUTE_AUTH_VERIFY;
-        return get ? sessd_auth_verify(req) : not_allowed(req, "GET, HEAD");
-    }
-    if (h2o_memis(rest, len, H2O_STRLIT("/login"))) {
-        *route = SESSD_ROUTE_AUTH_LOGIN;
-        return get    ? sessd_auth_login_page(req)
-               : post ? sessd_auth_login_post(req)
-                      : not_allowed(req, "GET, HEAD, POST");
-    }
-    if (h2o_memis(rest, len, H2O_STRLIT("/logout"))) {
-        *route = SESSD_ROUTE_AUTH_LOGOUT;
-        return post ? sessd_auth_logout(req) : not_allowed(req, "POST");
-    }
-    if (h2o_memis(rest, len, H2O_STRLIT("/whoami"))) {
-        *route = SESSD_ROUTE_AUTH_WHOAMI;
-        return get ? whoami(req) : not_allowed(req, "GET, HEAD");
-    }
-    if (h2o_memis(rest, len, H2O_STRLIT("/keepalive"))) {
-        *route = SESSD_ROUTE_AUTH_KEEPALIVE;
-        return post ? keepalive(req) : not_allowed(req, "POST");
-    }
-    if (h2o_memis(rest, len, H2O_STRLIT("/preferences"))) {
-        *route = SESSD_ROUTE_AUTH_PREFERENCES;
-        return get    ? sessd_auth_prefs_page(req)
-               : post ? sessd_auth_prefs_post(req)
-                      : not_allowed(req, "GET, HEAD, POST");
-    }
-    if (h2o_memis(rest, len, H2O_STRLIT("/sessions"))) {
-        *route = SESSD_ROUTE_AUTH_SESSIONS;
-        return get ? sessd_auth_devices_page(req) : not_allowed(req, "GET, HEAD");
-    }
-    if (h2o_memis(rest, len, H2O_STRLIT("/sessions/revoke"))) {
-        *route = SESSD_ROUTE_AUTH_SESSIONS;
-        return post ? sessd_auth_devices_revoke(req) : not_allowed(req, "POST");
-    }
-    if (h2o_memis(rest, len, H2O_STRLIT("/session.js"))) {
-        *route = SESSD_ROUTE_AUTH_OTHER;
-        return get ? sessd_auth_script(req) : not_allowed(req, "GET, HEAD");
-    }
-    if (h2o_memis(rest, len, H2O_STRLIT("/style.css"))) {
-        *route = SESSD_ROUTE_AUTH_OTHER;
-        return get ? sessd_auth_style(req) : not_allowed(req, "GET, HEAD");
+    for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
+        if (!h2o_memis(rest, len, endpoints[i].path, strlen(endpoints[i].path)))
+            continue;
+        *route = endpoints[i].route;
+        if (get && endpoints[i].get)
+            return endpoints[i].get(req);
+        if (post && endpoints[i].post)
+            return endpoints[i].post(req);
+        return not_allowed(req, endpoints[i].get && endpoints[i].post ? "GET, HEAD, POST"
+                                : endpoints[i].get                    ? "GET, HEAD"
+                                                                      : "POST");
     }
     *route = SESSD_ROUTE_AUTH_OTHER;
     http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
