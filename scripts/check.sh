@@ -1,11 +1,13 @@
 #!/bin/bash
 # The test driver behind `make check`: unit tests (cmocka) and integration tests (node --test)
 # against the normal build, then both again against the ASan+UBSan build, then the example that
-# links libsessiond through pkg-config. Prints one "N passed, N failed" line at the end and exits
+# links libsessiond through pkg-config, then the batteries (fuzz targets for FUZZ_SECONDS each,
+# default 60; see scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and exits
 # non-zero when anything failed or could not run.
 #   scripts/check.sh                 everything
 #   scripts/check.sh --asan-only     only the sanitizer pass
 #   scripts/check.sh --unit-only B   only the unit tests of build dir B
+#   scripts/check.sh --fuzz-only     only the fuzz targets
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -62,7 +64,22 @@ run_examples() {
     fi
 }
 
+run_fuzz() { # run_fuzz SECONDS
+    local out p f
+    if ! make -s -j"$JOBS" WERROR=$W fuzz >"$logdir/build-fuzz.log" 2>&1; then
+        cat "$logdir/build-fuzz.log" >&2
+        note_fail "build of the fuzz targets failed"; fail=$((fail + 1)); return 1
+    fi
+    out=$(FUZZ_LOGDIR="$logdir/fuzz" scripts/fuzz.sh build-fuzz "$1" 2>"$logdir/fuzz.err")
+    echo "$out"
+    p=$(grep -c ', ok$' <<<"$out"); f=$(grep -c 'FAILED' <<<"$out")
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    pass=$((pass + p)); fail=$((fail + f))
+    [ "$f" -eq 0 ] || { cat "$logdir/fuzz.err" >&2; note_fail "fuzz"; }
+}
+
 case "${1:-all}" in
+--fuzz-only) run_fuzz "${FUZZ_SECONDS:-60}" ;;
 --unit-only) run_unit "$2" ;;
 --asan-only)
     build build-asan 1 && {
@@ -75,7 +92,8 @@ case "${1:-all}" in
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
         run_unit build-asan; run_integration build-asan/sessiond asan
-    fi ;;
+    fi
+    run_fuzz "${FUZZ_SECONDS:-60}" ;;
 esac
 
 for e in "${errors[@]}"; do echo "FAILED: $e (logs in $logdir)" >&2; done
