@@ -1,13 +1,15 @@
 #!/bin/bash
 # The test driver behind `make check`: unit tests (cmocka) and integration tests (node --test)
 # against the normal build, then both again against the ASan+UBSan build, then the example that
-# links libsessiond through pkg-config, then the batteries (fuzz targets for FUZZ_SECONDS each,
-# default 60; see scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and exits
+# links libsessiond through pkg-config, then the batteries: tests/batteries/ against the normal
+# build (crash safety) and every fuzz target for FUZZ_SECONDS (default 60; scripts/fuzz.sh).
+# Prints one "N passed, N failed" line at the end and exits
 # non-zero when anything failed or could not run.
 #   scripts/check.sh                 everything
 #   scripts/check.sh --asan-only     only the sanitizer pass
 #   scripts/check.sh --unit-only B   only the unit tests of build dir B
 #   scripts/check.sh --fuzz-only     only the fuzz targets
+#   scripts/check.sh --batteries-only  only tests/batteries/ (normal build)
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -40,12 +42,12 @@ run_unit() { # run_unit DIR
     done
 }
 
-run_integration() { # run_integration BIN LABEL
-    local out p f rc conc=()
+run_integration() { # run_integration BIN LABEL [DIR]
+    local out p f rc conc=() dir=${3:-tests/integration/}
     # --test-concurrency exists from Node 20.10; older runners use their default.
     node --help 2>/dev/null | grep -q -- --test-concurrency && conc=(--test-concurrency=2)
     out=$(SESSIOND_BIN="$PWD/$1" timeout 900 node --test "${conc[@]}" \
-          --test-reporter=tap tests/integration/ 2>&1); rc=$?
+          --test-reporter=tap "$dir" 2>&1); rc=$?
     echo "$out" > "$logdir/integration-$2.log"
     p=$(grep -oE '^# pass [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
     f=$(grep -oE '^# fail [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
@@ -54,6 +56,7 @@ run_integration() { # run_integration BIN LABEL
     pass=$((pass + p)); fail=$((fail + f))
     if [ "$f" -ne 0 ]; then grep -B2 -A30 '^not ok' <<<"$out" | head -200 >&2; note_fail "integration ($2)"; fi
     echo "integration ($2): $p passed, $f failed"
+    grep -oE '^# (crash|leaks|token): .*' <<<"$out" | sed 's/^# /  /'
 }
 
 run_examples() {
@@ -80,6 +83,8 @@ run_fuzz() { # run_fuzz SECONDS
 
 case "${1:-all}" in
 --fuzz-only) run_fuzz "${FUZZ_SECONDS:-60}" ;;
+--batteries-only)
+    build build 0 && CRASH_CYCLES=${CRASH_CYCLES:-20} run_integration sessiond batteries tests/batteries/ ;;
 --unit-only) run_unit "$2" ;;
 --asan-only)
     build build-asan 1 && {
@@ -87,7 +92,12 @@ case "${1:-all}" in
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
         run_unit build-asan; run_integration build-asan/sessiond asan; } ;;
 *)
-    if build build 0; then run_unit build; run_integration sessiond normal; run_examples; fi
+    if build build 0; then
+        run_unit build; run_integration sessiond normal; run_examples
+        # The batteries that need the real server: crash safety (CRASH_CYCLES kill -9 cycles,
+        # default 20), damaged data files.
+        CRASH_CYCLES=${CRASH_CYCLES:-20} run_integration sessiond batteries tests/batteries/
+    fi
     if build build-asan 1; then
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0

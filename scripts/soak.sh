@@ -1,7 +1,8 @@
 #!/bin/bash
 # `make soak`: the long forms of the batteries, not run in CI. Each battery prints its own
 # result; the last line is "N passed, N failed" like `make check`.
-#   SOAK_FUZZ_SECONDS  seconds per fuzz target (default 600)
+#   SOAK_FUZZ_SECONDS   seconds per fuzz target (default 600)
+#   SOAK_CRASH_CYCLES   kill -9 cycles of tests/batteries/crash.test.mjs (default 100)
 set -u
 cd "$(dirname "$0")/.."
 pass=0; fail=0
@@ -14,10 +15,12 @@ step() { # step NAME COMMAND...
     else
         fail=$((fail + 1)); tail -40 "$logdir/$name.log" >&2; echo "soak $name: FAILED (log in $logdir)"
     fi
-    grep -E '^(fuzz |crash |token )' "$logdir/$name.log" || true
+    grep -E '^(# )?(fuzz |crash: |leaks: |token: )' "$logdir/$name.log" || true
 }
 
 make -s -j2 all fuzz || { echo "0 passed, 1 failed"; exit 1; }
 step fuzz scripts/fuzz.sh build-fuzz "${SOAK_FUZZ_SECONDS:-600}"
+step batteries env CRASH_CYCLES="${SOAK_CRASH_CYCLES:-100}" SESSIOND_BIN="$PWD/sessiond" \
+    node --test --test-reporter=tap tests/batteries/
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
