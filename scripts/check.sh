@@ -2,7 +2,8 @@
 # The test driver behind `make check`: unit tests (cmocka) and integration tests (node --test)
 # against the normal build, then both again against the ASan+UBSan build, then the example that
 # links libsessiond through pkg-config, then the batteries: tests/batteries/ against the normal
-# build (crash safety) and every fuzz target for FUZZ_SECONDS (default 60; scripts/fuzz.sh).
+# build (crash safety), a scan of everything the normal integration pass made the server write for
+# every secret it used (scripts/leak-scan.mjs), and every fuzz target for FUZZ_SECONDS (default 60; scripts/fuzz.sh).
 # Prints one "N passed, N failed" line at the end and exits
 # non-zero when anything failed or could not run.
 #   scripts/check.sh                 everything
@@ -67,6 +68,16 @@ run_examples() {
     fi
 }
 
+run_leak_scan() { # run_leak_scan MANIFEST_DIR
+    local out
+    if out=$(node scripts/leak-scan.mjs "$1" 2>"$logdir/leaks.err"); then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1)); head -50 "$logdir/leaks.err" >&2; note_fail "secrets leak scan"
+    fi
+    echo "$out"
+}
+
 run_fuzz() { # run_fuzz SECONDS
     local out p f
     if ! make -s -j"$JOBS" WERROR=$W fuzz >"$logdir/build-fuzz.log" 2>&1; then
@@ -93,7 +104,13 @@ case "${1:-all}" in
         run_unit build-asan; run_integration build-asan/sessiond asan; } ;;
 *)
     if build build 0; then
-        run_unit build; run_integration sessiond normal; run_examples
+        run_unit build
+        # The normal pass records every secret it uses and everything the server writes; the
+        # leak scan then searches the lot (tests/integration/lib.mjs, scripts/leak-scan.mjs).
+        mkdir -p "$logdir/leaks"
+        SESSIOND_LEAK_MANIFEST="$logdir/leaks" run_integration sessiond normal
+        run_leak_scan "$logdir/leaks"
+        run_examples
         # The batteries that need the real server: crash safety (CRASH_CYCLES kill -9 cycles,
         # default 20), damaged data files.
         CRASH_CYCLES=${CRASH_CYCLES:-20} run_integration sessiond batteries tests/batteries/
