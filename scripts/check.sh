@@ -1,15 +1,17 @@
 #!/bin/bash
 # The test driver behind `make check`: unit tests (cmocka) and integration tests (node --test)
 # against the normal build, then both again against the ASan+UBSan build, then the example that
-# links libsessiond through pkg-config, then the batteries: tests/batteries/ against the normal
-# build (crash safety), a scan of everything the normal integration pass made the server write for
-# every secret it used (scripts/leak-scan.mjs), and every fuzz target for FUZZ_SECONDS (default 60; scripts/fuzz.sh).
-# Prints one "N passed, N failed" line at the end and exits
-# non-zero when anything failed or could not run.
+# links libsessiond through pkg-config, then the batteries: the constant-time lint
+# (scripts/ct-lint.mjs), tests/batteries/ against the normal build (crash safety), a scan of
+# everything the normal integration pass made the server write for every secret it used
+# (scripts/leak-scan.mjs), and every fuzz target for FUZZ_SECONDS seconds (default 60;
+# scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and exits non-zero when
+# anything failed or could not run.
 #   scripts/check.sh                 everything
 #   scripts/check.sh --asan-only     only the sanitizer pass
 #   scripts/check.sh --unit-only B   only the unit tests of build dir B
 #   scripts/check.sh --fuzz-only     only the fuzz targets
+#   scripts/check.sh --ct-lint-only  only the constant-time comparison lint
 #   scripts/check.sh --batteries-only  only tests/batteries/ (normal build)
 set -u
 cd "$(dirname "$0")/.."
@@ -78,6 +80,19 @@ run_leak_scan() { # run_leak_scan MANIFEST_DIR
     echo "$out"
 }
 
+run_ct_lint() { # secrets compared only in constant time: the tree passes, the fixture is caught
+    local out
+    if out=$(node scripts/ct-lint.mjs 2>&1); then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "$out" >&2; note_fail "ct-lint"; fi
+    echo "$out" | tail -1
+    out=$(node scripts/ct-lint.mjs tests/ct-lint/bad.c 2>&1)
+    if [ "$(grep -c 'early-exit comparison' <<<"$out")" -eq 3 ]; then
+        pass=$((pass + 1)); echo "ct-lint fixture: all 3 planted comparisons reported"
+    else
+        fail=$((fail + 1)); echo "$out" >&2; note_fail "ct-lint missed a planted comparison"
+    fi
+}
+
 run_fuzz() { # run_fuzz SECONDS
     local out p f
     if ! make -s -j"$JOBS" WERROR=$W fuzz >"$logdir/build-fuzz.log" 2>&1; then
@@ -94,6 +109,7 @@ run_fuzz() { # run_fuzz SECONDS
 
 case "${1:-all}" in
 --fuzz-only) run_fuzz "${FUZZ_SECONDS:-60}" ;;
+--ct-lint-only) run_ct_lint ;;
 --batteries-only)
     build build 0 && CRASH_CYCLES=${CRASH_CYCLES:-20} run_integration sessiond batteries tests/batteries/ ;;
 --unit-only) run_unit "$2" ;;
@@ -103,6 +119,7 @@ case "${1:-all}" in
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
         run_unit build-asan; run_integration build-asan/sessiond asan; } ;;
 *)
+    run_ct_lint
     if build build 0; then
         run_unit build
         # The normal pass records every secret it uses and everything the server writes; the
