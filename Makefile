@@ -91,7 +91,12 @@ $(B)/tests/%: tests/unit/%.c $(B)/libsessiond-server.a $(LIB_A) tests/unit/harne
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS_SAN) -o $@ $< $(B)/libsessiond-server.a $(LIB_A) \
 	    $(PKG_LIBS) -lcmocka
 
-test-bin: $(BIN) $(TESTS)
+test-bin: $(BIN) $(TESTS) $(B)/tools/token-stream
+
+# Decoded session tokens on stdout, for the token-quality battery (scripts/token-quality.sh).
+$(B)/tools/token-stream: tests/batteries/token_stream.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIB_A) $(PKG_LIBS)
 
 # libFuzzer targets: the library and server objects are built with clang and
 # -fsanitize=fuzzer-no-link plus ASan+UBSan (SAN=1) into build-fuzz/, each target links
@@ -150,11 +155,11 @@ install: all
 
 format:
 	clang-format -i $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) include/sessiond/*.h \
-	    $(wildcard src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h)
+	    $(wildcard src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
 
 format-check:
 	clang-format --dry-run -Werror $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) \
-	    include/sessiond/*.h $(wildcard src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h)
+	    include/sessiond/*.h $(wildcard src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
 
 clean:
 	rm -rf build build-asan build-fuzz sessiond

@@ -1,12 +1,13 @@
 #!/bin/bash
 # The test driver behind `make check`: unit tests (cmocka) and integration tests (node --test)
 # against the normal build, then both again against the ASan+UBSan build, then the example that
-# links libsessiond through pkg-config, then the batteries: the constant-time lint
-# (scripts/ct-lint.mjs), tests/batteries/ against the normal build (crash safety), a scan of
-# everything the normal integration pass made the server write for every secret it used
-# (scripts/leak-scan.mjs), and every fuzz target for FUZZ_SECONDS seconds (default 60;
-# scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and exits non-zero when
-# anything failed or could not run.
+# links libsessiond through pkg-config. Then the batteries: the constant-time lint
+# (scripts/ct-lint.mjs); a scan of everything the normal integration pass made the server write
+# for every secret it used (scripts/leak-scan.mjs); token quality with ent and dieharder
+# (scripts/token-quality.sh); tests/batteries/ against the normal build (kill -9 crash safety,
+# CRASH_CYCLES cycles, default 20; damaged data files); every fuzz target for FUZZ_SECONDS
+# seconds (default 60; scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and
+# exits non-zero when anything failed or could not run.
 #   scripts/check.sh                 everything
 #   scripts/check.sh --asan-only     only the sanitizer pass
 #   scripts/check.sh --unit-only B   only the unit tests of build dir B
@@ -93,6 +94,13 @@ run_ct_lint() { # secrets compared only in constant time: the tree passes, the f
     fi
 }
 
+run_token_quality() { # run_token_quality BUILD_DIR
+    local out
+    if out=$(scripts/token-quality.sh "$1" quick 2>"$logdir/token.err"); then pass=$((pass + 1)); else
+        fail=$((fail + 1)); cat "$logdir/token.err" >&2; note_fail "token quality"; fi
+    echo "$out"
+}
+
 run_fuzz() { # run_fuzz SECONDS
     local out p f
     if ! make -s -j"$JOBS" WERROR=$W fuzz >"$logdir/build-fuzz.log" 2>&1; then
@@ -128,6 +136,7 @@ case "${1:-all}" in
         SESSIOND_LEAK_MANIFEST="$logdir/leaks" run_integration sessiond normal
         run_leak_scan "$logdir/leaks"
         run_examples
+        run_token_quality build
         # The batteries that need the real server: crash safety (CRASH_CYCLES kill -9 cycles,
         # default 20), damaged data files.
         CRASH_CYCLES=${CRASH_CYCLES:-20} run_integration sessiond batteries tests/batteries/

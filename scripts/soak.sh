@@ -20,6 +20,7 @@ step() { # step NAME COMMAND...
 
 make -s -j2 all fuzz || { echo "0 passed, 1 failed"; exit 1; }
 step fuzz scripts/fuzz.sh build-fuzz "${SOAK_FUZZ_SECONDS:-600}"
+step tokens scripts/token-quality.sh build soak
 step batteries env CRASH_CYCLES="${SOAK_CRASH_CYCLES:-100}" SESSIOND_BIN="$PWD/sessiond" \
     node --test --test-reporter=tap tests/batteries/
 echo "$pass passed, $fail failed"
