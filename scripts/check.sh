@@ -5,7 +5,7 @@
 # (scripts/ct-lint.mjs); a scan of everything the normal integration pass made the server write
 # for every secret it used (scripts/leak-scan.mjs); token quality with ent and dieharder
 # (scripts/token-quality.sh); tests/batteries/ against the normal build (kill -9 crash safety,
-# CRASH_CYCLES cycles, default 20; damaged data files); every fuzz target for FUZZ_SECONDS
+# CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk); every fuzz target for FUZZ_SECONDS
 # seconds (default 60; scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and
 # exits non-zero when anything failed or could not run.
 #   scripts/check.sh                 everything
@@ -60,7 +60,7 @@ run_integration() { # run_integration BIN LABEL [DIR]
     pass=$((pass + p)); fail=$((fail + f))
     if [ "$f" -ne 0 ]; then grep -B2 -A30 '^not ok' <<<"$out" | head -200 >&2; note_fail "integration ($2)"; fi
     echo "integration ($2): $p passed, $f failed"
-    grep -oE '^# (crash|leaks|token): .*' <<<"$out" | sed 's/^# /  /'
+    grep -oE '^# (crash|diskfull): .*' <<<"$out" | sed 's/^# /  /'
 }
 
 run_examples() {
