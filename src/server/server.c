@@ -542,8 +542,10 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     atomic_store(&sessd_srv.stopping, true);
     loops_dispose(workers, nthreads);
     sessd_workers_stop();
-    sessd_pwhelper_stop();
+    /* The admin thread may be hashing a password through the helpers: it stops first, then the
+     * helpers (which put the in-process hasher back). */
     sessd_admin_stop();
+    sessd_pwhelper_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
     sessd_srv.store->ops->close(sessd_srv.store);
     free(workers);
