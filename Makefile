@@ -46,7 +46,7 @@ LIB_A      := $(B)/libsessiond.a
 LIB_SO     := $(B)/libsessiond.so.0
 
 .PHONY: all deps run demo check check-unit check-integration check-asan test-bin format format-check \
-        install clean help examples fuzz fuzz-bin fuzz-smoke soak
+        install clean help examples fuzz fuzz-bin fuzz-smoke soak tsan
 
 all: $(BIN) $(LIB_A) $(LIB_SO) $(B)/sessiond.pc
 
@@ -56,6 +56,7 @@ help:
 	@echo "make demo        sessiond + nginx + a small protected app on loopback, with a demo user"
 	@echo "make check       every test: unit, integration, and both again under ASan+UBSan"
 	@echo "make check-asan  only the sanitizer pass"
+	@echo "make tsan        build the server with ThreadSanitizer into build-tsan/"
 	@echo "make fuzz        build the libFuzzer targets (clang) into build-fuzz/fuzz/"
 	@echo "make fuzz-smoke  run each fuzz target for FUZZ_SECONDS (default 60) seconds"
 	@echo "make soak        the long batteries: 600 s per fuzz target, 100 kill -9 cycles, ..."
@@ -111,6 +112,11 @@ fuzz-bin: $(FUZZERS)
 fuzz:
 	@$(MAKE) --no-print-directory B=build-fuzz SAN=1 CC=clang CFLAGS=-fsanitize=fuzzer-no-link fuzz-bin
 
+# The server built with ThreadSanitizer (clang) into build-tsan/, for the integration suite.
+tsan:
+	@$(MAKE) --no-print-directory B=build-tsan CC=clang CFLAGS=-fsanitize=thread \
+	    LDFLAGS=-fsanitize=thread build-tsan/sessiond
+
 fuzz-smoke: fuzz
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
@@ -162,6 +168,6 @@ format-check:
 	    include/sessiond/*.h $(wildcard src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
 
 clean:
-	rm -rf build build-asan build-fuzz sessiond
+	rm -rf build build-asan build-fuzz build-tsan sessiond
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -5,9 +5,10 @@
 # (scripts/ct-lint.mjs); a scan of everything the normal integration pass made the server write
 # for every secret it used (scripts/leak-scan.mjs); token quality with ent and dieharder
 # (scripts/token-quality.sh); tests/batteries/ against the normal build (kill -9 crash safety,
-# CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk); every fuzz target for FUZZ_SECONDS
-# seconds (default 60; scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and
-# exits non-zero when anything failed or could not run.
+# CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk); the integration suite
+# against a ThreadSanitizer build; every fuzz target for FUZZ_SECONDS seconds (default 60;
+# scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and exits non-zero when
+# anything failed or could not run.
 #   scripts/check.sh                 everything
 #   scripts/check.sh --asan-only     only the sanitizer pass
 #   scripts/check.sh --unit-only B   only the unit tests of build dir B
@@ -145,6 +146,13 @@ case "${1:-all}" in
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
         run_unit build-asan; run_integration build-asan/sessiond asan
+    fi
+    # ThreadSanitizer: the integration suite against a TSan build of the server; lib.mjs fails
+    # a test whose server output holds a ThreadSanitizer report.
+    if make -s -j"$JOBS" WERROR=$W tsan >"$logdir/build-tsan.log" 2>&1; then
+        TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" run_integration build-tsan/sessiond tsan
+    else
+        cat "$logdir/build-tsan.log" >&2; note_fail "build of build-tsan failed"; fail=$((fail + 1))
     fi
     run_fuzz "${FUZZ_SECONDS:-60}" ;;
 esac
