@@ -1,15 +1,14 @@
 #!/bin/bash
 # The test driver behind `make check`: unit tests (cmocka) and integration tests (node --test)
 # against the normal build, then both again against the ASan+UBSan build, then the example that
-# links libsessiond through pkg-config. Then the batteries: the constant-time lint
-# (scripts/ct-lint.mjs); a scan of everything the normal integration pass made the server write
-# for every secret it used (scripts/leak-scan.mjs); token quality with ent and dieharder
+# links libsessiond through pkg-config. Then the batteries (docs/batteries.md): the constant-time
+# lint (scripts/ct-lint.mjs); a scan of everything the normal integration pass made the server
+# write for every secret it used (scripts/leak-scan.mjs); token quality with ent and dieharder
 # (scripts/token-quality.sh); tests/batteries/ against the normal build (kill -9 crash safety,
 # CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk; libfiu I/O faults);
-# the integration suite
-# against a ThreadSanitizer build; every fuzz target for FUZZ_SECONDS seconds (default 60;
-# scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and exits non-zero when
-# anything failed or could not run.
+# the integration suite against a ThreadSanitizer build; every fuzz target for FUZZ_SECONDS
+# seconds (default 60; scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and
+# exits non-zero when anything failed or could not run.
 #   scripts/check.sh                 everything
 #   scripts/check.sh --asan-only     only the sanitizer pass
 #   scripts/check.sh --unit-only B   only the unit tests of build dir B
