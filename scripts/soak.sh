@@ -18,7 +18,7 @@ step() { # step NAME COMMAND...
     grep -E '^(# )?(fuzz |crash: |diskfull: |iofault: |token: )' "$logdir/$name.log" || true
 }
 
-make -s -j2 all fuzz || { echo "0 passed, 1 failed"; exit 1; }
+make -s -j2 test-bin fuzz || { echo "0 passed, 1 failed"; exit 1; }
 step fuzz scripts/fuzz.sh build-fuzz "${SOAK_FUZZ_SECONDS:-600}"
 step tokens scripts/token-quality.sh build soak
 step batteries env CRASH_CYCLES="${SOAK_CRASH_CYCLES:-100}" SESSIOND_BIN="$PWD/sessiond" \
