@@ -32,18 +32,21 @@ LIB_SRC  := $(sort $(wildcard lib/*.c lib/store/*.c))
 SRV_SRC  := $(sort $(wildcard src/server/*.c src/cli/*.c))
 MAIN_SRC := src/main.c
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 SRV_OBJ  := $(SRV_SRC:%.c=$(B)/%.o)
 MAIN_OBJ := $(MAIN_SRC:%.c=$(B)/%.o)
 TESTS    := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZERS  := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
+FUZZ_SECONDS ?= 60
 
 BIN        := $(if $(filter build,$(B)),sessiond,$(B)/sessiond)
 LIB_A      := $(B)/libsessiond.a
 LIB_SO     := $(B)/libsessiond.so.0
 
 .PHONY: all deps run demo check check-unit check-integration check-asan test-bin format format-check \
-        install clean help examples
+        install clean help examples fuzz fuzz-bin fuzz-smoke soak tsan
 
 all: $(BIN) $(LIB_A) $(LIB_SO) $(B)/sessiond.pc
 
@@ -53,6 +56,10 @@ help:
 	@echo "make demo        sessiond + nginx + a small protected app on loopback, with a demo user"
 	@echo "make check       every test: unit, integration, and both again under ASan+UBSan"
 	@echo "make check-asan  only the sanitizer pass"
+	@echo "make tsan        build the server with ThreadSanitizer into build-tsan/"
+	@echo "make fuzz        build the libFuzzer targets (clang) into build-fuzz/fuzz/"
+	@echo "make fuzz-smoke  run each fuzz target for FUZZ_SECONDS (default 60) seconds"
+	@echo "make soak        the long batteries: 600 s per fuzz target, 100 kill -9 cycles, ..."
 	@echo "make install PREFIX=DIR"
 	@echo "make format      clang-format every C file"
 
@@ -85,7 +92,37 @@ $(B)/tests/%: tests/unit/%.c $(B)/libsessiond-server.a $(LIB_A) tests/unit/harne
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS_SAN) -o $@ $< $(B)/libsessiond-server.a $(LIB_A) \
 	    $(PKG_LIBS) -lcmocka
 
-test-bin: $(BIN) $(TESTS)
+test-bin: $(BIN) $(TESTS) $(B)/tools/token-stream
+
+# Decoded session tokens on stdout, for the token-quality battery (scripts/token-quality.sh).
+$(B)/tools/token-stream: tests/batteries/token_stream.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIB_A) $(PKG_LIBS)
+
+# libFuzzer targets: the library and server objects are built with clang and
+# -fsanitize=fuzzer-no-link plus ASan+UBSan (SAN=1) into build-fuzz/, each target links
+# libFuzzer's main. Seeds in fuzz/corpus/TARGET/, dictionaries in fuzz/dict/TARGET.dict.
+$(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(B)/libsessiond-server.a $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS_SAN) -o $@ $< $(B)/libsessiond-server.a \
+	    $(LIB_A) $(PKG_LIBS)
+
+fuzz-bin: $(FUZZERS)
+
+fuzz:
+	@$(MAKE) --no-print-directory B=build-fuzz SAN=1 CC=clang CFLAGS=-fsanitize=fuzzer-no-link fuzz-bin
+
+# The server built with ThreadSanitizer (clang) into build-tsan/, for the integration suite.
+tsan:
+	@$(MAKE) --no-print-directory B=build-tsan CC=clang CFLAGS=-fsanitize=thread \
+	    LDFLAGS=-fsanitize=thread build-tsan/sessiond
+
+fuzz-smoke: fuzz
+	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
+
+# The long forms of the batteries (not in CI): see scripts/soak.sh.
+soak: deps
+	@scripts/soak.sh
 
 deps:
 	@scripts/deps.sh
@@ -123,14 +160,14 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sessiond.pc
 
 format:
-	clang-format -i $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) include/sessiond/*.h \
-	    $(wildcard lib/*.h lib/store/*.h src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c)
+	clang-format -i $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) include/sessiond/*.h \
+	    $(wildcard lib/*.h lib/store/*.h src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
 
 format-check:
-	clang-format --dry-run -Werror $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) include/sessiond/*.h \
-	    $(wildcard lib/*.h lib/store/*.h src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c)
+	clang-format --dry-run -Werror $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) \
+	    include/sessiond/*.h $(wildcard lib/*.h lib/store/*.h src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
 
 clean:
-	rm -rf build build-asan sessiond
+	rm -rf build build-asan build-fuzz build-tsan sessiond
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1648,6 +1648,25 @@ static int check_file_size(MDB_env *env, const char *dir, char *err, size_t errl
     return 0;
 }
 
+/* LMDB takes an empty data.mdb for a new environment and would silently start over with no
+ * sessions. An empty file is what a filesystem leaves of a file it lost (or of a store whose
+ * creation crashed before its first page was written, when nothing was acknowledged yet): refuse
+ * it and let the operator decide. */
+static int check_not_empty(const char *dir, char *err, size_t errlen)
+{
+    struct stat sb;
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return fail(err, errlen, SESS_EINVAL, "data directory path is too long");
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+        return fail(err, errlen, SESS_ECORRUPT,
+                    "data file %s is empty (0 bytes): its content was lost; restore it from a "
+                    "backup, or remove it to start with an empty store",
+                    path);
+    return 0;
+}
+
 /* Reads (or, in a new environment, writes) the format version. */
 static int check_format(MDB_txn *txn, MDB_dbi meta, bool fresh, const char *dir, char *err,
                         size_t errlen)
@@ -1729,8 +1748,10 @@ static int env_open(const sess_store_opts *opts, const char *dir, shared_env *e,
 {
     unsigned flags =
         MDB_NOTLS | (opts->read_only ? MDB_RDONLY : 0) | (opts->group_commit ? MDB_NOMETASYNC : 0);
-    int rc = mdb_env_create(&e->env);
+    int rc = check_not_empty(dir, err, errlen);
     if (rc != 0)
+        return rc;
+    if ((rc = mdb_env_create(&e->env)) != 0)
         return env_open_error(rc, dir, err, errlen);
     if ((rc = mdb_env_set_mapsize(e->env, opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE)) ||
         (rc = mdb_env_set_maxreaders(e->env, MAX_READERS)) ||

@@ -521,7 +521,7 @@ static int mem_lookup(sess_store *base, const uint8_t hash[SESS_HASH_BYTES], ses
         if (user_generation != NULL)
             *user_generation = s->user->generation;
         if (is_previous != NULL)
-            *is_previous = memcmp(hash, s->rec.token_hash, SESS_HASH_BYTES) != 0;
+            *is_previous = !sess_ct_equal(hash, s->rec.token_hash, SESS_HASH_BYTES);
         if (out != NULL)
             r = copy_out(s, out);
     }

@@ -592,8 +592,10 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
      * until the last worker is joined. */
     sessd_workers_stop();
     loops_dispose(workers, nthreads);
-    sessd_pwhelper_stop();
+    /* The admin thread may be hashing a password through the helpers: it stops first, then the
+     * helpers (which put the in-process hasher back). */
     sessd_admin_stop();
+    sessd_pwhelper_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
     sessd_srv.store->ops->close(sessd_srv.store);
     free(workers);

@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 
-import { REPO, run, sleep, assertNoSanitizerReport } from './lib.mjs';
+import { REPO, run, sleep, assertNoSanitizerReport, leakSecret, leakExchange } from './lib.mjs';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -142,6 +142,7 @@ export async function addUser(data, name, { password = PASSWORD, roles, config }
   const args = ['user', 'add', name, '--password-stdin', '--data', data];
   if (roles) args.push('--roles', roles);
   if (config) args.push('-c', config);
+  leakSecret(password);
   const r = await run(args, { input: `${password}\n` });
   assert.equal(r.code, 0, `user add ${name}: ${r.stderr}`);
   assertNoSanitizerReport(r.stderr, 'user add');
@@ -199,7 +200,9 @@ export function browse(port, method, urlPath, { jar, headers = {}, form, body, a
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode, headers: res.headers, text, json });
+        const out = { status: res.statusCode, headers: res.headers, text, json };
+        leakExchange(urlPath, { form }, out);
+        resolve(out);
       });
     });
     req.end(payload);

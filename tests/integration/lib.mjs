@@ -54,6 +54,50 @@ export function childEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
+/* ---- the secrets manifest ------------------------------------------------------------------ */
+
+/* With SESSIOND_LEAK_MANIFEST=DIR (scripts/check.sh sets it for the normal integration pass),
+ * every secret a test sees or sends (API keys, tokens, passwords) is recorded in DIR, together
+ * with everything the server wrote: each server's output, each CLI's stderr, the error bodies and
+ * /metrics answers, and every sandbox (data directories, logs), which is moved into DIR instead
+ * of being removed. scripts/leak-scan.mjs then searches all of it for every secret. */
+const MANIFEST = process.env.SESSIOND_LEAK_MANIFEST || '';
+let manifestSeq = 0;
+const inputs = new Set();
+
+function manifestFile(name) {
+  fs.mkdirSync(path.join(MANIFEST, 'out'), { recursive: true });
+  return path.join(MANIFEST, 'out', `${process.pid}-${name}`);
+}
+
+/* Records a secret (a string) that must never appear in anything the server writes. */
+export function leakSecret(value) {
+  if (!MANIFEST || typeof value !== 'string' || value.length < 8) return;
+  fs.appendFileSync(manifestFile('secrets.jsonl'), `${JSON.stringify(value)}\n`);
+}
+
+/* Records text the server produced (output, an error body, /metrics), to be searched. */
+export function leakOutput(kind, text) {
+  if (!MANIFEST || !text) return;
+  fs.appendFileSync(manifestFile(`${kind}.log`), `${text}\n`);
+}
+
+/* Records the secrets of an HTTP exchange: the API key, a password sent, tokens answered, and
+ * session cookies set; and keeps the body of an error answer or of /metrics. */
+export function leakExchange(urlPath, { key, body, form } = {}, res) {
+  if (!MANIFEST) return;
+  leakSecret(key);
+  for (const b of [body, form]) if (b && typeof b === 'object') for (const f of ['password', 'token']) leakSecret(b[f]);
+  if (res) {
+    if (typeof res.json?.token === 'string') leakSecret(res.json.token);
+    for (const line of res.headers?.['set-cookie'] || []) {
+      const v = /^[^=]+=([^;]*)/.exec(line)?.[1];
+      if (v && TOKEN_RE.test(v)) leakSecret(v);
+    }
+    if (res.status >= 400 || urlPath.startsWith('/metrics')) leakOutput('bodies', `${res.status} ${urlPath}\n${res.text}`);
+  }
+}
+
 /* Sanitizer reports a test must never see in the server's output. */
 const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|UndefinedBehaviorSanitizer|ThreadSanitizer/;
 export function assertNoSanitizerReport(output, what = 'server output') {
@@ -82,6 +126,7 @@ export class Sandbox {
   writeFile(name, text) {
     const p = path.join(this.root, name);
     fs.writeFileSync(p, text);
+    inputs.add(p);
     return p;
   }
 
@@ -104,6 +149,15 @@ export class Sandbox {
     for (const r of this.redis || []) r.killNow();
     await Promise.all([...this.servers].map((s) => s.exited));
     await Promise.all([...(this.redis || [])].map((r) => r.exited));
+    if (MANIFEST) {
+      // Kept for scripts/leak-scan.mjs; the files the test wrote itself are inputs, not output.
+      const kept = path.join(MANIFEST, 'roots', `${process.pid}-${++manifestSeq}`);
+      fs.mkdirSync(path.dirname(kept), { recursive: true });
+      fs.cpSync(this.root, kept, { recursive: true });
+      fs.appendFileSync(manifestFile('inputs.jsonl'),
+        [...inputs].filter((p) => p.startsWith(this.root + path.sep))
+          .map((p) => `${JSON.stringify(path.join(kept, path.relative(this.root, p)))}\n`).join(''));
+    }
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
@@ -253,6 +307,7 @@ export class RedisServer {
 
 /* Runs `sessiond ARGS...`; resolves {code, signal, stdout, stderr}. Killed after `timeout`. */
 export function run(args, { env = {}, input, timeout = CLI_TIMEOUT_MS } = {}) {
+  if (args.includes('--password-stdin') && typeof input === 'string') leakSecret(input.replace(/\r?\n$/, ''));
   return new Promise((resolve, reject) => {
     const child = spawn(BIN, args, { env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -270,6 +325,7 @@ export function run(args, { env = {}, input, timeout = CLI_TIMEOUT_MS } = {}) {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      leakOutput('cli-stderr', stderr);
       if (timedOut) reject(new Error(`sessiond ${args.join(' ')} did not finish in ${timeout} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
       else resolve({ code, signal, stdout, stderr });
     });
@@ -286,6 +342,7 @@ export async function createApiKey(dataDir, name = 'it', extraArgs = []) {
   const lines = r.stdout.split('\n').filter((l) => l !== '');
   assert.equal(lines.length, 1, `apikey create printed more than the key: ${JSON.stringify(r.stdout)}`);
   assert.match(lines[0], APIKEY_RE);
+  leakSecret(lines[0]);
   return lines[0];
 }
 
@@ -324,7 +381,9 @@ export function httpRequest(port, method, urlPath, { key, body, rawBody, content
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode, headers: res.headers, text, json });
+        const out = { status: res.statusCode, headers: res.headers, text, json };
+        leakExchange(urlPath, { key, body }, out);
+        resolve(out);
       });
     });
     // A server may answer (413, 431) and close before it has read the whole body: the answer
@@ -408,6 +467,7 @@ export class Server {
     live.add(this);
     this.exited = new Promise((resolve) => {
       child.on('close', (code, signal) => {
+        leakOutput('server', this.output);
         this.running = false;
         live.delete(this);
         this.exitInfo = { code, signal };
