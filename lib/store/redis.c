@@ -187,10 +187,10 @@ static int which_token(const sess_record *rec, const uint8_t hash[SESS_HASH_BYTE
 {
     static const uint8_t zero[SESS_HASH_BYTES];
     *prev = false;
-    if (memcmp(rec->token_hash, hash, SESS_HASH_BYTES) == 0)
+    if (sess_ct_equal(rec->token_hash, hash, SESS_HASH_BYTES))
         return 0;
-    if (memcmp(rec->prev_hash, zero, SESS_HASH_BYTES) != 0 &&
-        memcmp(rec->prev_hash, hash, SESS_HASH_BYTES) == 0) {
+    if (!sess_ct_equal(rec->prev_hash, zero, SESS_HASH_BYTES) &&
+        sess_ct_equal(rec->prev_hash, hash, SESS_HASH_BYTES)) {
         *prev = true;
         return 0;
     }
