@@ -51,7 +51,9 @@ bool auth_wants_json(h2o_req_t *req);
 
 /* For unsafe browser requests to sessiond itself (login, logout, keepalive): false when
  * Sec-Fetch-Site says cross-site or Origin names an origin that is neither the public URL's nor
- * an allowed one. Requests without either header (non-browser clients) pass. */
+ * an allowed one; true when Sec-Fetch-Site says same-origin, whatever Origin says (a page with
+ * Referrer-Policy: no-referrer posts with "Origin: null"). Requests without either header
+ * (non-browser clients) pass. */
 bool auth_same_origin(h2o_req_t *req, const sessd_config *c);
 
 /* Adds Set-Cookie for a new session token; max_age < 0 for a browser-session cookie. */

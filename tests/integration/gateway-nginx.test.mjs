@@ -265,3 +265,26 @@ test('clients that hang up during the password check, and 50 concurrent logins, 
   }
   await srv.assertAlive('after hung-up logins');
 });
+
+test('our own forms posted by a browser with "Origin: null" (Referrer-Policy: no-referrer) pass on Sec-Fetch-Site', T, async () => {
+  // What chromium sends for the login and logout forms of sessiond's pages, which carry
+  // Referrer-Policy: no-referrer: Origin is "null", Sec-Fetch-Site says same-origin.
+  const same = { Origin: 'null', 'Sec-Fetch-Site': 'same-origin' };
+  const jar = new Jar();
+  const r = await login(port, jar, 'alice', PASSWORD, { headers: same });
+  assert.equal(r.status, 303, r.text);
+  assert.ok(jar.cookies.has('sid'));
+  // "null" on its own, or with a same-site (another port) or cross-site page, proves nothing.
+  for (const h of [{ Origin: 'null' }, { Origin: 'null', 'Sec-Fetch-Site': 'same-site' }, { Origin: 'null', 'Sec-Fetch-Site': 'cross-site' }]) {
+    const j = new Jar();
+    const x = await login(port, j, 'alice', PASSWORD, { headers: h });
+    assert.equal(x.status, 403, `login with ${JSON.stringify(h)}`);
+    assert.equal(j.cookies.has('sid'), false);
+    const out = await browse(port, 'POST', '/auth/logout', { jar, headers: h });
+    assert.notEqual(out.status, 303, `logout with ${JSON.stringify(h)}`);
+    assert.equal((await get('/auth/whoami', { jar })).status, 200, 'still signed in');
+  }
+  const out = await browse(port, 'POST', '/auth/logout', { jar, headers: same });
+  assert.equal(out.status, 303);
+  assert.equal((await get('/auth/whoami', { jar })).status, 401);
+});
