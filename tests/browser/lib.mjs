@@ -260,3 +260,14 @@ export async function whoami(page) {
     return r.status === 200 ? r.json() : null;
   });
 }
+
+/* Polls `cond` (async, truthy when done) every 100 ms until it holds; fails after `ms`. */
+export async function until(cond, what, ms = WAIT_MS) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await cond();
+    if (v) return v;
+    assert.ok(Date.now() < deadline, `${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
