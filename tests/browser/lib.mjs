@@ -249,7 +249,7 @@ export async function signIn(page, user, password = PASSWORD) {
   await page.fill('#password', password);
   await Promise.all([
     page.waitForURL((u) => !LOGIN_RE.test(u.pathname + u.search), { timeout: WAIT_MS }),
-    page.click('button[type=submit]'),
+    page.click('main button[type=submit]'),
   ]);
 }
 
