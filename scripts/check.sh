@@ -7,8 +7,10 @@
 # (scripts/token-quality.sh); tests/batteries/ against the normal build (kill -9 crash safety,
 # CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk; libfiu I/O faults);
 # the integration suite against a ThreadSanitizer build; every fuzz target for FUZZ_SECONDS
-# seconds (default 60; scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and
-# exits non-zero when anything failed or could not run.
+# seconds (default 60; scripts/fuzz.sh). The browser suite (tests/browser: Debian's chromium
+# driven by playwright-core behind real nginx) runs against the normal build, after `npm ci`
+# when node_modules was not made from the current package-lock.json. Prints one
+# "N passed, N failed" line at the end and exits non-zero when anything failed or could not run.
 # The Redis backend's unit tests use a private redis-server started here on a free loopback port
 # with a temporary directory (SESSD_TEST_REDIS_URL), stopped at the end; the integration
 # tests start their own.
@@ -18,6 +20,7 @@
 #   scripts/check.sh --fuzz-only     only the fuzz targets
 #   scripts/check.sh --ct-lint-only  only the constant-time comparison lint
 #   scripts/check.sh --batteries-only  only tests/batteries/ (normal build)
+#   scripts/check.sh --browser-only  only tests/browser/ (normal build)
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -109,6 +112,24 @@ run_integration() { # run_integration BIN LABEL [DIR]
     grep -E '^not ok .* # TODO' <<<"$out" | sed 's/^not ok [0-9]* - /  KNOWN FAILURE (todo): /'
 }
 
+# playwright-core for the browser suite, exactly as package-lock.json says. `npm ci` runs when
+# node_modules was not made from the current lock file (a copy of it marks one that was).
+npm_ci() {
+    if [ -d node_modules/playwright-core ] && cmp -s package-lock.json node_modules/.sessiond-lock; then
+        return 0
+    fi
+    if npm ci --no-audit --no-fund >"$logdir/npm-ci.log" 2>&1; then
+        cp package-lock.json node_modules/.sessiond-lock
+    else
+        cat "$logdir/npm-ci.log" >&2; note_fail "npm ci (the browser suite's playwright-core)"; fail=$((fail + 1))
+        return 1
+    fi
+}
+
+run_browser() { # run_browser BIN LABEL
+    npm_ci && run_integration "$1" "$2" tests/browser/
+}
+
 run_examples() {
     if scripts/build-examples.sh build >"$logdir/examples.log" 2>&1; then
         pass=$((pass + 1)); echo "examples: embed.c built through pkg-config and ran"
@@ -167,6 +188,7 @@ case "${1:-all}" in
 --batteries-only)
     build build 0 && CRASH_CYCLES=${CRASH_CYCLES:-20} run_integration sessiond batteries tests/batteries/ ;;
 --unit-only) run_unit "$2" ;;
+--browser-only) build build 0 && run_browser sessiond browser ;;
 --asan-only)
     build build-asan 1 && {
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -186,6 +208,7 @@ case "${1:-all}" in
         # The batteries that need the real server: crash safety (CRASH_CYCLES kill -9 cycles,
         # default 20), damaged data files.
         CRASH_CYCLES=${CRASH_CYCLES:-20} run_integration sessiond batteries tests/batteries/
+        run_browser sessiond browser
     fi
     if build build-asan 1; then
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
