@@ -90,11 +90,12 @@ test('with require_token, the bank\'s script sends the token as X-CSRF-Token and
   assert.equal(transfersOf(bank).length, 0);
 
   await page.goto(`${bank.url}/bank?fetch=1`);
+  const token = (await whoami(page)).csrf_token;
   await page.fill('#transfer input[name=amount]', '40');
   const sent = page.waitForResponse((r) => r.url() === `${bank.url}/bank/transfer`, { timeout: WAIT_MS });
   await page.click('#send');
   const r2 = await sent;
-  assert.equal((await r2.request().allHeaders())['x-csrf-token'], (await whoami(page)).csrf_token);
+  assert.equal((await r2.request().allHeaders())['x-csrf-token'], token);
   assert.equal(r2.status(), 303, 'accepted: the app answers 303 back to the bank page');
   await page.waitForFunction(() => document.querySelector('#balance')?.textContent === '960', null, { timeout: WAIT_MS });
   assert.deepEqual(bank.app.state.transfers, [{ to: 'bob', amount: 40, user: 'alice' }]);

@@ -253,12 +253,13 @@ export async function signIn(page, user, password = PASSWORD) {
   ]);
 }
 
-/* GET base_path/whoami in the page's context (its cookie): the JSON, or null on 401. */
+/* GET base_path/whoami with the cookies of the page's browser context (not from inside the
+ * page, which a navigation may replace meanwhile): the JSON, or null on 401. */
 export async function whoami(page) {
-  return page.evaluate(async () => {
-    const r = await fetch('/auth/whoami', { headers: { Accept: 'application/json' } });
-    return r.status === 200 ? r.json() : null;
-  });
+  const r = await page.context().request.get(`${new URL(page.url()).origin}/auth/whoami`, { headers: { Accept: 'application/json' } });
+  if (r.status() === 401) return null;
+  assert.equal(r.status(), 200, `whoami: ${r.status()} ${await r.text()}`);
+  return r.json();
 }
 
 /* Polls `cond` (async, truthy when done) every 100 ms until it holds; fails after `ms`. */
