@@ -288,3 +288,42 @@ test('our own forms posted by a browser with "Origin: null" (Referrer-Policy: no
   assert.equal(out.status, 303);
   assert.equal((await get('/auth/whoami', { jar })).status, 401);
 });
+
+test('CSRF for an app that does nothing itself: every unsafe method, refused and accepted', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'bob', PASSWORD)).status, 303);
+  const token = (await get('/auth/whoami', { jar })).json.csrf_token;
+  const forged = `${token.slice(0, 42)}${token[42] === 'A' ? 'B' : 'A'}`;
+  const own = `http://127.0.0.1:${port}`;
+  const refused = [
+    ['no token, no browser headers', {}],
+    ['cross-site', { 'Sec-Fetch-Site': 'cross-site', Origin: 'https://evil.example' }],
+    ['same-site (another port)', { 'Sec-Fetch-Site': 'same-site', Origin: 'http://127.0.0.1:1' }],
+    ['another Origin', { Origin: 'https://evil.example' }],
+    ['a forged token, cross-site', { 'X-CSRF-Token': forged, 'Sec-Fetch-Site': 'cross-site' }],
+    ['a forged token alone', { 'X-CSRF-Token': forged }],
+    ['a token of the wrong length', { 'X-CSRF-Token': `${token}x` }],
+  ];
+  const accepted = [
+    ['the session\'s token', { 'X-CSRF-Token': token }],
+    ['the session\'s token, even cross-site', { 'X-CSRF-Token': token, 'Sec-Fetch-Site': 'cross-site' }],
+    ['same-origin by Sec-Fetch-Site', { 'Sec-Fetch-Site': 'same-origin', Origin: own }],
+    ['same-origin by Origin', { Origin: own }],
+  ];
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+    for (const [i, [what, headers]] of refused.entries()) {
+      const marker = `${method}-${i}`;
+      const r = await browse(port, method, `/private/csrf?m=${marker}`, { jar, body: 'amount=900', headers });
+      assert.equal(r.status, 403, `${method} with ${what}: ${r.status}`);
+      assert.equal(app.seen.some((s) => s.url === `/private/csrf?m=${marker}`), false, `${method} with ${what} reached the app`);
+    }
+    for (const [what, headers] of accepted) {
+      const r = await browse(port, method, '/private/csrf', { jar, body: 'amount=1', headers });
+      assert.equal(r.status, 200, `${method} with ${what}: ${r.status} ${r.text}`);
+      assert.equal(r.json.method, method);
+      assert.equal(r.json.body, 'amount=1');
+    }
+  }
+  // Safe methods need nothing.
+  assert.equal((await browse(port, 'GET', '/private/csrf', { jar, headers: { 'Sec-Fetch-Site': 'cross-site' } })).status, 200);
+});
