@@ -54,7 +54,7 @@ help:
 	@echo "make             build ./sessiond, libsessiond.a/.so and sessiond.pc"
 	@echo "make run         install missing packages (as root), build, serve on 127.0.0.1:$(PORT)"
 	@echo "make demo        sessiond + nginx + a small protected app on loopback, with a demo user"
-	@echo "make check       every test: unit, integration, and both again under ASan+UBSan"
+	@echo "make check       every test: unit, integration, browser, and again under ASan+UBSan"
 	@echo "make check-asan  only the sanitizer pass"
 	@echo "make check-browser  only the browser suite (chromium behind nginx, tests/browser)"
 	@echo "make screenshots    redo docs/screenshots/ (login, devices, preferences; light and dark)"
