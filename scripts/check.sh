@@ -8,8 +8,8 @@
 # CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk; libfiu I/O faults);
 # the integration suite against a ThreadSanitizer build; every fuzz target for FUZZ_SECONDS
 # seconds (default 60; scripts/fuzz.sh). The browser suite (tests/browser: Debian's chromium
-# driven by playwright-core behind real nginx) runs against the normal build, after `npm ci`
-# when node_modules was not made from the current package-lock.json. Prints one
+# driven by playwright-core behind real nginx) runs against the normal and the ASan build,
+# after `npm ci` when node_modules was not made from the current package-lock.json. Prints one
 # "N passed, N failed" line at the end and exits non-zero when anything failed or could not run.
 # The Redis backend's unit tests use a private redis-server started here on a free loopback port
 # with a temporary directory (SESSD_TEST_REDIS_URL), stopped at the end; the integration
@@ -193,7 +193,8 @@ case "${1:-all}" in
     build build-asan 1 && {
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
-        run_unit build-asan; run_integration build-asan/sessiond asan; } ;;
+        run_unit build-asan; run_integration build-asan/sessiond asan
+        run_browser build-asan/sessiond browser-asan; } ;;
 *)
     run_ct_lint
     if build build 0; then
@@ -214,6 +215,7 @@ case "${1:-all}" in
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
         run_unit build-asan; run_integration build-asan/sessiond asan
+        run_browser build-asan/sessiond browser-asan
     fi
     # ThreadSanitizer: the integration suite against a TSan build of the server; lib.mjs fails
     # a test whose server output holds a ThreadSanitizer report.
