@@ -56,7 +56,12 @@ test('SIGTERM during a burst of creates: every acknowledged create survives', T,
         (e) => results.push({ i, e }),
       ),
     );
-    if (i === N / 4) s.signal('SIGTERM');
+    // SIGTERM once the server has answered one create (not merely once ten were sent: a slow
+    // ASan server under load may not have accepted any of them yet), with others in flight.
+    if (i === N / 4) {
+      await Promise.race([inflight[0], new Promise((r) => setTimeout(r, 20000))]);
+      s.signal('SIGTERM');
+    }
   }
   await Promise.all(inflight);
   const x = await s.waitExit();
