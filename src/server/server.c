@@ -432,7 +432,8 @@ static int open_redis(const sessd_config *c, int nthreads, char *err, size_t err
 
 static int open_store(const sessd_config *c, int nthreads, char *err, size_t errlen)
 {
-    sess_store_opts o = {.path = c->store_path, .group_commit = strcmp(c->fsync, "batch") == 0};
+    sess_store_opts o = {
+        .path = c->store_path, .group_commit = strcmp(c->fsync, "batch") == 0, .log = store_log};
     int r;
     if (strcmp(c->store_kind, "memory") == 0)
         r = sess_store_memory_open(&o, &sessd_srv.store, err, errlen);
