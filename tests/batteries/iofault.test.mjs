@@ -131,3 +131,45 @@ test('libfiu I/O faults: service resumes without a restart once the fault is gon
   console.log(`iofault: resume without a restart: ${w.ok} acknowledged, ${w.refused} answered 503, ${reopens} reopens of the environment; 10 creates after the faults all 201; all acknowledged kept`);
   await s.stop();
 });
+
+test('libfiu I/O faults under concurrent verifies and writes: reads never see a wrong answer across reopens', { timeout: 180000 }, async () => {
+  const { s, fifo, acked } = await startUnderFiu('concurrent');
+  fiuCtrl(fifo, s.pid, POINTS.map((p) => `enable_random name=${p},probability=${PROBABILITY}`));
+  const counts = { created: 0, refused: 0, verified: 0, unavailable: 0 };
+  const known = acked.slice(); /* acknowledged before the faults: must verify 200 or 503, never 404 */
+  const writer = async (w) => {
+    for (let i = 0; i < 60; i++) {
+      const r = await create(s, acked, `c${w}-${i}`);
+      if (r.status === 201) counts.created++;
+      else {
+        assertError(r, 503, 'store_unavailable', `concurrent create ${w}/${i}`);
+        counts.refused++;
+      }
+    }
+  };
+  const reader = async () => {
+    for (let i = 0; i < 150; i++) {
+      const a = known[i % known.length];
+      const r = await verify(s, a.token, { touch: false });
+      if (r.status === 200) {
+        assert.equal(r.json.session_id, a.session_id, 'a verify during the faults answered another session');
+        counts.verified++;
+      } else {
+        assertError(r, 503, 'store_unavailable', 'a verify of an acknowledged session during the faults');
+        counts.unavailable++;
+      }
+    }
+  };
+  await Promise.all([writer(0), writer(1), writer(2), writer(3), reader(), reader(), reader(), reader()]);
+  await s.assertAlive('under I/O faults with concurrent requests');
+  fiuCtrl(fifo, s.pid, POINTS.map((p) => `disable name=${p}`));
+  assert.ok(counts.refused > 0, 'no write failed: the faults were not injected');
+  const reopens = s.stderr.split('reopened it').length - 1;
+  for (let i = 0; i < 10; i++) assert.equal((await create(s, acked, 5000 + i)).status, 201, `create ${i} after the faults`);
+  await checkAll(s, acked, 'after concurrent faults, same process');
+  await s.kill();
+  await s.restart();
+  await checkAll(s, acked, 'after concurrent faults, kill -9 and a restart');
+  console.log(`iofault: concurrent: ${counts.created} creates acknowledged, ${counts.refused} answered 503; ${counts.verified} verifies 200, ${counts.unavailable} answered 503; ${reopens} reopens; all acknowledged kept`);
+  await s.stop();
+});
