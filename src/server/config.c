@@ -134,8 +134,8 @@ static const opt options[] = {
            "Largest request header block accepted."),
     O_COUNT("server", "max_connections", max_connections, "4096", 1, 1000000, F_RELOAD,
             "Most client connections open at once in this process; one more is answered 503 "
-            "(error overloaded, Retry-After: 1) and closed. The file descriptor limit is raised "
-            "to fit it when the hard limit allows."),
+            "(error overloaded, Retry-After: 1) and closed. At start the file descriptor limit "
+            "is raised to fit it when the hard limit allows."),
     O_MS("server", "request_timeout", request_timeout, "10s", 100, 3600000, 0,
          "Longest time to receive a whole request, headers and body, and longest idle time of a "
          "keep-alive connection; slower clients are disconnected (slowloris, slow POST)."),
