@@ -107,7 +107,7 @@ run_integration() { # run_integration BIN LABEL [DIR]
     pass=$((pass + p)); fail=$((fail + f))
     if [ "$f" -ne 0 ]; then grep -B2 -A30 '^not ok' <<<"$out" | head -200 >&2; note_fail "integration ($2)"; fi
     echo "integration ($2): $p passed, $f failed"
-    grep -oE '^# (crash|diskfull|iofault): .*' <<<"$out" | sed 's/^# /  /'
+    grep -oE '^# (crash|diskfull|iofault|overload): .*' <<<"$out" | sed 's/^# /  /'
     # Known failures, marked `todo` with the issue that tracks them: counted neither way, shown.
     grep -E '^not ok .* # TODO' <<<"$out" | sed 's/^not ok [0-9]* - /  KNOWN FAILURE (todo): /'
 }
