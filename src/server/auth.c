@@ -29,8 +29,75 @@ const char *auth_cookie(h2o_req_t *req, const char *name, size_t *len)
 
 const char *auth_token(h2o_req_t *req, size_t *len)
 {
+    bool from_cookie;
+    return auth_token_src(req, len, &from_cookie);
+}
+
+const char *auth_token_src(h2o_req_t *req, size_t *len, bool *from_cookie)
+{
     const char *t = auth_cookie(req, sessd_cfg()->cookie_name, len);
+    *from_cookie = t != NULL;
     return t != NULL ? t : http_bearer(req, len);
+}
+
+void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1])
+{
+    size_t n;
+    const char *ua = http_header(req, "user-agent", &n);
+    out[0] = '\0';
+    if (ua != NULL)
+        auth_sanitize(ua, n < SESS_AGENT_MAX ? n : SESS_AGENT_MAX, out, SESS_AGENT_MAX + 1);
+}
+
+bool auth_agent_matches(const sess_record *rec, const char *agent)
+{
+    /* A session created without a user agent (a backend that did not pass one) has nothing to
+     * be bound to. */
+    return !sessd_cfg()->bind_user_agent || rec->agent[0] == '\0' || strcmp(rec->agent, agent) == 0;
+}
+
+/* A session whose user's roles changed since its token was issued gets a new token now, when
+ * the token came in the cookie (the answer's Set-Cookie replaces it; a Bearer client could not
+ * learn a new token from a verify answer, so its token stays until it rotates by the API). When
+ * another request rotated first, this token is the previous one and keeps working for
+ * rotate_grace: nothing to do. */
+static void rotate_for_roles(h2o_req_t *req, const char *tok, size_t len, sess_record *rec,
+                             int64_t now)
+{
+    char fresh[SESS_TOKEN_STRLEN + 1];
+    sess_record after;
+    if (sess_rotate(sessd_srv.ctx, tok, len, now, false, fresh, &after) != 0)
+        return;
+    auth_set_session_cookie(req, fresh,
+                            (after.flags & SESS_REC_REMEMBER) ? after.abs_expires - now : -1);
+    sess_wipe(fresh, sizeof(fresh));
+    sess_record_dispose(rec);
+    *rec = after;
+}
+
+int auth_session(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
+{
+    size_t len;
+    bool from_cookie;
+    const char *tok = auth_token_src(req, &len, &from_cookie);
+    if (tok == NULL)
+        return SESS_ESESSION;
+    int r = sess_verify(sessd_srv.ctx, tok, len, now, touch, rec);
+    if (r != 0)
+        return r;
+    if (sessd_cfg()->bind_user_agent) {
+        char agent[SESS_AGENT_MAX + 1];
+        auth_client_agent(req, agent);
+        if (!auth_agent_matches(rec, agent)) {
+            /* Another browser holds this session's token: end the session for everyone. */
+            (void)sess_delete(sessd_srv.ctx, rec->id);
+            sess_record_dispose(rec);
+            return SESS_ESESSION;
+        }
+    }
+    if ((rec->flags & SESS_REC_ROLES_CHANGED) && from_cookie)
+        rotate_for_roles(req, tok, len, rec, now);
+    return 0;
 }
 
 static void cookie_opts(sess_cookie_opts *o)
@@ -416,10 +483,7 @@ static json_t *roles_json(const char *roles)
 /* The live session of the request into `rec`; answers 401 (or 503) itself otherwise. */
 static int current_session(h2o_req_t *req, bool touch, sess_record *rec)
 {
-    size_t len;
-    const char *tok = auth_token(req, &len);
-    int r = tok != NULL ? sess_verify(sessd_srv.ctx, tok, len, (int64_t)time(NULL), touch, rec)
-                        : SESS_ESESSION;
+    int r = auth_session(req, touch, (int64_t)time(NULL), rec);
     if (r == SESS_ESESSION) { /* these two endpoints always answer JSON */
         http_send_error_status(req, 401, "unauthorized", "no live session; log in first");
         return 401;

@@ -248,9 +248,7 @@ static void fill_client(h2o_req_t *req, login_job *j, const sessd_config *c)
 {
     size_t n;
     auth_client_ip(req, c, j->ip);
-    const char *ua = http_header(req, "user-agent", &n);
-    if (ua != NULL)
-        auth_sanitize(ua, n < SESS_AGENT_MAX ? n : SESS_AGENT_MAX, j->agent, sizeof(j->agent));
+    auth_client_agent(req, j->agent);
     const char *tok = auth_token(req, &n);
     if (tok != NULL && n == SESS_TOKEN_STRLEN) {
         memcpy(j->old_token, tok, n);

@@ -165,9 +165,7 @@ void sessd_visitor_load(h2o_req_t *req, bool touch, sessd_visitor *v)
     size_t len;
     memset(v, 0, sizeof(*v));
     sess_record_init(&v->rec);
-    const char *tok = auth_token(req, &len);
-    if (tok != NULL &&
-        sess_verify(sessd_srv.ctx, tok, len, (int64_t)time(NULL), touch, &v->rec) == 0) {
+    if (auth_session(req, touch, (int64_t)time(NULL), &v->rec) == 0) {
         char *json = NULL;
         size_t jl = 0;
         v->signed_in = true;

@@ -295,12 +295,9 @@ static int check(h2o_req_t *req, const original *o, const sessd_access *acc, con
         http_send_text(req, 200, "text/plain; charset=utf-8", H2O_STRLIT(""));
         return 200;
     }
-    size_t len;
     sess_record rec;
     int64_t now = (int64_t)time(NULL);
-    const char *tok = auth_token(req, &len);
-    int r =
-        tok != NULL ? sess_verify(sessd_srv.ctx, tok, len, now, acc->touch, &rec) : SESS_ESESSION;
+    int r = auth_session(req, acc->touch, now, &rec);
     if (r == SESS_ESESSION)
         return unauthenticated(req, o, c);
     if (r != 0) {

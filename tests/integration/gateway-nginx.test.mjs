@@ -17,7 +17,7 @@ before(async () => {
   app = await startApp();
   port = await freePort();
   data = sb.dataDir();
-  const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`));
+  const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`, '[session]\nrotate_grace = 3s\n'));
   await addUser(data, 'alice', { roles: 'dev', config });
   await addUser(data, 'bob', { roles: 'admin,dev', config });
   await addUser(data, 'carol', { config });
@@ -159,15 +159,44 @@ test('a bearer token works where the cookie does', T, async () => {
   assert.equal(r.json.headers['x-auth-user'], 'alice');
 });
 
-test('changing roles with the CLI ends the sessions of that user at once', T, async () => {
+test('changing roles with the CLI: the next request has the new roles and a new token, the old one lasts rotate_grace', T, async () => {
   const jar = new Jar();
   assert.equal((await login(port, jar, 'carol', PASSWORD)).status, 303);
   assert.equal((await get('/private', { jar })).status, 200);
+  assert.equal((await get('/admin/x', { jar })).status, 403);
+  const before = jar.cookies.get('sid');
+  const bearer = new Jar();
+  assert.equal((await login(port, bearer, 'carol', PASSWORD)).status, 303);
   const r = await run(['user', 'roles', 'carol', 'admin', '--data', data]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal((await get('/private', { jar, headers: { Accept: 'application/json' } })).status, 401);
-  assert.equal((await login(port, jar, 'carol', PASSWORD)).status, 303);
-  assert.equal((await get('/admin/x', { jar })).status, 200, 'the new role holds after a new login');
+
+  const next = await get('/admin/x', { jar });
+  assert.equal(next.status, 200, 'the new role holds at once, without a new login');
+  assert.equal(next.json.headers['x-auth-roles'], 'admin');
+  const set = (next.headers['set-cookie'] || []).find((c) => c.startsWith('sid='));
+  assert.ok(set, 'nginx passed the rotated cookie on to the browser');
+  assert.match(set, /; Path=\/; HttpOnly; SameSite=Lax$/);
+  const after = jar.cookies.get('sid');
+  assert.notEqual(after, before, 'the cookie jar holds the new token');
+  const again = await get('/admin/y', { jar });
+  assert.equal(again.status, 200);
+  assert.equal(again.headers['set-cookie'], undefined, 'rotated once, not on every request');
+
+  // The old token still works within rotate_grace (3s here), then fails.
+  const old = { headers: { Cookie: `sid=${before}`, Accept: 'application/json' } };
+  assert.equal((await get('/admin/x', old)).status, 200, 'the previous token works during the grace');
+  const deadline = Date.now() + 20000;
+  let status;
+  while ((status = (await get('/private', old)).status) === 200 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+  assert.equal(status, 401, 'the previous token fails once rotate_grace has passed');
+  assert.equal((await get('/private', { jar })).status, 200, 'the new token goes on working');
+
+  // A Bearer client cannot take a cookie from a verify answer: its token stays, with the new roles.
+  const token = bearer.cookies.get('sid');
+  const b = await get('/admin/x', { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(b.status, 200);
+  assert.equal(b.headers['set-cookie'], undefined);
+  assert.equal((await get('/admin/x', { headers: { Authorization: `Bearer ${token}` } })).status, 200);
 });
 
 test('a login form posted from another site is refused', T, async () => {
