@@ -2,7 +2,7 @@
 // section 3) and the CSRF answer of verify (section 5).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox, startWithKey, createSession, verify, assertError, run, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Sandbox, startWithKey, createSession, verify, assertError, run, httpRequest, TEST_TIMEOUT_MS } from './lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 let sb;
@@ -154,6 +154,30 @@ describe('verify: CSRF', () => {
     assert.ok(!r.text.includes(c.session_id), r.text);
   });
 
+  test('same-origin (public_url\'s origin) passes; a cross-site POST, PUT, PATCH or DELETE without the token does not', T, async () => {
+    const own = await startWithKey(sb, { config: sb.writeFile('own.ini', '[server]\npublic_url = https://bank.example.com/auth-base\n') });
+    try {
+      const mine = await createSession(own, { user: 'alice' });
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+        assertError(await verify(own, mine.token, { method, origin: 'https://bank.example.com.evil.example' }), 403, 'csrf_failed', method);
+        assertError(await verify(own, mine.token, { method, origin: 'http://bank.example.com' }), 403, 'csrf_failed', `${method} other scheme`);
+        assert.equal((await verify(own, mine.token, { method, origin: 'https://bank.example.com' })).status, 200, `${method} same origin`);
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test('after a rotation the CSRF token is the one rotate answers, and it passes with the new token', T, async () => {
+    const mine = await createSession(s, { user: 'alice' });
+    const rot = await s.api('POST', '/v1/sessions/rotate', { body: { token: mine.token } });
+    assert.equal(rot.status, 200);
+    const v = await verify(s, rot.json.token, { method: 'POST', csrf_token: rot.json.csrf_token });
+    assert.equal(v.status, 200, v.text);
+    assert.equal(v.json.csrf_token, rot.json.csrf_token, 'verify hands out the same token rotate did');
+    assertError(await verify(s, rot.json.token, { method: 'POST', csrf_token: c.csrf_token }), 403, 'csrf_failed', 'another session\'s token');
+  });
+
   test('an invalid session is 404 whatever the CSRF fields say', T, async () => {
     assertError(await verify(s, 'A'.repeat(43), { method: 'POST', csrf_token: c.csrf_token }), 404, 'invalid_session');
   });
@@ -169,6 +193,64 @@ describe('verify: CSRF with require_token', () => {
       assert.equal((await verify(s, c.token, { method: 'POST', origin: 'https://app.example.com', csrf_token: c.csrf_token })).status, 200);
     } finally {
       await s.stop();
+    }
+  });
+});
+
+describe('bind_user_agent', () => {
+  const cfg = '[session]\nbind_user_agent = true\n[rule app]\npolicy = authenticated\n';
+  const fwd = (token, ua) => ({
+    headers: { Cookie: `sid=${token}`, 'User-Agent': ua, 'X-Forwarded-Method': 'GET', 'X-Forwarded-Uri': '/app', 'X-Forwarded-Host': 'app.test' },
+  });
+  const whoami = (s, token, ua) => httpRequest(s.port, 'GET', '/auth/whoami', { headers: { Cookie: `sid=${token}`, 'User-Agent': ua } });
+  let s;
+  before(async () => {
+    s = await startWithKey(sb, { config: sb.writeFile('bind.ini', cfg) });
+  });
+  after(async () => {
+    if (s?.running) await s.stop();
+  });
+  const create = () => createSession(s, { user: 'alice', client: { user_agent: 'Browser/1 (bound)' } });
+
+  test('the creating user agent passes everywhere', T, async () => {
+    const c = await create();
+    assert.equal((await httpRequest(s.port, 'GET', '/auth/verify', fwd(c.token, 'Browser/1 (bound)'))).status, 200);
+    assert.equal((await whoami(s, c.token, 'Browser/1 (bound)')).status, 200);
+    assert.equal((await verify(s, c.token, { client: { user_agent: 'Browser/1 (bound)' } })).status, 200);
+    assert.equal((await verify(s, c.token)).status, 200, 'a backend that passes no user agent is not checked');
+  });
+
+  test('verify with another user agent: 401 and the session is gone for everyone', T, async () => {
+    const c = await create();
+    const r = await httpRequest(s.port, 'GET', '/auth/verify', fwd(c.token, 'Thief/9'));
+    assert.equal(r.status, 401);
+    assert.equal(r.headers['cache-control'], 'no-store');
+    assert.equal((await whoami(s, c.token, 'Browser/1 (bound)')).status, 401);
+    assertError(await verify(s, c.token, { client: { user_agent: 'Browser/1 (bound)' } }), 404, 'invalid_session');
+    assertError(await s.api('GET', `/v1/sessions/${c.session_id}`), 404, 'not_found', 'deleted, not just refused');
+  });
+
+  test('whoami with another user agent: 401 and the session is gone', T, async () => {
+    const c = await create();
+    assert.equal((await whoami(s, c.token, 'Thief/9')).status, 401);
+    assert.equal((await httpRequest(s.port, 'GET', '/auth/verify', fwd(c.token, 'Browser/1 (bound)'))).status, 401);
+  });
+
+  test('/v1/sessions/verify with another client.user_agent: 404 and the session is gone', T, async () => {
+    const c = await create();
+    assertError(await verify(s, c.token, { client: { user_agent: 'Thief/9' } }), 404, 'invalid_session');
+    assert.equal((await whoami(s, c.token, 'Browser/1 (bound)')).status, 401);
+    assertError(await verify(s, c.token, { client: { user_agent: 3 } }), 400, 'invalid_request', 'client is checked');
+  });
+
+  test('without bind_user_agent another user agent is fine', T, async () => {
+    const plain = await startWithKey(sb, { config: sb.writeFile('nobind.ini', '[rule app]\npolicy = authenticated\n') });
+    try {
+      const c = await createSession(plain, { user: 'alice', client: { user_agent: 'Browser/1' } });
+      assert.equal((await verify(plain, c.token, { client: { user_agent: 'Other/2' } })).status, 200);
+      assert.equal((await httpRequest(plain.port, 'GET', '/auth/verify', fwd(c.token, 'Other/2'))).status, 200);
+    } finally {
+      await plain.stop();
     }
   });
 });
