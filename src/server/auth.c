@@ -61,12 +61,16 @@ bool auth_agent_matches(const sess_record *rec, const char *agent)
  * learn a new token from a verify answer, so its token stays until it rotates by the API). When
  * another request rotated first, this token is the previous one and keeps working for
  * rotate_grace: nothing to do. */
-static void rotate_for_roles(h2o_req_t *req, const char *tok, size_t len, sess_record *rec,
-                             int64_t now)
+void auth_session_rotate(h2o_req_t *req, sess_record *rec, int64_t now)
 {
+    size_t len;
+    bool from_cookie;
     char fresh[SESS_TOKEN_STRLEN + 1];
     sess_record after;
-    if (sess_rotate(sessd_srv.ctx, tok, len, now, false, fresh, &after) != 0)
+    if (!(rec->flags & SESS_REC_ROLES_CHANGED))
+        return;
+    const char *tok = auth_token_src(req, &len, &from_cookie);
+    if (!from_cookie || sess_rotate(sessd_srv.ctx, tok, len, now, false, fresh, &after) != 0)
         return;
     auth_set_session_cookie(req, fresh,
                             (after.flags & SESS_REC_REMEMBER) ? after.abs_expires - now : -1);
@@ -75,11 +79,10 @@ static void rotate_for_roles(h2o_req_t *req, const char *tok, size_t len, sess_r
     *rec = after;
 }
 
-int auth_session(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
+int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
 {
     size_t len;
-    bool from_cookie;
-    const char *tok = auth_token_src(req, &len, &from_cookie);
+    const char *tok = auth_token(req, &len);
     if (tok == NULL)
         return SESS_ESESSION;
     int r = sess_verify(sessd_srv.ctx, tok, len, now, touch, rec);
@@ -95,9 +98,15 @@ int auth_session(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
             return SESS_ESESSION;
         }
     }
-    if ((rec->flags & SESS_REC_ROLES_CHANGED) && from_cookie)
-        rotate_for_roles(req, tok, len, rec, now);
     return 0;
+}
+
+int auth_session(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
+{
+    int r = auth_session_check(req, touch, now, rec);
+    if (r == 0)
+        auth_session_rotate(req, rec, now);
+    return r;
 }
 
 static void cookie_opts(sess_cookie_opts *o)

@@ -49,6 +49,10 @@ const char *auth_token_src(h2o_req_t *req, size_t *len, bool *from_cookie);
  * a cookie token is rotated and the answer gets the new cookie; `rec` is then the rotated
  * session). Dispose `rec` on 0. No allocation unless it rotates. */
 int auth_session(h2o_req_t *req, bool touch, int64_t now, sess_record *rec);
+/* auth_session in two steps, for an answer that passes a Set-Cookie on only when it is a
+ * success (verify behind a proxy): the checks, then the rotation of a role change. */
+int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec);
+void auth_session_rotate(h2o_req_t *req, sess_record *rec, int64_t now);
 
 /* The request's User-Agent as a session records it (sanitised, at most SESS_AGENT_MAX bytes). */
 void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1]);

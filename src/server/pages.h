@@ -51,6 +51,7 @@ typedef struct sessd_login_view {
     const char *rd;       /* carried through, may be "" */
     const char *csrf;     /* the form's CSRF proof */
     int error;            /* -1, or the sessd_msg to show */
+    bool reauth; /* step-up: "confirm your password" for the signed-in `username` (fixed) */
 } sessd_login_view;
 
 /* Answers `status` with the login page. */

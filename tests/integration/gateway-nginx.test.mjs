@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 
 import { Sandbox, run, TEST_TIMEOUT_MS } from './lib.mjs';
-import { PASSWORD, Jar, addUser, browse, freePort, gatewayConfig, login, startApp, startNginx } from './gateway-lib.mjs';
+import { PASSWORD, Jar, addUser, browse, formFields, freePort, gatewayConfig, login, startApp, startNginx } from './gateway-lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 let sb, app, srv, nginx, port, data;
@@ -17,7 +17,7 @@ before(async () => {
   app = await startApp();
   port = await freePort();
   data = sb.dataDir();
-  const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`, '[session]\nrotate_grace = 3s\n'));
+  const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`, '[session]\nrotate_grace = 3s\n', '[rule bank]\npath = /bank/*\npolicy = fresh:5s\n'));
   await addUser(data, 'alice', { roles: 'dev', config });
   await addUser(data, 'bob', { roles: 'admin,dev', config });
   await addUser(data, 'carol', { config });
@@ -197,6 +197,65 @@ test('changing roles with the CLI: the next request has the new roles and a new 
   assert.equal(b.status, 200);
   assert.equal(b.headers['set-cookie'], undefined);
   assert.equal((await get('/admin/x', { headers: { Authorization: `Bearer ${token}` } })).status, 200);
+});
+
+test('step-up: a fresh: rule sends an old login to "confirm your password" and then the original request goes through', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'dave', PASSWORD)).status, 303);
+  const first = await get('/bank/transfer?amount=5', { jar });
+  assert.equal(first.status, 200, 'a login just made is fresh');
+  const sessionId = first.json.headers['x-auth-session'];
+  const csrfBefore = (await get('/auth/whoami', { jar })).json.csrf_token;
+  const tokenBefore = jar.cookies.get('sid');
+
+  // Wait until the login is older than fresh:5s (observable: the rule stops letting it pass).
+  const deadline = Date.now() + 30000;
+  let r;
+  while ((r = await get('/bank/transfer?amount=5', { jar })).status === 200 && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  const seenBank = () => app.seen.filter((s) => s.url.startsWith('/bank/')).length;
+  const seen = seenBank();
+  assert.equal(r.status, 302, 'a navigation goes to the step-up form');
+  assert.equal(local(r.headers.location), '/auth/login?reauth=1&rd=/bank/transfer?amount=5');
+  const api = await get('/bank/transfer', { jar, headers: { Accept: 'application/json' } });
+  assert.equal(api.status, 403, 'a script gets 403 JSON');
+  assert.equal(api.json.reauth, true);
+  assert.equal((await get('/private', { jar })).status, 200, 'other rules are not affected');
+  assert.equal((await get('/bank/transfer', { jar, headers: { Cookie: jar.header(), 'Sec-Fetch-Site': 'same-origin' } })).status, 302);
+  assert.equal(seenBank(), seen, 'the app saw none of the refused requests');
+
+  const page = await get(local(r.headers.location), { jar });
+  assert.equal(page.status, 200);
+  assert.match(page.text, /Confirm your password/);
+  assert.match(page.text, /name="username"[^>]*value="dave" readonly/);
+  const fields = formFields(page.text);
+  assert.equal(fields.reauth, '1');
+  assert.equal(fields.rd, '/bank/transfer?amount=5');
+
+  const wrong = await browse(port, 'POST', '/auth/login', { jar, form: { ...fields, username: 'dave', password: 'not the password' } });
+  assert.equal(wrong.status, 401);
+  assert.match(wrong.text, /Invalid username or password/);
+  assert.match(wrong.text, /value="dave" readonly/, 'a wrong password shows the step-up form again');
+  assert.equal(jar.cookies.get('sid'), tokenBefore, 'nothing changed');
+
+  const ok = await browse(port, 'POST', '/auth/login', { jar, form: { ...formFields(wrong.text), username: 'dave', password: PASSWORD } });
+  assert.equal(ok.status, 303, ok.text);
+  assert.equal(local(ok.headers.location), '/bank/transfer?amount=5');
+  assert.notEqual(jar.cookies.get('sid'), tokenBefore, 'a new token');
+  const after = await get('/bank/transfer?amount=5', { jar });
+  assert.equal(after.status, 200, 'the original request goes through');
+  assert.equal(after.json.headers['x-auth-session'], sessionId, 'the same session, renewed (its data kept)');
+  assert.equal(after.json.headers['x-auth-user'], 'dave');
+  const csrfAfter = (await get('/auth/whoami', { jar })).json.csrf_token;
+  assert.notEqual(csrfAfter, csrfBefore, 're-authentication renews the CSRF token');
+});
+
+test('the step-up form without a session is the ordinary login form', T, async () => {
+  const page = await get('/auth/login?reauth=1&rd=/bank/x', { jar: new Jar() });
+  assert.equal(page.status, 200);
+  assert.doesNotMatch(page.text, /readonly|Confirm your password/);
+  assert.equal(formFields(page.text).reauth, undefined);
 });
 
 test('a login form posted from another site is refused', T, async () => {
