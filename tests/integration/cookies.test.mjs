@@ -254,3 +254,103 @@ describe('bind_user_agent', () => {
     }
   });
 });
+
+describe('/auth answers: no-store, logout cookie and Clear-Site-Data', () => {
+  let s;
+  before(async () => {
+    const cfg = sb.writeFile('auth-https.ini', [
+      '[server]', 'public_url = https://auth.example.com',
+      '[session]', 'same_site = strict', 'clear_site_data = "cache", "storage"',
+      '[rule admin]', 'path = /admin/*', 'policy = role:admin',
+      '[rule fresh]', 'path = /bank/*', 'policy = fresh:1h',
+      '[rule app]', 'policy = authenticated', '',
+    ].join('\n'));
+    s = await startWithKey(sb, { config: cfg });
+  });
+  after(async () => {
+    if (s?.running) await s.stop();
+  });
+  const vfy = (uri, headers = {}, method = 'GET') => httpRequest(s.port, 'GET', '/auth/verify', {
+    headers: { 'X-Forwarded-Method': method, 'X-Forwarded-Uri': uri, 'X-Forwarded-Host': 'app.test', ...headers },
+  });
+
+  test('every status under /auth carries Cache-Control: no-store', T, async () => {
+    const c = await createSession(s, { user: 'alice' });
+    const cookie = { Cookie: `__Host-sid=${c.token}` };
+    const answers = {
+      'verify 200': await vfy('/x', cookie),
+      'verify 401': await vfy('/x'),
+      'verify 401 JSON': await vfy('/x', { Accept: 'application/json' }),
+      'verify 403 role': await vfy('/admin/x', cookie),
+      'verify 403 csrf': await vfy('/x', cookie, 'POST'),
+      'verify 400': await httpRequest(s.port, 'GET', '/auth/verify'),
+      'verify 414': await vfy(`/${'a'.repeat(9000)}`, cookie),
+      'whoami 200': await httpRequest(s.port, 'GET', '/auth/whoami', { headers: cookie }),
+      'whoami 401': await httpRequest(s.port, 'GET', '/auth/whoami'),
+      'login page 200': await httpRequest(s.port, 'GET', '/auth/login'),
+      'login 403': await httpRequest(s.port, 'POST', '/auth/login', { rawBody: 'username=a&password=b', contentType: 'application/x-www-form-urlencoded' }),
+      'unknown 404': await httpRequest(s.port, 'GET', '/auth/nope'),
+      'wrong method 405': await httpRequest(s.port, 'DELETE', '/auth/whoami'),
+      'keepalive 401': await httpRequest(s.port, 'POST', '/auth/keepalive'),
+    };
+    const want = { 'verify 200': 200, 'verify 401': 401, 'verify 401 JSON': 401, 'verify 403 role': 403, 'verify 403 csrf': 403, 'verify 400': 400, 'verify 414': 414, 'whoami 200': 200, 'whoami 401': 401, 'login page 200': 200, 'login 403': 403, 'unknown 404': 404, 'wrong method 405': 405, 'keepalive 401': 401 };
+    for (const [what, r] of Object.entries(answers)) {
+      assert.equal(r.status, want[what], what);
+      assert.equal(r.headers['cache-control'], 'no-store', what);
+    }
+    assert.equal(answers['verify 403 role'].headers['x-auth-reason'], undefined, 'a role 403 is not a step-up');
+  });
+
+  test('a fresh: rule with an old login answers 403 with X-Auth-Reason: reauth; ?redirect=1 sends a navigation to the step-up form', T, async () => {
+    const cfg = sb.writeFile('fresh0.ini', '[rule fresh]\npath = /bank/*\npolicy = fresh:1s\n[rule app]\npolicy = authenticated\n');
+    const f = await startWithKey(sb, { config: cfg });
+    try {
+      const c = await createSession(f, { user: 'alice' });
+      const h = { Cookie: `sid=${c.token}`, 'X-Forwarded-Method': 'GET', 'X-Forwarded-Uri': '/bank/pay?to=bob&x=1', 'X-Forwarded-Host': 'app.test' };
+      const deadline = Date.now() + 20000;
+      let r;
+      while ((r = await httpRequest(f.port, 'GET', '/auth/verify', { headers: h })).status === 200 && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      assert.equal(r.status, 403);
+      assert.equal(r.headers['x-auth-reason'], 'reauth');
+      const j = await httpRequest(f.port, 'GET', '/auth/verify', { headers: { ...h, Accept: 'application/json' } });
+      assertError(j, 403, 'forbidden');
+      const nav = await httpRequest(f.port, 'GET', '/auth/verify?redirect=1', { headers: h });
+      assert.equal(nav.status, 302);
+      assert.equal(nav.headers.location, '/auth/login?reauth=1&rd=/bank/pay%3Fto%3Dbob%26x%3D1');
+      assert.equal(nav.headers['x-auth-reason'], 'reauth');
+    } finally {
+      await f.stop();
+    }
+  });
+
+  test('logout clears the cookie with the same attributes and sends the configured Clear-Site-Data', T, async () => {
+    const c = await createSession(s, { user: 'alice' });
+    const made = parseCookie(c.set_cookie);
+    const out = await httpRequest(s.port, 'POST', '/auth/logout', { headers: { Cookie: `__Host-sid=${c.token}` } });
+    assert.equal(out.status, 303);
+    assert.equal(out.headers['cache-control'], 'no-store');
+    assert.equal(out.headers['clear-site-data'], '"cache", "storage"');
+    const raw = (out.headers['set-cookie'] || []).find((x) => x.startsWith('__Host-sid='));
+    assert.ok(raw, 'the session cookie is cleared');
+    const gone = parseCookie(raw);
+    assert.equal(gone.value, '');
+    assert.equal(gone.attrs.get('max-age'), '0');
+    for (const a of ['path', 'secure', 'httponly', 'samesite', 'domain']) assert.equal(gone.attrs.get(a), made.attrs.get(a), a);
+    assert.equal(made.attrs.get('samesite'), 'Strict');
+    assert.ok(!made.attrs.has('max-age'), 'no Max-Age without remember-me');
+    assertError(await verify(s, c.token), 404, 'invalid_session');
+  });
+
+  test('an empty clear_site_data sends no Clear-Site-Data', T, async () => {
+    const e = await startWithKey(sb, { config: sb.writeFile('csd.ini', '[session]\nclear_site_data =\n') });
+    try {
+      const out = await httpRequest(e.port, 'POST', '/auth/logout');
+      assert.equal(out.status, 303);
+      assert.equal(out.headers['clear-site-data'], undefined);
+    } finally {
+      await e.stop();
+    }
+  });
+});
