@@ -523,17 +523,23 @@ static int whoami(h2o_req_t *req)
     return 200;
 }
 
-/* The X-CSRF-Token header, when sent (session.js sends it), must be the session's; with
- * [csrf] require_token it must be sent. */
-static bool csrf_header_ok(h2o_req_t *req, const sess_record *rec)
+bool auth_form_token_ok(h2o_req_t *req, const sess_record *rec)
 {
-    size_t n;
-    char want[SESS_TOKEN_STRLEN + 1];
+    size_t n, blen;
+    char want[SESS_TOKEN_STRLEN + 1], field[SESS_TOKEN_STRLEN + 2];
     const char *tok = http_header(req, "x-csrf-token", &n);
+    if (tok == NULL && req->entity.base != NULL) {
+        const char *body = auth_body(req, &blen);
+        long fl = auth_form_value(body, blen, "csrf_token", field, sizeof(field), false);
+        tok = fl >= 0 ? field : NULL;
+        n = fl >= 0 ? (size_t)fl : 0;
+    }
     if (tok == NULL)
         return !sessd_cfg()->require_token;
     sess_csrf_token(rec->csrf_secret, want);
-    return n == SESS_TOKEN_STRLEN && sess_ct_equal(tok, want, SESS_TOKEN_STRLEN);
+    bool ok = n == SESS_TOKEN_STRLEN && sess_ct_equal(tok, want, SESS_TOKEN_STRLEN);
+    sess_wipe(want, sizeof(want));
+    return ok;
 }
 
 static int keepalive(h2o_req_t *req)
@@ -544,7 +550,7 @@ static int keepalive(h2o_req_t *req)
     int status = current_session(req, false, &rec);
     if (status != 0)
         return status;
-    bool ok = csrf_header_ok(req, &rec);
+    bool ok = auth_form_token_ok(req, &rec);
     sess_record_dispose(&rec);
     if (!ok) {
         http_send_error_status(req, 403, "csrf_failed", "X-CSRF-Token does not match the session");

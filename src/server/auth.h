@@ -94,6 +94,11 @@ bool auth_form_proof_ok(h2o_req_t *req);
 /* Expires the nonce cookie (after a login: the next form gets a fresh nonce). */
 void auth_form_proof_clear(h2o_req_t *req);
 
+/* The session's own CSRF token on a signed-in request: the X-CSRF-Token header (session.js)
+ * or else the form field `csrf_token` (sessd_page_csrf). When sent it must be the session's
+ * (constant-time compare); with [csrf] require_token it must be sent. */
+bool auth_form_token_ok(h2o_req_t *req, const sess_record *rec);
+
 /* The request body (form) and its length; "" and 0 without one. */
 const char *auth_body(h2o_req_t *req, size_t *len);
 

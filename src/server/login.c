@@ -365,6 +365,10 @@ int sessd_auth_logout(h2o_req_t *req)
         return auth_deny(req, 403, "csrf_failed", "cross-site request refused");
     sessd_visitor v;
     sessd_visitor_load(req, false, &v); /* the signed-out page speaks the user's language */
+    if (v.signed_in && !auth_form_token_ok(req, &v.rec)) {
+        sessd_visitor_dispose(&v);
+        return auth_deny(req, 403, "csrf_failed", "the session's CSRF token does not match");
+    }
     if (v.signed_in) {
         int r = sess_delete(sessd_srv.ctx, v.rec.id);
         sessd_visitor_dispose(&v);

@@ -85,7 +85,14 @@ void sessd_page_hidden(sessd_page *p, const char *name, const char *value)
     fputs("\">\n", p->f);
 }
 
-/* Logout is protected by its same-origin check (auth_same_origin), like keepalive. */
+void sessd_page_csrf(sessd_page *p)
+{
+    if (p->csrf[0] != '\0')
+        sessd_page_hidden(p, "csrf_token", p->csrf);
+}
+
+/* Logout is protected by its same-origin check (auth_same_origin), like keepalive, and by the
+ * session's CSRF token that the form carries. */
 static void nav(sessd_page *p)
 {
     fputs("<nav aria-label=\"", p->f);
@@ -101,6 +108,7 @@ static void nav(sessd_page *p)
     fputs("</a></li>\n<li><form method=\"post\" action=\"", p->f);
     sessd_page_url(p, "/logout");
     fputs("\">", p->f);
+    sessd_page_csrf(p);
     fputs("<button type=\"submit\" class=\"plain\">", p->f);
     text(p, SESSD_MSG_SIGN_OUT);
     fputs("</button></form></li>\n</ul></nav>\n", p->f);
@@ -111,6 +119,8 @@ bool sessd_page_begin(sessd_page *p, h2o_req_t *req, const sessd_visitor *v, enu
     memset(p, 0, sizeof(*p));
     p->req = req;
     p->lang = v->lang;
+    if (v->signed_in)
+        sess_csrf_token(v->rec.csrf_secret, p->csrf);
     p->f = open_memstream(&p->html, &p->len);
     if (p->f == NULL) {
         http_send_text(req, 500, "text/plain; charset=utf-8", H2O_STRLIT("out of memory\n"));
@@ -213,6 +223,7 @@ void sessd_page_login(h2o_req_t *req, int status, const sessd_visitor *v,
     }
     sessd_page_hidden(&p, "rd", lv->rd);
     sessd_page_hidden(&p, "csrf", lv->csrf);
+    sessd_page_csrf(&p);
     fputs("<button type=\"submit\">", p.f);
     text(&p, lv->reauth ? SESSD_MSG_REAUTH : SESSD_MSG_SIGN_IN);
     fputs("</button>\n</form>\n<p><a href=\"", p.f);
