@@ -185,12 +185,19 @@ describe('verify: CSRF', () => {
 
 describe('verify: CSRF with require_token', () => {
   test('an allowed origin alone is not enough; the token is', T, async () => {
-    const cfg = sb.writeFile('csrf-req.ini', '[csrf]\nallowed_origins = https://app.example.com\nrequire_token = true\n');
+    const cfg = sb.writeFile('csrf-req.ini', '[csrf]\nallowed_origins = https://app.example.com\nrequire_token = true\n[rule app]\npolicy = authenticated\n');
     const s = await startWithKey(sb, { config: cfg });
     try {
       const c = await createSession(s, { user: 'alice' });
       assertError(await verify(s, c.token, { method: 'POST', origin: 'https://app.example.com' }), 403, 'csrf_failed');
       assert.equal((await verify(s, c.token, { method: 'POST', origin: 'https://app.example.com', csrf_token: c.csrf_token })).status, 200);
+      // The gateway's verify applies the same policy: a same-origin browser is not enough.
+      const gw = (headers) => httpRequest(s.port, 'GET', '/auth/verify', {
+        headers: { Cookie: `sid=${c.token}`, 'X-Forwarded-Method': 'POST', 'X-Forwarded-Uri': '/x', 'X-Forwarded-Host': 'app.test', ...headers },
+      });
+      assert.equal((await gw({ 'Sec-Fetch-Site': 'same-origin' })).status, 403);
+      assert.equal((await gw({ Origin: 'https://app.example.com' })).status, 403);
+      assert.equal((await gw({ 'X-CSRF-Token': c.csrf_token })).status, 200);
     } finally {
       await s.stop();
     }

@@ -313,17 +313,36 @@ test('unsafe methods through verify need the CSRF token or a same-origin browser
   const jar = new Jar();
   assert.equal((await login(port, jar, 'bob', PASSWORD)).status, 303);
   const who = await get('/auth/whoami', { jar });
-  const bare = await browse(port, 'POST', '/private/form', { jar, body: 'x=1' });
-  assert.equal(bare.status, 403, 'no token, no Origin, no Sec-Fetch-Site');
-  const cross = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { 'Sec-Fetch-Site': 'cross-site' } });
-  assert.equal(cross.status, 403);
-  const forged = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': 'A'.repeat(43) } });
-  assert.equal(forged.status, 403);
-  const token = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': who.json.csrf_token } });
-  assert.equal(token.status, 200);
-  const same = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { Origin: `http://127.0.0.1:${port}` } });
-  assert.equal(same.status, 200);
-  assert.equal(same.json.body, 'x=1');
+  const other = new Jar();
+  assert.equal((await login(port, other, 'bob', PASSWORD)).status, 303);
+  const otherToken = (await get('/auth/whoami', { jar: other })).json.csrf_token;
+  const seen = () => app.seen.filter((x) => x.url === '/private/form').length;
+  const before = seen();
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+    const bare = await browse(port, method, '/private/form', { jar, body: 'x=1' });
+    assert.equal(bare.status, 403, `${method}: no token, no Origin, no Sec-Fetch-Site`);
+    const cross = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { 'Sec-Fetch-Site': 'cross-site', Origin: 'http://127.0.0.1:1' } });
+    assert.equal(cross.status, 403, `${method}: a page of another site`);
+    const crossOrigin = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { Origin: 'https://evil.example' } });
+    assert.equal(crossOrigin.status, 403, `${method}: another Origin`);
+    const forged = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': 'A'.repeat(43) } });
+    assert.equal(forged.status, 403, `${method}: a forged token`);
+    const stolen = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': otherToken } });
+    assert.equal(stolen.status, 403, `${method}: another session's token`);
+  }
+  assert.equal(seen(), before, 'the app saw none of the refused requests');
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+    const token = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': who.json.csrf_token } });
+    assert.equal(token.status, 200, `${method}: the session's token`);
+    const same = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { Origin: `http://127.0.0.1:${port}` } });
+    assert.equal(same.status, 200, `${method}: same origin`);
+    assert.equal(same.json.body, 'x=1');
+    const site = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { 'Sec-Fetch-Site': 'same-origin' } });
+    assert.equal(site.status, 200, `${method}: Sec-Fetch-Site: same-origin`);
+  }
+  // The app gets the token from verify (X-Auth-CSRF-Token) to put in its own forms.
+  const page = await get('/private/page', { jar });
+  assert.equal(page.json.headers['x-auth-csrf-token'], who.json.csrf_token);
 });
 
 test('clients that hang up during the password check, and 50 concurrent logins, are answered', T, async () => {
