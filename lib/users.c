@@ -389,6 +389,16 @@ int sess_user_set_roles(sess_ctx *ctx, const char *user, const char *roles)
     return r != 0 ? r : st->ops->set_roles(st, user, roles);
 }
 
+int sess_user_recheck_roles(sess_ctx *ctx, const sess_account *seen)
+{
+    sess_account now;
+    int r = sess_user_get(ctx, seen->user, &now);
+    if (r != 0 || strcmp(now.roles, seen->roles) == 0)
+        return r;
+    sess_store *st = sess_ctx_store(ctx);
+    return st->ops->set_roles(st, now.user, now.roles);
+}
+
 static int set_disabled(account *a, const void *arg)
 {
     if (*(const bool *)arg)

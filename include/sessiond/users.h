@@ -81,6 +81,12 @@ int sess_user_passwd(sess_ctx *ctx, const char *user, const char *password, size
                      int64_t now);
 int sess_user_set_roles(sess_ctx *ctx, const char *user, const char *roles);
 int sess_user_set_disabled(sess_ctx *ctx, const char *user, bool disabled);
+
+/* After a login created a session with the roles of `seen` (sess_user_login's account): when
+ * the account's roles have changed since, gives the user's sessions, the new one included, the
+ * current roles (as sess_user_set_roles does). A role change that ran between the login's read
+ * and its create would otherwise miss the new session. 0, or the store's error. */
+int sess_user_recheck_roles(sess_ctx *ctx, const sess_account *seen);
 int sess_user_delete(sess_ctx *ctx, const char *user);
 
 /* One account; SESS_ENOTFOUND when absent. */

@@ -205,6 +205,8 @@ static void login_run(sessd_job *base)
     if (j->result == 0) {
         j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
         sess_record_dispose(&rec);
+        if (sess_user_recheck_roles(sessd_srv.ctx, &acct) != 0)
+            sessd_log(SESSD_LOG_WARN, "re-reading the roles of a new session failed");
         sessd_metrics_login(1);
         merge_anon_prefs(j, acct.user);
     }

@@ -227,6 +227,36 @@ static void roles_reach_sessions(void **state)
     assert_sess(SESS_ENOTFOUND, sess_user_set_disabled(f->ctx, "nobody", true));
 }
 
+/* A role change between a login's password check and its new session: the re-check gives the
+ * new session the current roles; without a change it touches nothing. */
+static void recheck_roles_after_login(void **state)
+{
+    fixture *f = *state;
+    char tok[SESS_TOKEN_STRLEN + 1];
+    sess_account seen;
+    sess_record rec;
+    add(f, "alice", "password1", "a");
+    assert_sess(0, sess_user_login(f->ctx, "alice", PW("password1"), &seen));
+    sess_create_params p = {.user = "alice", .roles = seen.roles};
+    assert_sess(0, sess_create(f->ctx, &p, T0 + 10, tok, &rec));
+    sess_record_dispose(&rec);
+    assert_sess(0, sess_user_recheck_roles(f->ctx, &seen));
+    assert_sess(0, sess_verify(f->ctx, tok, strlen(tok), T0 + 20, false, &rec));
+    assert_string_equal(rec.roles, "a");
+    assert_false(rec.flags & SESS_REC_ROLES_CHANGED);
+    sess_record_dispose(&rec);
+
+    /* The change lands after the login read the account, before its session exists. */
+    assert_sess(0, sess_user_set_roles(f->ctx, "alice", "a,admin"));
+    assert_sess(0, sess_create(f->ctx, &p, T0 + 11, tok, &rec));
+    sess_record_dispose(&rec);
+    assert_sess(0, sess_user_recheck_roles(f->ctx, &seen));
+    assert_sess(0, sess_verify(f->ctx, tok, strlen(tok), T0 + 20, false, &rec));
+    assert_string_equal(rec.roles, "a,admin");
+    assert_true(rec.flags & SESS_REC_ROLES_CHANGED);
+    sess_record_dispose(&rec);
+}
+
 static void delete_revokes(void **state)
 {
     fixture *f = *state;
@@ -452,6 +482,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(disabled_refused_even_with_right_password, setup, teardown),
         cmocka_unit_test_setup_teardown(passwd_revokes_and_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(roles_reach_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(recheck_roles_after_login, setup, teardown),
         cmocka_unit_test_setup_teardown(delete_revokes, setup, teardown),
         cmocka_unit_test_setup_teardown(list_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_record, setup, teardown),
