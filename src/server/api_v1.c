@@ -363,8 +363,7 @@ static int v1_verify(h2o_req_t *req, json_t *body)
     int64_t now = now_s();
     int r = sess_verify(sessd_srv.ctx, token, strlen(token), now, touch, &rec);
     if (r == 0 && !agent_ok(&rec, agent)) {
-        /* [session] bind_user_agent: another user agent holds the token; the session ends. */
-        (void)sess_delete(sessd_srv.ctx, rec.id);
+        auth_end_bound_session(&rec);
         sess_record_dispose(&rec);
         r = SESS_ESESSION;
     }

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "server/log.h"
 #include "server/server.h"
 #include "sessiond/cookie.h"
 #include "sessiond/error.h"
@@ -79,6 +80,16 @@ void auth_session_rotate(h2o_req_t *req, sess_record *rec, int64_t now)
     *rec = after;
 }
 
+void auth_end_bound_session(const sess_record *rec)
+{
+    /* Another browser holds this session's token: end the session for everyone. */
+    char id[SESS_ID_STRLEN + 1];
+    sess_id_to_hex(rec->id, id);
+    sessd_log(SESSD_LOG_NOTICE, "session %s of %s ended: its token came from another user agent",
+              id, rec->user);
+    (void)sess_delete(sessd_srv.ctx, rec->id);
+}
+
 int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
 {
     size_t len;
@@ -92,8 +103,7 @@ int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec
         char agent[SESS_AGENT_MAX + 1];
         auth_client_agent(req, agent);
         if (!auth_agent_matches(rec, agent)) {
-            /* Another browser holds this session's token: end the session for everyone. */
-            (void)sess_delete(sessd_srv.ctx, rec->id);
+            auth_end_bound_session(rec);
             sess_record_dispose(rec);
             return SESS_ESESSION;
         }

@@ -60,6 +60,9 @@ void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1]);
  * with (sessions created without one are not bound). */
 bool auth_agent_matches(const sess_record *rec, const char *agent);
 
+/* Deletes a session whose token came from another user agent (logged with its id and user). */
+void auth_end_bound_session(const sess_record *rec);
+
 /* The value of cookie `name` in any Cookie header, or NULL. */
 const char *auth_cookie(h2o_req_t *req, const char *name, size_t *len);
 
