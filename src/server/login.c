@@ -17,7 +17,10 @@
  * so parallel guesses get no more password checks than sequential ones (throttle.h).
  *
  * A login always creates a new session with a new token (never a pre-login one: no fixation);
- * a session the browser presented is ended.
+ * a session the browser presented is ended. The one exception is step-up (?reauth=1, a hidden
+ * field reauth=1 in the form): when the browser's live session belongs to the user whose
+ * password was just checked, that session is kept and rotated instead (new token, auth time and
+ * CSRF secret), so a fresh: rule passes again without losing the session's data.
  */
 #include <stdio.h>
 #include <stdlib.h>
