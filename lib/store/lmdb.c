@@ -1099,6 +1099,7 @@ static int rotate_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const
             r.auth_time = a->auth_time;
         if (a->new_csrf_secret != NULL)
             memcpy(r.csrf_secret, a->new_csrf_secret, SESS_CSRF_SECRET_BYTES);
+        r.flags &= ~SESS_REC_ROLES_CHANGED;
         rc = rec_put(txn, s, &r, 0);
     }
     sess_record_dispose(&r);
@@ -1114,6 +1115,40 @@ static int lmdb_rotate(sess_store *st, const uint8_t id[SESS_ID_BYTES],
     MDB_txn *txn;
     int rc = wtxn_begin(s, &txn);
     return rc != 0 ? rc : wtxn_end(s, txn, rotate_in(txn, s, id, &a));
+}
+
+static int set_roles_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, const char *roles)
+{
+    uint8_t *ents;
+    size_t n;
+    int rc = index_load(txn, s, user, &ents, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sess_record r;
+        rc = rec_get(txn, s, ents + i * USESS_ENTRY_BYTES + 8, &r, true);
+        if (rc == SESS_ESESSION) { /* an index entry that leads nowhere */
+            rc = 0;
+            continue;
+        }
+        if (rc == 0) {
+            sess_copy_bounded(r.roles, sizeof(r.roles), roles);
+            r.flags |= SESS_REC_ROLES_CHANGED;
+            rc = rec_put(txn, s, &r, 0);
+        }
+        sess_record_dispose(&r);
+    }
+    free(ents);
+    return rc;
+}
+
+static int lmdb_set_roles(sess_store *st, const char *user, const char *roles)
+{
+    lmdb_store *s = from_base(st);
+    MDB_txn *txn;
+    MDB_val k;
+    int rc = name_val(user, SESS_USER_MAX, &k);
+    if (rc != 0 || (rc = wtxn_begin(s, &txn)) != 0)
+        return rc;
+    return wtxn_end(s, txn, set_roles_in(txn, s, &k, roles));
 }
 
 static int lmdb_del(sess_store *st, const uint8_t id[SESS_ID_BYTES])
@@ -2057,6 +2092,7 @@ static const sess_store_ops lmdb_ops = {
     .patch = lmdb_patch,
     .rotate = lmdb_rotate,
     .del = lmdb_del,
+    .set_roles = lmdb_set_roles,
     .revoke_user = lmdb_revoke_user,
     .list_user = lmdb_list_user,
     .list_all = lmdb_list_all,

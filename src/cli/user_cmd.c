@@ -1,6 +1,7 @@
 /*
  * user_cmd.c - `sessiond user add|list|del|passwd|roles|disable`: the accounts the login page
- * checks. `passwd`, `roles`, `disable` and `del` revoke every session of the user.
+ * checks. `passwd`, `disable` and `del` revoke every session of the user; `roles` gives the
+ * user's live sessions the new roles and a new token on their next request.
  *
  * The password is read here, in the command's own process, before the body runs: from stdin
  * with --password-stdin, otherwise from the terminal without echo (asked twice). The body gets
@@ -140,7 +141,9 @@ static int run_verb(sess_ctx *ctx, const user_args *u, FILE *out, FILE *err)
     if (strcmp(u->verb, "roles") == 0) {
         e = sess_user_set_roles(ctx, u->name, u->roles);
         if (e == 0)
-            fprintf(out, "roles of %s are now '%s'; their sessions ended\n", u->name, u->roles);
+            fprintf(out,
+                    "roles of %s are now '%s'; their sessions get them on their next request\n",
+                    u->name, u->roles);
     } else if (strcmp(u->verb, "disable") == 0) {
         e = sess_user_set_disabled(ctx, u->name, true);
         if (e == 0)

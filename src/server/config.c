@@ -203,7 +203,8 @@ static const opt options[] = {
     O_SIZE("session", "max_data", max_data, "16k", 256, 1 * MIB, F_RELOAD,
            "Largest application data (JSON) one session may hold."),
     O_BOOL("session", "bind_user_agent", bind_user_agent, "false", F_RELOAD,
-           "Refuse a session presented by a User-Agent other than the one it was created with."),
+           "A token presented with another User-Agent than the session was created with is "
+           "refused (401, 404 for /v1) and its session deleted."),
     O_STR("session", "clear_site_data", clear_site_data, "\"cache\"", NULL, F_RELOAD,
           "Value of the Clear-Site-Data header sent at logout, quotes included; empty: no "
           "header."),
