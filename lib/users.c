@@ -389,6 +389,15 @@ int sess_user_set_roles(sess_ctx *ctx, const char *user, const char *roles)
     return r != 0 ? r : st->ops->set_roles(st, user, roles);
 }
 
+int sess_user_set_roles_and_revoke(sess_ctx *ctx, const char *user, const char *roles)
+{
+    if (roles == NULL)
+        roles = "";
+    if (sess_check_roles(roles) != 0)
+        return SESS_EINVAL;
+    return update_and_revoke(ctx, user, set_roles, roles);
+}
+
 int sess_user_recheck_roles(sess_ctx *ctx, const sess_account *seen)
 {
     sess_account now;

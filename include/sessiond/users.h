@@ -73,13 +73,15 @@ int sess_user_add(sess_ctx *ctx, const char *user, const char *password, size_t 
 int sess_user_login(sess_ctx *ctx, const char *user, const char *password, size_t len,
                     sess_account *out) SESS_WUR;
 
-/* Changes a user's password, roles, or disabled flag, or deletes the account; each but roles
- * revokes all of the user's sessions (roles: see the top of this file). SESS_ENOTFOUND when the
+/* Changes a user's password, roles, or disabled flag, or deletes the account; each but
+ * sess_user_set_roles revokes all of the user's sessions (sess_user_set_roles rotates them
+ * instead: see the top of this file). SESS_ENOTFOUND when the
  * user has no account; SESS_EINVAL for bad input. A concurrent change of the same account is
  * retried, never lost. */
 int sess_user_passwd(sess_ctx *ctx, const char *user, const char *password, size_t len,
                      int64_t now);
 int sess_user_set_roles(sess_ctx *ctx, const char *user, const char *roles);
+int sess_user_set_roles_and_revoke(sess_ctx *ctx, const char *user, const char *roles);
 int sess_user_set_disabled(sess_ctx *ctx, const char *user, bool disabled);
 
 /* After a login created a session with the roles of `seen` (sess_user_login's account): when

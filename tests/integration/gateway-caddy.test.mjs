@@ -83,7 +83,7 @@ test('caddy: a role change rotates the token and the new cookie reaches the brow
   assert.equal((await login(port, jar, 'carol', PASSWORD)).status, 303);
   assert.equal((await get('/admin/panel', { jar })).status, 403);
   const before = jar.cookies.get('sid');
-  const r = await run(['user', 'roles', 'carol', 'admin', '--data', data]);
+  const r = await run(['user', 'roles', 'carol', 'admin', '--keep-sessions', '--data', data]);
   assert.equal(r.code, 0, r.stderr);
   const next = await get('/admin/panel', { jar });
   assert.equal(next.status, 200);

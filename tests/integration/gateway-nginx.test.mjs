@@ -159,7 +159,22 @@ test('a bearer token works where the cookie does', T, async () => {
   assert.equal(r.json.headers['x-auth-user'], 'alice');
 });
 
-test('changing roles with the CLI: the next request has the new roles and a new token, the old one lasts rotate_grace', T, async () => {
+test('user roles without --keep-sessions ends the user\'s sessions (contract section 1)', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'dave', PASSWORD)).status, 303);
+  assert.equal((await get('/private', { jar })).status, 200);
+  const r = await run(['user', 'roles', 'dave', 'dev,ops', '--data', data]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /ended their sessions/);
+  assert.equal((await get('/private', { jar, headers: { Accept: 'application/json' } })).status, 401, 'the old session is refused at once');
+  const again = new Jar();
+  assert.equal((await login(port, again, 'dave', PASSWORD)).status, 303);
+  const ok = await get('/private', { jar: again });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.json.headers['x-auth-roles'], 'dev,ops', 'a new login has the new roles');
+});
+
+test('changing roles with the CLI (--keep-sessions): the next request has the new roles and a new token, the old one lasts rotate_grace', T, async () => {
   const jar = new Jar();
   assert.equal((await login(port, jar, 'carol', PASSWORD)).status, 303);
   assert.equal((await get('/private', { jar })).status, 200);
@@ -167,7 +182,7 @@ test('changing roles with the CLI: the next request has the new roles and a new 
   const before = jar.cookies.get('sid');
   const bearer = new Jar();
   assert.equal((await login(port, bearer, 'carol', PASSWORD)).status, 303);
-  const r = await run(['user', 'roles', 'carol', 'admin', '--data', data]);
+  const r = await run(['user', 'roles', 'carol', 'admin', '--keep-sessions', '--data', data]);
   assert.equal(r.code, 0, r.stderr);
 
   const next = await get('/admin/x', { jar });
