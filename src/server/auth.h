@@ -79,6 +79,9 @@ bool auth_wants_json(h2o_req_t *req);
  * Referrer-Policy: no-referrer posts with "Origin: null"). Requests without either header
  * (non-browser clients) pass. */
 bool auth_same_origin(h2o_req_t *req, const sessd_config *c);
+/* Positive evidence only: Sec-Fetch-Site same-origin, or an Origin that is the public URL's or
+ * an allowed one (and no Sec-Fetch-Site cross-site). False without either header. */
+bool auth_origin_proven(h2o_req_t *req, const sessd_config *c);
 
 /* Adds Set-Cookie for a new session token; max_age < 0 for a browser-session cookie. */
 void auth_set_session_cookie(h2o_req_t *req, const char *token, int64_t max_age);
@@ -101,7 +104,8 @@ void auth_form_proof_clear(h2o_req_t *req);
 
 /* The session's own CSRF token on a signed-in request: the X-CSRF-Token header (session.js)
  * or else the form field `csrf_token` (sessd_page_csrf). When sent it must be the session's
- * (constant-time compare); with [csrf] require_token it must be sent. */
+ * (constant-time compare); with [csrf] require_token it must be sent; without it, a request
+ * that came with the cookie needs auth_origin_proven (a Bearer one needs nothing). */
 bool auth_form_token_ok(h2o_req_t *req, const sess_record *rec);
 
 /* The request body (form) and its length; "" and 0 without one. */
