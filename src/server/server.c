@@ -26,9 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/audit.h"
 #include "server/handlers.h"
 #include "server/log.h"
 #include "server/pwhelper.h"
+#include "server/store_timed.h"
 #include "server/workers.h"
 #include "sessiond/users.h"
 #include "sessiond/error.h"
@@ -387,8 +389,10 @@ static void wait_for_signals(void)
                       sig == SIGTERM ? "SIGTERM" : "SIGINT");
             return;
         }
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
             reload();
+            sessd_audit_reopen();
+        }
         maintenance(&last_sweep);
     }
 }
@@ -445,6 +449,13 @@ static int open_store(const sessd_config *c, int nthreads, char *err, size_t err
                  c->store_kind);
         return SESS_EINVAL;
     }
+    sess_store *timed;
+    if (r == 0 && (r = sessd_store_timed_new(sessd_srv.store, &timed)) != 0) {
+        sessd_srv.store->ops->close(sessd_srv.store);
+        snprintf(err, errlen, "out of memory");
+    } else if (r == 0) {
+        sessd_srv.store = timed;
+    }
     return r;
 }
 
@@ -500,8 +511,12 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
     sess_wipe(key, sizeof(key));
     if (r != 0) {
         fprintf(stderr, "sessiond: out of memory\n");
+    } else if (sessd_audit_open(cfg->audit_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        sess_ctx_free(sessd_srv.ctx);
     } else if (sessd_admin_start(cfg->data_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
+        sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
     } else {
         return 0;
@@ -534,6 +549,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     atomic_store(&sessd_srv.config, cfg);
     sessd_srv.https = strncmp(cfg->public_url, "https://", 8) == 0;
     sessd_log_configure(cfg->log_level, cfg->log_format);
+    sessd_audit_set_actor("admin socket");
     /* Before any thread starts, so that every thread inherits the mask and only the main
      * thread's sigtimedwait ever takes these signals. */
     block_signals();
@@ -560,6 +576,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         (sess_users_prepare(sessd_srv.ctx) != 0 || sessd_workers_start(pool_size(nthreads)) != 0)) {
         fprintf(stderr, "sessiond: cannot start the password workers (out of memory?)\n");
         sessd_admin_stop();
+        sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
         sessd_srv.store->ops->close(sessd_srv.store);
         for (int i = 0; i < nthreads; i++)
@@ -598,6 +615,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     sessd_pwhelper_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
     sessd_srv.store->ops->close(sessd_srv.store);
+    sessd_audit_close(true);
     free(workers);
     h2o_config_dispose(&globalconf);
     free_configs();
