@@ -132,7 +132,7 @@ static int append_line(int fd, enum sessd_audit_event ev, const char *user,
     if (read_tail(fd, &t) != 0)
         return -1;
     char when[40], prev[HEX_HASH + 1], id[SESS_ID_STRLEN + 1];
-    char f_user[6 * SESS_USER_MAX + 8], f_id[SESS_ID_STRLEN + 8], f_client[512];
+    char f_user[6 * SESS_USER_MAX + 8], f_id[SESS_ID_STRLEN + 32], f_client[512];
     char f_detail[2048];
     now_iso(when);
     to_hex(t.hash, SESS_HASH_BYTES, prev);

@@ -230,6 +230,14 @@ void auth_client_ip(h2o_req_t *req, const sessd_config *c, char out[64])
 
 /* ---- request traits ---------------------------------------------------------------------- */
 
+void auth_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user,
+                const uint8_t *session_id, const char *detail)
+{
+    char ip[64];
+    auth_client_ip(req, sessd_cfg(), ip);
+    sessd_audit(ev, user, session_id, ip, detail);
+}
+
 bool auth_wants_json(h2o_req_t *req)
 {
     size_t n;

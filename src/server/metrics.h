@@ -16,6 +16,7 @@
     X(V1_CREATE, "/v1/sessions")                                                                   \
     X(V1_VERIFY, "/v1/sessions/verify")                                                            \
     X(V1_ROTATE, "/v1/sessions/rotate")                                                            \
+    X(V1_REVOKE, "/v1/sessions/revoke")                                                            \
     X(V1_SESSION, "/v1/sessions/{id}")                                                             \
     X(V1_USER_SESSIONS, "/v1/users/{user}/sessions")                                               \
     X(V1_USER_PREFS, "/v1/users/{user}/preferences")                                               \
