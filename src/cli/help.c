@@ -19,10 +19,11 @@ static const struct {
     {"serve",
      "sessiond serve [-c FILE] [--listen HOST:PORT] [--data DIR] [--store lmdb|memory|redis]\n"
      "               [--redis-url URL] [--threads N] [--public-url URL]\n"
+     "               [--log-level debug|info|notice|warn] [--log-format text|json]\n"
      "  Runs the server in the foreground. Prints 'sessiond listening on http://HOST:PORT'\n"
      "  when ready (with port 0, the port it got). SIGTERM/SIGINT: finish requests in\n"
      "  flight and exit 0. SIGHUP: reload the configuration file; a bad file is refused\n"
-     "  and the running configuration kept.\n"},
+     "  and the running configuration kept; the audit log is reopened (after a rotation).\n"},
     {"apikey", "sessiond apikey create NAME   print a new service API key once, store its hash\n"
                "sessiond apikey list          names and creation times\n"
                "sessiond apikey revoke NAME   the key stops working at once\n"},

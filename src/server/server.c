@@ -52,6 +52,8 @@ typedef struct worker {
 } worker;
 
 static h2o_globalconf_t globalconf;
+/* [log] access_log, opened before the threads start; NULL without one. */
+static h2o_access_log_filehandle_t *access_log;
 
 /* Configuration snapshots replaced by reloads; freed at exit. */
 static sessd_config *old_configs[64];
@@ -313,6 +315,8 @@ static void setup_h2o(const sessd_config *c)
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
     h->on_req = on_req;
+    if (access_log != NULL)
+        h2o_access_log_register(path, access_log);
 }
 
 /* ---- reload and maintenance ------------------------------------------------------------ */
@@ -563,6 +567,20 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     /* Forked first, while this process has no other thread and nothing open. */
     if (sessd_pwhelper_start(pool_size(nthreads)) != 0)
         sessd_log(SESSD_LOG_WARN, "cannot start password helper processes; hashing in-process");
+    /* After the fork: the helpers need no log file. */
+    if (cfg->access_log[0] != '\0' &&
+        (access_log = h2o_access_log_open_handle(cfg->access_log, cfg->access_log_format,
+                                                 strcmp(cfg->log_format, "json") == 0
+                                                     ? H2O_LOGCONF_ESCAPE_JSON
+                                                     : H2O_LOGCONF_ESCAPE_APACHE)) == NULL) {
+        fprintf(stderr,
+                "sessiond: cannot open the access log %s with format \"%s\" (see the line "
+                "above; check [log] access_log and access_log_format)\n",
+                cfg->access_log, cfg->access_log_format);
+        sessd_pwhelper_stop();
+        free_configs();
+        return 1;
+    }
     worker *workers = calloc((size_t)nthreads, sizeof(worker));
     int status =
         workers ? open_listeners(cfg, workers, nthreads, host, sizeof(host), port, sizeof(port))
