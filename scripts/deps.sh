@@ -5,10 +5,11 @@ set -e
 # nginx and caddy are run by the gateway integration tests (their own instances on loopback
 # with temporary configurations; the system services are never used). clang and its runtime
 # libraries (libFuzzer, sanitizers) build the fuzz targets of `make check`; ent and dieharder
-# judge the randomness of tokens (scripts/token-quality.sh); fiu-utils injects I/O faults.
+# judge the randomness of tokens (scripts/token-quality.sh); fiu-utils injects I/O faults;
+# systemd (systemd-analyze verify of the unit) and man-db check the packaging.
 PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
       libinih-dev libhiredis-dev libcmocka-dev nodejs nginx caddy redis-server clang libclang-rt-14-dev
-      ent dieharder fiu-utils"
+      ent dieharder fiu-utils systemd man-db"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
