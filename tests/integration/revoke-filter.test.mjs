@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Sandbox, startWithKey, createApiKey, run, createSession, verify, assertError, sleepUntil, TEST_TIMEOUT_MS, assertNoSanitizerReport } from './lib.mjs';
+import { REPO, Sandbox, startWithKey, createApiKey, run, createSession, verify, assertError, sleepUntil, TEST_TIMEOUT_MS, assertNoSanitizerReport } from './lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS * 3 };
 let sb;
@@ -160,6 +160,11 @@ test('revoke by filter: redis store', T, async () => {
     const m = await s.api('GET', '/metrics');
     assert.match(m.text, /^sessiond_near_cache_lookups_total\{result="hit"\} \d+$/m);
     assert.match(m.text, /^sessiond_near_cache_lookups_total\{result="miss"\} [1-9]\d*$/m);
+    // Every series the Grafana dashboard queries exists (this server has them all).
+    const dash = fs.readFileSync(path.join(REPO, 'examples/grafana/sessiond.json'), 'utf8');
+    const names = new Set([...dash.matchAll(/\b(sessiond_[a-z_]+)/g)].map((x) => x[1].replace(/_bucket$/, '')));
+    assert.ok(names.size >= 9, [...names].join(' '));
+    for (const n of names) assert.match(m.text, new RegExp(`^# TYPE ${n} `, 'm'), `dashboard series ${n}`);
   } finally {
     await s.stop();
   }
