@@ -193,8 +193,8 @@ static void log_head(int fd, const char *why)
     if (r != 0)
         return;
     to_hex(t.hash, SESS_HASH_BYTES, hex);
-    sessd_log(SESSD_LOG_NOTICE, "audit log %s: %s ends at seq %" PRIu64 ", hash %s", why,
-              audit.path, t.seq, hex);
+    sessd_log(SESSD_LOG_NOTICE, "audit log %s: %s ends at seq %" PRIu64 ", hash %s", audit.path,
+              why, t.seq, hex);
 }
 
 int sessd_audit_reopen(void)
@@ -223,7 +223,7 @@ int sessd_audit_reopen(void)
     snprintf(detail, sizeof(detail), "previous file ended at seq %" PRIu64, old.seq);
     (void)fsync(audit.fd);
     flock(audit.fd, LOCK_UN);
-    log_head(audit.fd, "rotated");
+    log_head(audit.fd, "moved away (rotated), the old file");
     close(audit.fd);
     audit.fd = fd;
     /* A new file starts with the link to the old one; another process may have written first,
@@ -253,7 +253,7 @@ void sessd_audit_close(bool announce)
     if (audit.fd >= 0) {
         (void)fsync(audit.fd);
         if (announce)
-            log_head(audit.fd, "closed");
+            log_head(audit.fd, "closed, the file");
         close(audit.fd);
         audit.fd = -1;
     }

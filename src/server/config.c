@@ -950,8 +950,8 @@ static bool check_forward(const char *v, char *why, size_t n)
 /* The access log format: h2o's directives, minus those that could carry a secret. */
 static bool check_access_format(const char *v, char *why, size_t n)
 {
-    static const char *const secret_headers[] = {"cookie", "authorization", "proxy-authorization",
-                                                 "x-csrf-token", "set-cookie"};
+    static const char *const refused_headers[] = {"cookie", "authorization", "proxy-authorization",
+                                                  "x-csrf-token", "set-cookie"};
     for (const char *p = strchr(v, '%'); p != NULL; p = strchr(p + 1, '%')) {
         if (p[1] == '%') {
             p++;
@@ -969,11 +969,11 @@ static bool check_access_format(const char *v, char *why, size_t n)
             snprintf(why, n, "a %%{ without its }");
             return false;
         }
-        for (size_t i = 0; i < sizeof(secret_headers) / sizeof(secret_headers[0]); i++)
-            if ((size_t)(close - p - 2) == strlen(secret_headers[i]) &&
-                strncasecmp(p + 2, secret_headers[i], strlen(secret_headers[i])) == 0) {
+        for (size_t i = 0; i < sizeof(refused_headers) / sizeof(refused_headers[0]); i++)
+            if ((size_t)(close - p - 2) == strlen(refused_headers[i]) &&
+                strncasecmp(p + 2, refused_headers[i], strlen(refused_headers[i])) == 0) {
                 snprintf(why, n, "the %s header is refused: it carries a secret",
-                         secret_headers[i]);
+                         refused_headers[i]);
                 return false;
             }
     }
