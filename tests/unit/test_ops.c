@@ -99,31 +99,28 @@ static void chain_intact_and_escaped(void **state)
                                  "000000000000\"}"));
 }
 
+/* Writes `n` events to a fresh file `name`, changes line `k` (rewrite), and checks that verify
+ * fails with `expect` in its message. */
+static void tamper(const char *name, int n, int k, const char *edit, const char *expect)
+{
+    char path[512], why[512];
+    path_of(name, path, sizeof(path));
+    write_events(path, n);
+    rewrite(path, k, edit);
+    const char *files[] = {path};
+    assert_int_equal(verify(files, 1, why, sizeof(why)), 1);
+    if (strstr(why, expect) == NULL)
+        fail_msg("verify said \"%s\", expected \"%s\"", why, expect);
+}
+
 static void edits_and_deletions_are_named(void **state)
 {
     (void)state;
-    char path[512], why[512];
-    path_of("b.log", path, sizeof(path));
-    write_events(path, 6);
-    const char *files[] = {path};
-    rewrite(path, 3, " }"); /* still JSON, another hash */
-    assert_int_equal(verify(files, 1, why, sizeof(why)), 1);
-    assert_non_null(strstr(why, "b.log:3: the audit chain is broken: line 3 was changed"));
-
-    path_of("c.log", path, sizeof(path));
-    files[0] = path;
-    write_events(path, 6);
-    rewrite(path, 4, NULL);
-    assert_int_equal(verify(files, 1, why, sizeof(why)), 1);
-    assert_non_null(strstr(why, "c.log:4: the audit chain is broken: its seq is 5, expected 4"));
-
+    /* An edit that keeps the line JSON changes its hash. */
+    tamper("b.log", 6, 3, " }", "b.log:3: the audit chain is broken: line 3 was changed");
+    tamper("c.log", 6, 4, NULL, "c.log:4: the audit chain is broken: its seq is 5, expected 4");
     /* Deleting the first line: the new first line does not start a chain. */
-    path_of("d.log", path, sizeof(path));
-    files[0] = path;
-    write_events(path, 2);
-    rewrite(path, 1, NULL);
-    assert_int_equal(verify(files, 1, why, sizeof(why)), 1);
-    assert_non_null(strstr(why, "d.log:1: "));
+    tamper("d.log", 2, 1, NULL, "d.log:1: ");
 }
 
 static void rotation_continues_the_chain(void **state)
