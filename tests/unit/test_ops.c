@@ -113,6 +113,29 @@ static void tamper(const char *name, int n, int k, const char *edit, const char 
         fail_msg("verify said \"%s\", expected \"%s\"", why, expect);
 }
 
+static void malformed_utf8_still_verifies(void **state)
+{
+    (void)state;
+    char path[512], why[512], err[256];
+    path_of("u.log", path, sizeof(path));
+    assert_int_equal(sessd_audit_open(path, err, sizeof(err)), 0);
+    sessd_audit(SESSD_AUDIT_LOGIN_FAILED, "bad\xff\xfe name \xc3", NULL, "198.51.100.2",
+                "\xe2\x82");
+    sessd_audit(SESSD_AUDIT_LOGIN_FAILED, "caf\xc3\xa9 \xed\xa0\x80 \xf0\x9f\x98\x80", NULL, NULL,
+                NULL);
+    sessd_audit_close(false);
+    const char *files[] = {path};
+    assert_int_equal(verify(files, 1, why, sizeof(why)), 0);
+    FILE *f = fopen(path, "r");
+    char text[4096];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(text, "\"user\":\"bad?? name ?\""));
+    assert_non_null(strstr(text, "\"detail\":\"??\""));
+    assert_non_null(strstr(text, "\"user\":\"caf\xc3\xa9 ??? \xf0\x9f\x98\x80\""));
+}
+
 static void edits_and_deletions_are_named(void **state)
 {
     (void)state;
@@ -270,6 +293,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(chain_intact_and_escaped),
+        cmocka_unit_test(malformed_utf8_still_verifies),
         cmocka_unit_test(edits_and_deletions_are_named),
         cmocka_unit_test(rotation_continues_the_chain),
         cmocka_unit_test(concurrent_writers_keep_the_chain),
