@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Sandbox, REPO, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Sandbox, REPO, TEST_TIMEOUT_MS, childEnv } from './lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS * 4 };
 let sb;
@@ -15,7 +15,7 @@ let sb;
 /* Runs a command; resolves {code, stdout, stderr} (bounded in time). */
 function sh(cmd, args, { env = {}, cwd = REPO, timeout = 180000 } = {}) {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, env: { ...process.env, ...env }, timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { cwd, env: childEnv(env), timeout, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
@@ -24,7 +24,11 @@ function sh(cmd, args, { env = {}, cwd = REPO, timeout = 180000 } = {}) {
 before(() => {
   sb = new Sandbox('sessiond-pkg-');
 });
+/* The installed trees hold only the repository's own files (docs, headers): they are removed
+ * before the sandbox is kept for the secrets scan, whose test words (e.g. "wrong password")
+ * also occur in the documentation. */
 after(async () => {
+  for (const d of ['dest', 'units', 'root']) fs.rmSync(path.join(sb.root, d), { recursive: true, force: true });
   await sb?.cleanup();
 });
 
