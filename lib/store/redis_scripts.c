@@ -218,13 +218,31 @@ static const char rotate_lua[] = PRELUDE
     "else\n"
     "  redis.call('SET', tk(new), id)\n"
     "end\n"
-    "local upd = {'th', new, 'ph', f[1], 'pu', ARGV[4]}\n"
+    "local fl = tonumber(redis.call('HGET', key, 'f') or '0')\n"
+    "if fl % 4 >= 2 then fl = fl - 2 end\n"
+    "local upd = {'th', new, 'ph', f[1], 'pu', ARGV[4], 'f', tostring(fl)}\n"
     "if ARGV[5] ~= '' then upd[#upd + 1] = 'at'; upd[#upd + 1] = ARGV[5] end\n"
     "if ARGV[6] ~= '' then upd[#upd + 1] = 'cs'; upd[#upd + 1] = ARGV[6] end\n"
     "hset(key, upd)\n"
     "redis.call('ZADD', PREV, ARGV[4], id)\n"
     "publish('i', id)\n"
     "return {'OK'}\n";
+
+/* ARGV: P, user, roles. Sets the roles of each of the user's sessions and flags them
+ * SESS_REC_ROLES_CHANGED (2). -> {OK, changed ids concatenated} */
+static const char set_roles_lua[] = PRELUDE
+    "local changed = {}\n"
+    "for _, id in ipairs(redis.call('ZRANGE', uk(ARGV[2], 'z'), 0, -1)) do\n"
+    "  local fl = redis.call('HGET', sk(id), 'f')\n"
+    "  if fl then\n"
+    "    fl = tonumber(fl)\n"
+    "    if fl % 4 < 2 then fl = fl + 2 end\n"
+    "    redis.call('HSET', sk(id), 'r', ARGV[3], 'f', tostring(fl))\n"
+    "    changed[#changed + 1] = id\n"
+    "  end\n"
+    "end\n"
+    "if #changed > 0 then publish('i', table.concat(changed)) end\n"
+    "return {'OK', table.concat(changed)}\n";
 
 /* ARGV: P, id. */
 static const char del_lua[] = PRELUDE
@@ -352,7 +370,6 @@ static const char user_del_lua[] = PRELUDE
     "if redis.call('DEL', uk(ARGV[2], 'a')) == 0 then return {'ENOTFOUND'} end\n"
     "redis.call('ZREM', P .. 'acc', ARGV[2])\n"
     "return {'OK'}\n";
-/* clang-format on */
 
 static const char *const sources[RS_NSCRIPTS] = {
     [RS_LOOKUP] = lookup_lua,
@@ -361,6 +378,7 @@ static const char *const sources[RS_NSCRIPTS] = {
     [RS_TOUCH] = touch_lua,
     [RS_PATCH] = patch_lua,
     [RS_ROTATE] = rotate_lua,
+    [RS_SET_ROLES] = set_roles_lua,
     [RS_DEL] = del_lua,
     [RS_REVOKE] = revoke_lua,
     [RS_SWEEP] = sweep_lua,
@@ -370,6 +388,7 @@ static const char *const sources[RS_NSCRIPTS] = {
     [RS_USER_PUT] = user_put_lua,
     [RS_USER_DEL] = user_del_lua,
 };
+/* clang-format on */
 
 const char *sess__rs_script_source(rs_script_id id)
 {

@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "server/conns.h"
+
 static const char *route_labels[] = {
 #define SESSD_ROUTE_LABEL(name, label) label,
     SESSD_ROUTES(SESSD_ROUTE_LABEL)
@@ -176,4 +178,18 @@ void sessd_metrics_write(FILE *out, int64_t live_sessions, const sessd_cache_sta
                 "sessiond_near_cache_lookups_total{result=\"hit\"} %" PRIu64 "\n"
                 "sessiond_near_cache_lookups_total{result=\"miss\"} %" PRIu64 "\n",
                 cache->hits, cache->misses);
+    sessd_conns_stats cs;
+    sessd_conns_stats_get(&cs);
+    fprintf(out,
+            "# HELP sessiond_connections Client connections open now.\n"
+            "# TYPE sessiond_connections gauge\nsessiond_connections %" PRIu64 "\n"
+            "# HELP sessiond_connections_refused_total Connections refused over "
+            "max_connections.\n"
+            "# TYPE sessiond_connections_refused_total counter\n"
+            "sessiond_connections_refused_total %" PRIu64 "\n"
+            "# HELP sessiond_connections_send_timeouts_total Connections closed because the "
+            "client did not read its answer within send_timeout.\n"
+            "# TYPE sessiond_connections_send_timeouts_total counter\n"
+            "sessiond_connections_send_timeouts_total %" PRIu64 "\n",
+            cs.open, cs.refused, cs.send_stalled);
 }

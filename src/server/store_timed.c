@@ -86,6 +86,11 @@ static int t_rotate(sess_store *st, const uint8_t id[SESS_ID_BYTES], const uint8
     TIMED(WRITE, rotate, id, expected_hash, new_hash, prev_until, auth_time, new_csrf_secret);
 }
 
+static int t_set_roles(sess_store *st, const char *user, const char *roles)
+{
+    TIMED(WRITE, set_roles, user, roles);
+}
+
 static int t_del(sess_store *st, const uint8_t id[SESS_ID_BYTES])
 {
     TIMED(WRITE, del, id);
@@ -194,6 +199,7 @@ static const sess_store_ops timed_ops = {
 
     .rotate = t_rotate,
 
+    .set_roles = t_set_roles,
     .del = t_del,
 
     .revoke_user = t_revoke_user,

@@ -182,3 +182,40 @@ test('audit: after a rotation and SIGHUP the new file continues the old chain', 
   assert.equal(r.code, 1);
   assert.match(r.stderr, /audit\.log\.1:1: /);
 });
+
+test('audit: a token from another user agent is theft_detected; a verify after a role change and /v1 rotate are rotations', T, async () => {
+  const cfg = sb.writeFile('bind.ini', '[session]\nbind_user_agent = true\n[rule app]\npolicy = authenticated\n');
+  const d = sb.dataDir('bind');
+  await addUser(d, 'bob', { config: cfg });
+  const k = await createApiKey(d, 'it', ['-c', cfg]);
+  const s = await sb.start({ data: d, config: cfg });
+  s.key = k;
+  try {
+    const fwd = (token, ua) => ({ headers: { Cookie: `sid=${token}`, 'User-Agent': ua, 'X-Forwarded-Method': 'GET', 'X-Forwarded-Uri': '/app', 'X-Forwarded-Host': 'app.test' } });
+    const stolen = (await s.api('POST', '/v1/sessions', { body: { user: 'bob', client: { user_agent: 'Browser/1' } } })).json;
+    assert.equal((await s.api('GET', '/auth/verify', fwd(stolen.token, 'Thief/9'))).status, 401);
+
+    const kept = (await s.api('POST', '/v1/sessions', { body: { user: 'bob', client: { user_agent: 'Browser/1' } } })).json;
+    const r = await run(['user', 'roles', 'bob', 'admin', '--keep-sessions', '--data', d, '-c', cfg]);
+    assert.equal(r.code, 0, r.stderr);
+    const v = await s.api('GET', '/auth/verify', fwd(kept.token, 'Browser/1'));
+    assert.equal(v.status, 200);
+    assert.match(String(v.headers['set-cookie']), /^sid=/, 'the verify rotated the token');
+    const rot = await s.api('POST', '/v1/sessions', { body: { user: 'carol' } });
+    assert.equal((await s.api('POST', '/v1/sessions/rotate', { body: { token: rot.json.token } })).status, 200);
+
+    const ev = events(path.join(d, 'audit.log'));
+    const theft = ev.find((e) => e.event === 'theft_detected');
+    assert.equal(theft?.session_id, stolen.session_id, JSON.stringify(ev));
+    assert.equal(theft.user, 'bob');
+    const rotations = ev.filter((e) => e.event === 'rotate');
+    assert.deepEqual(rotations.map((e) => e.session_id), [kept.session_id, rot.json.session_id]);
+    assert.equal(rotations[0].detail, "the user's roles changed");
+    assert.ok(ev.some((e) => e.event === 'admin' && e.user === 'bob' && /^user roles bob admin --keep-sessions -> exit 0$/.test(e.detail)));
+    const m = await s.api('GET', '/metrics');
+    assert.match(m.text, /^sessiond_rotations_total 2$/m);
+    assert.equal((await verifyAudit(path.join(d, 'audit.log'))).code, 0);
+  } finally {
+    await s.stop();
+  }
+});

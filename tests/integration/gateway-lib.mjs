@@ -114,14 +114,16 @@ export async function startCaddy(root, sessiondPort, appPort, port) {
   return { port, url: `http://127.0.0.1:${port}`, child, stop: () => stopChild(child) };
 }
 
-/* sessiond's configuration for a gateway in front of it at `publicUrl`. */
-export function gatewayConfig(publicUrl, extra = '') {
+/* sessiond's configuration for a gateway in front of it at `publicUrl`; `extra` goes at the
+ * end, `firstRules` before the built-in rules (the first matching rule decides). */
+export function gatewayConfig(publicUrl, extra = '', firstRules = '') {
   return `[server]
 public_url = ${publicUrl}
 trusted_proxies = 127.0.0.1
 [login]
 argon2_ops = 1
 argon2_mem = 8m
+${firstRules}
 [rule adminhost]
 host = admin.test
 policy = role:admin

@@ -12,6 +12,7 @@
 
 #include "server/audit.h"
 #include "server/revoke.h"
+#include "server/store_timed.h"
 #include "sessiond/record.h"
 
 static char dir[] = "/tmp/sessiond-test-ops-XXXXXX";
@@ -289,6 +290,33 @@ static void filters(void **state)
     assert_int_equal(sessd_revoke_set_agent(longer, &f), 0);
 }
 
+/* The timing wrapper forwards every operation of the store interface: none is left NULL (an
+ * operation added to store.h and forgotten here would crash the server when called). */
+static void timed_store_forwards_everything(void **state)
+{
+    (void)state;
+    sess_store *mem, *timed;
+    char err[128];
+    sess_store_opts o = {0};
+    assert_int_equal(sess_store_memory_open(&o, &mem, err, sizeof(err)), 0);
+    assert_int_equal(sessd_store_timed_new(mem, &timed), 0);
+    assert_ptr_equal(sessd_store_timed_inner(timed), mem);
+    const sess_store_ops *ops = timed->ops;
+    size_t first = offsetof(sess_store_ops, close),
+           n = (sizeof(*ops) - first) / sizeof(void (*)(void));
+    for (size_t i = 0; i < n; i++) {
+        void (*fn)(void);
+        memcpy(&fn, (const char *)ops + first + i * sizeof(fn), sizeof(fn));
+        if (fn == NULL)
+            fail_msg("operation %zu of sess_store_ops is not forwarded", i);
+    }
+    uint64_t count = 99;
+    assert_int_equal(timed->ops->count(timed, &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(timed->ops->set_roles(timed, "nobody", "a"), 0);
+    timed->ops->close(timed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +327,7 @@ int main(void)
         cmocka_unit_test(concurrent_writers_keep_the_chain),
         cmocka_unit_test(times),
         cmocka_unit_test(filters),
+        cmocka_unit_test(timed_store_forwards_everything),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
