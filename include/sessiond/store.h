@@ -227,6 +227,11 @@ int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *er
  * bad URL or prefix, or a rediss:// URL (no TLS in this build). */
 int sess_store_redis_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen);
 
+/* The near cache's counters of a redis store opened with redis_cache: lookups (sessions, API
+ * keys, preferences) answered from the cache, and those sent to Redis. SESS_EINVAL for any other
+ * store. */
+int sess_store_redis_cache_stats(sess_store *st, uint64_t *hits, uint64_t *misses);
+
 /* Shared helper for backends: RFC 7386 merge patch of `target` (a JSON object text, may be NULL
  * for {}) with `patch`; result is malloc'ed compact JSON with sorted keys. SESS_EINVAL when
  * either is not a JSON object, SESS_ETOOLARGE when the result exceeds max_bytes. */

@@ -1244,3 +1244,11 @@ int sess_store_redis_open(const sess_store_opts *opts, sess_store **out, char *e
     *out = &st->base;
     return 0;
 }
+
+int sess_store_redis_cache_stats(sess_store *base, uint64_t *hits, uint64_t *misses)
+{
+    if (base == NULL || base->ops != &redis_ops || from_base(base)->cache == NULL)
+        return SESS_EINVAL;
+    sess__rs_cache_stats(from_base(base)->cache, hits, misses);
+    return 0;
+}

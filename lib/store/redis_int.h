@@ -214,6 +214,8 @@ void sess__rs_cache_free(rs_cache *c);
 /* A snapshot of the invalidation counter to pass to a put after fetching from Redis: the put
  * is dropped if any invalidation (or loss of the subscription) happened in between. */
 uint64_t sess__rs_cache_seq(rs_cache *c);
+/* Lookups answered from the cache and lookups it could not answer (while subscribed). */
+void sess__rs_cache_stats(rs_cache *c, uint64_t *hits, uint64_t *misses);
 
 bool sess__rs_cache_get_lookup(rs_cache *c, const uint8_t hash[SESS_HASH_BYTES], sess_record *out,
                                uint64_t *gen, bool *is_previous);

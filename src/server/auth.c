@@ -75,6 +75,7 @@ void auth_session_rotate(h2o_req_t *req, sess_record *rec, int64_t now)
         return;
     auth_set_session_cookie(req, fresh,
                             (after.flags & SESS_REC_REMEMBER) ? after.abs_expires - now : -1);
+    auth_audit(req, SESSD_AUDIT_ROTATE, after.user, after.id, "the user's roles changed");
     sess_wipe(fresh, sizeof(fresh));
     sess_record_dispose(rec);
     *rec = after;
@@ -87,6 +88,8 @@ void auth_end_bound_session(const sess_record *rec)
     sess_id_to_hex(rec->id, id);
     sessd_log(SESSD_LOG_NOTICE, "session %s of %s ended: its token came from another user agent",
               id, rec->user);
+    sessd_audit(SESSD_AUDIT_THEFT, rec->user, rec->id, NULL,
+                "token used from another user agent (bind_user_agent): session ended");
     (void)sess_delete(sessd_srv.ctx, rec->id);
 }
 
@@ -315,6 +318,14 @@ void auth_client_ip(h2o_req_t *req, const sessd_config *c, char out[64])
 }
 
 /* ---- request traits ---------------------------------------------------------------------- */
+
+void auth_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user,
+                const uint8_t *session_id, const char *detail)
+{
+    char ip[64];
+    auth_client_ip(req, sessd_cfg(), ip);
+    sessd_audit(ev, user, session_id, ip, detail);
+}
 
 bool auth_wants_json(h2o_req_t *req)
 {

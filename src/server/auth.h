@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "server/audit.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -69,6 +70,10 @@ const char *auth_cookie(h2o_req_t *req, const char *name, size_t *len);
 /* The client's address into `out` (64 bytes): the peer, or, when the peer is a trusted proxy,
  * the right-most X-Forwarded-For entry that is not itself a trusted proxy. */
 void auth_client_ip(h2o_req_t *req, const sessd_config *c, char out[64]);
+
+/* Appends an audit event (audit.h) with this request's client address (auth_client_ip). */
+void auth_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user,
+                const uint8_t *session_id, const char *detail);
 
 /* True when the client asked for JSON (Accept: application/json, or X-Requested-With). */
 bool auth_wants_json(h2o_req_t *req);

@@ -85,6 +85,7 @@ typedef struct sessd_config {
     char log_level[16];  /* debug|info|notice|warn */
     char log_format[16]; /* text|json */
     char access_log[SESSD_STR];
+    char access_log_format[512]; /* h2o log directives; no %r, %q, cookies or credentials */
 
     /* Not in the file: from the command line. */
     char data_dir[SESSD_STR]; /* --data, default ./sessiond-data */
