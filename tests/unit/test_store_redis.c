@@ -310,6 +310,96 @@ static int silent_server(int *port)
     return fd;
 }
 
+/* ---- Redis Cluster: slots, redirections, options. ---- */
+
+static void test_cluster_slots(void **state)
+{
+    (void)state;
+    /* The check value of CRC16/XMODEM, and key slots that Redis itself reports (CLUSTER
+     * KEYSLOT), hash tags included. */
+    assert_int_equal(sess__rs_crc16("123456789", 9), 0x31c3);
+    assert_int_equal(sess__rs_key_slot("foo", 3), 12182);
+    assert_int_equal(sess__rs_key_slot("bar", 3), 5061);
+    assert_int_equal(sess__rs_key_slot("", 0), 0);
+    assert_int_equal(sess__rs_key_slot("{user1000}.following", 20),
+                     sess__rs_key_slot("{user1000}.followers", 20));
+    assert_int_equal(sess__rs_key_slot("{user1000}.following", 20),
+                     sess__rs_key_slot("user1000", 8));
+    /* Only the first {...} counts; an empty one makes the whole key the tag. */
+    assert_int_equal(sess__rs_key_slot("foo{}{bar}", 10), sess__rs_crc16("foo{}{bar}", 10) & 16383);
+    assert_int_equal(sess__rs_key_slot("foo{{bar}}zap", 13), sess__rs_key_slot("{bar", 4));
+    assert_int_equal(sess__rs_key_slot("foo{bar}{zap}", 13), sess__rs_key_slot("bar", 3));
+    assert_int_equal(sess__rs_key_slot("{", 1), sess__rs_crc16("{", 1) & 16383);
+    /* A user's keys share a slot whatever the name holds; sessions of two users need not. */
+    static const char *const keys[] = {"P s{u:a}}0123456789abcdef", "P z{u:a}}", "P g{u:a}}"};
+    for (size_t i = 1; i < 3; i++)
+        assert_int_equal(sess__rs_key_slot(keys[i], strlen(keys[i])),
+                         sess__rs_key_slot(keys[0], strlen(keys[0])));
+}
+
+static void test_cluster_redirects_and_options(void **state)
+{
+    (void)state;
+    char host[256], why[256], err[256];
+    int slot, port;
+    static const char moved[] = "MOVED 3999 127.0.0.1:6381", ask[] = "ASK 16383 [::1]:7000";
+    assert_int_equal(sess__rs_redirect_parse(moved, strlen(moved), &slot, host, &port), 0);
+    assert_int_equal(slot, 3999);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 6381);
+    assert_int_equal(sess__rs_redirect_parse(ask, strlen(ask), &slot, host, &port), 0);
+    assert_int_equal(slot, 16383);
+    assert_string_equal(host, "[::1]");
+    static const char *const bad[] = {"MOVED",       "MOVED 16384 h:1", "MOVED x h:1",
+                                      "MOVED 1 h:0", "MOVED 1 :7",      "MOVED 1 h"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (sess__rs_redirect_parse(bad[i], strlen(bad[i]), &slot, host, &port) == 0)
+            fail_msg("accepted the redirection \"%s\"", bad[i]);
+
+    rs_target t;
+    assert_sess(0, sess__rs_seeds_parse("10.0.0.1:7000,10.0.0.2", &t, why, sizeof(why)));
+    assert_int_equal(t.nseeds, 2);
+    assert_int_equal(t.seeds[1].port, 6379);
+    assert_sess(SESS_EINVAL, sess__rs_seeds_parse(" , ", &t, why, sizeof(why)));
+
+    /* A Cluster has database 0 only, no unix socket here, and no Sentinels. */
+    sess_store *st = NULL;
+    sess_store_opts o = {.redis_cluster = "127.0.0.1:7000", .redis_url = "redis://:pw@x/3"};
+    assert_sess(SESS_EINVAL, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    assert_null(strstr(err, "pw"));
+    o.redis_url = "unix:/tmp/x.sock";
+    assert_sess(SESS_EINVAL, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    o.redis_url = NULL;
+    o.redis_sentinels = "127.0.0.1:26379";
+    o.redis_master = "m";
+    assert_sess(SESS_EINVAL, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    o.redis_sentinels = NULL;
+    o.redis_url = "redis://:pw@ignored";
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    st->ops->close(st);
+}
+
+/* No seed node answers: calls fail closed and at once. */
+static void test_cluster_unreachable(void **state)
+{
+    (void)state;
+    char seeds[64], err[256];
+    sess_store *st;
+    sess_record out;
+    uint8_t h[SESS_HASH_BYTES] = {1};
+    snprintf(seeds, sizeof(seeds), "127.0.0.1:%d,127.0.0.1:%d", dead_port(), dead_port());
+    sess_store_opts o = {.redis_cluster = seeds, .redis_cache = true};
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    int64_t t0 = now_ms();
+    assert_sess(SESS_ESTORE, st->ops->ping(st));
+    sess_record_init(&out);
+    assert_sess(SESS_ESTORE, CALL(st, lookup, h, &out, &(uint64_t){0}, &(bool){0}));
+    assert_sess(SESS_ESTORE, CALL(st, revoke_user, "alice", NULL));
+    if (now_ms() - t0 > 500)
+        fail_msg("refused connections took %lld ms to report", (long long)(now_ms() - t0));
+    st->ops->close(st);
+}
+
 static void test_unreachable_fails_fast(void **state)
 {
     (void)state;
@@ -483,6 +573,52 @@ static void test_logs_transitions_without_secrets(void **state)
     assert_int_equal(l.n, 1);
     assert_true(logged_has(&l, "is unreachable"));
     assert_false(logged_has(&l, "hunter2"));
+}
+
+/* Keys of the layout before 2 (one script over several slots) are refused with a message,
+ * and nothing is written; a Redis without sessiond keys gets the layout mark. */
+static void test_old_layout_refused(void **state)
+{
+    (void)state;
+    char err[256], prefix[40], key[64];
+    struct logged l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    sess_store *st;
+    sess_record rec;
+    redisContext *c = test_redis_connect();
+    assert_non_null(c);
+    test_redis_prefix(prefix);
+    snprintf(key, sizeof(key), "%sak", prefix);
+    redisReply *r = redisCommand(c, "HSET %s deploy x", key);
+    assert_non_null(r);
+    freeReplyObject(r);
+    sess_store_opts o = {
+        .redis_url = test_redis_url(), .redis_prefix = prefix, .log = capture, .log_arg = &l};
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    assert_sess(SESS_ESTORE, st->ops->ping(st));
+    new_session(&rec, "alice");
+    assert_sess(SESS_ESTORE, CALL(st, create, &rec, 50, NULL));
+    st->ops->close(st);
+    assert_true(logged_has(&l, "another key layout"));
+    snprintf(key, sizeof(key), "%s*", prefix);
+    r = redisCommand(c, "KEYS %s", key);
+    assert_non_null(r);
+    assert_int_equal(r->elements, 1); /* only the old key: nothing was written */
+    freeReplyObject(r);
+    assert_int_equal(test_redis_del_prefix(prefix), 0);
+
+    /* Empty: the mark is written and the store works. */
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    assert_sess(0, CALL(st, create, &rec, 50, NULL));
+    st->ops->close(st);
+    snprintf(key, sizeof(key), "%slayout", prefix);
+    r = redisCommand(c, "GET %s", key);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, "2");
+    freeReplyObject(r);
+    assert_int_equal(test_redis_del_prefix(prefix), 0);
+    sess_record_dispose(&rec);
+    redisFree(c);
 }
 
 /* An allkeys-* eviction policy could drop revoke-all counters: the store warns. */
@@ -786,12 +922,16 @@ int main(void)
         cmocka_unit_test(test_url_refused_without_echo),
         cmocka_unit_test(test_sentinel_lists),
         cmocka_unit_test(test_open_refuses_bad_options),
+        cmocka_unit_test(test_cluster_slots),
+        cmocka_unit_test(test_cluster_redirects_and_options),
+        cmocka_unit_test(test_cluster_unreachable),
         cmocka_unit_test(test_sentinel_unreachable),
         cmocka_unit_test(test_unreachable_fails_fast),
         cmocka_unit_test(test_silent_redis_times_out),
         cmocka_unit_test(test_pool_is_bounded),
         cmocka_unit_test(test_logs_transitions_without_secrets),
         cmocka_unit_test(test_warns_about_allkeys_eviction),
+        cmocka_unit_test(test_old_layout_refused),
         cmocka_unit_test_setup_teardown(test_reconnects_by_itself, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_user_names_stay_apart, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_serves_locally, fx_setup, fx_teardown),
