@@ -843,6 +843,84 @@ static void test_cache_dropped_without_subscription(void **state)
     sess_record_dispose(&s);
 }
 
+/* The node that holds the one subscription of `prefix` among `c` (-1 when none or several). */
+static int subscriber_node(redisContext **c, int n, const char *prefix)
+{
+    char chan[64];
+    int at = -1, found = 0;
+    snprintf(chan, sizeof(chan), "%sinv", prefix);
+    for (int i = 0; i < n; i++) {
+        redisReply *r = redisCommand(c[i], "PUBSUB NUMSUB %s", chan);
+        if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[1]->integer > 0) {
+            at = i;
+            found += (int)r->element[1]->integer;
+        }
+        if (r != NULL)
+            freeReplyObject(r);
+    }
+    return found == 1 ? at : -1;
+}
+
+/* Cluster: the node holding the near cache's subscription fails (here: it drops the
+ * subscriber and takes no new client). The cache stops serving, the subscriber moves to
+ * another node, and invalidations published on any node reach it there. */
+static void test_cluster_cache_resubscribes_elsewhere(void **state)
+{
+    (void)state;
+    char prefix[40], err[256];
+    redisContext *c[16];
+    sess_store *a = NULL, *b = NULL;
+    sess_record r, s;
+    int n = test_redis_nodes(true, c, 16);
+    assert_true(n >= 2);
+    test_redis_prefix(prefix);
+    sess_store_opts oa = {.redis_cluster = test_cluster_seeds(), .redis_prefix = prefix};
+    sess_store_opts ob = oa;
+    ob.redis_cache = true;
+    assert_sess(0, sess_store_redis_open(&oa, &a, err, sizeof(err)));
+    assert_sess(0, sess_store_redis_open(&ob, &b, err, sizeof(err)));
+    assert_int_equal(test_redis_wait_subscribed_in(true, prefix, 1, 5000), 0);
+    int at = subscriber_node(c, n, prefix);
+    assert_true(at >= 0);
+    new_session(&r, "alice");
+    assert_sess(0, CALL(a, create, &r, 50, NULL));
+    assert_sess(0, lookup(b, r.token_hash, NULL, NULL, NULL, 0));
+
+    long long clients = test_redis_info_int(c[at], "clients", "connected_clients");
+    assert_int_equal(test_redis_config_set(c[at], "maxclients", clients - 1), 0);
+    redisReply *k = redisCommand(c[at], "CLIENT KILL TYPE pubsub");
+    assert_non_null(k);
+    freeReplyObject(k);
+    /* Back on another node; meanwhile nothing came from a cache that may have missed news. */
+    int64_t t0 = now_ms();
+    int now_at;
+    while ((now_at = subscriber_node(c, n, prefix)) < 0) {
+        if (now_ms() - t0 > 5000)
+            fail_msg("no new subscription within 5 s");
+        sleep_ms(5);
+    }
+    assert_int_equal(test_redis_config_set(c[at], "maxclients", 10000), 0);
+    assert_int_not_equal(now_at, at);
+    sleep_ms(50); /* the subscriber reads its confirmation */
+
+    /* Cached again, and a delete made through a (published wherever its script ran) reaches
+     * b on its new node. */
+    new_session(&s, "bob");
+    assert_sess(0, CALL(a, create, &s, 50, NULL));
+    assert_sess(0, lookup(b, s.token_hash, NULL, NULL, NULL, 0));
+    assert_sess(0, CALL(a, del, s.id));
+    EVENTUALLY("delete on another node",
+               lookup(b, s.token_hash, NULL, NULL, NULL, 0) == SESS_ESESSION);
+    a->ops->close(a);
+    b->ops->close(b);
+    assert_int_equal(test_redis_del_prefix_in(true, prefix), 0);
+    for (int i = 0; i < n; i++)
+        redisFree(c[i]);
+    sess_record_dispose(&r);
+    sess_record_dispose(&s);
+}
+
 /* A fetch that overlapped an invalidation must not land in the cache: puts carry the counter
  * read before the fetch (white-box: the put is made by hand, as a racing lookup would). */
 static void test_cache_refuses_overtaken_put(void **state)
@@ -942,6 +1020,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_dropped_without_subscription, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_refuses_overtaken_put, fx_setup, fx_teardown),
+        cmocka_unit_test(test_cluster_cache_resubscribes_elsewhere),
         cmocka_unit_test_setup_teardown(test_cache_never_keeps_deleted, fx_setup, fx_teardown),
     };
     if (sess_crypto_init() != 0) {
