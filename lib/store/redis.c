@@ -240,12 +240,47 @@ static void due_add(redis_store *st, const char *user, int64_t when)
     sess__rs_args_dispose(&a);
 }
 
-/* The user of session `id` from its pointer; SESS_ESESSION when there is none. */
+static rs_idmap_entry *idmap_at(redis_store *st, const uint8_t id[SESS_ID_BYTES])
+{
+    uint32_t h;
+    memcpy(&h, id, sizeof(h)); /* ids are random */
+    return &st->idmap[h & (RS_IDMAP_SIZE - 1)];
+}
+
+static void idmap_put(redis_store *st, const uint8_t id[SESS_ID_BYTES], const char *user)
+{
+    size_t n = strlen(user);
+    pthread_mutex_lock(&st->mu);
+    rs_idmap_entry *e = idmap_at(st, id);
+    memcpy(e->id, id, SESS_ID_BYTES);
+    memcpy(e->user, user, n);
+    e->ulen = (uint8_t)n;
+    pthread_mutex_unlock(&st->mu);
+}
+
+static bool idmap_get(redis_store *st, const uint8_t id[SESS_ID_BYTES],
+                      char user[SESS_USER_MAX + 1])
+{
+    pthread_mutex_lock(&st->mu);
+    rs_idmap_entry *e = idmap_at(st, id);
+    bool hit = e->ulen > 0 && memcmp(e->id, id, SESS_ID_BYTES) == 0;
+    if (hit) {
+        memcpy(user, e->user, e->ulen);
+        user[e->ulen] = '\0';
+    }
+    pthread_mutex_unlock(&st->mu);
+    return hit;
+}
+
+/* The user of session `id` (remembered, or from its pointer); SESS_ESESSION when there is
+ * none. */
 static int id_user(redis_store *st, const uint8_t id[SESS_ID_BYTES], char user[SESS_USER_MAX + 1])
 {
     char key[KEY_MAX];
     redisReply *rep;
     rs_args a;
+    if (idmap_get(st, id, user))
+        return 0;
     sess__rs_args_init(&a);
     sess__rs_args_str(&a, "GET");
     sess__rs_args_bin(&a, key, id_key(st, key, id));
@@ -261,6 +296,7 @@ static int id_user(redis_store *st, const uint8_t id[SESS_ID_BYTES], char user[S
     else {
         memcpy(user, rep->str, rep->len);
         user[rep->len] = '\0';
+        idmap_put(st, id, user);
     }
     freeReplyObject(rep);
     return r;
@@ -328,6 +364,7 @@ static int redis_create(sess_store *base, const sess_record *rec, uint32_t max_p
     if (gone != NULL)
         unlink_ids(st, gone->str, gone->len);
     freeReplyObject(rep);
+    idmap_put(st, rec->id, rec->user);
     due_add(st, rec->user,
             rec->idle_expires < rec->abs_expires ? rec->idle_expires : rec->abs_expires);
     return 0;
@@ -403,6 +440,8 @@ static int lookup_remote(redis_store *st, const uint8_t hash[SESS_HASH_BYTES], s
     freeReplyObject(rep);
     if (r == 0)
         r = get_in_slot(st, user, id, out, gen);
+    if (r == 0)
+        idmap_put(st, id, user);
     if (r == 0 && (r = which_token(out, hash, prev)) != 0)
         sess_record_dispose(out);
     return r;
@@ -1459,6 +1498,7 @@ static void redis_close(sess_store *base)
     if (st->cache != NULL)
         sess__rs_cache_free(st->cache);
     sess__rs_pool_dispose(st);
+    free(st->idmap);
     pthread_mutex_destroy(&st->mu);
     pthread_cond_destroy(&st->cv);
     sess_wipe(&st->target, sizeof(st->target));
@@ -1614,6 +1654,11 @@ int sess_store_redis_open(const sess_store_opts *opts, sess_store **out, char *e
         sess_wipe(&st->target, sizeof(st->target));
         free(st);
         return fail(err, errlen, SESS_EINTERNAL, "cannot create the pool's lock");
+    }
+    st->idmap = calloc(RS_IDMAP_SIZE, sizeof(*st->idmap));
+    if (st->idmap == NULL) {
+        redis_close(&st->base);
+        return fail(err, errlen, SESS_ENOMEM, "out of memory");
     }
     st->cluster = st->target.nseeds > 0;
     memset(st->slot_node, RS_NO_NODE, sizeof(st->slot_node));

@@ -117,6 +117,16 @@ typedef struct rs_node {
 
 typedef struct rs_cache rs_cache;
 
+/* Session id -> user, remembered per handle: a session's user never changes, so an entry is
+ * never wrong (a deleted session's is merely useless: its script then finds no session). It
+ * saves the GET of the id pointer before the calls that name a session by id. */
+#define RS_IDMAP_SIZE 1024
+typedef struct rs_idmap_entry {
+    uint8_t id[SESS_ID_BYTES];
+    uint8_t ulen; /* 0: empty */
+    char user[SESS_USER_MAX];
+} rs_idmap_entry;
+
 typedef struct redis_store {
     sess_store base;
     rs_target target;
@@ -145,7 +155,8 @@ typedef struct redis_store {
     int master_port;
     char sha[RS_NSCRIPTS][41];
 
-    rs_cache *cache; /* NULL without a near cache */
+    rs_cache *cache;       /* NULL without a near cache */
+    rs_idmap_entry *idmap; /* RS_IDMAP_SIZE entries, guarded by mu */
 } redis_store;
 
 int64_t sess__rs_mono_ms(void);
