@@ -32,7 +32,10 @@
 /* Rounds of merge and compare-and-set before a patch gives up (only reached when other writers
  * change the same object-valued key without pause). */
 #define PATCH_ROUNDS 100
-#define KEY_MAX (RS_PREFIX_MAX + SESS_USER_MAX + 16)
+/* The longest key: P s{u:<user>}<id> (P + 5 + user + 16), P t:<hash> (P + 2 + 32), P{due}. */
+#define KEY_MAX (RS_PREFIX_MAX + SESS_USER_MAX + SESS_HASH_BYTES + 8)
+/* The TTL of a token pointer written before the rotation that needs it (then cut). */
+#define RS_PTR_TTL_MAX_MS (366LL * 24 * 3600 * 1000)
 
 static redis_store *from_base(sess_store *st)
 {
@@ -690,8 +693,10 @@ static int redis_patch(sess_store *base, const uint8_t id[SESS_ID_BYTES], const 
     return r;
 }
 
-/* The new token pointer first (with an hour's TTL, set to the session's own once the script
- * answered), then the script, then the dropped previous hash's pointer. */
+/* The new token pointer first (with a year's TTL, cut to the session's own once the script
+ * answered: if that last step fails, the pointer outlives its session, which is harmless, rather
+ * than the session outliving its pointer), then the script, then the dropped previous hash's
+ * pointer. */
 static int redis_rotate(sess_store *base, const uint8_t id[SESS_ID_BYTES],
                         const uint8_t *expected_hash, const uint8_t new_hash[SESS_HASH_BYTES],
                         int64_t prev_until, int64_t auth_time, const uint8_t *new_csrf_secret)
@@ -707,7 +712,7 @@ static int redis_rotate(sess_store *base, const uint8_t id[SESS_ID_BYTES],
     size_t ulen = strlen(user), tlen = token_key(st, tkey, new_hash);
     memcpy(tval, id, SESS_ID_BYTES);
     memcpy(tval + SESS_ID_BYTES, user, ulen);
-    if ((r = ptr_set(st, tkey, tlen, tval, SESS_ID_BYTES + ulen, RS_TTL_SLACK_S * 1000)) != 0)
+    if ((r = ptr_set(st, tkey, tlen, tval, SESS_ID_BYTES + ulen, RS_PTR_TTL_MAX_MS)) != 0)
         return r;
     sess__rs_args_init(&a);
     sess__rs_args_str(&a, user);

@@ -692,6 +692,38 @@ static void test_user_names_stay_apart(void **state)
     }
 }
 
+/* The longest prefix with the longest user name: every key still fits (its buffers are sized
+ * for this; ASan runs catch an overflow) and every operation works. */
+static void test_longest_keys(void **state)
+{
+    (void)state;
+    char prefix[RS_PREFIX_MAX + 1], user[SESS_USER_MAX + 1], err[256];
+    sess_store *st;
+    sess_record r, out;
+    memset(prefix, 'p', RS_PREFIX_MAX);
+    prefix[RS_PREFIX_MAX] = '\0';
+    memset(user, 'u', SESS_USER_MAX);
+    user[SESS_USER_MAX] = '\0';
+    sess_store_opts o = {.redis_url = test_redis_url(), .redis_prefix = prefix};
+    assert_non_null(o.redis_url);
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    new_session(&r, user);
+    assert_sess(0, CALL(st, create, &r, 50, NULL));
+    assert_sess(0, lookup(st, r.token_hash, NULL, NULL, NULL, 0));
+    sess_record_init(&out);
+    assert_sess(0, CALL(st, patch, r.id, "{\"a\":{\"b\":1}}", 13, 4096, &out));
+    assert_string_equal(out.user, user);
+    sess_record_dispose(&out);
+    assert_sess(0, CALL(st, prefs_put, user, "{\"theme\":\"dark\"}", 16, 4096));
+    assert_sess(0, CALL(st, revoke_user, user, NULL));
+    size_t removed = 0;
+    assert_sess(0, CALL(st, sweep, r.created, 100, &removed));
+    assert_int_equal(removed, 1);
+    st->ops->close(st);
+    assert_int_equal(test_redis_del_prefix(prefix), 0);
+    sess_record_dispose(&r);
+}
+
 /* ---- The near cache across two handles. ---- */
 
 /* Polls `cond` every millisecond for PROPAGATION_MS; fails the test if it never holds. */
@@ -1010,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_logs_transitions_without_secrets),
         cmocka_unit_test(test_warns_about_allkeys_eviction),
         cmocka_unit_test(test_old_layout_refused),
+        cmocka_unit_test(test_longest_keys),
         cmocka_unit_test_setup_teardown(test_reconnects_by_itself, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_user_names_stay_apart, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_serves_locally, fx_setup, fx_teardown),
