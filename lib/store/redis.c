@@ -1,12 +1,16 @@
 /*
  * redis.c - the Redis store backend: sessions shared by several sessiond nodes.
  *
- * Each store operation is one Lua script (redis_scripts.c, which also describes the keys) or
- * one plain read command, so nothing is ever half applied and no whole session is read, changed
- * and written back. Sessions are hashes with a TTL of their absolute lifetime plus RS_TTL_SLACK_S
- * from when they were written: the TTL only reclaims memory if no sweep runs; whether a session
- * is live is judged by lib/session.c on every read, as with every backend. Writes after creation
- * check inside their script that the session exists, so a deleted session never comes back.
+ * Each change to a user's keys is one Lua script in that user's hash slot (redis_scripts.c,
+ * which also describes the keys), so it is never half applied and no whole session is read,
+ * changed and written back; the pointers from a token hash or a session id to the session live
+ * in other slots and are written before the script and removed after it (a pointer without its
+ * session leads nowhere). The same code serves a single Redis, Sentinel and a Cluster
+ * (redis_cluster.c routes each call by its key's slot). Sessions are hashes with a TTL of their
+ * absolute lifetime plus RS_TTL_SLACK_S from when they were written: the TTL only reclaims memory
+ * if no sweep runs; whether a session is live is judged by lib/session.c on every read, as with
+ * every backend. Writes after creation check inside their script that the session exists, so a
+ * deleted session never comes back.
  *
  * Data patches keep RFC 7386 semantics with per-key atomicity: a top-level key set to a scalar
  * or array, or deleted, is written as is; a key whose patch value is an object is merged here

@@ -1,6 +1,7 @@
 /*
  * redis_conn.c - talking to Redis for the Redis backend: the URL, a bounded pool of blocking
- * hiredis connections per store handle, timeouts, reconnection, and running Lua scripts.
+ * hiredis connections per server (one server, or each Cluster master), timeouts, reconnection,
+ * Cluster redirections, the key layout check, and running Lua scripts.
  *
  * Every command gets one budget, the command timeout, for everything: taking a free connection
  * from the pool (waiting for one), opening it if it has none (connect timeout, AUTH, SELECT, all
@@ -12,7 +13,9 @@
  * checked with a zero-timeout poll before use, so one that Redis closed (a restart) is replaced
  * before a write is sent on it, not after. Reads may retry once on a fresh connection within the
  * same budget; writes never do, since a lost answer does not say whether the write happened.
- * Every failure here is SESS_ESTORE: the store fails closed.
+ * A Cluster's MOVED, ASK, TRYAGAIN and CLUSTERDOWN answers are followed within the same budget
+ * (Redis executed nothing, so writes follow them too). Every failure here is SESS_ESTORE: the
+ * store fails closed.
  */
 #include <errno.h>
 #include <poll.h>

@@ -2,10 +2,12 @@
  * redis_int.h - what the files of the Redis backend share (not installed, not public).
  *
  * The backend is split by concern: redis_conn.c turns the URL into a connection target, keeps a
- * bounded pool of connections with timeouts and runs commands and Lua scripts on it (every
- * failure there is SESS_ESTORE: the store fails closed); redis_scripts.c holds the Lua scripts
- * that make each multi-key operation atomic inside Redis; redis_cache.c is the optional near
- * cache with its pub/sub subscriber; redis.c implements sess_store_ops on top of them.
+ * bounded pool of connections per server with timeouts and runs commands and Lua scripts on it
+ * (every failure there is SESS_ESTORE: the store fails closed); redis_cluster.c maps hash slots
+ * to Cluster nodes and follows redirections; redis_sentinel.c finds the master; redis_scripts.c
+ * holds the Lua scripts that make each multi-key operation atomic inside Redis; redis_cache.c is
+ * the optional near cache with its pub/sub subscriber; redis.c implements sess_store_ops on top of
+ * them.
  */
 #ifndef SESSIOND_STORE_REDIS_INT_H
 #define SESSIOND_STORE_REDIS_INT_H
