@@ -706,6 +706,8 @@ static void test_longest_keys(void **state)
     user[SESS_USER_MAX] = '\0';
     sess_store_opts o = {.redis_url = test_redis_url(), .redis_prefix = prefix};
     assert_non_null(o.redis_url);
+    /* The prefix is fixed: whatever an interrupted run left under it goes first. */
+    assert_int_equal(test_redis_del_prefix(prefix), 0);
     assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
     new_session(&r, user);
     assert_sess(0, CALL(st, create, &r, 50, NULL));
@@ -873,6 +875,96 @@ static void test_cache_dropped_without_subscription(void **state)
     assert_cached(f->b, s.token_hash);
     sess_record_dispose(&r);
     sess_record_dispose(&s);
+}
+
+/* Sends one command to every node; 0 when each answered without an error. */
+static int on_all(redisContext **c, int n, const char *fmt, int arg)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        redisReply *r = redisCommand(c[i], fmt, arg);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR)
+            rc = -1;
+        if (r != NULL)
+            freeReplyObject(r);
+    }
+    return rc;
+}
+
+/* Whether every node serves the slot of `key` again: a GET answers a value or MOVED, not
+ * CLUSTERDOWN, once the slot has an owner. */
+static bool slot_served(redisContext **c, int n, const char *key)
+{
+    for (int i = 0; i < n; i++) {
+        redisReply *r = redisCommand(c[i], "GET %s", key);
+        bool down =
+            r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "CLUSTERDOWN", 11) == 0);
+        if (r != NULL)
+            freeReplyObject(r);
+        if (down)
+            return false;
+    }
+    return true;
+}
+
+/* Cluster: a slot nobody serves any more (CLUSTER DELSLOTS on every node, after sessiond
+ * loaded the map) answers CLUSTERDOWN; the store retries within its timeout, then fails closed;
+ * once the slot is served again, calls work without reopening. */
+static void test_cluster_down_fails_closed(void **state)
+{
+    (void)state;
+    char prefix[40], err[256], key[64];
+    redisContext *c[16];
+    sess_store *st = NULL;
+    sess_record r;
+    int n = test_redis_nodes(true, c, 16);
+    assert_true(n >= 2);
+    test_redis_prefix(prefix);
+    sess_store_opts o = {
+        .redis_cluster = test_cluster_seeds(), .redis_prefix = prefix, .redis_timeout_ms = 300};
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    new_session(&r, "alice");
+    assert_sess(0, CALL(st, create, &r, 50, NULL));
+    snprintf(key, sizeof(key), "{u:alice}");
+    int slot = sess__rs_key_slot(key, strlen(key));
+    /* The owner, to give the slot back to. */
+    int owner = -1;
+    for (int i = 0; i < n && owner < 0; i++) {
+        redisReply *g = redisCommand(c[i], "EXISTS %sz{u:alice}", prefix);
+        if (g != NULL && g->type == REDIS_REPLY_INTEGER && g->integer == 1)
+            owner = i;
+        if (g != NULL)
+            freeReplyObject(g);
+    }
+    assert_true(owner >= 0);
+    assert_int_equal(on_all(c, n, "CLUSTER DELSLOTS %d", slot), 0);
+    sess_record out;
+    sess_record_init(&out);
+    int64_t t0 = now_ms();
+    int got = CALL(st, get, r.id, &out, NULL);
+    int64_t took = now_ms() - t0;
+    if (got == 0)
+        sess_record_dispose(&out);
+    redisReply *x = redisCommand(c[owner], "CLUSTER ADDSLOTS %d", slot);
+    assert_non_null(x);
+    freeReplyObject(x);
+    assert_sess(SESS_ESTORE, got);
+    if (took < 200 || took > 300 + 400)
+        fail_msg("CLUSTERDOWN answered after %lld ms (retries within 300 ms expected)",
+                 (long long)took);
+    snprintf(key, sizeof(key), "%sz{u:alice}", prefix);
+    t0 = now_ms();
+    while (!slot_served(c, n, key)) {
+        if (now_ms() - t0 > 10000)
+            fail_msg("slot %d not served again within 10 s", slot);
+        sleep_ms(20);
+    }
+    assert_sess(0, CALL(st, revoke_user, "alice", NULL));
+    st->ops->close(st);
+    assert_int_equal(test_redis_del_prefix_in(true, prefix), 0);
+    for (int i = 0; i < n; i++)
+        redisFree(c[i]);
+    sess_record_dispose(&r);
 }
 
 /* The node that holds the one subscription of `prefix` among `c` (-1 when none or several). */
@@ -1054,6 +1146,7 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_refuses_overtaken_put, fx_setup, fx_teardown),
         cmocka_unit_test(test_cluster_cache_resubscribes_elsewhere),
+        cmocka_unit_test(test_cluster_down_fails_closed),
         cmocka_unit_test_setup_teardown(test_cache_never_keeps_deleted, fx_setup, fx_teardown),
     };
     if (sess_crypto_init() != 0) {
