@@ -2,13 +2,15 @@
 // masters on loopback made with `redis-cli --cluster create`, sessiond given them as
 // [store] redis_cluster. What is checked: create, verify and revoke-all work for users whose
 // keys live on each of the three masters (asserted by looking on the nodes), through the server
-// and the admin CLI; a slot moved to another node after sessiond loaded the slot map (MOVED),
+// and the admin CLI; a second node sees revocations made on the first within 100 ms; a slot moved to another node after sessiond loaded the slot map (MOVED),
 // and a user created while its slot migrates (ASK), still work; a master killed answers 503
 // within the timeout for what needs it, never a 200 it cannot check, and no crash; a Redis URL
 // naming a Cluster node is refused with a message that says to use redis_cluster.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Sandbox, createApiKey, createSession, verify, assertError, run, sleep, TEST_TIMEOUT_MS } from './lib.mjs';
 
@@ -215,6 +217,35 @@ test('cluster: create, verify and revoke-all across the three masters (server an
   // A single revoke reaches the session's master and its token pointer's.
   assert.equal((await srv.api('DELETE', `/v1/sessions/${keep.id}`, { key: srv.key })).status, 204);
   assertError(await verify(srv, keep.token), 404, 'invalid_session');
+});
+
+test('cluster: two nodes: a session made on A verifies on B; revocations on A are refused on B within 100 ms', T, async () => {
+  const data = sb.dataDir('b');
+  fs.mkdirSync(data, { mode: 0o700 });
+  fs.copyFileSync(path.join(srv.data, 'server.key'), path.join(data, 'server.key'));
+  fs.chmodSync(path.join(data, 'server.key'), 0o600);
+  const b = await sb.start({ data, config: cfg, args: ['--threads', '2'] });
+  b.key = srv.key;
+  try {
+    const refusedOnB = async (token, what) => {
+      const t0 = performance.now();
+      while ((await verify(b, token)).status !== 404)
+        if (performance.now() - t0 > 100) throw new Error(`${what}: not refused on B within 100 ms`);
+    };
+    for (let i = 0; i < 10; i++) {
+      const user = `pair${i}`;
+      const one = await createSession(srv, { user });
+      const all = await createSession(srv, { user });
+      // Twice on B: the second answer may come from B's near cache.
+      for (let k = 0; k < 2; k++) for (const c of [one, all]) assert.equal((await verify(b, c.token)).status, 200);
+      assert.equal((await srv.api('DELETE', `/v1/sessions/${one.session_id}`, { key: srv.key })).status, 204);
+      await refusedOnB(one.token, `delete ${user}`);
+      assert.equal((await srv.api('DELETE', `/v1/users/${user}/sessions`, { key: srv.key })).status, 204);
+      await refusedOnB(all.token, `revoke-all ${user}`);
+    }
+  } finally {
+    await b.stop();
+  }
 });
 
 test('cluster: a slot moved after the map was loaded (MOVED) and a user made mid-migration (ASK)', T, async () => {
