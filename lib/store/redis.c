@@ -487,35 +487,82 @@ static int redis_get(sess_store *base, const uint8_t id[SESS_ID_BYTES], sess_rec
     return r != 0 ? r : get_in_slot(st, user, id, out, user_generation);
 }
 
+/* Touch batches go out in chunks, so that one script never runs long inside Redis. */
+#define TOUCH_CHUNK 512
+
+typedef struct touch_item {
+    size_t at; /* index in the caller's arrays */
+    int slot;  /* of the user's keys; 0 on a single Redis, where any keys may share a script */
+    char user[SESS_USER_MAX + 1];
+} touch_item;
+
+static int touch_order(const void *a, const void *b)
+{
+    const touch_item *x = a, *y = b;
+    if (x->slot != y->slot)
+        return x->slot < y->slot ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* One script for each run of sessions whose users share a hash slot (on a single Redis: every
+ * session of the batch), at most TOUCH_CHUNK at a time. */
+static int touch_group(redis_store *st, const touch_item *it, size_t n,
+                       const uint8_t (*ids)[SESS_ID_BYTES], const int64_t *last_seen,
+                       const int64_t *idle_expires)
+{
+    char key[KEY_MAX];
+    redisReply *rep;
+    rs_args a;
+    sess__rs_args_init(&a);
+    for (size_t k = 0; k < n; k++) {
+        sess__rs_args_str(&a, it[k].user);
+        sess__rs_args_bin(&a, ids[it[k].at], SESS_ID_BYTES);
+        sess__rs_args_i64(&a, last_seen[it[k].at]);
+        sess__rs_args_i64(&a, idle_expires[it[k].at]);
+    }
+    int r = sess__rs_script(st, RS_TOUCH, key, user_key(st, key, 'z', it[0].user, "", 0), &a, false,
+                            &rep);
+    sess__rs_args_dispose(&a);
+    if (r != 0)
+        return r;
+    const redisReply *touched = elem(rep, 1, REDIS_REPLY_STRING);
+    if (touched != NULL)
+        invalidate_ids(st, touched);
+    freeReplyObject(rep);
+    return 0;
+}
+
 static int redis_touch_many(sess_store *base, size_t n, const uint8_t (*ids)[SESS_ID_BYTES],
                             const int64_t *last_seen, const int64_t *idle_expires)
 {
     redis_store *st = from_base(base);
-    for (size_t i = 0; i < n; i++) {
-        char user[SESS_USER_MAX + 1], key[KEY_MAX];
-        redisReply *rep;
-        rs_args a;
-        int r = id_user(st, ids[i], user);
-        if (r == SESS_ESESSION)
+    touch_item *it = calloc(n > 0 ? n : 1, sizeof(*it));
+    size_t m = 0;
+    int r = it != NULL ? 0 : SESS_ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        char key[KEY_MAX];
+        int u = id_user(st, ids[i], it[m].user);
+        if (u == SESS_ESESSION)
             continue;
-        if (r != 0)
-            return r;
-        sess__rs_args_init(&a);
-        sess__rs_args_str(&a, user);
-        sess__rs_args_bin(&a, ids[i], SESS_ID_BYTES);
-        sess__rs_args_i64(&a, last_seen[i]);
-        sess__rs_args_i64(&a, idle_expires[i]);
-        r = sess__rs_script(st, RS_TOUCH, key, user_key(st, key, 'z', user, "", 0), &a, false,
-                            &rep);
-        sess__rs_args_dispose(&a);
-        if (r != 0)
-            return r;
-        const redisReply *touched = elem(rep, 1, REDIS_REPLY_STRING);
-        if (touched != NULL)
-            invalidate_ids(st, touched);
-        freeReplyObject(rep);
+        if (u != 0) {
+            r = u;
+            break;
+        }
+        it[m].at = i;
+        it[m].slot =
+            st->cluster ? sess__rs_key_slot(key, user_key(st, key, 'z', it[m].user, "", 0)) : 0;
+        m++;
     }
-    return 0;
+    if (r == 0)
+        qsort(it, m, sizeof(*it), touch_order);
+    for (size_t start = 0, end; r == 0 && start < m; start = end) {
+        for (end = start + 1;
+             end < m && it[end].slot == it[start].slot && end - start < TOUCH_CHUNK; end++)
+            ;
+        r = touch_group(st, it + start, end - start, ids, last_seen, idle_expires);
+    }
+    free(it);
+    return r;
 }
 
 /* ---- patches (session data and preferences) -------------------------------------------- */

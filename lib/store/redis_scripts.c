@@ -120,21 +120,22 @@ static const char create_lua[] = PRELUDE
     "if #gone > 0 then publish('i', table.concat(gone)) end\n"
     "return {'OK', gen, evicted, table.concat(gone), table.concat(links)}\n";
 
-/* KEYS: the user's index. ARGV: P, user, then id, last seen, idle deadline triples (all the
- * user's). Never lowers either, caps the idle deadline at the absolute one, skips absent
- * sessions. -> {OK, touched ids concatenated} */
+/* KEYS: the index of the first user. ARGV: P, then user, id, last seen, idle deadline
+ * quadruples (users whose keys share one slot; on a single Redis, any). Never lowers either,
+ * caps the idle deadline at the absolute one, skips absent sessions.
+ * -> {OK, touched ids concatenated} */
 static const char touch_lua[] = PRELUDE
-    "local user, touched = ARGV[2], {}\n"
-    "for i = 3, #ARGV, 3 do\n"
-    "  local id = ARGV[i]\n"
+    "local touched = {}\n"
+    "for i = 2, #ARGV, 4 do\n"
+    "  local user, id = ARGV[i], ARGV[i + 1]\n"
     "  local f = redis.call('HMGET', sk(user, id), 'ls', 'ie', 'ae')\n"
     "  if f[1] then\n"
-    "    local nie, nies = tonumber(ARGV[i + 2]), ARGV[i + 2]\n"
+    "    local nie, nies = tonumber(ARGV[i + 3]), ARGV[i + 3]\n"
     "    if nie > tonumber(f[3]) then nie, nies = tonumber(f[3]), f[3] end\n"
     "    local upd = {}\n"
-    "    if tonumber(ARGV[i + 1]) > tonumber(f[1]) then\n"
+    "    if tonumber(ARGV[i + 2]) > tonumber(f[1]) then\n"
     "      upd[#upd + 1] = 'ls'\n"
-    "      upd[#upd + 1] = ARGV[i + 1]\n"
+    "      upd[#upd + 1] = ARGV[i + 2]\n"
     "    end\n"
     "    if nie > tonumber(f[2]) then\n"
     "      upd[#upd + 1] = 'ie'\n"
