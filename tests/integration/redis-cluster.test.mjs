@@ -301,7 +301,10 @@ test('cluster: a master killed answers 503 within the timeout, never 200 for wha
       const took = performance.now() - t0;
       if (u.port === dead.port) assertError(r, 503, 'store_unavailable', `${u.user} on the dead master`);
       else assert.ok(r.status === 200 || r.status === 503, `${u.user}: ${r.status}`);
-      assert.ok(took < 3 * TIMEOUT_MS + 1000, `${u.user} answered after ${took} ms`);
+      // A verify makes up to three store calls (API key, token pointer, session), each bounded
+      // by redis_timeout; the slack is for a loaded (sanitizer) host, far below a hang or the
+      // Cluster's own 15 s failure detection.
+      assert.ok(took < 3 * TIMEOUT_MS + 2000, `${u.user} answered ${r.status} after ${took} ms`);
     }
   }
   assert.equal((await srv.api('GET', '/readyz')).status, 503);
