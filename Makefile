@@ -45,8 +45,8 @@ BIN        := $(if $(filter build,$(B)),sessiond,$(B)/sessiond)
 LIB_A      := $(B)/libsessiond.a
 LIB_SO     := $(B)/libsessiond.so.0
 
-.PHONY: all deps run demo check check-unit check-integration check-asan test-bin format format-check \
-        install clean help examples fuzz fuzz-bin fuzz-smoke soak tsan
+.PHONY: all deps run demo check check-unit check-integration check-asan check-browser screenshots \
+        test-bin format format-check install clean help examples fuzz fuzz-bin fuzz-smoke soak tsan
 
 all: $(BIN) $(LIB_A) $(LIB_SO) $(B)/sessiond.pc
 
@@ -54,8 +54,10 @@ help:
 	@echo "make             build ./sessiond, libsessiond.a/.so and sessiond.pc"
 	@echo "make run         install missing packages (as root), build, serve on 127.0.0.1:$(PORT)"
 	@echo "make demo        sessiond + nginx + a small protected app on loopback, with a demo user"
-	@echo "make check       every test: unit, integration, and both again under ASan+UBSan"
+	@echo "make check       every test: unit, integration, browser, and again under ASan+UBSan"
 	@echo "make check-asan  only the sanitizer pass"
+	@echo "make check-browser  only the browser suite (chromium behind nginx, tests/browser)"
+	@echo "make screenshots    redo docs/screenshots/ (login, devices, preferences; light and dark)"
 	@echo "make tsan        build the server with ThreadSanitizer into build-tsan/"
 	@echo "make fuzz        build the libFuzzer targets (clang) into build-fuzz/fuzz/"
 	@echo "make fuzz-smoke  run each fuzz target for FUZZ_SECONDS (default 60) seconds"
@@ -145,6 +147,13 @@ check-unit: test-bin
 
 check-asan: deps
 	@scripts/check.sh --asan-only
+
+check-browser: deps
+	@scripts/check.sh --browser-only
+
+screenshots: deps all
+	@[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+	node tests/browser/screenshots.mjs docs/screenshots
 
 examples: all
 	@scripts/build-examples.sh $(B)

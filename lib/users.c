@@ -382,7 +382,30 @@ int sess_user_set_roles(sess_ctx *ctx, const char *user, const char *roles)
         roles = "";
     if (sess_check_roles(roles) != 0)
         return SESS_EINVAL;
+    /* Not a revoke: the user's sessions carry the new roles from their next request on, and
+     * the server gives each a new token then (SESS_REC_ROLES_CHANGED). */
+    int r = update(ctx, user, set_roles, roles);
+    sess_store *st = sess_ctx_store(ctx);
+    return r != 0 ? r : st->ops->set_roles(st, user, roles);
+}
+
+int sess_user_set_roles_and_revoke(sess_ctx *ctx, const char *user, const char *roles)
+{
+    if (roles == NULL)
+        roles = "";
+    if (sess_check_roles(roles) != 0)
+        return SESS_EINVAL;
     return update_and_revoke(ctx, user, set_roles, roles);
+}
+
+int sess_user_recheck_roles(sess_ctx *ctx, const sess_account *seen)
+{
+    sess_account now;
+    int r = sess_user_get(ctx, seen->user, &now);
+    if (r != 0 || strcmp(now.roles, seen->roles) == 0)
+        return r;
+    sess_store *st = sess_ctx_store(ctx);
+    return st->ops->set_roles(st, now.user, now.roles);
 }
 
 static int set_disabled(account *a, const void *arg)

@@ -7,8 +7,10 @@
 # (scripts/token-quality.sh); tests/batteries/ against the normal build (kill -9 crash safety,
 # CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk; libfiu I/O faults);
 # the integration suite against a ThreadSanitizer build; every fuzz target for FUZZ_SECONDS
-# seconds (default 60; scripts/fuzz.sh). Prints one "N passed, N failed" line at the end and
-# exits non-zero when anything failed or could not run.
+# seconds (default 60; scripts/fuzz.sh). The browser suite (tests/browser: Debian's chromium
+# driven by playwright-core behind real nginx) runs against the normal and the ASan build,
+# after `npm ci` when node_modules was not made from the current package-lock.json. Prints one
+# "N passed, N failed" line at the end and exits non-zero when anything failed or could not run.
 # The Redis backend's unit tests use a private redis-server started here on a free loopback port
 # with a temporary directory (SESSD_TEST_REDIS_URL), and a three-master Redis Cluster made with
 # `redis-cli --cluster create` (SESSD_TEST_REDIS_CLUSTER), all stopped at the end; the
@@ -19,6 +21,7 @@
 #   scripts/check.sh --fuzz-only     only the fuzz targets
 #   scripts/check.sh --ct-lint-only  only the constant-time comparison lint
 #   scripts/check.sh --batteries-only  only tests/batteries/ (normal build)
+#   scripts/check.sh --browser-only  only tests/browser/ (normal build)
 set -u
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -142,9 +145,27 @@ run_integration() { # run_integration BIN LABEL [DIR]
     pass=$((pass + p)); fail=$((fail + f))
     if [ "$f" -ne 0 ]; then grep -B2 -A30 '^not ok' <<<"$out" | head -200 >&2; note_fail "integration ($2)"; fi
     echo "integration ($2): $p passed, $f failed"
-    grep -oE '^# (crash|diskfull|iofault): .*' <<<"$out" | sed 's/^# /  /'
+    grep -oE '^# (crash|diskfull|iofault|overload): .*' <<<"$out" | sed 's/^# /  /'
     # Known failures, marked `todo` with the issue that tracks them: counted neither way, shown.
     grep -E '^not ok .* # TODO' <<<"$out" | sed 's/^not ok [0-9]* - /  KNOWN FAILURE (todo): /'
+}
+
+# playwright-core for the browser suite, exactly as package-lock.json says. `npm ci` runs when
+# node_modules was not made from the current lock file (a copy of it marks one that was).
+npm_ci() {
+    if [ -d node_modules/playwright-core ] && cmp -s package-lock.json node_modules/.sessiond-lock; then
+        return 0
+    fi
+    if npm ci --no-audit --no-fund >"$logdir/npm-ci.log" 2>&1; then
+        cp package-lock.json node_modules/.sessiond-lock
+    else
+        cat "$logdir/npm-ci.log" >&2; note_fail "npm ci (the browser suite's playwright-core)"; fail=$((fail + 1))
+        return 1
+    fi
+}
+
+run_browser() { # run_browser BIN LABEL
+    npm_ci && run_integration "$1" "$2" tests/browser/
 }
 
 run_examples() {
@@ -205,11 +226,13 @@ case "${1:-all}" in
 --batteries-only)
     build build 0 && CRASH_CYCLES=${CRASH_CYCLES:-20} run_integration sessiond batteries tests/batteries/ ;;
 --unit-only) run_unit "$2" ;;
+--browser-only) build build 0 && run_browser sessiond browser ;;
 --asan-only)
     build build-asan 1 && {
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
-        run_unit build-asan; run_integration build-asan/sessiond asan; } ;;
+        run_unit build-asan; run_integration build-asan/sessiond asan
+        run_browser build-asan/sessiond browser-asan; } ;;
 *)
     run_ct_lint
     if build build 0; then
@@ -224,11 +247,13 @@ case "${1:-all}" in
         # The batteries that need the real server: crash safety (CRASH_CYCLES kill -9 cycles,
         # default 20), damaged data files.
         CRASH_CYCLES=${CRASH_CYCLES:-20} run_integration sessiond batteries tests/batteries/
+        run_browser sessiond browser
     fi
     if build build-asan 1; then
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
         run_unit build-asan; run_integration build-asan/sessiond asan
+        run_browser build-asan/sessiond browser-asan
     fi
     # ThreadSanitizer: the integration suite against a TSan build of the server; lib.mjs fails
     # a test whose server output holds a ThreadSanitizer report.

@@ -5,16 +5,21 @@ set -e
 # nginx and caddy are run by the gateway integration tests (their own instances on loopback
 # with temporary configurations; the system services are never used). clang and its runtime
 # libraries (libFuzzer, sanitizers) build the fuzz targets of `make check`; ent and dieharder
-# judge the randomness of tokens (scripts/token-quality.sh); fiu-utils injects I/O faults.
+# judge the randomness of tokens (scripts/token-quality.sh); fiu-utils injects I/O faults;
+# slowhttptest makes the slow-client load of tests/batteries/overload.test.mjs.
+# chromium is the browser the browser tests drive (tests/browser, through playwright-core, which
+# `npm ci` installs from package-lock.json; playwright's own browser downloads are never used).
 PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
-      libinih-dev libhiredis-dev libcmocka-dev nodejs nginx caddy redis-server clang libclang-rt-14-dev
-      ent dieharder fiu-utils"
+      libinih-dev libhiredis-dev libcmocka-dev nodejs npm nginx caddy redis-server clang libclang-rt-14-dev
+      ent dieharder fiu-utils slowhttptest chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
-# Debian's node is enough: it only needs `node --test`.
+# Debian's node is enough: it only needs `node --test`. A node that brings its own npm needs
+# no npm package (the two would conflict).
 if command -v node >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ nodejs//'); fi
+if command -v npm >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ npm//'); fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "sessiond: installing missing packages:$missing" >&2

@@ -15,7 +15,7 @@ step() { # step NAME COMMAND...
     else
         fail=$((fail + 1)); tail -40 "$logdir/$name.log" >&2; echo "soak $name: FAILED (log in $logdir)"
     fi
-    grep -E '^(# )?(fuzz |crash: |diskfull: |iofault: |token: )' "$logdir/$name.log" || true
+    grep -E '^(# )?(fuzz |crash: |diskfull: |iofault: |overload: |token: )' "$logdir/$name.log" || true
 }
 
 make -s -j2 test-bin fuzz || { echo "0 passed, 1 failed"; exit 1; }

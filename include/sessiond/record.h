@@ -22,6 +22,11 @@
 #define SESS_APIKEY_NAME_MAX 64
 
 #define SESS_REC_REMEMBER 0x1u /* created with remember-me: the cookie carries Max-Age */
+/* The user's roles changed after this session's token was issued (store.h set_roles): the
+ * record already holds the new roles, and the session's next rotation clears the flag. The
+ * server rotates such a session on its next browser request, so a privilege change also
+ * changes the token (contract section 3). */
+#define SESS_REC_ROLES_CHANGED 0x2u
 
 typedef struct sess_record {
     uint8_t id[SESS_ID_BYTES];

@@ -91,10 +91,17 @@ typedef struct sess_store_ops {
      * When `expected_hash` is not NULL the rotation happens only if it is still the current
      * hash (SESS_ESESSION otherwise): two concurrent rotations of one token must not both win
      * and fork the session. If `auth_time` > 0 it is stored as the new auth time. Also
-     * replaces the CSRF secret when `new_csrf_secret` is not NULL. SESS_ESESSION when absent. */
+     * replaces the CSRF secret when `new_csrf_secret` is not NULL. Clears
+     * SESS_REC_ROLES_CHANGED from the flags. SESS_ESESSION when absent. */
     int (*rotate)(sess_store *st, const uint8_t id[SESS_ID_BYTES], const uint8_t *expected_hash,
                   const uint8_t new_hash[SESS_HASH_BYTES], int64_t prev_until, int64_t auth_time,
                   const uint8_t *new_csrf_secret);
+
+    /* A change of the user's roles reaching the user's live sessions: sets `roles` in every
+     * stored session of `user` (any generation) and adds SESS_REC_ROLES_CHANGED to its flags,
+     * in one atomic step. O(sessions of the user), bounded by max_per_user. A user with no
+     * sessions is not an error. */
+    int (*set_roles)(sess_store *st, const char *user, const char *roles);
 
     /* Deletes a session with its token hashes and index entry. SESS_ESESSION when absent
      * (callers that want idempotence treat that as success). */

@@ -4,9 +4,11 @@
  *
  * Passwords are hashed with argon2id (libsodium) at the cost of the context's policy
  * (argon2_ops, argon2_mem); only the encoded hash is stored, inside an account record that the
- * store keeps as opaque bytes (store.h user_*). Every change that could matter to a logged-in
- * user (password, roles, disabled, delete) revokes all of that user's sessions through the
- * user's generation, so it takes effect on their very next request.
+ * store keeps as opaque bytes (store.h user_*). A change of password, disabled flag or deletion
+ * revokes all of that user's sessions through the user's generation, so it takes effect on
+ * their very next request. A change of roles does not end the sessions: it writes the new roles
+ * into each of them at once and flags them SESS_REC_ROLES_CHANGED, so that the server rotates
+ * their tokens on their next request (a privilege change gets a new token).
  *
  * Hashing and checking are slow on purpose (tens to hundreds of milliseconds): the server calls
  * these from its worker pool, never from an event loop. sess_user_login takes the same time
@@ -71,13 +73,22 @@ int sess_user_add(sess_ctx *ctx, const char *user, const char *password, size_t 
 int sess_user_login(sess_ctx *ctx, const char *user, const char *password, size_t len,
                     sess_account *out) SESS_WUR;
 
-/* Changes a user's password, roles, or disabled flag, or deletes the account; each revokes all
- * of the user's sessions. SESS_ENOTFOUND when the user has no account; SESS_EINVAL for bad
- * input. A concurrent change of the same account is retried, never lost. */
+/* Changes a user's password, roles, or disabled flag, or deletes the account; each but
+ * sess_user_set_roles revokes all of the user's sessions (sess_user_set_roles rotates them
+ * instead: see the top of this file). SESS_ENOTFOUND when the
+ * user has no account; SESS_EINVAL for bad input. A concurrent change of the same account is
+ * retried, never lost. */
 int sess_user_passwd(sess_ctx *ctx, const char *user, const char *password, size_t len,
                      int64_t now);
 int sess_user_set_roles(sess_ctx *ctx, const char *user, const char *roles);
+int sess_user_set_roles_and_revoke(sess_ctx *ctx, const char *user, const char *roles);
 int sess_user_set_disabled(sess_ctx *ctx, const char *user, bool disabled);
+
+/* After a login created a session with the roles of `seen` (sess_user_login's account): when
+ * the account's roles have changed since, gives the user's sessions, the new one included, the
+ * current roles (as sess_user_set_roles does). A role change that ran between the login's read
+ * and its create would otherwise miss the new session. 0, or the store's error. */
+int sess_user_recheck_roles(sess_ctx *ctx, const sess_account *seen);
 int sess_user_delete(sess_ctx *ctx, const char *user);
 
 /* One account; SESS_ENOTFOUND when absent. */

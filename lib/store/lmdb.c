@@ -26,6 +26,14 @@
  * a renewed transaction reads the newest commit from the shared lock file, including commits of
  * another process. LMDB forbids opening one environment twice in a process, so handles on the
  * same directory share one MDB_env through a small process-wide registry.
+ *
+ * When a commit's write or sync of the meta page fails (EIO, ENOSPC), LMDB marks the whole
+ * environment as failed and every later transaction, read or write, returns MDB_PANIC. The
+ * store then closes and reopens the environment, which reads the last meta page that did reach
+ * the disk: every acknowledged commit was synced before it was acknowledged, so none is lost,
+ * and the failed one was never acknowledged. Every transaction runs with the environment's
+ * `life` lock held for reading; the reopen takes it for writing, so no thread uses the old
+ * MDB_env (or a cached read transaction of it) once it is closed.
  */
 #include <errno.h>
 #include <limits.h>
@@ -100,9 +108,18 @@ typedef struct shared_env {
     unsigned refs;
     bool read_only;
     bool group_commit; /* MDB_NOMETASYNC, and one shared mdb_env_sync per batch of commits */
-    MDB_env *env;
+    MDB_env *env;      /* NULL after a failed reopen: every transaction fails until one works */
     MDB_dbi dbi[DBI_COUNT];
-    bool no_accounts;        /* read-only on an environment made before "accounts" existed */
+    bool no_accounts; /* read-only on an environment made before "accounts" existed */
+    /* Held for reading by every transaction, for writing by a reopen (see the top). Guards
+     * env, dbi, reopens, handles and every handle's cached read transactions. */
+    pthread_rwlock_t life;
+    uint64_t reopens;           /* how many times env was reopened after MDB_PANIC */
+    struct lmdb_store *handles; /* every handle on this environment */
+    char dir[PATH_MAX];         /* what a reopen needs */
+    size_t map_size;
+    void (*log)(void *arg, int level, const char *msg);
+    void *log_arg;
     pthread_mutex_t sync_mu; /* guards the three below */
     pthread_cond_t sync_cv;
     uint64_t committed; /* commits done so far (group commit only) */
@@ -128,7 +145,7 @@ typedef struct reader {
 typedef struct lmdb_store {
     sess_store base;
     shared_env *shared;
-    MDB_env *env;
+    struct lmdb_store *next_handle; /* in shared->handles */
     const MDB_dbi *dbi;
     bool read_only;
     bool no_accounts;   /* see shared_env */
@@ -141,6 +158,7 @@ typedef struct lmdb_store {
 
 /* A read transaction as handed out by rtxn_begin. */
 typedef struct rtxn {
+    shared_env *e;
     MDB_txn *txn;
     reader *slot; /* NULL for a one-off transaction */
 } rtxn;
@@ -391,6 +409,90 @@ static int rec_decode(const MDB_val *v, sess_record *out, bool want_data)
     return 0;
 }
 
+/* ---- the environment's life ---- */
+
+/* Life locks this thread holds (of any environment). A thread inside a transaction that needs
+ * another (a list callback calling back into the store) must not wait for a reopen, which
+ * waits for it: only a thread that holds none reopens. */
+static _Thread_local unsigned lives_held;
+
+static void life_enter(shared_env *e)
+{
+    pthread_rwlock_rdlock(&e->life);
+    lives_held++;
+}
+
+static void life_leave(shared_env *e)
+{
+    lives_held--;
+    pthread_rwlock_unlock(&e->life);
+}
+
+static void env_log(const shared_env *e, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void env_log(const shared_env *e, int level, const char *fmt, ...)
+{
+    char msg[PATH_MAX + 256];
+    va_list ap;
+    if (e->log == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    e->log(e->log_arg, level, msg);
+}
+
+static int env_open_lmdb(shared_env *e, char *err, size_t errlen);
+
+/* Closes the failed environment and opens it again, unless another thread did since the caller
+ * saw `seen` reopens. Called with no life lock held. */
+static void env_reopen(shared_env *e, uint64_t seen)
+{
+    char err[PATH_MAX + 256];
+    pthread_rwlock_wrlock(&e->life);
+    if (e->reopens == seen) {
+        /* Nobody is inside a transaction now: every cached read transaction is idle. */
+        for (lmdb_store *h = e->handles; h != NULL; h = h->next_handle) {
+            pthread_mutex_lock(&h->mu);
+            for (reader *slot = h->readers; slot != NULL; slot = slot->next) {
+                mdb_txn_abort(slot->txn);
+                slot->txn = NULL;
+            }
+            pthread_mutex_unlock(&h->mu);
+        }
+        if (e->env != NULL)
+            mdb_env_close(e->env);
+        e->env = NULL;
+        e->reopens++;
+        if (env_open_lmdb(e, err, sizeof(err)) == 0)
+            env_log(e, SESS_STORE_LOG_WARN,
+                    "the LMDB environment in %s failed after an I/O error; reopened it", e->dir);
+        else
+            env_log(e, SESS_STORE_LOG_WARN, "cannot reopen the LMDB environment: %s", err);
+    }
+    pthread_rwlock_unlock(&e->life);
+}
+
+/* Runs `begin` (which returns an LMDB code) with the life lock held for reading, reopening the
+ * environment once when it has failed. On success the lock stays held until the transaction's
+ * end; on failure it is released. */
+static int life_begin(lmdb_store *s, int (*begin)(lmdb_store *, void *), void *arg)
+{
+    shared_env *e = s->shared;
+    life_enter(e);
+    int rc = e->env != NULL ? begin(s, arg) : MDB_PANIC;
+    if (rc == MDB_PANIC && lives_held == 1) {
+        uint64_t seen = e->reopens;
+        life_leave(e);
+        env_reopen(e, seen);
+        life_enter(e);
+        rc = e->env != NULL ? begin(s, arg) : MDB_PANIC;
+    }
+    if (rc != 0)
+        life_leave(e);
+    return map_err(rc);
+}
+
 /* ---- read transactions ---- */
 
 static void reader_unlink(lmdb_store *s, reader *slot)
@@ -405,30 +507,40 @@ static void reader_unlink(lmdb_store *s, reader *slot)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* pthread key destructor: a thread that exits before the store is closed gives its slot back. */
-static void reader_destroy(void *p)
+/* With the life lock held. */
+static void reader_free(reader *slot)
 {
-    reader *slot = p;
     reader_unlink(slot->st, slot);
     mdb_txn_abort(slot->txn);
     free(slot);
 }
 
+/* pthread key destructor: a thread that exits before the store is closed gives its slot back. */
+static void reader_exit(void *p)
+{
+    reader *slot = p;
+    shared_env *e = slot->st->shared;
+    life_enter(e);
+    reader_free(slot);
+    life_leave(e);
+}
+
 static void reader_drop(lmdb_store *s, reader *slot)
 {
     pthread_setspecific(s->key, NULL);
-    reader_destroy(slot);
+    reader_free(slot);
 }
 
+/* An LMDB code (ENOMEM included). */
 static int reader_new(lmdb_store *s, reader **out)
 {
     reader *slot = calloc(1, sizeof(*slot));
     if (slot == NULL)
-        return SESS_ENOMEM;
-    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &slot->txn);
+        return ENOMEM;
+    int rc = mdb_txn_begin(s->shared->env, NULL, MDB_RDONLY, &slot->txn);
     if (rc != 0) {
         free(slot);
-        return map_err(rc);
+        return rc;
     }
     slot->st = s;
     pthread_mutex_lock(&s->mu);
@@ -438,17 +550,16 @@ static int reader_new(lmdb_store *s, reader **out)
     s->readers = slot;
     pthread_mutex_unlock(&s->mu);
     if (pthread_setspecific(s->key, slot) != 0) {
-        reader_destroy(slot);
-        return SESS_ENOMEM;
+        reader_free(slot);
+        return ENOMEM;
     }
     *out = slot;
     return 0;
 }
 
-/* Starts a read transaction on the newest committed state: the thread's cached one (renewed)
- * when it is free, else a one-off. Ended with rtxn_end. */
-static int rtxn_begin(lmdb_store *s, rtxn *r)
+static int rtxn_try(lmdb_store *s, void *arg)
 {
+    rtxn *r = arg;
     reader *slot = pthread_getspecific(s->key);
     int rc;
     r->slot = NULL;
@@ -456,16 +567,26 @@ static int rtxn_begin(lmdb_store *s, rtxn *r)
         if ((rc = reader_new(s, &slot)) != 0)
             return rc;
     } else if (slot->busy) {
-        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
-        return map_err(rc);
+        return mdb_txn_begin(s->shared->env, NULL, MDB_RDONLY, &r->txn);
+    } else if (slot->txn == NULL) { /* aborted by a reopen */
+        if ((rc = mdb_txn_begin(s->shared->env, NULL, MDB_RDONLY, &slot->txn)) != 0)
+            return rc;
     } else if ((rc = mdb_txn_renew(slot->txn)) != 0) {
         reader_drop(s, slot);
-        return map_err(rc);
+        return rc;
     }
     slot->busy = true;
     r->slot = slot;
     r->txn = slot->txn;
     return 0;
+}
+
+/* Starts a read transaction on the newest committed state: the thread's cached one (renewed)
+ * when it is free, else a one-off. Ended with rtxn_end. */
+static int rtxn_begin(lmdb_store *s, rtxn *r)
+{
+    r->e = s->shared;
+    return life_begin(s, rtxn_try, r);
 }
 
 static void rtxn_end(rtxn *r)
@@ -476,15 +597,22 @@ static void rtxn_end(rtxn *r)
     } else {
         mdb_txn_abort(r->txn);
     }
+    life_leave(r->e);
 }
 
 /* ---- write transactions ---- */
 
+static int wtxn_try(lmdb_store *s, void *arg)
+{
+    return mdb_txn_begin(s->shared->env, NULL, 0, arg);
+}
+
+/* Ended with wtxn_end, always. */
 static int wtxn_begin(lmdb_store *s, MDB_txn **txn)
 {
     if (s->read_only)
         return SESS_EINVAL;
-    return map_err(mdb_txn_begin(s->env, NULL, 0, txn));
+    return life_begin(s, wtxn_try, txn);
 }
 
 /* Group commit ([store] fsync = batch): the environment runs with MDB_NOMETASYNC, so a commit
@@ -517,7 +645,7 @@ static int sync_upto(shared_env *e, uint64_t mine)
 
 /* Commits when `rc` is 0 and aborts otherwise; returns the outcome. A failed commit has freed
  * the transaction and applied nothing. Returns 0 only once the commit is on disk. */
-static int wtxn_end(lmdb_store *s, MDB_txn *txn, int rc)
+static int wtxn_finish(lmdb_store *s, MDB_txn *txn, int rc)
 {
     if (rc != 0) {
         mdb_txn_abort(txn);
@@ -529,6 +657,14 @@ static int wtxn_end(lmdb_store *s, MDB_txn *txn, int rc)
     uint64_t mine = ++s->shared->committed;
     pthread_mutex_unlock(&s->shared->sync_mu);
     return sync_upto(s->shared, mine);
+}
+
+/* Ends what wtxn_begin started, including its hold on the environment. */
+static int wtxn_end(lmdb_store *s, MDB_txn *txn, int rc)
+{
+    rc = wtxn_finish(s, txn, rc);
+    life_leave(s->shared);
+    return rc;
 }
 
 /* ---- pieces shared by the operations (all inside a caller's transaction) ---- */
@@ -963,6 +1099,7 @@ static int rotate_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const
             r.auth_time = a->auth_time;
         if (a->new_csrf_secret != NULL)
             memcpy(r.csrf_secret, a->new_csrf_secret, SESS_CSRF_SECRET_BYTES);
+        r.flags &= ~SESS_REC_ROLES_CHANGED;
         rc = rec_put(txn, s, &r, 0);
     }
     sess_record_dispose(&r);
@@ -978,6 +1115,40 @@ static int lmdb_rotate(sess_store *st, const uint8_t id[SESS_ID_BYTES],
     MDB_txn *txn;
     int rc = wtxn_begin(s, &txn);
     return rc != 0 ? rc : wtxn_end(s, txn, rotate_in(txn, s, id, &a));
+}
+
+static int set_roles_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, const char *roles)
+{
+    uint8_t *ents;
+    size_t n;
+    int rc = index_load(txn, s, user, &ents, &n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sess_record r;
+        rc = rec_get(txn, s, ents + i * USESS_ENTRY_BYTES + 8, &r, true);
+        if (rc == SESS_ESESSION) { /* an index entry that leads nowhere */
+            rc = 0;
+            continue;
+        }
+        if (rc == 0) {
+            sess_copy_bounded(r.roles, sizeof(r.roles), roles);
+            r.flags |= SESS_REC_ROLES_CHANGED;
+            rc = rec_put(txn, s, &r, 0);
+        }
+        sess_record_dispose(&r);
+    }
+    free(ents);
+    return rc;
+}
+
+static int lmdb_set_roles(sess_store *st, const char *user, const char *roles)
+{
+    lmdb_store *s = from_base(st);
+    MDB_txn *txn;
+    MDB_val k;
+    int rc = name_val(user, SESS_USER_MAX, &k);
+    if (rc != 0 || (rc = wtxn_begin(s, &txn)) != 0)
+        return rc;
+    return wtxn_end(s, txn, set_roles_in(txn, s, &k, roles));
 }
 
 static int lmdb_del(sess_store *st, const uint8_t id[SESS_ID_BYTES])
@@ -1743,36 +1914,59 @@ static int open_dbis(MDB_env *env, bool ro, MDB_dbi *dbi, bool *no_accounts, con
     return 0;
 }
 
-static int env_open(const sess_store_opts *opts, const char *dir, shared_env *e, char *err,
-                    size_t errlen)
+/* Opens e->env (NULL on failure) from e->dir, e->map_size, e->read_only and e->group_commit:
+ * at first use and again after MDB_PANIC. */
+static int env_open_lmdb(shared_env *e, char *err, size_t errlen)
 {
     unsigned flags =
-        MDB_NOTLS | (opts->read_only ? MDB_RDONLY : 0) | (opts->group_commit ? MDB_NOMETASYNC : 0);
-    int rc = check_not_empty(dir, err, errlen);
+        MDB_NOTLS | (e->read_only ? MDB_RDONLY : 0) | (e->group_commit ? MDB_NOMETASYNC : 0);
+    int rc = check_not_empty(e->dir, err, errlen);
     if (rc != 0)
         return rc;
     if ((rc = mdb_env_create(&e->env)) != 0)
-        return env_open_error(rc, dir, err, errlen);
-    if ((rc = mdb_env_set_mapsize(e->env, opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE)) ||
+        return env_open_error(rc, e->dir, err, errlen);
+    if ((rc = mdb_env_set_mapsize(e->env, e->map_size)) ||
         (rc = mdb_env_set_maxreaders(e->env, MAX_READERS)) ||
         (rc = mdb_env_set_maxdbs(e->env, DBI_COUNT)) ||
-        (rc = mdb_env_open(e->env, dir, flags, 0600))) {
-        rc = env_open_error(rc, dir, err, errlen);
-    } else if ((rc = check_file_size(e->env, dir, err, errlen)) == 0 &&
-               (rc = open_dbis(e->env, opts->read_only, e->dbi, &e->no_accounts, dir, err,
+        (rc = mdb_env_open(e->env, e->dir, flags, 0600))) {
+        rc = env_open_error(rc, e->dir, err, errlen);
+    } else if ((rc = check_file_size(e->env, e->dir, err, errlen)) == 0 &&
+               (rc = open_dbis(e->env, e->read_only, e->dbi, &e->no_accounts, e->dir, err,
                                errlen)) == 0) {
         int dead;
         /* Reader slots left by crashed processes would otherwise pin old pages forever. */
         mdb_reader_check(e->env, &dead);
-        e->read_only = opts->read_only;
-        e->group_commit = opts->group_commit && !opts->read_only;
-        pthread_mutex_init(&e->sync_mu, NULL);
-        pthread_cond_init(&e->sync_cv, NULL);
         return 0;
     }
     mdb_env_close(e->env);
     e->env = NULL;
     return rc;
+}
+
+static int env_open(const sess_store_opts *opts, const char *dir, shared_env *e, char *err,
+                    size_t errlen)
+{
+    int n = snprintf(e->dir, sizeof(e->dir), "%s", dir);
+    if (n < 0 || (size_t)n >= sizeof(e->dir))
+        return fail(err, errlen, SESS_EINVAL, "data directory path is too long");
+    e->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
+    e->read_only = opts->read_only;
+    e->group_commit = opts->group_commit && !opts->read_only;
+    e->log = opts->log;
+    e->log_arg = opts->log_arg;
+    int rc = env_open_lmdb(e, err, errlen);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_init(&e->sync_mu, NULL);
+    pthread_cond_init(&e->sync_cv, NULL);
+    /* Readers first: a reader inside a list callback may start another transaction while a
+     * reopen waits for the lock (see lives_held). */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_READER_NP);
+    pthread_rwlock_init(&e->life, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    return 0;
 }
 
 static int make_dir(const char *dir, char *err, size_t errlen)
@@ -1845,9 +2039,11 @@ static void env_release(shared_env *e)
                 break;
             }
         }
-        if (e->group_commit)
+        if (e->group_commit && e->env != NULL)
             mdb_env_sync(e->env, 1);
-        mdb_env_close(e->env);
+        if (e->env != NULL)
+            mdb_env_close(e->env);
+        pthread_rwlock_destroy(&e->life);
         pthread_mutex_destroy(&e->sync_mu);
         pthread_cond_destroy(&e->sync_cv);
         free(e);
@@ -1863,6 +2059,14 @@ static void lmdb_close(sess_store *st)
         return;
     pthread_setspecific(s->key, NULL);
     pthread_key_delete(s->key);
+    shared_env *e = s->shared;
+    pthread_rwlock_wrlock(&e->life);
+    for (lmdb_store **pp = &e->handles; *pp != NULL; pp = &(*pp)->next_handle) {
+        if (*pp == s) {
+            *pp = s->next_handle;
+            break;
+        }
+    }
     pthread_mutex_lock(&s->mu);
     for (reader *slot = s->readers, *next; slot != NULL; slot = next) {
         next = slot->next;
@@ -1871,6 +2075,7 @@ static void lmdb_close(sess_store *st)
     }
     s->readers = NULL;
     pthread_mutex_unlock(&s->mu);
+    pthread_rwlock_unlock(&e->life);
     pthread_mutex_destroy(&s->mu);
     env_release(s->shared);
     free(s);
@@ -1887,6 +2092,7 @@ static const sess_store_ops lmdb_ops = {
     .patch = lmdb_patch,
     .rotate = lmdb_rotate,
     .del = lmdb_del,
+    .set_roles = lmdb_set_roles,
     .revoke_user = lmdb_revoke_user,
     .list_user = lmdb_list_user,
     .list_all = lmdb_list_all,
@@ -1910,17 +2116,20 @@ static int handle_new(shared_env *e, bool read_only, sess_store **out, char *err
     lmdb_store *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return fail(err, errlen, SESS_ENOMEM, "out of memory");
-    if (pthread_key_create(&s->key, reader_destroy) != 0) {
+    if (pthread_key_create(&s->key, reader_exit) != 0) {
         free(s);
         return fail(err, errlen, SESS_ENOMEM, "cannot create a thread-local key");
     }
     pthread_mutex_init(&s->mu, NULL);
     s->base.ops = &lmdb_ops;
     s->shared = e;
-    s->env = e->env;
     s->dbi = e->dbi;
     s->read_only = read_only;
     s->no_accounts = e->no_accounts;
+    pthread_rwlock_wrlock(&e->life);
+    s->next_handle = e->handles;
+    e->handles = s;
+    pthread_rwlock_unlock(&e->life);
     *out = &s->base;
     return 0;
 }

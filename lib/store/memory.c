@@ -693,9 +693,23 @@ static int mem_rotate(sess_store *base, const uint8_t id[SESS_ID_BYTES],
             s->rec.auth_time = auth_time;
         if (new_csrf_secret != NULL)
             memcpy(s->rec.csrf_secret, new_csrf_secret, SESS_CSRF_SECRET_BYTES);
+        s->rec.flags &= ~SESS_REC_ROLES_CHANGED;
     }
     unlock(st);
     return r;
+}
+
+static int mem_set_roles(sess_store *base, const char *user, const char *roles)
+{
+    mem_store *st = (mem_store *)base;
+    wrlock(st);
+    struct muser *u = user_find(st, user);
+    for (struct msess *s = u != NULL ? u->oldest : NULL; s != NULL; s = s->newer) {
+        sess_copy_bounded(s->rec.roles, sizeof(s->rec.roles), roles);
+        s->rec.flags |= SESS_REC_ROLES_CHANGED;
+    }
+    unlock(st);
+    return 0;
 }
 
 static int mem_del(sess_store *base, const uint8_t id[SESS_ID_BYTES])
@@ -1199,6 +1213,7 @@ static const sess_store_ops mem_ops = {
     .touch_many = mem_touch_many,
     .patch = mem_patch,
     .rotate = mem_rotate,
+    .set_roles = mem_set_roles,
     .del = mem_del,
     .revoke_user = mem_revoke_user,
     .list_user = mem_list_user,

@@ -803,6 +803,30 @@ static int redis_rotate(sess_store *base, const uint8_t id[SESS_ID_BYTES],
     return 0;
 }
 
+static int redis_set_roles(sess_store *base, const char *user, const char *roles)
+{
+    redis_store *st = from_base(base);
+    char key[KEY_MAX];
+    redisReply *rep;
+    rs_args a;
+    /* Roles the record cannot hold would make every later read of the session fail. */
+    if (!user_ok(user) || roles == NULL || strnlen(roles, SESS_ROLES_MAX + 1) > SESS_ROLES_MAX)
+        return SESS_EINVAL;
+    sess__rs_args_init(&a);
+    sess__rs_args_str(&a, user);
+    sess__rs_args_str(&a, roles);
+    int r = sess__rs_script(st, RS_SET_ROLES, key, user_key(st, key, 'z', user, "", 0), &a, false,
+                            &rep);
+    sess__rs_args_dispose(&a);
+    if (r != 0)
+        return r;
+    const redisReply *changed = elem(rep, 1, REDIS_REPLY_STRING);
+    if (changed != NULL)
+        invalidate_ids(st, changed);
+    freeReplyObject(rep);
+    return 0;
+}
+
 static int redis_del(sess_store *base, const uint8_t id[SESS_ID_BYTES])
 {
     redis_store *st = from_base(base);
@@ -1571,6 +1595,7 @@ static const sess_store_ops redis_ops = {
     .touch_many = redis_touch_many,
     .patch = redis_patch,
     .rotate = redis_rotate,
+    .set_roles = redis_set_roles,
     .user_get = redis_user_get,
     .user_put = redis_user_put,
     .user_del = redis_user_del,

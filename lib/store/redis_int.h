@@ -45,6 +45,7 @@ typedef enum rs_script_id {
     RS_TOUCH,
     RS_PATCH,
     RS_ROTATE,
+    RS_SET_ROLES,
     RS_DEL,
     RS_REVOKE,
     RS_SWEEP,

@@ -197,17 +197,40 @@ static const char patch_lua[] = PRELUDE
 static const char rotate_lua[] = PRELUDE
     "local user, id, new = ARGV[2], ARGV[3], ARGV[4]\n"
     "local key = sk(user, id)\n"
-    "local f = redis.call('HMGET', key, 'th', 'ph')\n"
+    "local f = redis.call('HMGET', key, 'th', 'ph', 'f')\n"
     "if not f[1] then return {'ESESSION'} end\n"
     "if ARGV[8] ~= '' and f[1] ~= ARGV[8] then return {'ESESSION'} end\n"
     "local links = {}\n"
     "unlink(links, id, f[2])\n"
-    "local upd = {'th', new, 'ph', f[1], 'pu', ARGV[5]}\n"
+    "local fl = tonumber(f[3] or '0')\n"
+    "if fl % 4 >= 2 then fl = fl - 2 end\n"
+    "local upd = {'th', new, 'ph', f[1], 'pu', ARGV[5], 'f', tostring(fl)}\n"
     "if ARGV[6] ~= '' then upd[#upd + 1] = 'at'; upd[#upd + 1] = ARGV[6] end\n"
     "if ARGV[7] ~= '' then upd[#upd + 1] = 'cs'; upd[#upd + 1] = ARGV[7] end\n"
     "hset(key, upd)\n"
     "publish('i', id)\n"
     "return {'OK', table.concat(links), redis.call('PTTL', key)}\n";
+
+/* KEYS: the user's index. ARGV: P, user, roles. Sets the roles of each of the user's sessions
+ * (any generation) and flags them SESS_REC_ROLES_CHANGED (2); index entries whose session
+ * expired in Redis are dropped. -> {OK, changed ids concatenated} */
+static const char set_roles_lua[] = PRELUDE
+    "local user, roles = ARGV[2], ARGV[3]\n"
+    "local z = uk('z', user)\n"
+    "local changed = {}\n"
+    "for _, id in ipairs(redis.call('ZRANGE', z, 0, -1)) do\n"
+    "  local fl = redis.call('HGET', sk(user, id), 'f')\n"
+    "  if fl then\n"
+    "    fl = tonumber(fl)\n"
+    "    if fl % 4 < 2 then fl = fl + 2 end\n"
+    "    redis.call('HSET', sk(user, id), 'r', roles, 'f', tostring(fl))\n"
+    "    changed[#changed + 1] = id\n"
+    "  else\n"
+    "    redis.call('ZREM', z, id)\n"
+    "  end\n"
+    "end\n"
+    "if #changed > 0 then publish('i', table.concat(changed)) end\n"
+    "return {'OK', table.concat(changed)}\n";
 
 /* KEYS: the session. ARGV: P, user, id. -> {OK, records to unlink} */
 static const char del_lua[] = PRELUDE
@@ -333,7 +356,6 @@ static const char user_put_lua[] = PRELUDE
     "end\n"
     "redis.call('SET', k, ARGV[3])\n"
     "return {'OK'}\n";
-/* clang-format on */
 
 static const char *const sources[RS_NSCRIPTS] = {
     [RS_GET] = get_lua,
@@ -341,6 +363,7 @@ static const char *const sources[RS_NSCRIPTS] = {
     [RS_TOUCH] = touch_lua,
     [RS_PATCH] = patch_lua,
     [RS_ROTATE] = rotate_lua,
+    [RS_SET_ROLES] = set_roles_lua,
     [RS_DEL] = del_lua,
     [RS_REVOKE] = revoke_lua,
     [RS_SWEEP] = sweep_lua,
@@ -351,6 +374,7 @@ static const char *const sources[RS_NSCRIPTS] = {
     [RS_PTR_DEL] = ptr_del_lua,
     [RS_DUE_SET] = due_set_lua,
 };
+/* clang-format on */
 
 const char *sess__rs_script_source(rs_script_id id)
 {

@@ -1,6 +1,8 @@
 /*
  * user_cmd.c - `sessiond user add|list|del|passwd|roles|disable`: the accounts the login page
- * checks. `passwd`, `roles`, `disable` and `del` revoke every session of the user.
+ * checks. `passwd`, `roles`, `disable` and `del` revoke every session of the user (contract
+ * section 1); `roles --keep-sessions` instead gives the user's live sessions the new roles and
+ * a new token on their next request (a rotation, contract section 3).
  *
  * The password is read here, in the command's own process, before the body runs: from stdin
  * with --password-stdin, otherwise from the terminal without echo (asked twice). The body gets
@@ -27,7 +29,7 @@
 
 static const char usage[] =
     "sessiond: usage: sessiond user add NAME [--roles a,b] [--password-stdin] | list | del NAME |"
-    " passwd NAME [--password-stdin] | roles NAME a,b | disable NAME\n";
+    " passwd NAME [--password-stdin] | roles NAME a,b [--keep-sessions] | disable NAME\n";
 
 static void iso_time(int64_t t, char out[32])
 {
@@ -55,6 +57,7 @@ typedef struct user_args {
     const char *password; /* from PASSWORD_WORD; NULL when not given */
     size_t password_len;
     bool password_stdin;
+    bool keep_sessions; /* roles --keep-sessions: rotate the sessions instead of ending them */
 } user_args;
 
 static bool verb_is(const char *v, const char *a, const char *b)
@@ -77,6 +80,8 @@ static bool parse(int argc, char **argv, user_args *u)
             u->roles = v;
         } else if (strcmp(argv[i], "--password-stdin") == 0) {
             u->password_stdin = true;
+        } else if (strcmp(argv[i], "--keep-sessions") == 0 && strcmp(u->verb, "roles") == 0) {
+            u->keep_sessions = true;
         } else if (strncmp(argv[i], PASSWORD_WORD, PASSWORD_WORD_LEN) == 0) {
             u->password = argv[i] + PASSWORD_WORD_LEN;
             u->password_len = strlen(u->password);
@@ -138,9 +143,14 @@ static int run_verb(sess_ctx *ctx, const user_args *u, FILE *out, FILE *err)
     if (verb_is(u->verb, "add", "passwd"))
         return with_password(ctx, u, out, err);
     if (strcmp(u->verb, "roles") == 0) {
-        e = sess_user_set_roles(ctx, u->name, u->roles);
-        if (e == 0)
-            fprintf(out, "roles of %s are now '%s'; their sessions ended\n", u->name, u->roles);
+        e = u->keep_sessions ? sess_user_set_roles(ctx, u->name, u->roles)
+                             : sess_user_set_roles_and_revoke(ctx, u->name, u->roles);
+        if (e == 0 && u->keep_sessions)
+            fprintf(out,
+                    "roles of %s are now '%s'; their sessions get them on their next request\n",
+                    u->name, u->roles);
+        else if (e == 0)
+            fprintf(out, "roles of %s are now '%s'; ended their sessions\n", u->name, u->roles);
     } else if (strcmp(u->verb, "disable") == 0) {
         e = sess_user_set_disabled(ctx, u->name, true);
         if (e == 0)

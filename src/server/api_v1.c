@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/auth.h"
 #include "server/handlers.h"
 #include "server/jsonw.h"
 #include "server/server.h"
@@ -330,14 +331,27 @@ static bool csrf_ok(const sess_record *rec, const char *method, const char *orig
     return origin != NULL && origin_allowed(origin);
 }
 
+/* With [session] bind_user_agent, the client's user agent (client.user_agent, when the backend
+ * passes it) must be the one the session was created with, as a session records it. */
+static bool agent_ok(const sess_record *rec, const char *agent)
+{
+    char have[SESS_AGENT_MAX + 1];
+    if (agent == NULL)
+        return true;
+    sess_copy_bounded(have, sizeof(have), agent);
+    return auth_agent_matches(rec, have);
+}
+
 static int v1_verify(h2o_req_t *req, json_t *body)
 {
-    static const char *const keys[] = {"token", "touch", "method", "origin", "csrf_token", NULL};
-    const char *token, *method, *origin, *csrf;
+    static const char *const keys[] = {"token",      "touch",  "method", "origin",
+                                       "csrf_token", "client", NULL};
+    const char *token, *method, *origin, *csrf, *ip, *agent;
     bool touch;
     if (!http_only_keys(req, body, keys) || !opt_string(req, body, "token", &token) ||
         !opt_bool(req, body, "touch", &touch, true) || !opt_string(req, body, "method", &method) ||
-        !opt_string(req, body, "origin", &origin) || !opt_string(req, body, "csrf_token", &csrf))
+        !opt_string(req, body, "origin", &origin) || !opt_string(req, body, "csrf_token", &csrf) ||
+        !read_client(req, body, &ip, &agent))
         return 400;
     if (token == NULL) {
         http_send_error(req, SESS_EINVAL, "\"token\" is required");
@@ -348,6 +362,11 @@ static int v1_verify(h2o_req_t *req, json_t *body)
     sess_record rec;
     int64_t now = now_s();
     int r = sess_verify(sessd_srv.ctx, token, strlen(token), now, touch, &rec);
+    if (r == 0 && !agent_ok(&rec, agent)) {
+        auth_end_bound_session(&rec);
+        sess_record_dispose(&rec);
+        r = SESS_ESESSION;
+    }
     if (r != 0) {
         http_send_error(req, r, NULL);
         return sess_err_http_status(r);

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "server/log.h"
 #include "server/server.h"
 #include "sessiond/cookie.h"
 #include "sessiond/error.h"
@@ -29,8 +30,93 @@ const char *auth_cookie(h2o_req_t *req, const char *name, size_t *len)
 
 const char *auth_token(h2o_req_t *req, size_t *len)
 {
+    bool from_cookie;
+    return auth_token_src(req, len, &from_cookie);
+}
+
+const char *auth_token_src(h2o_req_t *req, size_t *len, bool *from_cookie)
+{
     const char *t = auth_cookie(req, sessd_cfg()->cookie_name, len);
+    *from_cookie = t != NULL;
     return t != NULL ? t : http_bearer(req, len);
+}
+
+void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1])
+{
+    size_t n;
+    const char *ua = http_header(req, "user-agent", &n);
+    out[0] = '\0';
+    if (ua != NULL)
+        auth_sanitize(ua, n < SESS_AGENT_MAX ? n : SESS_AGENT_MAX, out, SESS_AGENT_MAX + 1);
+}
+
+bool auth_agent_matches(const sess_record *rec, const char *agent)
+{
+    /* A session created without a user agent (a backend that did not pass one) has nothing to
+     * be bound to. */
+    return !sessd_cfg()->bind_user_agent || rec->agent[0] == '\0' || strcmp(rec->agent, agent) == 0;
+}
+
+/* A session whose user's roles changed since its token was issued gets a new token now, when
+ * the token came in the cookie (the answer's Set-Cookie replaces it; a Bearer client could not
+ * learn a new token from a verify answer, so its token stays until it rotates by the API). When
+ * another request rotated first, this token is the previous one and keeps working for
+ * rotate_grace: nothing to do. */
+void auth_session_rotate(h2o_req_t *req, sess_record *rec, int64_t now)
+{
+    size_t len;
+    bool from_cookie;
+    char fresh[SESS_TOKEN_STRLEN + 1];
+    sess_record after;
+    if (!(rec->flags & SESS_REC_ROLES_CHANGED))
+        return;
+    const char *tok = auth_token_src(req, &len, &from_cookie);
+    if (!from_cookie || sess_rotate(sessd_srv.ctx, tok, len, now, false, fresh, &after) != 0)
+        return;
+    auth_set_session_cookie(req, fresh,
+                            (after.flags & SESS_REC_REMEMBER) ? after.abs_expires - now : -1);
+    sess_wipe(fresh, sizeof(fresh));
+    sess_record_dispose(rec);
+    *rec = after;
+}
+
+void auth_end_bound_session(const sess_record *rec)
+{
+    /* Another browser holds this session's token: end the session for everyone. */
+    char id[SESS_ID_STRLEN + 1];
+    sess_id_to_hex(rec->id, id);
+    sessd_log(SESSD_LOG_NOTICE, "session %s of %s ended: its token came from another user agent",
+              id, rec->user);
+    (void)sess_delete(sessd_srv.ctx, rec->id);
+}
+
+int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
+{
+    size_t len;
+    const char *tok = auth_token(req, &len);
+    if (tok == NULL)
+        return SESS_ESESSION;
+    int r = sess_verify(sessd_srv.ctx, tok, len, now, touch, rec);
+    if (r != 0)
+        return r;
+    if (sessd_cfg()->bind_user_agent) {
+        char agent[SESS_AGENT_MAX + 1];
+        auth_client_agent(req, agent);
+        if (!auth_agent_matches(rec, agent)) {
+            auth_end_bound_session(rec);
+            sess_record_dispose(rec);
+            return SESS_ESESSION;
+        }
+    }
+    return 0;
+}
+
+int auth_session(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
+{
+    int r = auth_session_check(req, touch, now, rec);
+    if (r == 0)
+        auth_session_rotate(req, rec, now);
+    return r;
 }
 
 static void cookie_opts(sess_cookie_opts *o)
@@ -272,19 +358,30 @@ static bool origin_listed(const char *list, const char *o, size_t len)
     return false;
 }
 
-bool auth_same_origin(h2o_req_t *req, const sessd_config *c)
+bool auth_origin_proven(h2o_req_t *req, const sessd_config *c)
 {
     size_t n;
     char pub[512];
     const char *site = http_header(req, "sec-fetch-site", &n);
     if (site != NULL && h2o_memis(site, n, H2O_STRLIT("cross-site")))
         return false;
+    if (site != NULL && h2o_memis(site, n, H2O_STRLIT("same-origin")))
+        return true;
     const char *origin = http_header(req, "origin", &n);
     if (origin == NULL)
-        return true;
+        return false;
     size_t pl = public_origin(c, pub, sizeof(pub));
     return (n == pl && strncasecmp(origin, pub, n) == 0) ||
            origin_listed(c->allowed_origins, origin, n);
+}
+
+bool auth_same_origin(h2o_req_t *req, const sessd_config *c)
+{
+    size_t n;
+    /* No header at all: a non-browser client, which CSRF cannot use. */
+    if (http_header(req, "sec-fetch-site", &n) == NULL && http_header(req, "origin", &n) == NULL)
+        return true;
+    return auth_origin_proven(req, c);
 }
 
 int auth_deny(h2o_req_t *req, int status, const char *code, const char *msg)
@@ -416,10 +513,7 @@ static json_t *roles_json(const char *roles)
 /* The live session of the request into `rec`; answers 401 (or 503) itself otherwise. */
 static int current_session(h2o_req_t *req, bool touch, sess_record *rec)
 {
-    size_t len;
-    const char *tok = auth_token(req, &len);
-    int r = tok != NULL ? sess_verify(sessd_srv.ctx, tok, len, (int64_t)time(NULL), touch, rec)
-                        : SESS_ESESSION;
+    int r = auth_session(req, touch, (int64_t)time(NULL), rec);
     if (r == SESS_ESESSION) { /* these two endpoints always answer JSON */
         http_send_error_status(req, 401, "unauthorized", "no live session; log in first");
         return 401;
@@ -450,17 +544,32 @@ static int whoami(h2o_req_t *req)
     return 200;
 }
 
-/* The X-CSRF-Token header, when sent (session.js sends it), must be the session's; with
- * [csrf] require_token it must be sent. */
-static bool csrf_header_ok(h2o_req_t *req, const sess_record *rec)
+bool auth_form_token_ok(h2o_req_t *req, const sess_record *rec)
 {
-    size_t n;
-    char want[SESS_TOKEN_STRLEN + 1];
+    size_t n, blen;
+    char want[SESS_TOKEN_STRLEN + 1], field[SESS_TOKEN_STRLEN + 2];
     const char *tok = http_header(req, "x-csrf-token", &n);
-    if (tok == NULL)
-        return !sessd_cfg()->require_token;
+    if (tok == NULL && req->entity.base != NULL) {
+        const char *body = auth_body(req, &blen);
+        long fl = auth_form_value(body, blen, "csrf_token", field, sizeof(field), false);
+        tok = fl >= 0 ? field : NULL;
+        n = fl >= 0 ? (size_t)fl : 0;
+    }
+    if (tok == NULL) {
+        /* Without the token: a Bearer client needs none (no browser attaches its header on
+         * its own); a cookie needs the browser's own word that the request is same-origin.
+         * A request with neither Origin nor Sec-Fetch-Site is refused, as verify does. */
+        size_t len;
+        bool from_cookie;
+        if (sessd_cfg()->require_token)
+            return false;
+        return auth_token_src(req, &len, &from_cookie) == NULL || !from_cookie ||
+               auth_origin_proven(req, sessd_cfg());
+    }
     sess_csrf_token(rec->csrf_secret, want);
-    return n == SESS_TOKEN_STRLEN && sess_ct_equal(tok, want, SESS_TOKEN_STRLEN);
+    bool ok = n == SESS_TOKEN_STRLEN && sess_ct_equal(tok, want, SESS_TOKEN_STRLEN);
+    sess_wipe(want, sizeof(want));
+    return ok;
 }
 
 static int keepalive(h2o_req_t *req)
@@ -471,7 +580,7 @@ static int keepalive(h2o_req_t *req)
     int status = current_session(req, false, &rec);
     if (status != 0)
         return status;
-    bool ok = csrf_header_ok(req, &rec);
+    bool ok = auth_form_token_ok(req, &rec);
     sess_record_dispose(&rec);
     if (!ok) {
         http_send_error_status(req, 403, "csrf_failed", "X-CSRF-Token does not match the session");

@@ -39,6 +39,30 @@ int sessd_auth_devices_revoke(h2o_req_t *req);
 /* The request's session token (43 characters when well-formed, but not checked here): the
  * session cookie first, then a Bearer credential. NULL when neither is there. */
 const char *auth_token(h2o_req_t *req, size_t *len);
+/* auth_token, telling whether the token came from the cookie. */
+const char *auth_token_src(h2o_req_t *req, size_t *len, bool *from_cookie);
+
+/* The live session of the request (auth_token) into `rec`: 0, SESS_ESESSION without one, or
+ * the store's error (fail closed). On the way it applies what a browser request implies:
+ * [session] bind_user_agent (a token sent by another user agent than the one that created the
+ * session ends the session: deleted, SESS_ESESSION), and a role change (SESS_REC_ROLES_CHANGED:
+ * a cookie token is rotated and the answer gets the new cookie; `rec` is then the rotated
+ * session). Dispose `rec` on 0. No allocation unless it rotates. */
+int auth_session(h2o_req_t *req, bool touch, int64_t now, sess_record *rec);
+/* auth_session in two steps, for an answer that passes a Set-Cookie on only when it is a
+ * success (verify behind a proxy): the checks, then the rotation of a role change. */
+int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec);
+void auth_session_rotate(h2o_req_t *req, sess_record *rec, int64_t now);
+
+/* The request's User-Agent as a session records it (sanitised, at most SESS_AGENT_MAX bytes). */
+void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1]);
+/* False when [session] bind_user_agent is on and `agent` is not the one the session was created
+ * with (sessions created without one are not bound). */
+bool auth_agent_matches(const sess_record *rec, const char *agent);
+
+/* Deletes a session whose token came from another user agent (logged with its id and user). */
+void auth_end_bound_session(const sess_record *rec);
+
 /* The value of cookie `name` in any Cookie header, or NULL. */
 const char *auth_cookie(h2o_req_t *req, const char *name, size_t *len);
 
@@ -51,8 +75,13 @@ bool auth_wants_json(h2o_req_t *req);
 
 /* For unsafe browser requests to sessiond itself (login, logout, keepalive): false when
  * Sec-Fetch-Site says cross-site or Origin names an origin that is neither the public URL's nor
- * an allowed one. Requests without either header (non-browser clients) pass. */
+ * an allowed one; true when Sec-Fetch-Site says same-origin, whatever Origin says (a page with
+ * Referrer-Policy: no-referrer posts with "Origin: null"). Requests without either header
+ * (non-browser clients) pass. */
 bool auth_same_origin(h2o_req_t *req, const sessd_config *c);
+/* Positive evidence only: Sec-Fetch-Site same-origin, or an Origin that is the public URL's or
+ * an allowed one (and no Sec-Fetch-Site cross-site). False without either header. */
+bool auth_origin_proven(h2o_req_t *req, const sessd_config *c);
 
 /* Adds Set-Cookie for a new session token; max_age < 0 for a browser-session cookie. */
 void auth_set_session_cookie(h2o_req_t *req, const char *token, int64_t max_age);
@@ -72,6 +101,12 @@ void auth_form_proof(h2o_req_t *req, char proof[SESS_TOKEN_STRLEN + 1]);
 bool auth_form_proof_ok(h2o_req_t *req);
 /* Expires the nonce cookie (after a login: the next form gets a fresh nonce). */
 void auth_form_proof_clear(h2o_req_t *req);
+
+/* The session's own CSRF token on a signed-in request: the X-CSRF-Token header (session.js)
+ * or else the form field `csrf_token` (sessd_page_csrf). When sent it must be the session's
+ * (constant-time compare); with [csrf] require_token it must be sent; without it, a request
+ * that came with the cookie needs auth_origin_proven (a Bearer one needs nothing). */
+bool auth_form_token_ok(h2o_req_t *req, const sess_record *rec);
 
 /* The request body (form) and its length; "" and 0 without one. */
 const char *auth_body(h2o_req_t *req, size_t *len);

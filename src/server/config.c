@@ -132,6 +132,16 @@ static const opt options[] = {
            "Largest request body accepted; larger ones get 413."),
     O_SIZE("server", "max_header", max_header, "16k", 1 * KIB, 1 * MIB, 0,
            "Largest request header block accepted."),
+    O_COUNT("server", "max_connections", max_connections, "4096", 1, 1000000, F_RELOAD,
+            "Most client connections open at once in this process; one more is answered 503 "
+            "(error overloaded, Retry-After: 1) and closed. At start the file descriptor limit "
+            "is raised to fit it when the hard limit allows."),
+    O_MS("server", "request_timeout", request_timeout, "10s", 100, 3600000, 0,
+         "Longest time to receive a whole request, headers and body, and longest idle time of a "
+         "keep-alive connection; slower clients are disconnected (slowloris, slow POST)."),
+    O_MS("server", "send_timeout", send_timeout, "10s", 100, 3600000, F_RELOAD,
+         "Longest time an answer may wait for a client that does not read it; the connection is "
+         "then closed (slow read). Checked about once a second."),
 
     O_ENUM("store", "kind", store_kind, "lmdb", "lmdb|memory|redis|cookie", 0,
            "Session store: lmdb on local disk, memory (lost on restart), redis, or cookie (sealed "
@@ -196,7 +206,8 @@ static const opt options[] = {
     O_SIZE("session", "max_data", max_data, "16k", 256, 1 * MIB, F_RELOAD,
            "Largest application data (JSON) one session may hold."),
     O_BOOL("session", "bind_user_agent", bind_user_agent, "false", F_RELOAD,
-           "Refuse a session presented by a User-Agent other than the one it was created with."),
+           "A token presented with another User-Agent than the session was created with is "
+           "refused (401, 404 for /v1) and its session deleted."),
     O_STR("session", "clear_site_data", clear_site_data, "\"cache\"", NULL, F_RELOAD,
           "Value of the Clear-Site-Data header sent at logout, quotes included; empty: no "
           "header."),

@@ -31,8 +31,11 @@ typedef struct sessd_config {
     int threads;          /* 0 = number of cores */
     char base_path[128];  /* default /auth */
     char trusted_proxies[SESSD_STR];
-    uint64_t max_body;   /* bytes, default 64k */
-    uint64_t max_header; /* bytes, default 16k */
+    uint64_t max_body;        /* bytes, default 64k */
+    uint64_t max_header;      /* bytes, default 16k */
+    uint64_t max_connections; /* open client connections per process, default 4096 */
+    int64_t request_timeout;  /* milliseconds to read a request (headers and body), default 10000 */
+    int64_t send_timeout;     /* milliseconds an answer may wait for the client, default 10000 */
     /* [store] */
     char store_kind[16];        /* lmdb|memory|redis|cookie, default lmdb */
     char store_path[SESSD_STR]; /* default: the data directory */

@@ -72,6 +72,7 @@ static void revoke_form_begin(sessd_page *p, const char *proof)
     sessd_page_url(p, "/sessions/revoke");
     fputs("\">\n", p->f);
     sessd_page_hidden(p, "csrf", proof);
+    sessd_page_csrf(p);
 }
 
 static void row(sessd_page *p, const device *d, bool current, const char *proof)
@@ -229,6 +230,12 @@ int sessd_auth_devices_revoke(h2o_req_t *req)
     sessd_visitor_load(req, false, &v);
     if (!v.signed_in)
         return not_signed_in(req);
+    if (!auth_form_token_ok(req, &v.rec)) {
+        sessd_visitor_dispose(&v);
+        return auth_wants_json(req)
+                   ? auth_deny(req, 403, "csrf_failed", "the session's CSRF token does not match")
+                   : page(req, 403, SESSD_MSG_ERR_EXPIRED_FORM);
+    }
     bool self = !all && memcmp(id, v.rec.id, SESS_ID_BYTES) == 0;
     int r = all ? revoke_others(&v) : revoke_one(&v, id);
     sessd_visitor_dispose(&v);

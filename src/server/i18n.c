@@ -57,6 +57,9 @@ static const char *const en[SESSD_MSG_COUNT] = {
     [SESSD_MSG_SIGN_IN_AGAIN] = "Sign in again",
     [SESSD_MSG_NAVIGATION] = "Account",
     [SESSD_MSG_SKIP] = "Skip to content",
+    [SESSD_MSG_REAUTH] = "Confirm your password",
+    [SESSD_MSG_REAUTH_NOTE] =
+        "This page needs a recent sign-in: enter your password again to continue.",
 };
 
 static const char *const fr[SESSD_MSG_COUNT] = {
@@ -105,6 +108,9 @@ static const char *const fr[SESSD_MSG_COUNT] = {
     [SESSD_MSG_SIGN_IN_AGAIN] = "Se reconnecter",
     [SESSD_MSG_NAVIGATION] = "Compte",
     [SESSD_MSG_SKIP] = "Aller au contenu",
+    [SESSD_MSG_REAUTH] = "Confirmez votre mot de passe",
+    [SESSD_MSG_REAUTH_NOTE] = "Cette page demande une connexion récente : saisissez à nouveau "
+                              "votre mot de passe pour continuer.",
 };
 
 static const char *const de[SESSD_MSG_COUNT] = {
@@ -153,6 +159,9 @@ static const char *const de[SESSD_MSG_COUNT] = {
     [SESSD_MSG_SIGN_IN_AGAIN] = "Erneut anmelden",
     [SESSD_MSG_NAVIGATION] = "Konto",
     [SESSD_MSG_SKIP] = "Zum Inhalt springen",
+    [SESSD_MSG_REAUTH] = "Passwort bestätigen",
+    [SESSD_MSG_REAUTH_NOTE] = "Diese Seite verlangt eine frische Anmeldung: Geben Sie Ihr Passwort "
+                              "erneut ein, um fortzufahren.",
 };
 
 static const char *const *const tables[SESSD_LANG_COUNT] = {en, fr, de};

@@ -59,7 +59,9 @@ enum sessd_lang { SESSD_LANG_EN, SESSD_LANG_FR, SESSD_LANG_DE, SESSD_LANG_COUNT 
     X(SIGNED_OUT)                                                                                  \
     X(SIGN_IN_AGAIN)                                                                               \
     X(NAVIGATION)                                                                                  \
-    X(SKIP)
+    X(SKIP)                                                                                        \
+    X(REAUTH)                                                                                      \
+    X(REAUTH_NOTE)
 
 enum sessd_msg {
 #define SESSD_MSG_ENUM(name) SESSD_MSG_##name,

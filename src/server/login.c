@@ -17,7 +17,10 @@
  * so parallel guesses get no more password checks than sequential ones (throttle.h).
  *
  * A login always creates a new session with a new token (never a pre-login one: no fixation);
- * a session the browser presented is ended.
+ * a session the browser presented is ended. The one exception is step-up (?reauth=1, a hidden
+ * field reauth=1 in the form): when the browser's live session belongs to the user whose
+ * password was just checked, that session is kept and rotated instead (new token, auth time and
+ * CSRF secret), so a fresh: rule passes again without losing the session's data.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,27 +56,42 @@ static const char *safe_rd(const char *rd, long len)
     return rd;
 }
 
-static int show(h2o_req_t *req, int status, const char *user, const char *rd, int error)
+/* The login page; with `reauth` and a live session, the step-up form for that session's user
+ * (a visitor without a session gets the ordinary form). */
+static int show_form(h2o_req_t *req, int status, const char *user, const char *rd, int error,
+                     bool reauth)
 {
     char action[160], proof[SESS_TOKEN_STRLEN + 1];
     sessd_visitor v;
     action_of(action, sizeof(action));
     auth_form_proof(req, proof);
-    sessd_login_view lv = {action, user, rd, proof, error};
     sessd_visitor_load(req, false, &v);
+    reauth = reauth && v.signed_in;
+    sessd_login_view lv = {action, reauth ? v.rec.user : user, rd, proof, error, reauth};
     sessd_page_login(req, status, &v, &lv);
     sessd_visitor_dispose(&v);
     return status;
+}
+
+/* ?reauth=1 (before rd=, which runs to the end of the query): the step-up form. */
+static bool wants_reauth(const char *src, size_t len)
+{
+    char v[4];
+    return auth_form_value(src, len, "reauth", v, sizeof(v), false) == 1 && v[0] == '1';
 }
 
 int sessd_auth_login_page(h2o_req_t *req)
 {
     char rd[SESSD_RD_MAX + 1];
     long n = -1;
-    if (req->query_at != SIZE_MAX)
-        n = auth_form_value(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
-                            "rd", rd, sizeof(rd), true);
-    return show(req, 200, "", n > 0 ? safe_rd(rd, n) : "", -1);
+    bool reauth = false;
+    if (req->query_at != SIZE_MAX) {
+        const char *q = req->path.base + req->query_at + 1;
+        size_t ql = req->path.len - req->query_at - 1;
+        n = auth_form_value(q, ql, "rd", rd, sizeof(rd), true);
+        reauth = wants_reauth(q, ql);
+    }
+    return show_form(req, 200, "", n > 0 ? safe_rd(rd, n) : "", -1, reauth);
 }
 
 /* ---- the login job ----------------------------------------------------------------------- */
@@ -88,7 +106,8 @@ typedef struct login_job {
     char ip[64];
     char agent[SESS_AGENT_MAX + 1];
     bool remember;
-    bool anon_cookie;                      /* clear the anonymous preferences cookie */
+    bool reauth;      /* step-up: rotate the browser's session if it is the user's */
+    bool anon_cookie; /* clear the anonymous preferences cookie */
     char anon_prefs[SESSD_PREFS_JSON_MAX]; /* its values as a patch, or "" */
     sessd_throttle_policy throttle;
     bool reserved; /* holds a throttle reservation for user and address (released by done) */
@@ -132,6 +151,26 @@ static void merge_anon_prefs(login_job *j, const char *user)
         sessd_log(SESSD_LOG_WARN, "merging anonymous preferences failed: %s", sess_strerror(r));
 }
 
+/* Step-up: the password was right and the browser's session belongs to that user: the same
+ * session (its data, its deadlines) with a new token, a new authentication time (fresh: rules)
+ * and a new CSRF token. False when there is no such session: an ordinary login follows. */
+static bool reauth_session(login_job *j, const char *user, int64_t now)
+{
+    sess_record rec;
+    size_t len = strlen(j->old_token);
+    if (len == 0 || sess_verify(sessd_srv.ctx, j->old_token, len, now, false, &rec) != 0)
+        return false;
+    bool mine = strcmp(rec.user, user) == 0;
+    sess_record_dispose(&rec);
+    if (!mine || sess_rotate(sessd_srv.ctx, j->old_token, len, now, true, j->token, &rec) != 0)
+        return false;
+    j->result = 0;
+    j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
+    sess_record_dispose(&rec);
+    sessd_metrics_login(1);
+    return true;
+}
+
 /* On a worker: the password check, then the new session. */
 static void login_run(sessd_job *base)
 {
@@ -155,6 +194,8 @@ static void login_run(sessd_job *base)
     if (j->result != 0)
         return;
     sessd_throttle_reset(SESSD_THROTTLE_USER, j->user);
+    if (j->reauth && reauth_session(j, acct.user, now))
+        return;
     end_old_session(j->old_token);
     sess_create_params p = {.user = acct.user,
                             .roles = acct.roles,
@@ -167,18 +208,20 @@ static void login_run(sessd_job *base)
     if (j->result == 0) {
         j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
         sess_record_dispose(&rec);
+        if (sess_user_recheck_roles(sessd_srv.ctx, &acct) != 0)
+            sessd_log(SESSD_LOG_WARN, "re-reading the roles of a new session failed");
         sessd_metrics_login(1);
         merge_anon_prefs(j, acct.user);
     }
 }
 
-static int too_many(h2o_req_t *req, int64_t wait, const char *user, const char *rd)
+static int too_many(h2o_req_t *req, int64_t wait, const char *user, const char *rd, bool reauth)
 {
     char secs[24];
     int n = snprintf(secs, sizeof(secs), "%lld", (long long)wait);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
                    h2o_strdup(&req->pool, secs, (size_t)n).base, (size_t)n);
-    return show(req, 429, user, rd, SESSD_MSG_ERR_TOO_MANY);
+    return show_form(req, 429, user, rd, SESSD_MSG_ERR_TOO_MANY, reauth);
 }
 
 /* Back on the request's loop: answer, unless the client has gone. */
@@ -192,9 +235,9 @@ static void login_done(sessd_job *base)
         return;
     }
     if (j->base.dropped) {
-        status = show(req, 503, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE);
+        status = show_form(req, 503, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     } else if (j->wait > 0) {
-        status = too_many(req, j->wait, j->user, j->rd);
+        status = too_many(req, j->wait, j->user, j->rd, j->reauth);
     } else if (j->result == 0) {
         auth_set_session_cookie(req, j->token, j->max_age);
         auth_form_proof_clear(req);
@@ -209,11 +252,11 @@ static void login_done(sessd_job *base)
         http_send_text(req, 303, "text/plain; charset=utf-8", H2O_STRLIT("signed in\n"));
         status = 303;
     } else if (j->result == SESS_EUNAUTHORIZED) {
-        status = show(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID);
+        status = show_form(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID, j->reauth);
     } else {
         sessd_log(SESSD_LOG_WARN, "login failed on the store: %s", sess_strerror(j->result));
-        status = show(req, sess_err_http_status(j->result) >= 500 ? 503 : 400, j->user, j->rd,
-                      SESSD_MSG_ERR_UNAVAILABLE);
+        status = show_form(req, sess_err_http_status(j->result) >= 500 ? 503 : 400, j->user, j->rd,
+                           SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     }
     sessd_job_answered(&j->base, status);
     free_job(j);
@@ -231,6 +274,7 @@ static bool read_form(h2o_req_t *req, login_job *j)
     long pl = auth_form_value(body, len, "password", j->password, sizeof(j->password), false);
     long rl = auth_form_value(body, len, "rd", rd, sizeof(rd), false);
     j->remember = auth_form_value(body, len, "remember", remember, sizeof(remember), false) > 0;
+    j->reauth = wants_reauth(body, len);
     if (rl > 0)
         snprintf(j->rd, sizeof(j->rd), "%s", safe_rd(rd, rl));
     /* Over-long or missing fields fail like a wrong password (same message), without work. */
@@ -248,9 +292,7 @@ static void fill_client(h2o_req_t *req, login_job *j, const sessd_config *c)
 {
     size_t n;
     auth_client_ip(req, c, j->ip);
-    const char *ua = http_header(req, "user-agent", &n);
-    if (ua != NULL)
-        auth_sanitize(ua, n < SESS_AGENT_MAX ? n : SESS_AGENT_MAX, j->agent, sizeof(j->agent));
+    auth_client_agent(req, j->agent);
     const char *tok = auth_token(req, &n);
     if (tok != NULL && n == SESS_TOKEN_STRLEN) {
         memcpy(j->old_token, tok, n);
@@ -297,22 +339,22 @@ int sessd_auth_login_post(h2o_req_t *req)
     if (req->entity.base != NULL)
         sess_wipe(req->entity.base, req->entity.len);
     if (!proof)
-        status = show(req, 403, j->user, j->rd, SESSD_MSG_ERR_EXPIRED_FORM);
+        status = show_form(req, 403, j->user, j->rd, SESSD_MSG_ERR_EXPIRED_FORM, j->reauth);
     else if ((wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, j->ip, now)) > 0 ||
              (j->user[0] && (wait = sessd_throttle_wait(SESSD_THROTTLE_USER, j->user, now)) > 0))
-        status = too_many(req, wait, j->user, j->rd);
+        status = too_many(req, wait, j->user, j->rd, j->reauth);
     else if (!form) {
         sessd_throttle_fail(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle);
-        status = show(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID);
+        status = show_form(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID, j->reauth);
     } else if ((wait = reserve(j, now)) > 0) {
-        status = too_many(req, wait, j->user, j->rd);
+        status = too_many(req, wait, j->user, j->rd, j->reauth);
     } else {
         j->base.run = login_run;
         j->base.done = login_done;
         j->base.route = SESSD_ROUTE_AUTH_LOGIN;
         if (sessd_job_submit(req, &j->base))
             return 0; /* answered by login_done */
-        status = show(req, 503, j->user, j->rd, SESSD_MSG_ERR_BUSY);
+        status = show_form(req, 503, j->user, j->rd, SESSD_MSG_ERR_BUSY, j->reauth);
     }
     free_job(j);
     return status;
@@ -328,6 +370,10 @@ int sessd_auth_logout(h2o_req_t *req)
         return auth_deny(req, 403, "csrf_failed", "cross-site request refused");
     sessd_visitor v;
     sessd_visitor_load(req, false, &v); /* the signed-out page speaks the user's language */
+    if (v.signed_in && !auth_form_token_ok(req, &v.rec)) {
+        sessd_visitor_dispose(&v);
+        return auth_deny(req, 403, "csrf_failed", "the session's CSRF token does not match");
+    }
     if (v.signed_in) {
         int r = sess_delete(sessd_srv.ctx, v.rec.id);
         sessd_visitor_dispose(&v);

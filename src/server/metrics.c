@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 
+#include "server/conns.h"
+
 static const char *route_labels[] = {
 #define SESSD_ROUTE_LABEL(name, label) label,
     SESSD_ROUTES(SESSD_ROUTE_LABEL)
@@ -104,4 +106,18 @@ void sessd_metrics_write(FILE *out, int64_t live_sessions)
             "# HELP sessiond_store_errors_total Store operations that failed.\n"
             "# TYPE sessiond_store_errors_total counter\nsessiond_store_errors_total %" PRIu64 "\n",
             atomic_load(&store_errors));
+    sessd_conns_stats cs;
+    sessd_conns_stats_get(&cs);
+    fprintf(out,
+            "# HELP sessiond_connections Client connections open now.\n"
+            "# TYPE sessiond_connections gauge\nsessiond_connections %" PRIu64 "\n"
+            "# HELP sessiond_connections_refused_total Connections refused over "
+            "max_connections.\n"
+            "# TYPE sessiond_connections_refused_total counter\n"
+            "sessiond_connections_refused_total %" PRIu64 "\n"
+            "# HELP sessiond_connections_send_timeouts_total Connections closed because the "
+            "client did not read its answer within send_timeout.\n"
+            "# TYPE sessiond_connections_send_timeouts_total counter\n"
+            "sessiond_connections_send_timeouts_total %" PRIu64 "\n",
+            cs.open, cs.refused, cs.send_stalled);
 }

@@ -35,10 +35,11 @@ const char sessd_page_css[] =
     ".check{display:flex;gap:.5rem;align-items:center;margin:1rem 0}.check label{margin:0}\n"
     "button{padding:.6rem 1rem;margin-top:1rem;font:inherit;border:2px solid var(--accent);"
     "border-radius:.25rem;background:var(--accent);color:var(--card);cursor:pointer}\n"
-    "button.plain{background:transparent;color:var(--accent);margin:0;padding:.2rem .5rem}\n"
+    "button.plain{background:transparent;color:var(--accent);margin:0;padding:.2rem .5rem;"
+    "white-space:nowrap}\n"
     ":focus-visible{outline:3px solid var(--accent);outline-offset:2px}\n"
     ".skip,.sr-only{position:absolute;left:-100vw}.skip:focus{left:1rem;top:1rem}\n"
-    "table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:.4rem;"
+    "table{width:100%;border-collapse:collapse;font-size:.9rem}th,td{text-align:left;padding:.4rem;"
     "border-bottom:1px solid var(--line);vertical-align:top}\n"
     ".error{color:var(--err);font-weight:600}.error::before{content:\"\\26A0\\FE0E  \"}\n"
     ".current{font-weight:700}\n"
@@ -85,7 +86,14 @@ void sessd_page_hidden(sessd_page *p, const char *name, const char *value)
     fputs("\">\n", p->f);
 }
 
-/* Logout is protected by its same-origin check (auth_same_origin), like keepalive. */
+void sessd_page_csrf(sessd_page *p)
+{
+    if (p->csrf[0] != '\0')
+        sessd_page_hidden(p, "csrf_token", p->csrf);
+}
+
+/* Logout is protected by its same-origin check (auth_same_origin), like keepalive, and by the
+ * session's CSRF token that the form carries. */
 static void nav(sessd_page *p)
 {
     fputs("<nav aria-label=\"", p->f);
@@ -101,6 +109,7 @@ static void nav(sessd_page *p)
     fputs("</a></li>\n<li><form method=\"post\" action=\"", p->f);
     sessd_page_url(p, "/logout");
     fputs("\">", p->f);
+    sessd_page_csrf(p);
     fputs("<button type=\"submit\" class=\"plain\">", p->f);
     text(p, SESSD_MSG_SIGN_OUT);
     fputs("</button></form></li>\n</ul></nav>\n", p->f);
@@ -111,6 +120,8 @@ bool sessd_page_begin(sessd_page *p, h2o_req_t *req, const sessd_visitor *v, enu
     memset(p, 0, sizeof(*p));
     p->req = req;
     p->lang = v->lang;
+    if (v->signed_in)
+        sess_csrf_token(v->rec.csrf_secret, p->csrf);
     p->f = open_memstream(&p->html, &p->len);
     if (p->f == NULL) {
         http_send_text(req, 500, "text/plain; charset=utf-8", H2O_STRLIT("out of memory\n"));
@@ -173,8 +184,10 @@ void sessd_page_login(h2o_req_t *req, int status, const sessd_visitor *v,
                       const sessd_login_view *lv)
 {
     sessd_page p;
-    if (!sessd_page_begin(&p, req, v, SESSD_MSG_SIGN_IN))
+    if (!sessd_page_begin(&p, req, v, lv->reauth ? SESSD_MSG_REAUTH : SESSD_MSG_SIGN_IN))
         return;
+    if (lv->reauth)
+        sessd_page_status(&p, SESSD_MSG_REAUTH_NOTE);
     if (lv->error >= 0) {
         fputs("<p class=\"error\" role=\"alert\" id=\"login-error\">", p.f);
         text(&p, (enum sessd_msg)lv->error);
@@ -189,21 +202,31 @@ void sessd_page_login(h2o_req_t *req, int status, const sessd_visitor *v,
           "maxlength=\"128\" value=\"",
           p.f);
     auth_html(p.f, lv->username);
-    fprintf(p.f, "\"%s>\n<label for=\"password\">",
-            lv->error >= 0 ? " aria-describedby=\"login-error\"" : " autofocus");
+    /* Step-up: the account is the session's; only the password is asked for. */
+    fprintf(p.f, "\"%s%s>\n<label for=\"password\">", lv->reauth ? " readonly" : "",
+            lv->error >= 0 ? " aria-describedby=\"login-error\""
+            : lv->reauth   ? ""
+                           : " autofocus");
     text(&p, SESSD_MSG_PASSWORD);
     fprintf(p.f,
             "</label>\n<input type=\"password\" id=\"password\" name=\"password\" "
-            "autocomplete=\"current-password\" required maxlength=\"1024\"%s>\n"
-            "<div class=\"check\"><input type=\"checkbox\" id=\"remember\" name=\"remember\" "
-            "value=\"1\"><label for=\"remember\">",
-            lv->error >= 0 ? " aria-describedby=\"login-error\" autofocus" : "");
-    text(&p, SESSD_MSG_REMEMBER);
-    fputs("</label></div>\n", p.f);
+            "autocomplete=\"current-password\" required maxlength=\"1024\"%s%s>\n",
+            lv->error >= 0 ? " aria-describedby=\"login-error\"" : "",
+            lv->error >= 0 || lv->reauth ? " autofocus" : "");
+    if (lv->reauth) {
+        sessd_page_hidden(&p, "reauth", "1");
+    } else {
+        fputs("<div class=\"check\"><input type=\"checkbox\" id=\"remember\" name=\"remember\" "
+              "value=\"1\"><label for=\"remember\">",
+              p.f);
+        text(&p, SESSD_MSG_REMEMBER);
+        fputs("</label></div>\n", p.f);
+    }
     sessd_page_hidden(&p, "rd", lv->rd);
     sessd_page_hidden(&p, "csrf", lv->csrf);
+    sessd_page_csrf(&p);
     fputs("<button type=\"submit\">", p.f);
-    text(&p, SESSD_MSG_SIGN_IN);
+    text(&p, lv->reauth ? SESSD_MSG_REAUTH : SESSD_MSG_SIGN_IN);
     fputs("</button>\n</form>\n<p><a href=\"", p.f);
     sessd_page_url(&p, "/preferences");
     fputs("\">", p.f);

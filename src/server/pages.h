@@ -25,6 +25,7 @@ typedef struct sessd_page {
     char *html;
     size_t len;
     enum sessd_lang lang;
+    char csrf[SESS_TOKEN_STRLEN + 1]; /* the session's CSRF token; "" for an anonymous visitor */
 } sessd_page;
 
 /* Opens a page titled `title` for visitor `v`: the head (stylesheet; the client script when
@@ -44,6 +45,10 @@ void sessd_page_url(sessd_page *p, const char *suffix);
 void sessd_page_error(sessd_page *p, enum sessd_msg m);
 /* <input type="hidden" name=NAME value=VALUE> with the value escaped. */
 void sessd_page_hidden(sessd_page *p, const char *name, const char *value);
+/* For a signed-in visitor, the session's CSRF token as the hidden field `csrf_token` (the one
+ * verify forwards in X-CSRF-Token and whoami shows): every form of a signed-in page carries it,
+ * and the POST handlers check it (auth_form_token_ok). Nothing for an anonymous visitor. */
+void sessd_page_csrf(sessd_page *p);
 
 typedef struct sessd_login_view {
     const char *action;   /* the form's target (base_path/login) */
@@ -51,6 +56,7 @@ typedef struct sessd_login_view {
     const char *rd;       /* carried through, may be "" */
     const char *csrf;     /* the form's CSRF proof */
     int error;            /* -1, or the sessd_msg to show */
+    bool reauth; /* step-up: "confirm your password" for the signed-in `username` (fixed) */
 } sessd_login_view;
 
 /* Answers `status` with the login page. */

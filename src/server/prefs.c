@@ -165,9 +165,7 @@ void sessd_visitor_load(h2o_req_t *req, bool touch, sessd_visitor *v)
     size_t len;
     memset(v, 0, sizeof(*v));
     sess_record_init(&v->rec);
-    const char *tok = auth_token(req, &len);
-    if (tok != NULL &&
-        sess_verify(sessd_srv.ctx, tok, len, (int64_t)time(NULL), touch, &v->rec) == 0) {
+    if (auth_session(req, touch, (int64_t)time(NULL), &v->rec) == 0) {
         char *json = NULL;
         size_t jl = 0;
         v->signed_in = true;
@@ -247,6 +245,7 @@ static void show(h2o_req_t *req, int status, const sessd_visitor *v, int note)
     fputs("</select>\n", p.f);
     auth_form_proof(req, proof);
     sessd_page_hidden(&p, "csrf", proof);
+    sessd_page_csrf(&p);
     fputs("<button type=\"submit\">", p.f);
     auth_html(p.f, sessd_page_msg(&p, SESSD_MSG_SAVE));
     fputs("</button>\n</form>\n", p.f);
@@ -304,6 +303,12 @@ int sessd_auth_prefs_post(h2o_req_t *req)
         return !proof ? auth_deny(req, 403, "csrf_failed", "the form's CSRF proof is missing")
                       : auth_deny(req, 400, "invalid_request", "invalid language, theme or size");
     sessd_visitor_load(req, proof && form, &v);
+    if (proof && v.signed_in && !auth_form_token_ok(req, &v.rec))
+        proof = false; /* a form of another session, or of this one before a re-login */
+    if (auth_wants_json(req) && !proof) {
+        sessd_visitor_dispose(&v);
+        return auth_deny(req, 403, "csrf_failed", "the session's CSRF token does not match");
+    }
     if (!proof || !form) {
         /* The page again, with a fresh proof and the reason, in the visitor's language. */
         status = !proof ? 403 : 400;

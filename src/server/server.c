@@ -21,11 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "server/conns.h"
 #include "server/handlers.h"
 #include "server/log.h"
 #include "server/pwhelper.h"
@@ -47,6 +49,7 @@ typedef struct worker {
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
+    h2o_linklist_t conns; /* this loop's client connections (conns.c) */
 } worker;
 
 static h2o_globalconf_t globalconf;
@@ -85,7 +88,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (sock != NULL)
-        h2o_accept(&w->accept_ctx, sock);
+        sessd_conns_admit(&w->accept_ctx, sock, &w->conns, sessd_cfg()->max_connections);
 }
 
 /* Loop threads that have drained wait here until the main thread has disposed of their
@@ -141,12 +144,20 @@ static void *worker_main(void *arg)
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = globalconf.hosts;
     sessd_workers_attach(&w->ctx);
+    h2o_linklist_init_anchor(&w->conns);
     w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
     w->listener->data = w;
     h2o_socket_read_start(w->listener, on_accept);
 
-    while (!atomic_load(&sessd_srv.stopping))
+    int64_t last_watch = mono_ms();
+    while (!atomic_load(&sessd_srv.stopping)) {
         h2o_evloop_run(w->loop, 100);
+        int64_t now = mono_ms();
+        if (now - last_watch >= 1000) {
+            sessd_conns_watch(&w->conns, now, sessd_cfg()->send_timeout);
+            last_watch = now;
+        }
+    }
 
     /* Stop accepting, then let connections finish what they are doing. */
     h2o_socket_read_stop(w->listener);
@@ -304,6 +315,9 @@ static void setup_h2o(const sessd_config *c)
      * anything between max_body and this. */
     globalconf.max_request_entity_size = (size_t)c->max_body * 2 + 4096;
     globalconf.http1.upgrade_to_http2 = 0;
+    /* Bounds the whole request (a slowloris trickle of header bytes, a slow body) and the idle
+     * wait for the next request on a keep-alive connection. */
+    globalconf.http1.req_timeout = (uint64_t)c->request_timeout;
     h2o_hostconf_t *host =
         h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_filter_t *f = h2o_create_filter(&host->fallback_path, sizeof(*f));
@@ -433,7 +447,8 @@ static int open_redis(const sessd_config *c, int nthreads, char *err, size_t err
 
 static int open_store(const sessd_config *c, int nthreads, char *err, size_t errlen)
 {
-    sess_store_opts o = {.path = c->store_path, .group_commit = strcmp(c->fsync, "batch") == 0};
+    sess_store_opts o = {
+        .path = c->store_path, .group_commit = strcmp(c->fsync, "batch") == 0, .log = store_log};
     int r;
     if (strcmp(c->store_kind, "memory") == 0)
         r = sess_store_memory_open(&o, &sessd_srv.store, err, errlen);
@@ -511,6 +526,29 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
     return 1;
 }
 
+/* Room for max_connections sockets plus the store, logs, helpers and listeners: raises the
+ * soft file descriptor limit as far as the hard one allows, and says so when that is too little
+ * (accept would then fail with EMFILE before the cap is reached). */
+#define FD_RESERVE 256
+
+static void fit_fd_limit(const sessd_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t need = (rlim_t)cfg->max_connections + FD_RESERVE;
+    if (rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need)
+        sessd_log(SESSD_LOG_WARN,
+                  "[server] max_connections = %llu needs %llu file descriptors, the limit is "
+                  "%llu: lower max_connections or raise the limit (ulimit -n, LimitNOFILE=)",
+                  (unsigned long long)cfg->max_connections, (unsigned long long)need,
+                  (unsigned long long)rl.rlim_cur);
+}
+
 static void block_signals(void)
 {
     sigset_t set;
@@ -541,6 +579,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     /* No core dump or same-user ptrace of a process that holds passwords, tokens and the key. */
     if (prctl(PR_SET_DUMPABLE, 0) != 0)
         sessd_log(SESSD_LOG_WARN, "cannot turn off core dumps (prctl): %s", strerror(errno));
+    fit_fd_limit(cfg);
 
     int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1)

@@ -261,16 +261,14 @@ static bool wants_redirect(h2o_req_t *req)
     return auth_form_value(q, n, "redirect", v, sizeof(v), false) == 1 && v[0] == '1';
 }
 
-/* 401, or for a navigation when the proxy asked for it, a 302 to the login page that brings the
- * browser back to the original URI. */
-static int unauthenticated(h2o_req_t *req, const original *o, const sessd_config *c)
+/* A 302 to `base_path` + `login` (e.g. "/login?rd=") followed by the original URI,
+ * percent-encoded, so that the browser comes back to it. */
+static int to_login(h2o_req_t *req, const original *o, const sessd_config *c, const char *login)
 {
-    if (!wants_redirect(req) || auth_wants_json(req))
-        return auth_deny(req, 401, "unauthorized", "no live session; log in first");
     static const char hex[] = "0123456789ABCDEF";
-    size_t cap = strlen(c->base_path) + 16 + o->uri_len * 3;
+    size_t cap = strlen(c->base_path) + strlen(login) + 1 + o->uri_len * 3;
     char *loc = h2o_mem_alloc_pool(&req->pool, cap);
-    size_t n = (size_t)snprintf(loc, cap, "%s/login?rd=", c->base_path);
+    size_t n = (size_t)snprintf(loc, cap, "%s%s", c->base_path, login);
     for (size_t i = 0; i < o->uri_len; i++) {
         unsigned char ch = (unsigned char)o->uri[i];
         if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
@@ -287,6 +285,28 @@ static int unauthenticated(h2o_req_t *req, const original *o, const sessd_config
     return 302;
 }
 
+/* 401, or for a navigation when the proxy asked for it, a 302 to the login page that brings the
+ * browser back to the original URI. */
+static int unauthenticated(h2o_req_t *req, const original *o, const sessd_config *c)
+{
+    if (!wants_redirect(req) || auth_wants_json(req))
+        return auth_deny(req, 401, "unauthorized", "no live session; log in first");
+    return to_login(req, o, c, "/login?rd=");
+}
+
+/* A fresh: rule and a login older than it allows: 403 (contract section 4) with
+ * X-Auth-Reason: reauth, which a proxy can tell from a role's 403 (the nginx example sends
+ * navigations to the login page's step-up form, base_path/login?reauth=1&rd=URI, on it); with
+ * ?redirect=1 sessiond sends that 302 itself. */
+static int reauth_needed(h2o_req_t *req, const original *o, const sessd_config *c)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-auth-reason"), 0, NULL,
+                          H2O_STRLIT("reauth"));
+    if (!wants_redirect(req) || auth_wants_json(req))
+        return auth_deny(req, 403, "forbidden", "this needs a recent login; log in again");
+    return to_login(req, o, c, "/login?reauth=1&rd=");
+}
+
 static int check(h2o_req_t *req, const original *o, const sessd_access *acc, const sessd_config *c)
 {
     if (acc->kind == SESSD_POLICY_DENY)
@@ -295,12 +315,9 @@ static int check(h2o_req_t *req, const original *o, const sessd_access *acc, con
         http_send_text(req, 200, "text/plain; charset=utf-8", H2O_STRLIT(""));
         return 200;
     }
-    size_t len;
     sess_record rec;
     int64_t now = (int64_t)time(NULL);
-    const char *tok = auth_token(req, &len);
-    int r =
-        tok != NULL ? sess_verify(sessd_srv.ctx, tok, len, now, acc->touch, &rec) : SESS_ESESSION;
+    int r = auth_session_check(req, acc->touch, now, &rec);
     if (r == SESS_ESESSION)
         return unauthenticated(req, o, c);
     if (r != 0) {
@@ -311,10 +328,12 @@ static int check(h2o_req_t *req, const original *o, const sessd_access *acc, con
     if (acc->kind == SESSD_POLICY_ROLE && !sessd_has_role(rec.roles, acc->role))
         status = auth_deny(req, 403, "forbidden", "this needs a role the session does not have");
     else if (acc->kind == SESSD_POLICY_FRESH && now - rec.auth_time > acc->fresh)
-        status = auth_deny(req, 403, "forbidden", "this needs a recent login; log in again");
+        status = reauth_needed(req, o, c);
     else if (unsafe_method(o) && !csrf_ok(req, o, &rec, c))
         status = auth_deny(req, 403, "csrf_failed", "CSRF check failed");
     if (status == 200) {
+        /* Only now: a proxy passes the new cookie on with a success, not with a 403. */
+        auth_session_rotate(req, &rec, now);
         add_forwarded(req, &rec, c);
         http_send_text(req, 200, "text/plain; charset=utf-8", H2O_STRLIT(""));
     }

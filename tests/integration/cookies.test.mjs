@@ -2,7 +2,7 @@
 // section 3) and the CSRF answer of verify (section 5).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox, startWithKey, createSession, verify, assertError, run, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Sandbox, startWithKey, createSession, verify, assertError, run, httpRequest, TEST_TIMEOUT_MS } from './lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 let sb;
@@ -154,6 +154,30 @@ describe('verify: CSRF', () => {
     assert.ok(!r.text.includes(c.session_id), r.text);
   });
 
+  test('same-origin (public_url\'s origin) passes; a cross-site POST, PUT, PATCH or DELETE without the token does not', T, async () => {
+    const own = await startWithKey(sb, { config: sb.writeFile('own.ini', '[server]\npublic_url = https://bank.example.com/auth-base\n') });
+    try {
+      const mine = await createSession(own, { user: 'alice' });
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+        assertError(await verify(own, mine.token, { method, origin: 'https://bank.example.com.evil.example' }), 403, 'csrf_failed', method);
+        assertError(await verify(own, mine.token, { method, origin: 'http://bank.example.com' }), 403, 'csrf_failed', `${method} other scheme`);
+        assert.equal((await verify(own, mine.token, { method, origin: 'https://bank.example.com' })).status, 200, `${method} same origin`);
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test('after a rotation the CSRF token is the one rotate answers, and it passes with the new token', T, async () => {
+    const mine = await createSession(s, { user: 'alice' });
+    const rot = await s.api('POST', '/v1/sessions/rotate', { body: { token: mine.token } });
+    assert.equal(rot.status, 200);
+    const v = await verify(s, rot.json.token, { method: 'POST', csrf_token: rot.json.csrf_token });
+    assert.equal(v.status, 200, v.text);
+    assert.equal(v.json.csrf_token, rot.json.csrf_token, 'verify hands out the same token rotate did');
+    assertError(await verify(s, rot.json.token, { method: 'POST', csrf_token: c.csrf_token }), 403, 'csrf_failed', 'another session\'s token');
+  });
+
   test('an invalid session is 404 whatever the CSRF fields say', T, async () => {
     assertError(await verify(s, 'A'.repeat(43), { method: 'POST', csrf_token: c.csrf_token }), 404, 'invalid_session');
   });
@@ -161,14 +185,184 @@ describe('verify: CSRF', () => {
 
 describe('verify: CSRF with require_token', () => {
   test('an allowed origin alone is not enough; the token is', T, async () => {
-    const cfg = sb.writeFile('csrf-req.ini', '[csrf]\nallowed_origins = https://app.example.com\nrequire_token = true\n');
+    const cfg = sb.writeFile('csrf-req.ini', '[csrf]\nallowed_origins = https://app.example.com\nrequire_token = true\n[rule app]\npolicy = authenticated\n');
     const s = await startWithKey(sb, { config: cfg });
     try {
       const c = await createSession(s, { user: 'alice' });
       assertError(await verify(s, c.token, { method: 'POST', origin: 'https://app.example.com' }), 403, 'csrf_failed');
       assert.equal((await verify(s, c.token, { method: 'POST', origin: 'https://app.example.com', csrf_token: c.csrf_token })).status, 200);
+      // The gateway's verify applies the same policy: a same-origin browser is not enough.
+      const gw = (headers) => httpRequest(s.port, 'GET', '/auth/verify', {
+        headers: { Cookie: `sid=${c.token}`, 'X-Forwarded-Method': 'POST', 'X-Forwarded-Uri': '/x', 'X-Forwarded-Host': 'app.test', ...headers },
+      });
+      assert.equal((await gw({ 'Sec-Fetch-Site': 'same-origin' })).status, 403);
+      assert.equal((await gw({ Origin: 'https://app.example.com' })).status, 403);
+      assert.equal((await gw({ 'X-CSRF-Token': c.csrf_token })).status, 200);
     } finally {
       await s.stop();
+    }
+  });
+});
+
+describe('bind_user_agent', () => {
+  const cfg = '[session]\nbind_user_agent = true\n[rule app]\npolicy = authenticated\n';
+  const fwd = (token, ua) => ({
+    headers: { Cookie: `sid=${token}`, 'User-Agent': ua, 'X-Forwarded-Method': 'GET', 'X-Forwarded-Uri': '/app', 'X-Forwarded-Host': 'app.test' },
+  });
+  const whoami = (s, token, ua) => httpRequest(s.port, 'GET', '/auth/whoami', { headers: { Cookie: `sid=${token}`, 'User-Agent': ua } });
+  let s;
+  before(async () => {
+    s = await startWithKey(sb, { config: sb.writeFile('bind.ini', cfg) });
+  });
+  after(async () => {
+    if (s?.running) await s.stop();
+  });
+  const create = () => createSession(s, { user: 'alice', client: { user_agent: 'Browser/1 (bound)' } });
+
+  test('the creating user agent passes everywhere', T, async () => {
+    const c = await create();
+    assert.equal((await httpRequest(s.port, 'GET', '/auth/verify', fwd(c.token, 'Browser/1 (bound)'))).status, 200);
+    assert.equal((await whoami(s, c.token, 'Browser/1 (bound)')).status, 200);
+    assert.equal((await verify(s, c.token, { client: { user_agent: 'Browser/1 (bound)' } })).status, 200);
+    assert.equal((await verify(s, c.token)).status, 200, 'a backend that passes no user agent is not checked');
+  });
+
+  test('verify with another user agent: 401 and the session is gone for everyone', T, async () => {
+    const c = await create();
+    const r = await httpRequest(s.port, 'GET', '/auth/verify', fwd(c.token, 'Thief/9'));
+    assert.equal(r.status, 401);
+    assert.equal(r.headers['cache-control'], 'no-store');
+    assert.equal((await whoami(s, c.token, 'Browser/1 (bound)')).status, 401);
+    assertError(await verify(s, c.token, { client: { user_agent: 'Browser/1 (bound)' } }), 404, 'invalid_session');
+    assertError(await s.api('GET', `/v1/sessions/${c.session_id}`), 404, 'not_found', 'deleted, not just refused');
+  });
+
+  test('whoami with another user agent: 401 and the session is gone', T, async () => {
+    const c = await create();
+    assert.equal((await whoami(s, c.token, 'Thief/9')).status, 401);
+    assert.equal((await httpRequest(s.port, 'GET', '/auth/verify', fwd(c.token, 'Browser/1 (bound)'))).status, 401);
+  });
+
+  test('/v1/sessions/verify with another client.user_agent: 404 and the session is gone', T, async () => {
+    const c = await create();
+    assertError(await verify(s, c.token, { client: { user_agent: 'Thief/9' } }), 404, 'invalid_session');
+    assert.equal((await whoami(s, c.token, 'Browser/1 (bound)')).status, 401);
+    assertError(await verify(s, c.token, { client: { user_agent: 3 } }), 400, 'invalid_request', 'client is checked');
+  });
+
+  test('without bind_user_agent another user agent is fine', T, async () => {
+    const plain = await startWithKey(sb, { config: sb.writeFile('nobind.ini', '[rule app]\npolicy = authenticated\n') });
+    try {
+      const c = await createSession(plain, { user: 'alice', client: { user_agent: 'Browser/1' } });
+      assert.equal((await verify(plain, c.token, { client: { user_agent: 'Other/2' } })).status, 200);
+      assert.equal((await httpRequest(plain.port, 'GET', '/auth/verify', fwd(c.token, 'Other/2'))).status, 200);
+    } finally {
+      await plain.stop();
+    }
+  });
+});
+
+describe('/auth answers: no-store, logout cookie and Clear-Site-Data', () => {
+  let s;
+  before(async () => {
+    const cfg = sb.writeFile('auth-https.ini', [
+      '[server]', 'public_url = https://auth.example.com',
+      '[session]', 'same_site = strict', 'clear_site_data = "cache", "storage"',
+      '[rule admin]', 'path = /admin/*', 'policy = role:admin',
+      '[rule fresh]', 'path = /bank/*', 'policy = fresh:1h',
+      '[rule app]', 'policy = authenticated', '',
+    ].join('\n'));
+    s = await startWithKey(sb, { config: cfg });
+  });
+  after(async () => {
+    if (s?.running) await s.stop();
+  });
+  const vfy = (uri, headers = {}, method = 'GET') => httpRequest(s.port, 'GET', '/auth/verify', {
+    headers: { 'X-Forwarded-Method': method, 'X-Forwarded-Uri': uri, 'X-Forwarded-Host': 'app.test', ...headers },
+  });
+
+  test('every status under /auth carries Cache-Control: no-store', T, async () => {
+    const c = await createSession(s, { user: 'alice' });
+    const cookie = { Cookie: `__Host-sid=${c.token}` };
+    const answers = {
+      'verify 200': await vfy('/x', cookie),
+      'verify 401': await vfy('/x'),
+      'verify 401 JSON': await vfy('/x', { Accept: 'application/json' }),
+      'verify 403 role': await vfy('/admin/x', cookie),
+      'verify 403 csrf': await vfy('/x', cookie, 'POST'),
+      'verify 400': await httpRequest(s.port, 'GET', '/auth/verify'),
+      'verify 414': await vfy(`/${'a'.repeat(9000)}`, cookie),
+      'whoami 200': await httpRequest(s.port, 'GET', '/auth/whoami', { headers: cookie }),
+      'whoami 401': await httpRequest(s.port, 'GET', '/auth/whoami'),
+      'login page 200': await httpRequest(s.port, 'GET', '/auth/login'),
+      'login 403': await httpRequest(s.port, 'POST', '/auth/login', { rawBody: 'username=a&password=b', contentType: 'application/x-www-form-urlencoded' }),
+      'unknown 404': await httpRequest(s.port, 'GET', '/auth/nope'),
+      'wrong method 405': await httpRequest(s.port, 'DELETE', '/auth/whoami'),
+      'keepalive 401': await httpRequest(s.port, 'POST', '/auth/keepalive'),
+    };
+    const want = { 'verify 200': 200, 'verify 401': 401, 'verify 401 JSON': 401, 'verify 403 role': 403, 'verify 403 csrf': 403, 'verify 400': 400, 'verify 414': 414, 'whoami 200': 200, 'whoami 401': 401, 'login page 200': 200, 'login 403': 403, 'unknown 404': 404, 'wrong method 405': 405, 'keepalive 401': 401 };
+    for (const [what, r] of Object.entries(answers)) {
+      assert.equal(r.status, want[what], what);
+      assert.equal(r.headers['cache-control'], 'no-store', what);
+    }
+    assert.equal(answers['verify 403 role'].headers['x-auth-reason'], undefined, 'a role 403 is not a step-up');
+  });
+
+  test('a fresh: rule with an old login answers 403 with X-Auth-Reason: reauth; ?redirect=1 sends a navigation to the step-up form', T, async () => {
+    const cfg = sb.writeFile('fresh0.ini', '[rule fresh]\npath = /bank/*\npolicy = fresh:1s\n[rule app]\npolicy = authenticated\n');
+    const f = await startWithKey(sb, { config: cfg });
+    try {
+      const c = await createSession(f, { user: 'alice' });
+      const h = { Cookie: `sid=${c.token}`, 'X-Forwarded-Method': 'GET', 'X-Forwarded-Uri': '/bank/pay?to=bob&x=1', 'X-Forwarded-Host': 'app.test' };
+      const deadline = Date.now() + 20000;
+      let r;
+      while ((r = await httpRequest(f.port, 'GET', '/auth/verify', { headers: h })).status === 200 && Date.now() < deadline) {
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      assert.equal(r.status, 403);
+      assert.equal(r.headers['x-auth-reason'], 'reauth');
+      const j = await httpRequest(f.port, 'GET', '/auth/verify', { headers: { ...h, Accept: 'application/json' } });
+      assertError(j, 403, 'forbidden');
+      const nav = await httpRequest(f.port, 'GET', '/auth/verify?redirect=1', { headers: h });
+      assert.equal(nav.status, 302);
+      assert.equal(nav.headers.location, '/auth/login?reauth=1&rd=/bank/pay%3Fto%3Dbob%26x%3D1');
+      assert.equal(nav.headers['x-auth-reason'], 'reauth');
+    } finally {
+      await f.stop();
+    }
+  });
+
+  test('logout clears the cookie with the same attributes and sends the configured Clear-Site-Data', T, async () => {
+    const c = await createSession(s, { user: 'alice' });
+    const made = parseCookie(c.set_cookie);
+    // A cookie alone, without the browser's Origin/Sec-Fetch-Site or the session's CSRF token:
+    // refused (a logout forged by another page must not end the session), then the browser's.
+    const bare = await httpRequest(s.port, 'POST', '/auth/logout', { headers: { Cookie: `__Host-sid=${c.token}` } });
+    assert.equal(bare.status, 403, 'a cookie without any same-origin evidence');
+    assert.equal((await verify(s, c.token)).status, 200, 'the refused logout ended nothing');
+    const out = await httpRequest(s.port, 'POST', '/auth/logout', { headers: { Cookie: `__Host-sid=${c.token}`, 'Sec-Fetch-Site': 'same-origin' } });
+    assert.equal(out.status, 303);
+    assert.equal(out.headers['cache-control'], 'no-store');
+    assert.equal(out.headers['clear-site-data'], '"cache", "storage"');
+    const raw = (out.headers['set-cookie'] || []).find((x) => x.startsWith('__Host-sid='));
+    assert.ok(raw, 'the session cookie is cleared');
+    const gone = parseCookie(raw);
+    assert.equal(gone.value, '');
+    assert.equal(gone.attrs.get('max-age'), '0');
+    for (const a of ['path', 'secure', 'httponly', 'samesite', 'domain']) assert.equal(gone.attrs.get(a), made.attrs.get(a), a);
+    assert.equal(made.attrs.get('samesite'), 'Strict');
+    assert.ok(!made.attrs.has('max-age'), 'no Max-Age without remember-me');
+    assertError(await verify(s, c.token), 404, 'invalid_session');
+  });
+
+  test('an empty clear_site_data sends no Clear-Site-Data', T, async () => {
+    const e = await startWithKey(sb, { config: sb.writeFile('csd.ini', '[session]\nclear_site_data =\n') });
+    try {
+      const out = await httpRequest(e.port, 'POST', '/auth/logout');
+      assert.equal(out.status, 303);
+      assert.equal(out.headers['clear-site-data'], undefined);
+    } finally {
+      await e.stop();
     }
   });
 });

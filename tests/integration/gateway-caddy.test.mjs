@@ -6,23 +6,24 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Sandbox, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Sandbox, TEST_TIMEOUT_MS, run } from './lib.mjs';
 import { PASSWORD, Jar, addUser, browse, formFields, freePort, gatewayConfig, login, startApp, startCaddy } from './gateway-lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
-let sb, app, srv, caddy, port;
+let sb, app, srv, caddy, port, data;
 
 before(async () => {
   sb = new Sandbox('sessiond-caddy-');
   app = await startApp();
   port = await freePort();
-  const data = sb.dataDir();
+  data = sb.dataDir();
   // Many failures are expected here (the timing test): throttling would get in the way.
   const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`).replace(
     '[login]', '[login]\nmax_failures = 10000\n') + '[csrf]\nallowed_origins = https://trusted.example\n');
   // Made with the server's own argon2 cost, as `sessiond user add -c` does in production.
   await addUser(data, 'alice', { roles: 'dev', config });
   await addUser(data, 'bob', { roles: 'admin', config });
+  await addUser(data, 'carol', { roles: 'dev', config });
   srv = await sb.start({ data, config });
   caddy = await startCaddy(sb.root, srv.port, app.port, port);
 });
@@ -75,6 +76,25 @@ test('caddy: role rule 403, logout redirects, the old cookie replayed gives 401'
   assert.equal(again.headers.location, '/auth/login?rd=/private');
   const replay = await get('/private', { headers: { Cookie: `sid=${old}`, Accept: 'application/json' } });
   assert.equal(replay.status, 401);
+});
+
+test('caddy: a role change rotates the token and the new cookie reaches the browser', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'carol', PASSWORD)).status, 303);
+  assert.equal((await get('/admin/panel', { jar })).status, 403);
+  const before = jar.cookies.get('sid');
+  const r = await run(['user', 'roles', 'carol', 'admin', '--keep-sessions', '--data', data]);
+  assert.equal(r.code, 0, r.stderr);
+  const next = await get('/admin/panel', { jar });
+  assert.equal(next.status, 200);
+  assert.equal(next.json.headers['x-auth-roles'], 'admin');
+  assert.equal(next.json.headers['x-auth-user'], 'carol');
+  assert.ok((next.headers['set-cookie'] || []).some((c) => c.startsWith('sid=')), 'Caddy passed the rotated cookie on');
+  assert.notEqual(jar.cookies.get('sid'), before);
+  const again = await get('/private', { jar });
+  assert.equal(again.status, 200);
+  assert.equal(again.headers['set-cookie'], undefined, 'no cookie when nothing rotated');
+  assert.equal(again.json.headers['x-auth-user'], 'carol', 'identity headers still copied');
 });
 
 /* The page of a failed login, with what legitimately differs (the name typed) taken out. */

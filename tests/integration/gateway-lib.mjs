@@ -114,14 +114,16 @@ export async function startCaddy(root, sessiondPort, appPort, port) {
   return { port, url: `http://127.0.0.1:${port}`, child, stop: () => stopChild(child) };
 }
 
-/* sessiond's configuration for a gateway in front of it at `publicUrl`. */
-export function gatewayConfig(publicUrl, extra = '') {
+/* sessiond's configuration for a gateway in front of it at `publicUrl`; `extra` goes at the
+ * end, `firstRules` before the built-in rules (the first matching rule decides). */
+export function gatewayConfig(publicUrl, extra = '', firstRules = '') {
   return `[server]
 public_url = ${publicUrl}
 trusted_proxies = 127.0.0.1
 [login]
 argon2_ops = 1
 argon2_mem = 8m
+${firstRules}
 [rule adminhost]
 host = admin.test
 policy = role:admin
@@ -172,10 +174,17 @@ export class Jar {
   }
 }
 
-/* One request through a gateway on `port`, keeping cookies in `jar`. Never follows redirects. */
+/* One request through a gateway on `port`, keeping cookies in `jar`. Never follows redirects.
+ * Like a browser posting one of sessiond's own forms, an unsafe request under /auth/ says
+ * `Sec-Fetch-Site: same-origin` unless `headers` names Origin or Sec-Fetch-Site itself (a null
+ * value leaves that header out: a non-browser client). Other paths get only what is given. */
 export function browse(port, method, urlPath, { jar, headers = {}, form, body, agent = false } = {}) {
   return new Promise((resolve, reject) => {
-    const h = { ...headers };
+    const named = Object.keys(headers).map((k) => k.toLowerCase());
+    const h = {};
+    if (!['GET', 'HEAD'].includes(method) && urlPath.startsWith('/auth/') && !named.includes('origin') && !named.includes('sec-fetch-site'))
+      h['Sec-Fetch-Site'] = 'same-origin';
+    for (const [k, v] of Object.entries(headers)) if (v !== null) h[k] = v;
     if (jar && jar.cookies.size > 0) h.Cookie = jar.header();
     let payload;
     if (form) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 
 import { Sandbox, run, TEST_TIMEOUT_MS } from './lib.mjs';
-import { PASSWORD, Jar, addUser, browse, freePort, gatewayConfig, login, startApp, startNginx } from './gateway-lib.mjs';
+import { PASSWORD, Jar, addUser, browse, formFields, freePort, gatewayConfig, login, startApp, startNginx } from './gateway-lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 let sb, app, srv, nginx, port, data;
@@ -17,7 +17,7 @@ before(async () => {
   app = await startApp();
   port = await freePort();
   data = sb.dataDir();
-  const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`));
+  const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`, '[session]\nrotate_grace = 3s\n', '[rule bank]\npath = /bank/*\npolicy = fresh:5s\n'));
   await addUser(data, 'alice', { roles: 'dev', config });
   await addUser(data, 'bob', { roles: 'admin,dev', config });
   await addUser(data, 'carol', { config });
@@ -159,15 +159,118 @@ test('a bearer token works where the cookie does', T, async () => {
   assert.equal(r.json.headers['x-auth-user'], 'alice');
 });
 
-test('changing roles with the CLI ends the sessions of that user at once', T, async () => {
+test('user roles without --keep-sessions ends the user\'s sessions (contract section 1)', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'dave', PASSWORD)).status, 303);
+  assert.equal((await get('/private', { jar })).status, 200);
+  const r = await run(['user', 'roles', 'dave', 'dev,ops', '--data', data]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /ended their sessions/);
+  assert.equal((await get('/private', { jar, headers: { Accept: 'application/json' } })).status, 401, 'the old session is refused at once');
+  const again = new Jar();
+  assert.equal((await login(port, again, 'dave', PASSWORD)).status, 303);
+  const ok = await get('/private', { jar: again });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.json.headers['x-auth-roles'], 'dev,ops', 'a new login has the new roles');
+});
+
+test('changing roles with the CLI (--keep-sessions): the next request has the new roles and a new token, the old one lasts rotate_grace', T, async () => {
   const jar = new Jar();
   assert.equal((await login(port, jar, 'carol', PASSWORD)).status, 303);
   assert.equal((await get('/private', { jar })).status, 200);
-  const r = await run(['user', 'roles', 'carol', 'admin', '--data', data]);
+  assert.equal((await get('/admin/x', { jar })).status, 403);
+  const before = jar.cookies.get('sid');
+  const bearer = new Jar();
+  assert.equal((await login(port, bearer, 'carol', PASSWORD)).status, 303);
+  const r = await run(['user', 'roles', 'carol', 'admin', '--keep-sessions', '--data', data]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal((await get('/private', { jar, headers: { Accept: 'application/json' } })).status, 401);
-  assert.equal((await login(port, jar, 'carol', PASSWORD)).status, 303);
-  assert.equal((await get('/admin/x', { jar })).status, 200, 'the new role holds after a new login');
+
+  const next = await get('/admin/x', { jar });
+  assert.equal(next.status, 200, 'the new role holds at once, without a new login');
+  assert.equal(next.json.headers['x-auth-roles'], 'admin');
+  const set = (next.headers['set-cookie'] || []).find((c) => c.startsWith('sid='));
+  assert.ok(set, 'nginx passed the rotated cookie on to the browser');
+  assert.match(set, /; Path=\/; HttpOnly; SameSite=Lax$/);
+  const after = jar.cookies.get('sid');
+  assert.notEqual(after, before, 'the cookie jar holds the new token');
+  const again = await get('/admin/y', { jar });
+  assert.equal(again.status, 200);
+  assert.equal(again.headers['set-cookie'], undefined, 'rotated once, not on every request');
+
+  // The old token still works within rotate_grace (3s here), then fails.
+  const old = { headers: { Cookie: `sid=${before}`, Accept: 'application/json' } };
+  assert.equal((await get('/admin/x', old)).status, 200, 'the previous token works during the grace');
+  const deadline = Date.now() + 20000;
+  let status;
+  while ((status = (await get('/private', old)).status) === 200 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 200));
+  assert.equal(status, 401, 'the previous token fails once rotate_grace has passed');
+  assert.equal((await get('/private', { jar })).status, 200, 'the new token goes on working');
+
+  // A Bearer client cannot take a cookie from a verify answer: its token stays, with the new roles.
+  const token = bearer.cookies.get('sid');
+  const b = await get('/admin/x', { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(b.status, 200);
+  assert.equal(b.headers['set-cookie'], undefined);
+  assert.equal((await get('/admin/x', { headers: { Authorization: `Bearer ${token}` } })).status, 200);
+});
+
+test('step-up: a fresh: rule sends an old login to "confirm your password" and then the original request goes through', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'dave', PASSWORD)).status, 303);
+  const first = await get('/bank/transfer?amount=5', { jar });
+  assert.equal(first.status, 200, 'a login just made is fresh');
+  const sessionId = first.json.headers['x-auth-session'];
+  const csrfBefore = (await get('/auth/whoami', { jar })).json.csrf_token;
+  const tokenBefore = jar.cookies.get('sid');
+
+  // Wait until the login is older than fresh:5s (observable: the rule stops letting it pass).
+  const deadline = Date.now() + 30000;
+  let r;
+  while ((r = await get('/bank/transfer?amount=5', { jar })).status === 200 && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  const seenBank = () => app.seen.filter((s) => s.url.startsWith('/bank/')).length;
+  const seen = seenBank();
+  assert.equal(r.status, 302, 'a navigation goes to the step-up form');
+  assert.equal(local(r.headers.location), '/auth/login?reauth=1&rd=/bank/transfer?amount=5');
+  const api = await get('/bank/transfer', { jar, headers: { Accept: 'application/json' } });
+  assert.equal(api.status, 403, 'a script gets 403 JSON');
+  assert.equal(api.json.reauth, true);
+  assert.equal((await get('/private', { jar })).status, 200, 'other rules are not affected');
+  assert.equal((await get('/bank/transfer', { jar, headers: { Cookie: jar.header(), 'Sec-Fetch-Site': 'same-origin' } })).status, 302);
+  assert.equal(seenBank(), seen, 'the app saw none of the refused requests');
+
+  const page = await get(local(r.headers.location), { jar });
+  assert.equal(page.status, 200);
+  assert.match(page.text, /Confirm your password/);
+  assert.match(page.text, /name="username"[^>]*value="dave" readonly/);
+  const fields = formFields(page.text);
+  assert.equal(fields.reauth, '1');
+  assert.equal(fields.rd, '/bank/transfer?amount=5');
+
+  const wrong = await browse(port, 'POST', '/auth/login', { jar, form: { ...fields, username: 'dave', password: 'not the password' } });
+  assert.equal(wrong.status, 401);
+  assert.match(wrong.text, /Invalid username or password/);
+  assert.match(wrong.text, /value="dave" readonly/, 'a wrong password shows the step-up form again');
+  assert.equal(jar.cookies.get('sid'), tokenBefore, 'nothing changed');
+
+  const ok = await browse(port, 'POST', '/auth/login', { jar, form: { ...formFields(wrong.text), username: 'dave', password: PASSWORD } });
+  assert.equal(ok.status, 303, ok.text);
+  assert.equal(local(ok.headers.location), '/bank/transfer?amount=5');
+  assert.notEqual(jar.cookies.get('sid'), tokenBefore, 'a new token');
+  const after = await get('/bank/transfer?amount=5', { jar });
+  assert.equal(after.status, 200, 'the original request goes through');
+  assert.equal(after.json.headers['x-auth-session'], sessionId, 'the same session, renewed (its data kept)');
+  assert.equal(after.json.headers['x-auth-user'], 'dave');
+  const csrfAfter = (await get('/auth/whoami', { jar })).json.csrf_token;
+  assert.notEqual(csrfAfter, csrfBefore, 're-authentication renews the CSRF token');
+});
+
+test('the step-up form without a session is the ordinary login form', T, async () => {
+  const page = await get('/auth/login?reauth=1&rd=/bank/x', { jar: new Jar() });
+  assert.equal(page.status, 200);
+  assert.doesNotMatch(page.text, /readonly|Confirm your password/);
+  assert.equal(formFields(page.text).reauth, undefined);
 });
 
 test('a login form posted from another site is refused', T, async () => {
@@ -225,17 +328,36 @@ test('unsafe methods through verify need the CSRF token or a same-origin browser
   const jar = new Jar();
   assert.equal((await login(port, jar, 'bob', PASSWORD)).status, 303);
   const who = await get('/auth/whoami', { jar });
-  const bare = await browse(port, 'POST', '/private/form', { jar, body: 'x=1' });
-  assert.equal(bare.status, 403, 'no token, no Origin, no Sec-Fetch-Site');
-  const cross = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { 'Sec-Fetch-Site': 'cross-site' } });
-  assert.equal(cross.status, 403);
-  const forged = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': 'A'.repeat(43) } });
-  assert.equal(forged.status, 403);
-  const token = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': who.json.csrf_token } });
-  assert.equal(token.status, 200);
-  const same = await browse(port, 'POST', '/private/form', { jar, body: 'x=1', headers: { Origin: `http://127.0.0.1:${port}` } });
-  assert.equal(same.status, 200);
-  assert.equal(same.json.body, 'x=1');
+  const other = new Jar();
+  assert.equal((await login(port, other, 'bob', PASSWORD)).status, 303);
+  const otherToken = (await get('/auth/whoami', { jar: other })).json.csrf_token;
+  const seen = () => app.seen.filter((x) => x.url === '/private/form').length;
+  const before = seen();
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+    const bare = await browse(port, method, '/private/form', { jar, body: 'x=1' });
+    assert.equal(bare.status, 403, `${method}: no token, no Origin, no Sec-Fetch-Site`);
+    const cross = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { 'Sec-Fetch-Site': 'cross-site', Origin: 'http://127.0.0.1:1' } });
+    assert.equal(cross.status, 403, `${method}: a page of another site`);
+    const crossOrigin = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { Origin: 'https://evil.example' } });
+    assert.equal(crossOrigin.status, 403, `${method}: another Origin`);
+    const forged = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': 'A'.repeat(43) } });
+    assert.equal(forged.status, 403, `${method}: a forged token`);
+    const stolen = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': otherToken } });
+    assert.equal(stolen.status, 403, `${method}: another session's token`);
+  }
+  assert.equal(seen(), before, 'the app saw none of the refused requests');
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+    const token = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { 'X-CSRF-Token': who.json.csrf_token } });
+    assert.equal(token.status, 200, `${method}: the session's token`);
+    const same = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { Origin: `http://127.0.0.1:${port}` } });
+    assert.equal(same.status, 200, `${method}: same origin`);
+    assert.equal(same.json.body, 'x=1');
+    const site = await browse(port, method, '/private/form', { jar, body: 'x=1', headers: { 'Sec-Fetch-Site': 'same-origin' } });
+    assert.equal(site.status, 200, `${method}: Sec-Fetch-Site: same-origin`);
+  }
+  // The app gets the token from verify (X-Auth-CSRF-Token) to put in its own forms.
+  const page = await get('/private/page', { jar });
+  assert.equal(page.json.headers['x-auth-csrf-token'], who.json.csrf_token);
 });
 
 test('clients that hang up during the password check, and 50 concurrent logins, are answered', T, async () => {
@@ -264,4 +386,66 @@ test('clients that hang up during the password check, and 50 concurrent logins, 
     assert.ok(r.status === 303 || (r.status === 429 && Number(r.headers['retry-after']) > 0), `${r.status}`);
   }
   await srv.assertAlive('after hung-up logins');
+});
+
+test('our own forms posted by a browser with "Origin: null" (Referrer-Policy: no-referrer) pass on Sec-Fetch-Site', T, async () => {
+  // What chromium sends for the login and logout forms of sessiond's pages, which carry
+  // Referrer-Policy: no-referrer: Origin is "null", Sec-Fetch-Site says same-origin.
+  const same = { Origin: 'null', 'Sec-Fetch-Site': 'same-origin' };
+  const jar = new Jar();
+  const r = await login(port, jar, 'alice', PASSWORD, { headers: same });
+  assert.equal(r.status, 303, r.text);
+  assert.ok(jar.cookies.has('sid'));
+  // "null" on its own, or with a same-site (another port) or cross-site page, proves nothing.
+  for (const h of [{ Origin: 'null' }, { Origin: 'null', 'Sec-Fetch-Site': 'same-site' }, { Origin: 'null', 'Sec-Fetch-Site': 'cross-site' }]) {
+    const j = new Jar();
+    const x = await login(port, j, 'alice', PASSWORD, { headers: h });
+    assert.equal(x.status, 403, `login with ${JSON.stringify(h)}`);
+    assert.equal(j.cookies.has('sid'), false);
+    const out = await browse(port, 'POST', '/auth/logout', { jar, headers: h });
+    assert.notEqual(out.status, 303, `logout with ${JSON.stringify(h)}`);
+    assert.equal((await get('/auth/whoami', { jar })).status, 200, 'still signed in');
+  }
+  const out = await browse(port, 'POST', '/auth/logout', { jar, headers: same });
+  assert.equal(out.status, 303);
+  assert.equal((await get('/auth/whoami', { jar })).status, 401);
+});
+
+test('CSRF for an app that does nothing itself: every unsafe method, refused and accepted', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'bob', PASSWORD)).status, 303);
+  const token = (await get('/auth/whoami', { jar })).json.csrf_token;
+  const forged = `${token.slice(0, 42)}${token[42] === 'A' ? 'B' : 'A'}`;
+  const own = `http://127.0.0.1:${port}`;
+  const refused = [
+    ['no token, no browser headers', {}],
+    ['cross-site', { 'Sec-Fetch-Site': 'cross-site', Origin: 'https://evil.example' }],
+    ['same-site (another port)', { 'Sec-Fetch-Site': 'same-site', Origin: 'http://127.0.0.1:1' }],
+    ['another Origin', { Origin: 'https://evil.example' }],
+    ['a forged token, cross-site', { 'X-CSRF-Token': forged, 'Sec-Fetch-Site': 'cross-site' }],
+    ['a forged token alone', { 'X-CSRF-Token': forged }],
+    ['a token of the wrong length', { 'X-CSRF-Token': `${token}x` }],
+  ];
+  const accepted = [
+    ['the session\'s token', { 'X-CSRF-Token': token }],
+    ['the session\'s token, even cross-site', { 'X-CSRF-Token': token, 'Sec-Fetch-Site': 'cross-site' }],
+    ['same-origin by Sec-Fetch-Site', { 'Sec-Fetch-Site': 'same-origin', Origin: own }],
+    ['same-origin by Origin', { Origin: own }],
+  ];
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+    for (const [i, [what, headers]] of refused.entries()) {
+      const marker = `${method}-${i}`;
+      const r = await browse(port, method, `/private/csrf?m=${marker}`, { jar, body: 'amount=900', headers });
+      assert.equal(r.status, 403, `${method} with ${what}: ${r.status}`);
+      assert.equal(app.seen.some((s) => s.url === `/private/csrf?m=${marker}`), false, `${method} with ${what} reached the app`);
+    }
+    for (const [what, headers] of accepted) {
+      const r = await browse(port, method, '/private/csrf', { jar, body: 'amount=1', headers });
+      assert.equal(r.status, 200, `${method} with ${what}: ${r.status} ${r.text}`);
+      assert.equal(r.json.method, method);
+      assert.equal(r.json.body, 'amount=1');
+    }
+  }
+  // Safe methods need nothing.
+  assert.equal((await browse(port, 'GET', '/private/csrf', { jar, headers: { 'Sec-Fetch-Site': 'cross-site' } })).status, 200);
 });

@@ -25,7 +25,7 @@ max_per_user = 400
 [rule app]
 policy = authenticated
 `);
-  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) await addUser(data, u, { config });
+  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace']) await addUser(data, u, { config });
   apiKey = await createApiKey(data);
   srv = await sb.start({ data, config, args: ['--listen', `127.0.0.1:${port}`] });
 });
@@ -174,7 +174,7 @@ test('your devices lists the sessions with this device marked, escaped, without 
   assert.ok(!page.text.includes('<script>alert'), 'the user agent is escaped');
   for (const t of [token(a), token(b)]) assert.ok(!page.text.includes(t), 'no token in the page');
   assert.match(page.text, /<script src="\/auth\/session\.js" defer><\/script>/);
-  assert.match(page.text, /<nav aria-label="Account"><ul>\n<li><a href="\/auth\/sessions">Your devices<\/a><\/li>\n<li><a href="\/auth\/preferences">Preferences<\/a><\/li>\n<li><form method="post" action="\/auth\/logout"><button type="submit" class="plain">Sign out<\/button><\/form><\/li>/);
+  assert.match(page.text, /<nav aria-label="Account"><ul>\n<li><a href="\/auth\/sessions">Your devices<\/a><\/li>\n<li><a href="\/auth\/preferences">Preferences<\/a><\/li>\n<li><form method="post" action="\/auth\/logout"><input type="hidden" name="csrf_token" value="[A-Za-z0-9_-]{43}">\n<button type="submit" class="plain">Sign out<\/button><\/form><\/li>/);
   const who = await get('/auth/whoami', { jar: a });
   assert.deepEqual(d.current, [who.json.session_id]);
   const fr = await get('/auth/sessions', { jar: a, headers: { 'Accept-Language': 'fr-FR, en;q=0.5' } });
@@ -293,6 +293,45 @@ test('every form POST without its CSRF proof, or cross-site, is refused', T, asy
   const ok = await post('/auth/keepalive', { jar: a, headers: { 'X-CSRF-Token': csrf } });
   assert.equal(ok.status, 200, ok.text);
   assert.equal(typeof ok.json.idle_expires_at, 'number');
+});
+
+test('every form of a signed-in page carries the session\'s CSRF token; a wrong one is refused', T, async () => {
+  const a = await signIn('grace', 'token A');
+  const b = await signIn('grace', 'token B');
+  const mine = (await get('/auth/whoami', { jar: a })).json.csrf_token;
+  const theirs = (await get('/auth/whoami', { jar: b })).json.csrf_token;
+  assert.notEqual(mine, theirs, 'one token per session');
+  for (const path of ['/auth/preferences', '/auth/sessions', '/auth/login?reauth=1&rd=/x']) {
+    const page = await get(path, { jar: a });
+    assert.equal(page.status, 200, path);
+    const forms = page.text.match(/<form /g).length;
+    const tokens = [...page.text.matchAll(/<input type="hidden" name="csrf_token" value="([^"]+)">/g)].map((m) => m[1]);
+    assert.equal(tokens.length, forms, `${path}: every form (${forms}) carries csrf_token`);
+    assert.ok(tokens.every((t) => t === mine), `${path}: the session's own token, the same in every form`);
+  }
+  const anon = await get('/auth/login', { jar: new Jar() });
+  assert.doesNotMatch(anon.text, /csrf_token/, 'an anonymous page has no session token to give');
+
+  // Another session's token (or a forged one) in a form is refused, and nothing happens.
+  const idB = (await get('/auth/whoami', { jar: b })).json.session_id;
+  for (const bad of [theirs, 'A'.repeat(43)]) {
+    const r = await revoke(a, { session_id: idB, csrf_token: bad });
+    assert.equal(r.status, 403);
+    const p = await savePrefs(a, { language: 'de', csrf_token: bad });
+    assert.equal(p.status, 403);
+    const out = await post('/auth/logout', { jar: a, form: { csrf_token: bad } });
+    assert.equal(out.status, 403);
+    assert.equal(out.json?.error ?? 'csrf_failed', 'csrf_failed');
+  }
+  assert.equal((await verifyWith(token(b))).status, 200, 'nothing was revoked');
+  assert.equal((await verifyWith(token(a))).status, 200, 'not signed out');
+  const now = (await get('/auth/preferences', { jar: a })).text;
+  assert.match(now, /<html lang="en"/, `nothing saved: ${now.slice(0, 80)}`);
+  // The session's own token passes.
+  assert.equal((await savePrefs(a, { language: 'fr', csrf_token: mine })).status, 303);
+  const out = await post('/auth/logout', { jar: a, form: { csrf_token: mine } });
+  assert.equal(out.status, 303);
+  assert.equal((await verifyWith(token(b))).status, 200);
 });
 
 test('session.js and style.css are served with their types, small, never cached', T, async () => {

@@ -110,6 +110,9 @@ static void test_defaults_match_contract(void **state)
     assert_string_equal(cfg->trusted_proxies, "");
     assert_int_equal(cfg->max_body, 64 * 1024);
     assert_int_equal(cfg->max_header, 16 * 1024);
+    assert_int_equal(cfg->max_connections, 4096);
+    assert_int_equal(cfg->request_timeout, 10000);
+    assert_int_equal(cfg->send_timeout, 10000);
     assert_string_equal(cfg->store_kind, "lmdb");
     assert_string_equal(cfg->fsync, "always");
     assert_string_equal(cfg->redis_prefix, "sessiond:");
@@ -343,6 +346,12 @@ static void test_bounds_at_limit_and_one_past(void **state)
         {"server", "max_body", "64m", "67108865", "1k to 64m"},
         {"server", "max_header", "1024", "1023", "1k to 1m"},
         {"server", "max_header", "1m", "1048577", "1k to 1m"},
+        {"server", "max_connections", "1", "0", "1 to 1000000"},
+        {"server", "max_connections", "1000000", "1000001", "1 to 1000000"},
+        {"server", "request_timeout", "100ms", "99ms", "100ms to 60m"},
+        {"server", "request_timeout", "60m", "3601s", "100ms to 60m"},
+        {"server", "send_timeout", "100ms", "99ms", "100ms to 60m"},
+        {"server", "send_timeout", "3600s", "3600001ms", "100ms to 60m"},
         {"session", "idle_timeout", "1s", "0", "1s to 365d"},
         {"session", "idle_timeout", "365d", "366d", "1s to 365d"},
         {"session", "idle_timeout", "31536000", "31536001", "1s to 365d"},

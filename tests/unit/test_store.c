@@ -757,6 +757,45 @@ static void test_rotate_previous_hash(void **state)
     sess_record_dispose(&a);
 }
 
+/* set_roles reaches every session of the user, and only theirs, flags them, keeps everything
+ * else; the next rotation clears the flag and keeps the roles. */
+static void test_set_roles_flags_sessions(void **state)
+{
+    fixture *f = *state;
+    sess_record a, b, c, out;
+    uint8_t h2[SESS_HASH_BYTES];
+
+    make(f, &a, "alice", T0);
+    make(f, &b, "alice", T0 + 1);
+    make(f, &c, "bob", T0 + 2);
+    assert_sess(0, CALL(f, set_roles, "alice", "auditor"));
+    assert_sess(0, CALL(f, set_roles, "nobody", "x"));
+    for (int i = 0; i < 2; i++) {
+        const sess_record *x = i ? &b : &a;
+        lookup_ok(f, x->token_hash, &out, false);
+        assert_string_equal(out.roles, "auditor");
+        assert_int_equal(out.flags, SESS_REC_REMEMBER | SESS_REC_ROLES_CHANGED);
+        assert_json(x->data, out.data);
+        assert_i64(x->auth_time, out.auth_time);
+        assert_memory_equal(out.csrf_secret, x->csrf_secret, SESS_CSRF_SECRET_BYTES);
+        sess_record_dispose(&out);
+    }
+    lookup_ok(f, c.token_hash, &out, false);
+    assert_string_equal(out.roles, "admin,dev");
+    assert_int_equal(out.flags, SESS_REC_REMEMBER);
+    sess_record_dispose(&out);
+
+    random_hash(h2);
+    assert_sess(0, CALL(f, rotate, a.id, a.token_hash, h2, T0 + 30, 0, NULL));
+    lookup_ok(f, h2, &out, false);
+    assert_string_equal(out.roles, "auditor");
+    assert_int_equal(out.flags, SESS_REC_REMEMBER);
+    sess_record_dispose(&out);
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+    sess_record_dispose(&c);
+}
+
 static void test_rotate_twice_drops_first(void **state)
 {
     fixture *f = *state;
@@ -1920,6 +1959,7 @@ static void test_ping(void **state)
     X(rotate_twice_drops_first)                                                                    \
     X(rotate_expected_hash)                                                                        \
     X(rotate_absent)                                                                               \
+    X(set_roles_flags_sessions)                                                                    \
     X(evict_oldest_first)                                                                          \
     X(revoke_user_generation)                                                                      \
     X(revoke_user_without_sessions)                                                                \

@@ -197,15 +197,26 @@ static void passwd_revokes_and_replaces(void **state)
     assert_sess(SESS_ENOTFOUND, sess_user_passwd(f->ctx, "nobody", PW("new password"), T0));
 }
 
-static void roles_revoke(void **state)
+/* A role change does not end the sessions: they carry the new roles at once, flagged for a
+ * new token (the server rotates them on their next request). */
+static void roles_reach_sessions(void **state)
 {
     fixture *f = *state;
-    char tok[SESS_TOKEN_STRLEN + 1];
+    char tok[SESS_TOKEN_STRLEN + 1], fresh[SESS_TOKEN_STRLEN + 1];
     sess_account a;
+    sess_record rec;
     add(f, "alice", "password1", "a");
     login_session(f, "alice", tok);
     assert_sess(0, sess_user_set_roles(f->ctx, "alice", "admin,ops"));
-    assert_false(session_alive(f, tok));
+    assert_sess(0, sess_verify(f->ctx, tok, strlen(tok), T0 + 20, false, &rec));
+    assert_string_equal(rec.roles, "admin,ops");
+    assert_true(rec.flags & SESS_REC_ROLES_CHANGED);
+    sess_record_dispose(&rec);
+    assert_sess(0, sess_rotate(f->ctx, tok, strlen(tok), T0 + 21, false, fresh, &rec));
+    assert_string_equal(rec.roles, "admin,ops");
+    assert_false(rec.flags & SESS_REC_ROLES_CHANGED);
+    sess_record_dispose(&rec);
+    assert_true(session_alive(f, fresh));
     assert_sess(0, sess_user_get(f->ctx, "alice", &a));
     assert_string_equal(a.roles, "admin,ops");
     assert_sess(0, sess_user_set_roles(f->ctx, "alice", ""));
@@ -214,6 +225,36 @@ static void roles_revoke(void **state)
     assert_sess(SESS_EINVAL, sess_user_set_roles(f->ctx, "alice", "bad role"));
     assert_sess(SESS_ENOTFOUND, sess_user_set_roles(f->ctx, "nobody", "a"));
     assert_sess(SESS_ENOTFOUND, sess_user_set_disabled(f->ctx, "nobody", true));
+}
+
+/* A role change between a login's password check and its new session: the re-check gives the
+ * new session the current roles; without a change it touches nothing. */
+static void recheck_roles_after_login(void **state)
+{
+    fixture *f = *state;
+    char tok[SESS_TOKEN_STRLEN + 1];
+    sess_account seen;
+    sess_record rec;
+    add(f, "alice", "password1", "a");
+    assert_sess(0, sess_user_login(f->ctx, "alice", PW("password1"), &seen));
+    sess_create_params p = {.user = "alice", .roles = seen.roles};
+    assert_sess(0, sess_create(f->ctx, &p, T0 + 10, tok, &rec));
+    sess_record_dispose(&rec);
+    assert_sess(0, sess_user_recheck_roles(f->ctx, &seen));
+    assert_sess(0, sess_verify(f->ctx, tok, strlen(tok), T0 + 20, false, &rec));
+    assert_string_equal(rec.roles, "a");
+    assert_false(rec.flags & SESS_REC_ROLES_CHANGED);
+    sess_record_dispose(&rec);
+
+    /* The change lands after the login read the account, before its session exists. */
+    assert_sess(0, sess_user_set_roles(f->ctx, "alice", "a,admin"));
+    assert_sess(0, sess_create(f->ctx, &p, T0 + 11, tok, &rec));
+    sess_record_dispose(&rec);
+    assert_sess(0, sess_user_recheck_roles(f->ctx, &seen));
+    assert_sess(0, sess_verify(f->ctx, tok, strlen(tok), T0 + 20, false, &rec));
+    assert_string_equal(rec.roles, "a,admin");
+    assert_true(rec.flags & SESS_REC_ROLES_CHANGED);
+    sess_record_dispose(&rec);
 }
 
 static void delete_revokes(void **state)
@@ -440,7 +481,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(stores_only_a_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(disabled_refused_even_with_right_password, setup, teardown),
         cmocka_unit_test_setup_teardown(passwd_revokes_and_replaces, setup, teardown),
-        cmocka_unit_test_setup_teardown(roles_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(roles_reach_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(recheck_roles_after_login, setup, teardown),
         cmocka_unit_test_setup_teardown(delete_revokes, setup, teardown),
         cmocka_unit_test_setup_teardown(list_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(corrupt_record, setup, teardown),
