@@ -3,7 +3,9 @@
 // [store] redis_cluster. What is checked: create, verify and revoke-all work for users whose
 // keys live on each of the three masters (asserted by looking on the nodes), through the server
 // and the admin CLI; a second node sees revocations made on the first within 100 ms; a slot moved to another node after sessiond loaded the slot map (MOVED),
-// and a user created while its slot migrates (ASK), still work; a master killed answers 503
+// and a user created while its slot migrates (ASK), still work; a role change with
+// --keep-sessions reaches every session of the user (flagged in its slot, past the near cache)
+// and a rotation clears the flag; a master killed answers 503
 // within the timeout for what needs it, never a 200 it cannot check, and no crash; a Redis URL
 // naming a Cluster node is refused with a message that says to use redis_cluster.
 import { test, before, after } from 'node:test';
@@ -249,6 +251,54 @@ test('cluster: two nodes: a session made on A verifies on B; revocations on A ar
   } finally {
     await b.stop();
   }
+});
+
+/* The flags field of a session's hash, read on the node that holds it. */
+async function sessionFlags(port, user, id) {
+  const key = Buffer.concat([Buffer.from(`${PREFIX}s{u:${user}}`), Buffer.from(id, 'hex')]);
+  return Number(str(await resp(port, ['HGET', key, 'f'])));
+}
+
+test('cluster: user roles --keep-sessions gives every session of the user the new roles, in its slot, past the near cache; a rotation clears the flag; without --keep-sessions they end', T, async () => {
+  const user = 'roler';
+  const other = 'bystander';
+  const password = 'correct horse battery';
+  const add = await run(['user', 'add', user, '--roles', 'dev', '--password-stdin', '-c', cfg, '--data', srv.data], { input: `${password}\n` });
+  assert.equal(add.code, 0, add.stderr);
+  const mine = [await createSession(srv, { user, roles: ['dev'] }), await createSession(srv, { user, roles: ['dev'] })];
+  const theirs = await createSession(srv, { user: other, roles: ['dev'] });
+  // Twice each: the second answer may come from the near cache, which the CLI's write (another
+  // process) must reach through the invalidation its script publishes.
+  for (let k = 0; k < 2; k++) for (const s of [...mine, theirs]) assert.deepEqual((await verify(srv, s.token)).json.roles, ['dev']);
+  const port = await holder(user);
+  for (const s of mine) assert.equal(await sessionFlags(port, user, s.session_id), 0);
+
+  const r = await run(['user', 'roles', user, 'admin,dev', '--keep-sessions', '-c', cfg, '--data', srv.data]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const s of mine) {
+    assert.equal(await sessionFlags(port, user, s.session_id), 2, 'SESS_REC_ROLES_CHANGED in the session on its master');
+    await waitFor('the new roles past the near cache', async () => {
+      const v = await verify(srv, s.token);
+      assert.equal(v.status, 200);
+      return JSON.stringify(v.json.roles) === JSON.stringify(['admin', 'dev']);
+    }, 5000);
+  }
+  assert.deepEqual((await verify(srv, theirs.token)).json.roles, ['dev'], 'another user untouched');
+  assert.equal(await sessionFlags(await holder(other), other, theirs.session_id), 0);
+
+  // A rotation (new token pointer in its own slot, the session in the user's) clears the flag
+  // and keeps the roles; the other session keeps its flag until its own rotation.
+  const rot = await srv.api('POST', '/v1/sessions/rotate', { key: srv.key, body: { token: mine[0].token } });
+  assert.equal(rot.status, 200);
+  assert.equal(await sessionFlags(port, user, mine[0].session_id), 0, 'cleared by the rotation');
+  assert.equal(await sessionFlags(port, user, mine[1].session_id), 2);
+  assert.deepEqual((await verify(srv, rot.json.token)).json.roles, ['admin', 'dev']);
+
+  // Without --keep-sessions a role change ends the user's sessions (contract section 1).
+  const end = await run(['user', 'roles', user, 'ops', '-c', cfg, '--data', srv.data]);
+  assert.equal(end.code, 0, end.stderr);
+  for (const tok of [rot.json.token, mine[1].token]) assertError(await verify(srv, tok), 404, 'invalid_session');
+  assert.equal((await verify(srv, theirs.token)).status, 200);
 });
 
 test('cluster: a slot moved after the map was loaded (MOVED) and a user made mid-migration (ASK)', T, async () => {

@@ -807,6 +807,47 @@ static void test_cache_sees_patch_rotate_touch(void **state)
     sess_record_dispose(&r);
 }
 
+/* The roles a lookup of `hash` through `st` answers, or "" and the error. */
+static int lookup_roles(sess_store *st, const uint8_t *hash, char *roles, size_t cap,
+                        uint32_t *flags)
+{
+    sess_record out;
+    sess_record_init(&out);
+    int r = CALL(st, lookup, hash, &out, &(uint64_t){0}, &(bool){0});
+    snprintf(roles, cap, "%s", r == 0 ? out.roles : "");
+    *flags = r == 0 ? out.flags : 0;
+    sess_record_dispose(&out);
+    return r;
+}
+
+/* set_roles on one handle reaches the other's near cache; roles a record cannot hold are
+ * refused with nothing written. */
+static void test_cache_sees_set_roles(void **state)
+{
+    fixture *f = *state;
+    sess_record r;
+    char roles[SESS_ROLES_MAX + 2];
+    uint32_t flags = 0;
+    new_session(&r, "alice");
+    sess_copy_bounded(r.roles, sizeof(r.roles), "dev");
+    assert_sess(0, CALL(f->a, create, &r, 50, NULL));
+    assert_sess(0, lookup_roles(f->b, r.token_hash, roles, sizeof(roles), &flags));
+    assert_cached(f->b, r.token_hash);
+    assert_string_equal(roles, "dev");
+
+    assert_sess(0, CALL(f->a, set_roles, "alice", "auditor"));
+    EVENTUALLY("set_roles", lookup_roles(f->b, r.token_hash, roles, sizeof(roles), &flags) == 0 &&
+                                strcmp(roles, "auditor") == 0);
+    assert_int_equal(flags, SESS_REC_ROLES_CHANGED);
+
+    memset(roles, 'a', SESS_ROLES_MAX + 1);
+    roles[SESS_ROLES_MAX + 1] = '\0';
+    assert_sess(SESS_EINVAL, CALL(f->a, set_roles, "alice", roles));
+    assert_sess(0, lookup_roles(f->a, r.token_hash, roles, sizeof(roles), &flags));
+    assert_string_equal(roles, "auditor");
+    sess_record_dispose(&r);
+}
+
 static void test_cache_sees_apikey_and_prefs(void **state)
 {
     fixture *f = *state;
@@ -1141,6 +1182,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_sees_delete, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_sees_revoke_all, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_sees_patch_rotate_touch, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cache_sees_set_roles, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_sees_apikey_and_prefs, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_dropped_without_subscription, fx_setup,
                                         fx_teardown),
