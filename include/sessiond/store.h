@@ -196,6 +196,9 @@ typedef struct sess_store_opts {
      * only its password, user and database are used. */
     const char *redis_sentinels;
     const char *redis_master;
+    /* redis Cluster: "HOST:PORT,..." of seed nodes; the slot map is asked of them. redis_url
+     * may then be NULL; when set, only its user and password are used. */
+    const char *redis_cluster;
     /* redis: prefix of every key and of the invalidation channel, so that several deployments
      * (or test runs) can share one Redis; at most 64 bytes, no '{' or '}'. NULL: "sessiond:". */
     const char *redis_prefix;

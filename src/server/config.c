@@ -156,6 +156,9 @@ static const opt options[] = {
           "redis_url, whose password and database (not host) still apply when set."),
     O_STR("store", "redis_master", redis_master, "", check_name, 0,
           "Name of the master to ask the Sentinels for."),
+    O_STR("store", "redis_cluster", redis_cluster, "", check_hostport_list, 0,
+          "Comma list of Redis Cluster seed nodes HOST:PORT; used instead of redis_url (whose "
+          "user and password still apply when set). The slot map is asked of them."),
     O_STR("store", "redis_prefix", redis_prefix, "sessiond:", check_redis_prefix, 0,
           "Prefix of every Redis key and of the invalidation channel; give deployments sharing "
           "one Redis different prefixes."),
@@ -1840,10 +1843,17 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
         return -1;
     }
     if (strcmp(c->store_kind, "redis") == 0 && c->redis_url[0] == '\0' &&
-        c->redis_sentinels[0] == '\0') {
+        c->redis_sentinels[0] == '\0' && c->redis_cluster[0] == '\0') {
         say(err, errlen,
-            "%s: [store] kind: redis needs redis_url, or redis_sentinels and redis_master; set "
-            "[store] redis_url (or --redis-url)",
+            "%s: [store] kind: redis needs redis_url, redis_sentinels and redis_master, or "
+            "redis_cluster; set [store] redis_url (or --redis-url)",
+            from);
+        return -1;
+    }
+    if (c->redis_cluster[0] && c->redis_sentinels[0]) {
+        say(err, errlen,
+            "%s: [store] redis_cluster: a Cluster has no Sentinels; set redis_cluster or "
+            "redis_sentinels, not both",
             from);
         return -1;
     }
@@ -2057,8 +2067,9 @@ static void doc_derived(FILE *out)
           "below\n  `idle_timeout`; `absolute_timeout` must be at least `idle_timeout`.\n"
           "- `[store] path` empty: the data directory. `[audit] path` empty: "
           "`DATA/audit.log`.\n"
-          "- `[store] kind = redis` needs `redis_url`, or `redis_sentinels` with "
-          "`redis_master`;\n  `redis_sentinels` always needs `redis_master`. `kind = cookie` needs "
+          "- `[store] kind = redis` needs `redis_url`, `redis_sentinels` with "
+          "`redis_master`, or `redis_cluster`\n  (not with `redis_sentinels`);\n  "
+          "`redis_sentinels` always needs `redis_master`. `kind = cookie` needs "
           "`[keys] seal`.\n"
           "- `[server] listen` is `HOST:PORT`: an IPv4 address, `[IPv6]` in brackets or a "
           "host name, and a\n  port from 0 to 65535 (0: any free port, printed at start).\n"

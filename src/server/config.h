@@ -41,6 +41,7 @@ typedef struct sessd_config {
     char store_path[SESSD_STR]; /* default: the data directory */
     char redis_url[512];
     char redis_sentinels[SESSD_STR];
+    char redis_cluster[SESSD_STR];
     char redis_master[128];
     char redis_prefix[65];         /* default "sessiond:" */
     int64_t redis_connect_timeout; /* milliseconds, default 1000 */

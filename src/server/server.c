@@ -421,6 +421,7 @@ void sessd_redis_opts(const sessd_config *c, uint32_t pool, sess_store_opts *o)
 {
     o->redis_url = c->redis_url;
     o->redis_sentinels = c->redis_sentinels;
+    o->redis_cluster = c->redis_cluster;
     o->redis_master = c->redis_master;
     o->redis_prefix = c->redis_prefix;
     o->redis_connect_timeout_ms = (uint32_t)c->redis_connect_timeout;
