@@ -9,12 +9,17 @@ set -e
 PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
       libinih-dev libhiredis-dev libcmocka-dev nodejs nginx caddy redis-server clang libclang-rt-14-dev
       ent dieharder fiu-utils"
+# `scripts/deps.sh bench` adds what `make bench` runs: wrk drives the load, gnuplot draws the
+# chart, npm installs the Node peer (bench/package.json) and redis-benchmark comes with
+# redis-server.
+if [ "${1:-}" = bench ]; then PKGS="$PKGS wrk gnuplot-nox npm"; fi
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 # Debian's node is enough: it only needs `node --test`.
 if command -v node >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ nodejs//'); fi
+if command -v npm >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ npm//'); fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "sessiond: installing missing packages:$missing" >&2
