@@ -229,6 +229,11 @@ struct mrec {
     size_t data_len;
 };
 
+/* The fields of struct mrec that are copied as they are to and from a sess_record. */
+#define MREC_SCALARS(X)                                                                            \
+    X(created)                                                                                     \
+    X(last_seen) X(idle_expires) X(abs_expires) X(auth_time) X(generation) X(flags) X(prev_until)
+
 struct msess {
     struct mrec rec;
     uint64_t version; /* store sequence number of the last change of rec.data */
@@ -306,18 +311,13 @@ static int mrec_pack(struct mrec *m, const sess_record *r)
     m->text[m->ip_at + li] = '\0';
     memcpy(m->text + m->agent_at, r->agent, la);
     m->text[m->agent_at + la] = '\0';
+#define TO_MREC(f) m->f = r->f;
+    MREC_SCALARS(TO_MREC)
+#undef TO_MREC
     memcpy(m->id, r->id, SESS_ID_BYTES);
-    m->created = r->created;
-    m->last_seen = r->last_seen;
-    m->idle_expires = r->idle_expires;
-    m->abs_expires = r->abs_expires;
-    m->auth_time = r->auth_time;
-    m->generation = r->generation;
-    m->flags = r->flags;
     memcpy(m->csrf_secret, r->csrf_secret, SESS_CSRF_SECRET_BYTES);
     memcpy(m->token_hash, r->token_hash, SESS_HASH_BYTES);
     memcpy(m->prev_hash, r->prev_hash, SESS_HASH_BYTES);
-    m->prev_until = r->prev_until;
     return 0;
 }
 
@@ -325,22 +325,17 @@ static int mrec_pack(struct mrec *m, const sess_record *r)
 static void mrec_unpack(const struct mrec *m, sess_record *out)
 {
     sess_record_init(out);
-    memcpy(out->id, m->id, SESS_ID_BYTES);
     strcpy(out->user, m->text);
     strcpy(out->roles, m->text + m->roles_at);
     strcpy(out->ip, m->text + m->ip_at);
     strcpy(out->agent, m->text + m->agent_at);
-    out->created = m->created;
-    out->last_seen = m->last_seen;
-    out->idle_expires = m->idle_expires;
-    out->abs_expires = m->abs_expires;
-    out->auth_time = m->auth_time;
-    out->generation = m->generation;
-    out->flags = m->flags;
+#define FROM_MREC(f) out->f = m->f;
+    MREC_SCALARS(FROM_MREC)
+#undef FROM_MREC
+    memcpy(out->id, m->id, SESS_ID_BYTES);
     memcpy(out->csrf_secret, m->csrf_secret, SESS_CSRF_SECRET_BYTES);
     memcpy(out->token_hash, m->token_hash, SESS_HASH_BYTES);
     memcpy(out->prev_hash, m->prev_hash, SESS_HASH_BYTES);
-    out->prev_until = m->prev_until;
     out->data_len = m->data_len;
 }
 
