@@ -5,6 +5,7 @@
 #include "sessiond/crypto.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,21 @@ void sess_token_encode(const uint8_t tok[SESS_TOKEN_BYTES], char out[SESS_TOKEN_
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
+/* 0xff when a < b, else 0 (a, b < 256), without a branch. */
+static unsigned ct_lt(unsigned a, unsigned b)
+{
+    return ((a - b) >> 8) & 0xff;
+}
+
+/* The base64url character of a 6-bit value, without a branch or a table lookup. */
+static char b64url_char(unsigned x)
+{
+    unsigned c = (ct_lt(x, 26) & (x + 'A')) | (~ct_lt(x, 26) & ct_lt(x, 52) & (x - 26 + 'a')) |
+                 (~ct_lt(x, 52) & ct_lt(x, 62) & (x - 52 + '0')) |
+                 (~ct_lt(x, 62) & ct_lt(x, 63) & '-') | (~ct_lt(x, 63) & '_');
+    return (char)(c & 0xff);
+}
+
 int sess_token_decode(const char *s, size_t len, uint8_t tok[SESS_TOKEN_BYTES])
 {
     size_t bin_len = 0;
@@ -43,13 +59,15 @@ int sess_token_decode(const char *s, size_t len, uint8_t tok[SESS_TOKEN_BYTES])
     if (sodium_base642bin(tok, SESS_TOKEN_BYTES, s, len, NULL, &bin_len, &end,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
         return -1;
-    /* Reject non-canonical encodings (stray low bits in the last character) so that one token
-     * has exactly one text form. */
     if (bin_len != SESS_TOKEN_BYTES || end != s + len)
         return -1;
-    char again[SESS_TOKEN_STRLEN + 1];
-    sess_token_encode(tok, again);
-    return sodium_memcmp(again, s, SESS_TOKEN_STRLEN) == 0 ? 0 : -1;
+    /* Reject non-canonical encodings (stray low bits in the last character) so that one token
+     * has exactly one text form: the last character must be the one for the last 4 data bits
+     * followed by two zero bits. Computed without branches or tables on the secret (it used to
+     * be a whole re-encode and compare: 2,300 instructions of every verify). */
+    return s[SESS_TOKEN_STRLEN - 1] == b64url_char((unsigned)(tok[SESS_TOKEN_BYTES - 1] & 15) << 2)
+               ? 0
+               : -1;
 }
 
 void sess_keyed_hash(const uint8_t key[SESS_KEY_BYTES], const void *msg, size_t len,
@@ -79,12 +97,33 @@ int sess_id_from_hex(const char *s, size_t len, uint8_t id[SESS_ID_BYTES])
     return (bin_len == SESS_ID_BYTES && end == s + len) ? 0 : -1;
 }
 
+/* The CSRF token is derived on every verify (X-CSRF-Token), and the HMAC-SHA256 with its
+ * encoding was 40% of the instructions of a GET /auth/verify (callgrind, docs/benchmarks.md).
+ * So each thread keeps the last tokens it derived, in a small direct-mapped cache indexed by the
+ * secret's first byte (secrets are random and made by the server, so nobody can aim at one
+ * slot) and checked against the whole secret in constant time. The cache holds nothing a
+ * session record does not hold already, and only in the process that has the records. */
+#define CSRF_CACHE_SLOTS 64
+static _Thread_local struct csrf_slot {
+    uint8_t secret[32];
+    char token[SESS_TOKEN_STRLEN + 1];
+    bool used;
+} csrf_cache[CSRF_CACHE_SLOTS];
+
 void sess_csrf_token(const uint8_t secret[32], char out[SESS_TOKEN_STRLEN + 1])
 {
+    struct csrf_slot *slot = &csrf_cache[secret[0] % CSRF_CACHE_SLOTS];
+    if (slot->used && sodium_memcmp(slot->secret, secret, 32) == 0) {
+        memcpy(out, slot->token, SESS_TOKEN_STRLEN + 1);
+        return;
+    }
     uint8_t mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256(mac, (const unsigned char *)"csrf", 4, secret);
     sess_token_encode(mac, out);
     sodium_memzero(mac, sizeof(mac));
+    memcpy(slot->secret, secret, 32);
+    memcpy(slot->token, out, SESS_TOKEN_STRLEN + 1);
+    slot->used = true;
 }
 
 /* The encoded form must fit the public constant; checked once at compile time. */
