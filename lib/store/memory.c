@@ -775,12 +775,25 @@ static int mem_set_roles(sess_store *base, const char *user, const char *roles)
     mem_store *st = (mem_store *)base;
     wrlock(st);
     struct muser *u = user_find(st, user);
-    for (struct msess *s = u != NULL ? u->oldest : NULL; s != NULL; s = s->newer) {
-        sess_copy_bounded(s->rec.roles, sizeof(s->rec.roles), roles);
-        s->rec.flags |= SESS_REC_ROLES_CHANGED;
+    int r = 0;
+    for (struct msess *s = u != NULL ? u->oldest : NULL; s != NULL && r == 0; s = s->newer) {
+        /* The roles live in the packed texts: repack them with the new roles. */
+        sess_record rec;
+        struct mrec m;
+        mrec_unpack(&s->rec, &rec);
+        sess_copy_bounded(rec.roles, sizeof(rec.roles), roles);
+        if ((r = mrec_pack(&m, &rec)) == 0) {
+            free(s->rec.text);
+            s->rec.text = m.text;
+            s->rec.roles_at = m.roles_at;
+            s->rec.ip_at = m.ip_at;
+            s->rec.agent_at = m.agent_at;
+            s->rec.flags |= SESS_REC_ROLES_CHANGED;
+        }
+        sess_wipe(&rec, sizeof(rec));
     }
     unlock(st);
-    return 0;
+    return r;
 }
 
 static int mem_del(sess_store *base, const uint8_t id[SESS_ID_BYTES])
