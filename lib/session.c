@@ -539,6 +539,12 @@ int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     return r;
 }
 
+void sess__token_hash(sess_ctx *ctx, const uint8_t tok[SESS_TOKEN_BYTES],
+                      uint8_t out[SESS_HASH_BYTES])
+{
+    sess_keyed_hash(ctx->key, tok, SESS_TOKEN_BYTES, out);
+}
+
 void sess_ctx_sign(sess_ctx *ctx, const char *purpose, const void *msg, size_t len,
                    uint8_t out[SESS_HASH_BYTES])
 {

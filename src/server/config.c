@@ -198,6 +198,9 @@ static const opt options[] = {
           "at least 1s. Must be below idle_timeout."),
     O_DUR("session", "rotate_grace", rotate_grace, "30s", 0, 1 * HOUR, F_RELOAD,
           "How long a replaced token (rotation, refresh) keeps working."),
+    O_DUR("session", "access_ttl", access_ttl, "15m", 10 * SEC, 1 * DAY, F_RELOAD,
+          "Life of an access token from POST base_path/api/login and /api/refresh (bearer "
+          "clients); the refresh token lives as long as the session (see docs/tokens.md)."),
     O_COUNT("session", "max_per_user", max_per_user, "50", 1, 1000000, F_RELOAD,
             "Live sessions per user; a new one evicts the oldest."),
     O_SIZE("session", "max_data", max_data, "16k", 256, 1 * MIB, F_RELOAD,

@@ -65,6 +65,7 @@ void sessd_policy_from_config(const sessd_config *c, sess_policy *p)
     p->remember_me = c->remember_me;
     p->touch_interval = c->touch_interval;
     p->rotate_grace = c->rotate_grace;
+    p->access_ttl = c->access_ttl;
     p->max_per_user = (uint32_t)c->max_per_user;
     p->max_data = (size_t)c->max_data;
     p->argon2_ops = c->argon2_ops;
