@@ -607,6 +607,9 @@ static const struct {
     {"/sessions/revoke", SESSD_ROUTE_AUTH_SESSIONS, NULL, sessd_auth_devices_revoke},
     {"/session.js", SESSD_ROUTE_AUTH_OTHER, sessd_auth_script, NULL},
     {"/style.css", SESSD_ROUTE_AUTH_OTHER, sessd_auth_style, NULL},
+    {"/api/login", SESSD_ROUTE_AUTH_API, NULL, sessd_auth_api_login},
+    {"/api/refresh", SESSD_ROUTE_AUTH_API, NULL, sessd_auth_api_refresh},
+    {"/api/logout", SESSD_ROUTE_AUTH_API, NULL, sessd_auth_api_logout},
 };
 
 int sessd_auth(h2o_req_t *req, const char *rest, size_t len, enum sessd_route *route)

@@ -35,6 +35,9 @@ int sessd_auth_prefs_page(h2o_req_t *req);
 int sessd_auth_prefs_post(h2o_req_t *req);
 int sessd_auth_devices_page(h2o_req_t *req);
 int sessd_auth_devices_revoke(h2o_req_t *req);
+int sessd_auth_api_login(h2o_req_t *req);   /* apiauth.c */
+int sessd_auth_api_refresh(h2o_req_t *req); /* apiauth.c */
+int sessd_auth_api_logout(h2o_req_t *req);  /* apiauth.c */
 
 /* The request's session token (43 characters when well-formed, but not checked here): the
  * session cookie first, then a Bearer credential. NULL when neither is there. */

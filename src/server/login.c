@@ -172,28 +172,34 @@ static bool reauth_session(login_job *j, const char *user, int64_t now)
 }
 
 /* On a worker: the password check, then the new session. */
+int sessd_login_check(const char *ip, const char *user, char *password, size_t len,
+                      const sessd_throttle_policy *p, int64_t now, int64_t *wait,
+                      sess_account *acct)
+{
+    /* Parallel attempts queued behind this one may have reached the lockout. */
+    int r = SESS_ERATELIMIT;
+    if ((*wait = sessd_throttle_wait_login(ip, user, now)) == 0)
+        r = sess_user_login(sessd_srv.ctx, user, password, len, acct);
+    sess_wipe(password, len);
+    if (r == SESS_EUNAUTHORIZED) {
+        sessd_throttle_fail(SESSD_THROTTLE_USER, user, now, p);
+        sessd_throttle_fail(SESSD_THROTTLE_ADDR, ip, now, p);
+        sessd_metrics_login(0);
+    } else if (r == 0) {
+        sessd_throttle_reset(SESSD_THROTTLE_USER, user);
+    }
+    return r;
+}
+
 static void login_run(sessd_job *base)
 {
     login_job *j = (login_job *)base;
     sess_account acct;
     int64_t now = (int64_t)time(NULL);
-    /* Parallel attempts queued behind this one may have reached the lockout. */
-    if ((j->wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, j->ip, now)) > 0 ||
-        (j->wait = sessd_throttle_wait(SESSD_THROTTLE_USER, j->user, now)) > 0) {
-        sess_wipe(j->password, sizeof(j->password));
-        return;
-    }
-    j->result = sess_user_login(sessd_srv.ctx, j->user, j->password, j->password_len, &acct);
-    sess_wipe(j->password, sizeof(j->password));
-    if (j->result == SESS_EUNAUTHORIZED) {
-        sessd_throttle_fail(SESSD_THROTTLE_USER, j->user, now, &j->throttle);
-        sessd_throttle_fail(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle);
-        sessd_metrics_login(0);
-        return;
-    }
+    j->result = sessd_login_check(j->ip, j->user, j->password, j->password_len, &j->throttle, now,
+                                  &j->wait, &acct);
     if (j->result != 0)
         return;
-    sessd_throttle_reset(SESSD_THROTTLE_USER, j->user);
     if (j->reauth && reauth_session(j, acct.user, now))
         return;
     end_old_session(j->old_token);
@@ -306,22 +312,6 @@ static void fill_client(h2o_req_t *req, login_job *j, const sessd_config *c)
     j->throttle = (sessd_throttle_policy){c->max_failures, c->failure_window, c->lockout};
 }
 
-/* Reserves the attempt for the address and the user (throttle.h); the seconds to wait when
- * either may not try now. */
-static int64_t reserve(login_job *j, int64_t now)
-{
-    int64_t wait = sessd_throttle_reserve(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle,
-                                          SESSD_THROTTLE_ADDR_IN_FLIGHT);
-    if (wait > 0)
-        return wait;
-    if ((wait = sessd_throttle_reserve(SESSD_THROTTLE_USER, j->user, now, &j->throttle, 0)) > 0) {
-        sessd_throttle_release(SESSD_THROTTLE_ADDR, j->ip);
-        return wait;
-    }
-    j->reserved = true;
-    return 0;
-}
-
 int sessd_auth_login_post(h2o_req_t *req)
 {
     const sessd_config *c = sessd_cfg();
@@ -340,15 +330,15 @@ int sessd_auth_login_post(h2o_req_t *req)
         sess_wipe(req->entity.base, req->entity.len);
     if (!proof)
         status = show_form(req, 403, j->user, j->rd, SESSD_MSG_ERR_EXPIRED_FORM, j->reauth);
-    else if ((wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, j->ip, now)) > 0 ||
-             (j->user[0] && (wait = sessd_throttle_wait(SESSD_THROTTLE_USER, j->user, now)) > 0))
+    else if ((wait = sessd_throttle_wait_login(j->ip, j->user, now)) > 0)
         status = too_many(req, wait, j->user, j->rd, j->reauth);
     else if (!form) {
         sessd_throttle_fail(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle);
         status = show_form(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID, j->reauth);
-    } else if ((wait = reserve(j, now)) > 0) {
+    } else if ((wait = sessd_throttle_reserve_login(j->ip, j->user, now, &j->throttle)) > 0) {
         status = too_many(req, wait, j->user, j->rd, j->reauth);
     } else {
+        j->reserved = true;
         j->base.run = login_run;
         j->base.done = login_done;
         j->base.route = SESSD_ROUTE_AUTH_LOGIN;
