@@ -218,7 +218,7 @@ int sess_check_roles(const char *roles)
 
 bool sess_is_live(const sess_record *rec, uint64_t user_generation, bool by_previous, int64_t now)
 {
-    if (rec->generation != user_generation)
+    if (rec->generation != user_generation || (rec->flags & SESS_REC_DENY))
         return false;
     if (now >= rec->idle_expires || now >= rec->abs_expires)
         return false;
@@ -236,11 +236,11 @@ static int normalise_data(const char *data, size_t len, size_t max, char **out, 
     return sess_json_merge(NULL, 0, data, len, max, out, out_len);
 }
 
-int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
-                char token[SESS_TOKEN_STRLEN + 1], sess_record *out)
+/* Validates `p` and fills `out` as a new session at `now` (data, id, CSRF secret, deadlines);
+ * the token is the caller's. Disposes `out` on failure. */
+static int new_record(const sess_policy *pol, const sess_create_params *p, int64_t now,
+                      sess_record *out)
 {
-    sess_policy pol;
-    get_policy(ctx, &pol);
     if (sess_check_user(p->user) != 0 || sess_check_roles(p->roles) != 0)
         return SESS_EINVAL;
     /* Shown by `session list` and "your devices": no terminal escapes, no forged lines. */
@@ -252,15 +252,11 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
     sess_record_init(out);
     char *data = NULL;
     size_t data_len = 0;
-    int r = normalise_data(p->data, p->data_len, pol.max_data, &data, &data_len);
+    int r = normalise_data(p->data, p->data_len, pol->max_data, &data, &data_len);
     if (r != 0)
         return r;
     out->data = data;
     out->data_len = data_len;
-
-    uint8_t tok[SESS_TOKEN_BYTES];
-    sess_token_new(tok);
-    sess_keyed_hash(ctx->key, tok, sizeof(tok), out->token_hash);
     sess_id_new(out->id);
     sess_random(out->csrf_secret, sizeof(out->csrf_secret));
     sess_copy_bounded(out->user, sizeof(out->user), p->user);
@@ -270,8 +266,8 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
     out->created = now;
     out->last_seen = now;
     out->auth_time = p->auth_time > 0 ? p->auth_time : now;
-    out->abs_expires = now + (p->remember ? pol.remember_me : pol.absolute_timeout);
-    out->idle_expires = now + pol.idle_timeout;
+    out->abs_expires = now + (p->remember ? pol->remember_me : pol->absolute_timeout);
+    out->idle_expires = now + pol->idle_timeout;
     if (p->remember) {
         out->flags |= SESS_REC_REMEMBER;
         /* A remember-me session outlives browser restarts and idle gaps up to its lifetime. */
@@ -279,6 +275,75 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
     }
     if (out->idle_expires > out->abs_expires)
         out->idle_expires = out->abs_expires;
+    return 0;
+}
+
+int sess_new_stateless(sess_ctx *ctx, const sess_create_params *p, int64_t now, sess_record *out)
+{
+    sess_policy pol;
+    get_policy(ctx, &pol);
+    int r = new_record(&pol, p, now, out);
+    if (r == 0 && (r = ctx->store->ops->generation(ctx->store, out->user, &out->generation)) != 0)
+        sess_record_dispose(out);
+    return r;
+}
+
+int sess_stateless_check(sess_ctx *ctx, const sess_record *rec)
+{
+    uint64_t gen = 0, ignored;
+    int r = ctx->store->ops->generation(ctx->store, rec->user, &gen);
+    if (r != 0)
+        return r;
+    if (gen != rec->generation)
+        return SESS_ESESSION;
+    sess_record deny;
+    r = ctx->store->ops->get(ctx->store, rec->id, &deny, &ignored);
+    if (r == SESS_ESESSION)
+        return 0;
+    if (r == 0)
+        sess_record_dispose(&deny);
+    return r == 0 ? SESS_ESESSION : r;
+}
+
+int sess_stateless_end(sess_ctx *ctx, const sess_record *rec, int64_t now)
+{
+    sess_policy pol;
+    get_policy(ctx, &pol);
+    sess_record deny;
+    sess_record_init(&deny);
+    memcpy(deny.id, rec->id, SESS_ID_BYTES);
+    sess_copy_bounded(deny.user, sizeof(deny.user), rec->user);
+    sess_random(deny.token_hash, sizeof(deny.token_hash)); /* no token finds it */
+    deny.flags = SESS_REC_DENY;
+    deny.created = now;
+    deny.last_seen = now;
+    deny.auth_time = now;
+    deny.abs_expires = deny.idle_expires = rec->abs_expires > now ? rec->abs_expires : now + 1;
+    char empty[] = "{}";
+    deny.data = empty;
+    deny.data_len = 2;
+    uint32_t evicted = 0;
+    int r = ctx->store->ops->create(ctx->store, &deny, pol.max_per_user, &evicted);
+    if (r == SESS_EEXIST)
+        return 0; /* ended already */
+    /* The user's entries are bounded (max_per_user): when one went to make room, a cookie it
+     * refused would open again. Fail closed: every cookie of the user is refused instead. */
+    if (r == 0 && evicted > 0)
+        r = ctx->store->ops->revoke_user(ctx->store, rec->user, NULL);
+    return r;
+}
+
+int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
+                char token[SESS_TOKEN_STRLEN + 1], sess_record *out)
+{
+    sess_policy pol;
+    get_policy(ctx, &pol);
+    int r = new_record(&pol, p, now, out);
+    if (r != 0)
+        return r;
+    uint8_t tok[SESS_TOKEN_BYTES];
+    sess_token_new(tok);
+    sess_keyed_hash(ctx->key, tok, sizeof(tok), out->token_hash);
 
     uint32_t evicted = 0;
     r = ctx->store->ops->create(ctx->store, out, pol.max_per_user, &evicted);

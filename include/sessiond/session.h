@@ -136,6 +136,24 @@ int sess_api_refresh(sess_ctx *ctx, const char *refresh, size_t len, int64_t now
 void sess__token_hash(sess_ctx *ctx, const uint8_t tok[SESS_TOKEN_BYTES],
                       uint8_t out[SESS_HASH_BYTES]);
 
+/* ---- the `cookie` store: sessions sealed into the cookie (seal.h) ----
+ *
+ * The session lives in the cookie; the store keeps only what revokes it: the user's generation
+ * (revoke-all bumps it, as for stored sessions) and, for a logout of one session, a deny entry
+ * under the session's id until its absolute deadline. */
+
+/* A new session as sess_create makes it, stored nowhere: `out` (dispose it) carries the user's
+ * current generation, to be sealed. */
+int sess_new_stateless(sess_ctx *ctx, const sess_create_params *p, int64_t now, sess_record *out);
+/* 0 when an opened sealed session is not revoked: its generation is the user's current one and
+ * no deny entry has its id. SESS_ESESSION when revoked; store errors as they come (the caller
+ * fails closed). Two reads, no write. */
+int sess_stateless_check(sess_ctx *ctx, const sess_record *rec);
+/* Ends one sealed session (logout): a deny entry until its absolute deadline, so the user's
+ * other devices stay signed in. Deny entries count towards max_per_user; when one had to be
+ * evicted for a new one, the user's generation is bumped instead (all their cookies end). */
+int sess_stateless_end(sess_ctx *ctx, const sess_record *rec, int64_t now);
+
 /* Deletes a session; deleting an absent one succeeds (idempotent). */
 int sess_delete(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES]);
 

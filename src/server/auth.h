@@ -63,6 +63,9 @@ void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1]);
  * with (sessions created without one are not bound). */
 bool auth_agent_matches(const sess_record *rec, const char *agent);
 
+/* Ends the request's session `rec` (logout): deleted, or for a sealed cookie a deny entry. */
+int auth_end_session(h2o_req_t *req, const sess_record *rec);
+
 /* Deletes a session whose token came from another user agent (logged with its id and user). */
 void auth_end_bound_session(const sess_record *rec);
 

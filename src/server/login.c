@@ -32,6 +32,7 @@
 #include "server/pages.h"
 #include "server/prefs.h"
 #include "server/redirect.h"
+#include "server/sealed.h"
 #include "server/server.h"
 #include "server/throttle.h"
 #include "server/workers.h"
@@ -116,6 +117,8 @@ typedef struct login_job {
     int64_t wait; /* > 0: locked out meanwhile, not checked (answer 429) */
     char token[SESS_TOKEN_STRLEN + 1];
     int64_t max_age; /* of the new cookie; -1 for a browser-session cookie */
+    bool sealed;     /* [store] kind = cookie: `rec` is the new session, sealed by done */
+    sess_record rec;
 } login_job;
 
 static void free_job(login_job *j)
@@ -124,6 +127,7 @@ static void free_job(login_job *j)
         sessd_throttle_release(SESSD_THROTTLE_USER, j->user);
         sessd_throttle_release(SESSD_THROTTLE_ADDR, j->ip);
     }
+    sess_record_dispose(&j->rec);
     sess_wipe(j, sizeof(*j));
     free(j);
 }
@@ -210,10 +214,13 @@ static void login_run(sessd_job *base)
                             .agent = j->agent,
                             .auth_time = now};
     sess_record rec;
-    j->result = sess_create(sessd_srv.ctx, &p, now, j->token, &rec);
+    j->result = j->sealed ? sess_new_stateless(sessd_srv.ctx, &p, now, &j->rec)
+                          : sess_create(sessd_srv.ctx, &p, now, j->token, &rec);
     if (j->result == 0) {
-        j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
-        sess_record_dispose(&rec);
+        if (!j->sealed) {
+            j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
+            sess_record_dispose(&rec);
+        }
         if (sess_user_recheck_roles(sessd_srv.ctx, &acct) != 0)
             sessd_log(SESSD_LOG_WARN, "re-reading the roles of a new session failed");
         sessd_metrics_login(1);
@@ -244,8 +251,12 @@ static void login_done(sessd_job *base)
         status = show_form(req, 503, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     } else if (j->wait > 0) {
         status = too_many(req, j->wait, j->user, j->rd, j->reauth);
+    } else if (j->result == 0 && j->sealed && sessd_sealed_issue(req, &j->rec, time(NULL)) != 0) {
+        sessd_log(SESSD_LOG_WARN, "sealing a new session failed");
+        status = show_form(req, 500, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     } else if (j->result == 0) {
-        auth_set_session_cookie(req, j->token, j->max_age);
+        if (!j->sealed)
+            auth_set_session_cookie(req, j->token, j->max_age);
         auth_form_proof_clear(req);
         if (j->anon_cookie) {
             char name[160];
@@ -310,6 +321,8 @@ static void fill_client(h2o_req_t *req, login_job *j, const sessd_config *c)
         sessd_prefs_to_json(&anon, false, j->anon_prefs);
     }
     j->throttle = (sessd_throttle_policy){c->max_failures, c->failure_window, c->lockout};
+    j->sealed = sessd_sealed();
+    sess_record_init(&j->rec);
 }
 
 int sessd_auth_login_post(h2o_req_t *req)
@@ -365,7 +378,7 @@ int sessd_auth_logout(h2o_req_t *req)
         return auth_deny(req, 403, "csrf_failed", "the session's CSRF token does not match");
     }
     if (v.signed_in) {
-        int r = sess_delete(sessd_srv.ctx, v.rec.id);
+        int r = auth_end_session(req, &v.rec);
         sessd_visitor_dispose(&v);
         if (r != 0) {
             http_send_error(req, r, NULL);
