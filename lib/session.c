@@ -518,22 +518,27 @@ int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     int r = lookup_token(ctx, token, len, now, out, &by_previous);
     if (r != 0 || !touch)
         return r;
-    sess_policy pol;
-    get_policy(ctx, &pol);
-    if (now - out->last_seen < pol.touch_interval)
-        return 0;
-    int64_t idle = now + pol.idle_timeout;
-    if (out->flags & SESS_REC_REMEMBER)
-        idle = out->abs_expires;
-    if (idle > out->abs_expires)
-        idle = out->abs_expires;
-    if (idle < out->idle_expires)
-        idle = out->idle_expires;
-    out->last_seen = now;
-    out->idle_expires = idle;
-    if (touch_queue(ctx, out->id, now, idle))
+    if (sess_touch_due(ctx, out, now) && touch_queue(ctx, out->id, now, out->idle_expires))
         (void)sess_touch_flush(ctx);
     return 0;
+}
+
+bool sess_touch_due(sess_ctx *ctx, sess_record *rec, int64_t now)
+{
+    sess_policy pol;
+    get_policy(ctx, &pol);
+    if (now - rec->last_seen < pol.touch_interval)
+        return false;
+    int64_t idle = now + pol.idle_timeout;
+    if (rec->flags & SESS_REC_REMEMBER)
+        idle = rec->abs_expires;
+    if (idle > rec->abs_expires)
+        idle = rec->abs_expires;
+    if (idle < rec->idle_expires)
+        idle = rec->idle_expires;
+    rec->last_seen = now;
+    rec->idle_expires = idle;
+    return true;
 }
 
 int sess_get(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now, sess_record *out)

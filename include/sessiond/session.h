@@ -75,6 +75,11 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
 int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool touch,
                 sess_record *out);
 
+/* When `rec`'s last touch is older than touch_interval: moves its last_seen to `now` and its idle
+ * deadline on (never past the absolute one) and returns true. Writes nothing (sess_verify queues
+ * the write; the cookie store re-seals the cookie). */
+bool sess_touch_due(sess_ctx *ctx, sess_record *rec, int64_t now);
+
 /* Writes the queued touches in one store call. The server calls it periodically (at least once
  * per touch_interval) and at shutdown; 0 or the store's error (the touches are then kept for the
  * next flush, up to the queue's bound). */

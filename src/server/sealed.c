@@ -57,23 +57,6 @@ int sessd_sealed_issue(h2o_req_t *req, const sess_record *rec, int64_t now)
     return r;
 }
 
-/* The touch of a sealed session, as sess_verify computes it for a stored one. */
-static bool touch_due(sess_record *rec, int64_t now)
-{
-    sess_policy pol;
-    sess_ctx_get_policy(sessd_srv.ctx, &pol);
-    if (now - rec->last_seen < pol.touch_interval)
-        return false;
-    int64_t idle = (rec->flags & SESS_REC_REMEMBER) ? rec->abs_expires : now + pol.idle_timeout;
-    if (idle > rec->abs_expires)
-        idle = rec->abs_expires;
-    if (idle < rec->idle_expires)
-        idle = rec->idle_expires;
-    rec->last_seen = now;
-    rec->idle_expires = idle;
-    return true;
-}
-
 int sessd_sealed_open(h2o_req_t *req, const char *value, size_t len, bool touch, int64_t now,
                       sess_record *rec)
 {
@@ -89,7 +72,7 @@ int sessd_sealed_open(h2o_req_t *req, const char *value, size_t len, bool touch,
         sess_record_dispose(rec);
         return r;
     }
-    if (touch && touch_due(rec, now) && sessd_sealed_issue(req, rec, now) != 0)
+    if (touch && sess_touch_due(sessd_srv.ctx, rec, now) && sessd_sealed_issue(req, rec, now) != 0)
         sessd_log(SESSD_LOG_WARN, "re-sealing a touched session failed");
     return 0;
 }
