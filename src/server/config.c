@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sessiond/seal.h"
+
 extern char **environ;
 
 #define SEC ((uint64_t)1)
@@ -145,9 +147,11 @@ static const opt options[] = {
 
     O_ENUM("store", "kind", store_kind, "lmdb", "lmdb|memory|redis|cookie", 0,
            "Session store: lmdb on local disk, memory (lost on restart), redis, or cookie (sealed "
-           "in the browser, needs [keys] seal)."),
+           "in the browser, needs [keys] seal; revocations, accounts and API keys then live in "
+           "lmdb at path, or in Redis when redis_url is set; see docs/tokens.md)."),
     O_STR("store", "path", store_path, "", NULL, 0,
-          "Directory of the lmdb store; empty: the data directory (--data)."),
+          "Directory of the lmdb store (also the cookie store's revocations); empty: the data "
+          "directory (--data)."),
     O_STR("store", "redis_url", redis_url, "", check_redis_url, F_SECRET,
           "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix:PATH[?db=N] (no TLS: rediss:// is "
           "refused). Never quoted in messages."),
@@ -247,8 +251,8 @@ static const opt options[] = {
            "Whether a request matching the rule extends the session's idle deadline."),
 
     O_STR("keys", "seal", seal, "", check_seal, F_RELOAD | F_SECRET,
-          "Key ring of the cookie store: comma list of ID:BASE64KEY; the first seals, all open. "
-          "Never quoted in messages."),
+          "Key ring of the cookie store: comma list of ID:BASE64KEY (32 bytes each, at most 8 "
+          "keys); the first seals, all open; reload to rotate. Never quoted in messages."),
 
     O_STR("audit", "path", audit_path, "", NULL, 0, "Audit log file; empty: DATA/audit.log."),
 
@@ -977,7 +981,18 @@ static bool seal_ok(const char *v, size_t len, char *why, size_t n)
 
 static bool check_seal(const char *v, char *why, size_t n)
 {
-    return each_item(v, seal_ok, true, why, n);
+    sess_seal_ring ring;
+    char reason[160];
+    if (!each_item(v, seal_ok, true, why, n))
+        return false;
+    if (v[0] == '\0') /* unset: only the cookie store needs it (checked when finishing) */
+        return true;
+    if (sess_seal_ring_parse(v, &ring, reason, sizeof(reason)) != 0) {
+        snprintf(why, n, "%s; the value is not shown because it is secret", reason);
+        return false;
+    }
+    sess_seal_ring_dispose(&ring);
+    return true;
 }
 
 static bool method_ok(const char *v, size_t len, char *why, size_t n)

@@ -460,7 +460,15 @@ static void test_string_checks(void **state)
         {"headers", "forward", "user,roles,pref.font_size", true},
         {"headers", "forward", "user,password", false},
         {"headers", "forward", "", true},
-        {"keys", "seal", "k1:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0,k0:b2xk", true},
+        {"keys", "seal",
+         "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k0:"
+         "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI",
+         true},
+        {"keys", "seal", "k1:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", false}, /* 24 bytes */
+        {"keys", "seal",
+         "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k1:"
+         "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+         false}, /* an id twice */
     };
     (void)state;
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
@@ -858,7 +866,7 @@ static void test_finish_cross_checks(void **state)
     assert_int_equal(finish(), 0);
     sessd_config_defaults(cfg);
     assert_int_equal(set("store", "kind", "cookie"), 0);
-    assert_int_equal(set("keys", "seal", "k1:AAAA"), 0);
+    assert_int_equal(set("keys", "seal", "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="), 0);
     assert_int_equal(finish(), 0);
 }
 
