@@ -6,6 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Sandbox, createApiKey, assertError, leakSecret, sleep, run, TEST_TIMEOUT_MS } from './lib.mjs';
 import { addUser, browse, login, Jar, PASSWORD } from './gateway-lib.mjs';
 
@@ -18,14 +19,14 @@ const newKey = () => {
   return k;
 };
 
-function configText(ring, extra = '') {
-  return `[store]\nkind = cookie\n[keys]\nseal = ${ring}\n[login]\nargon2_ops = 1\nargon2_mem = 8m\n` +
+function configText(ring, extra = '', storeExtra = '') {
+  return `[store]\nkind = cookie\n${storeExtra}[keys]\nseal = ${ring}\n[login]\nargon2_ops = 1\nargon2_mem = 8m\n` +
     `[session]\ncookie_name = sid\n${extra}\n[rule app]\npolicy = authenticated\n`;
 }
 
-async function startServer(ring, extra = '') {
+async function startServer(ring, extra = '', storeExtra = '') {
   const data = sb.dataDir();
-  const cfg = sb.writeFile(`cookie-${++sb.n}.ini`, configText(ring, extra));
+  const cfg = sb.writeFile(`cookie-${++sb.n}.ini`, configText(ring, extra, storeExtra));
   await addUser(data, 'alice', { config: cfg });
   const s = await sb.start({ data, config: cfg });
   s.cfgPath = cfg;
@@ -176,4 +177,33 @@ test('a due touch re-seals the cookie with a later idle deadline (Set-Cookie)', 
   const after = (await whoami(s, next)).json;
   assert.ok(after.idle_expires_at > first.idle_expires_at, `${after.idle_expires_at} > ${first.idle_expires_at}`);
   assert.equal(after.session_id, first.session_id, 'the same session');
+});
+
+test('with [store] redis_url, two nodes share revocations (logout, revoke-all) and one key ring', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const redis = await sb.startRedis({ persist: false });
+  const ring = `k1:${newKey()}`;
+  const store = `redis_url = ${redis.url}\nredis_prefix = ck${sb.n}:\n`;
+  const a = await startServer(ring, '', store);
+  // A second node: the same file, its own data directory with a copy of the server key.
+  const data = sb.dataDir();
+  fs.mkdirSync(data, { mode: 0o700 });
+  fs.copyFileSync(path.join(a.data, 'server.key'), path.join(data, 'server.key'));
+  fs.chmodSync(path.join(data, 'server.key'), 0o600);
+  const b = await sb.start({ data, config: a.cfgPath });
+  const one = await signIn(a);
+  const two = await signIn(a);
+  assert.equal((await whoami(b, one.cookie)).status, 200, 'the other node opens it');
+  const who = await whoami(a, one.cookie);
+  const r = await browse(a.port, 'POST', '/auth/logout', { jar: one.jar, headers: { 'X-CSRF-Token': who.json.csrf_token } });
+  assert.equal(r.status, 303);
+  assert.equal((await whoami(b, one.cookie)).status, 401, 'logged out on every node');
+  assert.equal((await whoami(b, two.cookie)).status, 200);
+  assert.equal((await b.api('DELETE', '/v1/users/alice/sessions', { key: a.key })).status, 204);
+  assert.equal((await whoami(a, two.cookie)).status, 401, 'revoke-all on one node reaches the other');
+  // Redis down: a live cookie cannot be checked for revocation: fail closed (503), never open.
+  const three = await signIn(b);
+  assert.equal((await whoami(a, three.cookie)).status, 200);
+  await redis.stop();
+  const down = await whoami(a, three.cookie);
+  assert.equal(down.status, 503, `store down: ${down.text}`);
 });
