@@ -241,7 +241,9 @@ static int decode_payload(const uint8_t *buf, size_t len, sess_record *out, uint
     take_str(&r, (size_t)take_uint(&r, 2), out->roles, sizeof(out->roles));
     size_t dl = (size_t)take_uint(&r, 4);
     const uint8_t *data = take(&r, dl);
-    if (r.bad || r.p != r.end || out->user[0] == '\0' || dl < 2)
+    /* Data is a JSON object's text: braces around it and no NUL inside. */
+    if (r.bad || r.p != r.end || out->user[0] == '\0' || dl < 2 || data[0] != '{' ||
+        data[dl - 1] != '}' || memchr(data, '\0', dl) != NULL)
         return SESS_ESESSION;
     return sess_record_set_data(out, (const char *)data, dl);
 }
