@@ -11,7 +11,15 @@ import { Sandbox, createApiKey, assertError, leakSecret, sleep, run, TEST_TIMEOU
 import { addUser, browse, login, Jar, PASSWORD } from './gateway-lib.mjs';
 
 const sb = new Sandbox('sessiond-cookie-store-');
-after(() => sb.cleanup());
+// Servers stop with SIGTERM (exit 0, no sanitizer report, admin socket removed), then the
+// sandbox goes.
+after(async () => {
+  try {
+    for (const s of sb.servers) if (s.running) await s.stop();
+  } finally {
+    await sb.cleanup();
+  }
+});
 
 const newKey = () => {
   const k = crypto.randomBytes(32).toString('base64');

@@ -10,7 +10,15 @@ const GRACE = 2; // [session] rotate_grace, seconds
 const REFRESH_RE = /^[0-9a-f]{32}\.[A-Za-z0-9_-]{43}$/;
 
 const sb = new Sandbox('sessiond-tokens-');
-after(() => sb.cleanup());
+// Servers stop with SIGTERM (exit 0, no sanitizer report, admin socket removed), then the
+// sandbox goes.
+after(async () => {
+  try {
+    for (const s of sb.servers) if (s.running) await s.stop();
+  } finally {
+    await sb.cleanup();
+  }
+});
 
 function config(extra = '', grace = GRACE) {
   return sb.writeFile(`tokens-${++sb.n}.ini`, `[login]\nargon2_ops = 1\nargon2_mem = 8m\nmax_failures = 4\n` +
