@@ -1809,6 +1809,13 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
             from);
         return -1;
     }
+    if (c->access_ttl < c->rotate_grace) {
+        say(err, errlen,
+            "%s: [session] access_ttl: shorter than rotate_grace; make it at least as long (a "
+            "refresh within the grace must still find the access token it replaced)",
+            from);
+        return -1;
+    }
     if (c->touch_interval >= c->idle_timeout) {
         say(err, errlen,
             "%s: [session] touch_interval: must be below idle_timeout, or sessions in use would "
@@ -2031,7 +2038,8 @@ static void doc_derived(FILE *out)
           "  A `__Host-` or `__Secure-` name needs an https `public_url`.\n"
           "- `[session] same_site = none` needs an https `public_url`.\n"
           "- `[session] touch_interval = 0`: 1% of `idle_timeout`, at least 1s. It must be "
-          "below\n  `idle_timeout`; `absolute_timeout` must be at least `idle_timeout`.\n"
+          "below\n  `idle_timeout`; `absolute_timeout` must be at least `idle_timeout`; "
+          "`access_ttl` at least\n  `rotate_grace`.\n"
           "- `[store] path` empty: the data directory. `[audit] path` empty: "
           "`DATA/audit.log`.\n"
           "- `[store] kind = redis` needs `redis_url`, or `redis_sentinels` with "

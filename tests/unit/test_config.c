@@ -824,6 +824,7 @@ static void test_finish_cross_checks(void **state)
     } c[] = {
         {"session", "idle_timeout", "2h", "session", "absolute_timeout", "1h", "absolute_timeout"},
         {"session", "idle_timeout", "10m", "session", "touch_interval", "10m", "touch_interval"},
+        {"session", "rotate_grace", "20m", "session", "access_ttl", "19m", "access_ttl"},
         {"store", "kind", "redis", NULL, NULL, NULL, "redis needs redis_url"},
         {"store", "kind", "redis", "store", "redis_sentinels", "s1:26379", "redis_master"},
         {"store", "kind", "cookie", NULL, NULL, NULL, "[keys] seal"},
