@@ -158,6 +158,9 @@ int sess_stateless_check(sess_ctx *ctx, const sess_record *rec);
  * other devices stay signed in. Deny entries count towards max_per_user; when one had to be
  * evicted for a new one, the user's generation is bumped instead (all their cookies end). */
 int sess_stateless_end(sess_ctx *ctx, const sess_record *rec, int64_t now);
+/* Ends a sealed session known only by its id (DELETE /v1/sessions/{id}): a deny entry of its
+ * own until the longest a session can live (absolute_timeout or remember_me). */
+int sess_stateless_end_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now);
 
 /* Deletes a session; deleting an absent one succeeds (idempotent). */
 int sess_delete(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES]);

@@ -486,6 +486,9 @@ static int v1_session(h2o_req_t *req, const uint8_t id[SESS_ID_BYTES], json_t *b
         return answer_session(req, sess_get(sessd_srv.ctx, id, now_s(), &rec), &rec);
     if (http_method_is(req, "DELETE")) {
         int r = sess_delete(sessd_srv.ctx, id);
+        /* The cookie store: the id may name a sealed session, which only a deny entry ends. */
+        if (r == 0 && sessd_sealed())
+            r = sess_stateless_end_id(sessd_srv.ctx, id, now_s());
         if (r != 0) {
             http_send_error(req, r, NULL);
             return sess_err_http_status(r);

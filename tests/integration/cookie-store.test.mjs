@@ -135,6 +135,17 @@ test('logout ends that cookie (even replayed) and no other device', { timeout: T
   assert.equal((await whoami(s, b.cookie)).status, 200, 'the other device stays signed in');
 });
 
+test('DELETE /v1/sessions/{id} ends a sealed session by its id (idempotent)', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const s = await startServer(`k1:${newKey()}`);
+  const a = await signIn(s);
+  const b = await signIn(s);
+  const id = (await whoami(s, a.cookie)).json.session_id;
+  assert.equal((await s.api('DELETE', `/v1/sessions/${id}`)).status, 204);
+  assert.equal((await s.api('DELETE', `/v1/sessions/${id}`)).status, 204);
+  assert.equal((await whoami(s, a.cookie)).status, 401);
+  assert.equal((await whoami(s, b.cookie)).status, 200);
+});
+
 test('key rotation by SIGHUP: a new first key seals, old cookies open until their key is removed', { timeout: TEST_TIMEOUT_MS }, async () => {
   const k1 = newKey(), k2 = newKey();
   const s = await startServer(`k1:${k1}`);
