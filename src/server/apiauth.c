@@ -68,10 +68,7 @@ static int send_pair(h2o_req_t *req, char *access, char *refresh)
 
 static int too_many(h2o_req_t *req, int64_t wait)
 {
-    char secs[24];
-    int n = snprintf(secs, sizeof(secs), "%lld", (long long)wait);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
-                   h2o_strdup(&req->pool, secs, (size_t)n).base, (size_t)n);
+    auth_retry_after(req, wait);
     http_send_error_status(req, 429, "rate_limited", "too many failed logins; try again later");
     return 429;
 }

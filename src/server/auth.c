@@ -392,6 +392,14 @@ bool auth_same_origin(h2o_req_t *req, const sessd_config *c)
            origin_listed(c->allowed_origins, origin, n);
 }
 
+void auth_retry_after(h2o_req_t *req, int64_t wait)
+{
+    char secs[24];
+    int n = snprintf(secs, sizeof(secs), "%lld", (long long)wait);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                   h2o_strdup(&req->pool, secs, (size_t)n).base, (size_t)n);
+}
+
 int auth_deny(h2o_req_t *req, int status, const char *code, const char *msg)
 {
     if (auth_wants_json(req)) {

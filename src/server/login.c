@@ -230,10 +230,7 @@ static void login_run(sessd_job *base)
 
 static int too_many(h2o_req_t *req, int64_t wait, const char *user, const char *rd, bool reauth)
 {
-    char secs[24];
-    int n = snprintf(secs, sizeof(secs), "%lld", (long long)wait);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
-                   h2o_strdup(&req->pool, secs, (size_t)n).base, (size_t)n);
+    auth_retry_after(req, wait);
     return show_form(req, 429, user, rd, SESSD_MSG_ERR_TOO_MANY, reauth);
 }
 
