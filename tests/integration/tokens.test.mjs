@@ -180,6 +180,17 @@ test('api refresh and logout: malformed and forged tokens are refused and end no
   assert.equal((await refresh(s, t.refresh_token)).status, 200);
 });
 
+test('POST /auth/logout takes the access token too', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const s = await startServer();
+  const a = await apiLogin(s);
+  const c = await apiLogin(s);
+  const r = await httpRequest(s.port, 'POST', '/auth/logout', bearer(a.access_token));
+  assert.equal(r.status, 303, r.text);
+  assert.equal((await whoami(s, a.access_token)).status, 401);
+  assertError(await refresh(s, a.refresh_token), 401, 'unauthorized', 'refresh after logout');
+  assert.equal((await whoami(s, c.access_token)).status, 200, 'the other session stays');
+});
+
 test('revoke-all of the user ends API token families', { timeout: TEST_TIMEOUT_MS }, async () => {
   const s = await startServer();
   const t = await apiLogin(s);
