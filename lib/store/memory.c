@@ -828,6 +828,18 @@ static int mem_revoke_user(sess_store *base, const char *user, uint64_t *generat
     return r;
 }
 
+static int mem_generation(sess_store *base, const char *user, uint64_t *generation)
+{
+    mem_store *st = (mem_store *)base;
+    if (!user_name_ok(user))
+        return SESS_EINVAL;
+    rdlock(st);
+    struct muser *u = user_find(st, user);
+    *generation = u != NULL ? u->generation : 0;
+    unlock(st);
+    return 0;
+}
+
 /* Calls `cb` on a copy of each session in `ids` that still exists, taking the read lock only
  * around each copy. Frees `ids`. */
 static int visit_ids(mem_store *st, uint8_t (*ids)[SESS_ID_BYTES], size_t n, sess_record_cb cb,
@@ -1315,6 +1327,7 @@ static const sess_store_ops mem_ops = {
     .user_put = mem_user_put,
     .user_del = mem_user_del,
     .user_list = mem_user_list,
+    .generation = mem_generation,
 };
 
 static int fail(char *err, size_t errlen, const char *why, int code)
