@@ -175,6 +175,11 @@ int sess_api_refresh(sess_ctx *ctx, const char *refresh, size_t len, int64_t now
         if (r == 0)
             r = finish(ctx, id, &child, now, &pol);
         won = r == 0;
+        /* A store that installs the new token's pointer before it checks the expected hash
+         * (redis, layout 2) reports the winner's pointer as SESS_EEXIST: the derivation is
+         * deterministic, so only a parallel refresh of this token can have made it. */
+        if (r == SESS_EEXIST)
+            r = SESS_ESESSION;
         sess_record_dispose(&rec);
         if (r == 0 || r == SESS_ESESSION) /* lost a race: see what the winner installed */
             r = sess_get(ctx, id, now, &rec);
