@@ -3,6 +3,8 @@
  */
 #include "server/rules.h"
 
+#include "sessiond/access.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,16 +39,7 @@ bool sessd_glob(const char *pat, const char *s, size_t len)
 
 bool sessd_has_role(const char *roles, const char *role)
 {
-    size_t rl = strlen(role);
-    const char *p = roles;
-    while (p != NULL && *p != '\0') {
-        const char *c = strchr(p, ',');
-        size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
-        if (n == rl && memcmp(p, role, rl) == 0)
-            return true;
-        p = c != NULL ? c + 1 : NULL;
-    }
-    return false;
+    return sess_roles_have(roles, role);
 }
 
 static int hexval(char c)

@@ -1,0 +1,88 @@
+/*
+ * access.c - the access decision shared by sessiond's /auth/verify and the nginx module
+ * (access.h).
+ */
+#include "sessiond/access.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "sessiond/crypto.h"
+
+static bool str_is(sess_str s, const char *lit)
+{
+    size_t n = strlen(lit);
+    return s.p != NULL && s.n == n && memcmp(s.p, lit, n) == 0;
+}
+
+bool sess_unsafe_method(const char *method, size_t len)
+{
+    sess_str m = {method, len};
+    return !str_is(m, "GET") && !str_is(m, "HEAD") && !str_is(m, "OPTIONS");
+}
+
+bool sess_roles_have(const char *roles, const char *role)
+{
+    size_t rl = strlen(role);
+    const char *p = roles;
+    while (p != NULL && *p != '\0') {
+        const char *c = strchr(p, ',');
+        size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
+        if (n == rl && memcmp(p, role, rl) == 0)
+            return true;
+        p = c != NULL ? c + 1 : NULL;
+    }
+    return false;
+}
+
+static bool allowed_origin(const char *list, sess_str origin)
+{
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len > 0 && *p == ' ') {
+            p++;
+            len--;
+        }
+        if (len == origin.n && strncasecmp(p, origin.p, origin.n) == 0)
+            return true;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return false;
+}
+
+bool sess_csrf_ok(const sess_csrf_req *q, const sess_record *rec, const sess_csrf_policy *p)
+{
+    char want[SESS_TOKEN_STRLEN + 1];
+    sess_csrf_token(rec->csrf_secret, want);
+    bool token = q->token.p != NULL && q->token.n == SESS_TOKEN_STRLEN &&
+                 sess_ct_equal(q->token.p, want, SESS_TOKEN_STRLEN);
+    sess_wipe(want, sizeof(want));
+    if (token || p->require_token)
+        return token;
+    if (q->site.p != NULL)
+        return str_is(q->site, "same-origin");
+    const sess_str o = q->origin, s = q->scheme, h = q->host;
+    if (o.p == NULL)
+        return false;
+    /* The request's own origin: scheme + "://" + host. */
+    bool own = s.p != NULL && h.p != NULL && o.n == s.n + 3 + h.n &&
+               strncasecmp(o.p, s.p, s.n) == 0 && memcmp(o.p + s.n, "://", 3) == 0 &&
+               strncasecmp(o.p + s.n + 3, h.p, h.n) == 0;
+    return own || allowed_origin(p->allowed_origins, o);
+}
+
+enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, const char *role,
+                                           int64_t fresh, const char *method, size_t method_len,
+                                           const sess_csrf_req *q, const sess_csrf_policy *p)
+{
+    if (role != NULL && !sess_roles_have(rec->roles, role))
+        return SESS_ACCESS_NO_ROLE;
+    if (fresh >= 0 && now - rec->auth_time > fresh)
+        return SESS_ACCESS_REAUTH;
+    if (sess_unsafe_method(method, method_len) && !sess_csrf_ok(q, rec, p))
+        return SESS_ACCESS_CSRF_FAILED;
+    return SESS_ACCESS_ALLOW;
+}
