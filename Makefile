@@ -126,8 +126,7 @@ tsan:
 NGINX_MODULE := $(B)/ngx_http_sessiond_module.so
 nginx-module: $(NGINX_MODULE)
 
-$(NGINX_MODULE): nginx/ngx_http_sessiond_module.c nginx/config scripts/nginx-module.sh $(LIB_A) \
-                 $(B)/src/server/rules.o
+$(NGINX_MODULE): nginx/ngx_http_sessiond_module.c nginx/config scripts/nginx-module.sh $(LIB_A)
 	@SAN=$(SAN) scripts/nginx-module.sh $(B)
 
 fuzz-smoke: fuzz

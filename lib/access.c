@@ -4,6 +4,8 @@
  */
 #include "sessiond/access.h"
 
+#include <ctype.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -85,4 +87,75 @@ enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, 
     if (sess_unsafe_method(method, method_len) && !sess_csrf_ok(q, rec, p))
         return SESS_ACCESS_CSRF_FAILED;
     return SESS_ACCESS_ALLOW;
+}
+
+/* ---- the path as rules read it ---- */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)tolower((unsigned char)c);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Removes the last segment written to out[0..*n) (for ".."); -1 above the root. */
+static int pop_segment(char *out, size_t *n)
+{
+    if (*n <= 1)
+        return -1;
+    size_t i = *n - 1; /* out[*n - 1] is the "/" that ended the previous segment */
+    while (i > 0 && out[i - 1] != '/')
+        i--;
+    *n = i;
+    return 0;
+}
+
+/* Ends the segment out[seg..*n): "." is dropped, ".." drops the one before. */
+static int end_segment(char *out, size_t *n, size_t seg)
+{
+    size_t l = *n - seg;
+    if (l == 1 && out[seg] == '.') {
+        *n = seg;
+    } else if (l == 2 && out[seg] == '.' && out[seg + 1] == '.') {
+        *n = seg;
+        if (pop_segment(out, n) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int sess_normalize_path(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t n = 0, seg = 1;
+    if (len == 0 || in[0] != '/' || cap < 2)
+        return -1;
+    out[n++] = '/';
+    for (size_t i = 1; i < len; i++) {
+        int c = (unsigned char)in[i];
+        if (c == '%') {
+            if (i + 2 >= len || hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0)
+                return -1;
+            c = hexval(in[i + 1]) * 16 + hexval(in[i + 2]);
+            i += 2;
+            if (c == '/' || c == '%')
+                return -1; /* an encoded "/" or a double encoding: read two ways */
+        } else if (c == '/') {
+            if (end_segment(out, &n, seg) != 0)
+                return -1;
+            if (n == 0 || out[n - 1] != '/')
+                out[n++] = '/';
+            seg = n;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f || c == '\\' || c == ';' || n + 2 >= cap)
+            return -1;
+        out[n++] = (char)c;
+    }
+    if (end_segment(out, &n, seg) != 0)
+        return -1;
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+    return (int)n;
 }

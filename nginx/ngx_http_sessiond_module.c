@@ -24,7 +24,6 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "server/rules.h" /* sessd_normalize_path: the same reading of a path as [rule] matching */
 #include "sessiond/access.h"
 #include "sessiond/cookie.h"
 #include "sessiond/crypto.h"
@@ -344,7 +343,8 @@ static sess_str request_token(ngx_http_request_t *r, const sessiond_main_conf *c
     return a.n > 0 ? a : (sess_str){0};
 }
 
-/* The path as [rule] matching reads it: refused (400) when it could be read two ways. */
+/* The path as sessiond's [rule] matching reads it (sess_normalize_path): refused (400) when it
+ * could be read two ways, as /auth/verify refuses it. */
 static bool path_ok(ngx_http_request_t *r)
 {
     char out[SESSIOND_PATH_MAX + 1];
@@ -354,7 +354,7 @@ static bool path_ok(ngx_http_request_t *r)
         len = (size_t)(q - r->unparsed_uri.data);
     if (len > SESSIOND_PATH_MAX)
         return false;
-    return sessd_normalize_path((const char *)r->unparsed_uri.data, len, out, sizeof(out)) >= 0;
+    return sess_normalize_path((const char *)r->unparsed_uri.data, len, out, sizeof(out)) >= 0;
 }
 
 static void remember(sessiond_req_ctx *x, const sess_record *rec)

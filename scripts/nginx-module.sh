@@ -24,7 +24,7 @@ if [ "${SAN:-0}" = 1 ]; then
     LD_OPT="-fPIC -fsanitize=address,undefined"
 fi
 export SESSIOND_ROOT="$ROOT"
-export SESSIOND_LIBS="$ROOT/$B/src/server/rules.o $ROOT/$B/libsessiond.a $(pkg-config --libs libsodium lmdb jansson hiredis) -lpthread"
+export SESSIOND_LIBS="$ROOT/$B/libsessiond.a $(pkg-config --libs libsodium lmdb jansson hiredis) -lpthread"
 cd "$OUT/src"
 ./configure "${NGX_CONF_FLAGS[@]}" --with-cc-opt="$CC_OPT" --with-ld-opt="$LD_OPT" \
     --add-dynamic-module="$ROOT/nginx" > "$OUT/configure.log" 2>&1 ||

@@ -62,4 +62,12 @@ enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, 
                                            int64_t fresh, const char *method, size_t method_len,
                                            const sess_csrf_req *q, const sess_csrf_policy *p);
 
+/* Normalises the path of a request (without its query) for matching, the way proxies and
+ * applications will read it: percent-escapes decoded, "//" collapsed, "." and ".." segments
+ * resolved. Refuses (returns -1) what could be read two ways: no leading "/", an encoded or
+ * literal "\\", an encoded "/", ";" (path parameters that some applications strip), NUL or other
+ * control characters, a bad escape, ".." above the root, or a result that does not fit `cap`.
+ * On success writes the path and a NUL into `out` and returns its length. */
+int sess_normalize_path(const char *in, size_t len, char *out, size_t cap);
+
 #endif
