@@ -133,7 +133,8 @@ static char *conf_strz(ngx_conf_t *cf, ngx_str_t *s)
 {
     char *z = ngx_pnalloc(cf->pool, s->len + 1);
     if (z != NULL) {
-        ngx_memcpy(z, s->data, s->len);
+        if (s->len > 0) /* an unset string has data == NULL */
+            ngx_memcpy(z, s->data, s->len);
         z[s->len] = '\0';
     }
     return z;
