@@ -446,17 +446,14 @@ static int lookup_token(sess_ctx *ctx, const char *token, size_t len, int64_t no
     return 0;
 }
 
-int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool touch,
-                sess_record *out)
+/* Queues the touch of a live session `out` when its last one is older than touch_interval and
+ * reports the extended idle deadline in `out`. */
+static void touch_live(sess_ctx *ctx, sess_record *out, int64_t now)
 {
-    bool by_previous;
-    int r = lookup_token(ctx, token, len, now, out, &by_previous);
-    if (r != 0 || !touch)
-        return r;
     sess_policy pol;
     get_policy(ctx, &pol);
     if (now - out->last_seen < pol.touch_interval)
-        return 0;
+        return;
     int64_t idle = now + pol.idle_timeout;
     if (out->flags & SESS_REC_REMEMBER)
         idle = out->abs_expires;
@@ -468,6 +465,26 @@ int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     out->idle_expires = idle;
     if (touch_queue(ctx, out->id, now, idle))
         (void)sess_touch_flush(ctx);
+}
+
+int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool touch,
+                sess_record *out)
+{
+    bool by_previous;
+    int r = lookup_token(ctx, token, len, now, out, &by_previous);
+    if (r == 0 && touch)
+        touch_live(ctx, out, now);
+    return r;
+}
+
+int sess_touch_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now)
+{
+    sess_record rec;
+    int r = sess_get(ctx, id, now, &rec);
+    if (r != 0)
+        return r;
+    touch_live(ctx, &rec, now);
+    sess_record_dispose(&rec);
     return 0;
 }
 

@@ -23,6 +23,8 @@
 
 #include <stdbool.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "sessiond/access.h"
 #include "sessiond/cookie.h"
@@ -34,6 +36,7 @@
 #define SESSIOND_COOKIE_DEFAULT "sid"
 #define SESSIOND_REOPEN_SECONDS 1 /* a failed open is retried at most this often */
 #define SESSIOND_PATH_MAX 8192    /* as sessiond's SESSD_URI_MAX */
+#define SESSIOND_TOUCH_DEFAULT 10 /* seconds between two reports of one session */
 
 enum sessiond_policy {
     SESSIOND_POLICY_OFF, /* no check (the default) */
@@ -48,6 +51,8 @@ typedef struct {
     ngx_str_t cookie;
     ngx_flag_t require_token;
     ngx_str_t allowed_origins;
+    time_t touch_interval; /* 0: no touches */
+    struct sockaddr_un touch_addr;
     /* NUL-terminated copies for libsessiond */
     char *data_dir_z;
     char *cookie_z;
@@ -75,7 +80,17 @@ static struct {
     sess_store *store;
     sess_ctx *ctx;
     time_t failed_at;
-} sessiond_proc;
+    int touch_fd;
+} sessiond_proc = {.touch_fd = -1};
+
+/* The sessions this worker reported lately, so that it reports each at most once per
+ * sessiond_touch_interval (a slot holds the last one whose id fell there). */
+#define SESSIOND_TOUCH_SLOTS 1024
+typedef struct {
+    uint8_t id[SESS_ID_BYTES];
+    time_t sent;
+} sessiond_touch_slot;
+static sessiond_touch_slot sessiond_touched[SESSIOND_TOUCH_SLOTS];
 
 static ngx_int_t sessiond_init(ngx_conf_t *cf);
 static ngx_int_t sessiond_add_variables(ngx_conf_t *cf);
@@ -97,6 +112,9 @@ static ngx_command_t sessiond_commands[] = {
     {ngx_string("sessiond_csrf_allowed_origins"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET,
      offsetof(sessiond_main_conf, allowed_origins), NULL},
+    {ngx_string("sessiond_touch_interval"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+     ngx_conf_set_sec_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(sessiond_main_conf, touch_interval),
+     NULL},
     {ngx_string("sessiond_policy"),
      NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF | NGX_HTTP_LMT_CONF |
          NGX_CONF_TAKE1,
@@ -146,6 +164,7 @@ static void *sessiond_create_main_conf(ngx_conf_t *cf)
     if (c == NULL)
         return NULL;
     c->require_token = NGX_CONF_UNSET;
+    c->touch_interval = NGX_CONF_UNSET;
     return c;
 }
 
@@ -153,6 +172,12 @@ static char *sessiond_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     sessiond_main_conf *c = conf;
     ngx_conf_init_value(c->require_token, 0);
+    ngx_conf_init_value(c->touch_interval, SESSIOND_TOUCH_DEFAULT);
+    c->touch_addr.sun_family = AF_UNIX;
+    if (c->data_dir.len + sizeof("/touch.sock") > sizeof(c->touch_addr.sun_path))
+        return "sessiond: sessiond_data_dir is too long for a unix socket path (touch.sock)";
+    ngx_memcpy(c->touch_addr.sun_path, c->data_dir.data, c->data_dir.len);
+    ngx_memcpy(c->touch_addr.sun_path + c->data_dir.len, "/touch.sock", sizeof("/touch.sock"));
     if (c->cookie.len == 0) {
         ngx_str_set(&c->cookie, SESSIOND_COOKIE_DEFAULT);
     }
@@ -292,6 +317,33 @@ static void sessiond_exit_process(ngx_cycle_t *cycle)
         sessiond_proc.store->ops->close(sessiond_proc.store);
     sessiond_proc.ctx = NULL;
     sessiond_proc.store = NULL;
+    if (sessiond_proc.touch_fd >= 0)
+        close(sessiond_proc.touch_fd);
+    sessiond_proc.touch_fd = -1;
+}
+
+/* Reports a session the worker let through to sessiond (DATA/touch.sock), which gives it the
+ * touch a verify would: one datagram, never waited for, at most once per touch interval per
+ * session, and only when the stored last-seen is that old. A lost report costs nothing but the
+ * idle deadline's move. */
+static void sessiond_touch(const sessiond_main_conf *c, const sess_record *rec, int64_t now)
+{
+    if (c->touch_interval <= 0 || now - rec->last_seen < (int64_t)c->touch_interval)
+        return;
+    uint32_t h;
+    memcpy(&h, rec->id, sizeof(h));
+    sessiond_touch_slot *slot = &sessiond_touched[h % SESSIOND_TOUCH_SLOTS];
+    if (memcmp(slot->id, rec->id, SESS_ID_BYTES) == 0 &&
+        now - (int64_t)slot->sent < (int64_t)c->touch_interval)
+        return;
+    if (sessiond_proc.touch_fd < 0)
+        sessiond_proc.touch_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (sessiond_proc.touch_fd < 0)
+        return;
+    (void)sendto(sessiond_proc.touch_fd, rec->id, SESS_ID_BYTES, MSG_DONTWAIT | MSG_NOSIGNAL,
+                 (const struct sockaddr *)&c->touch_addr, sizeof(c->touch_addr));
+    memcpy(slot->id, rec->id, SESS_ID_BYTES);
+    slot->sent = (time_t)now;
 }
 
 /* ---- the request ------------------------------------------------------------------------- */
@@ -404,9 +456,10 @@ static ngx_int_t sessiond_check(ngx_http_request_t *r, const sessiond_loc_conf *
                            l->policy == SESSIOND_POLICY_FRESH ? (int64_t)l->fresh : -1,
                            (const char *)r->method_name.data, r->method_name.len, &q, &cp);
     ngx_int_t status = NGX_OK;
-    if (d == SESS_ACCESS_ALLOW)
+    if (d == SESS_ACCESS_ALLOW) {
         remember(x, &rec);
-    else if (d == SESS_ACCESS_REAUTH)
+        sessiond_touch(c, &rec, now);
+    } else if (d == SESS_ACCESS_REAUTH)
         x->reason = "reauth";
     if (d != SESS_ACCESS_ALLOW)
         status = NGX_HTTP_FORBIDDEN;

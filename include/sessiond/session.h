@@ -74,6 +74,12 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
 int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool touch,
                 sess_record *out);
 
+/* The touch of sess_verify for a session known by id (what the nginx module reports for the
+ * sessions it let through, docs/nginx-module.md): queued when the session is live and its last
+ * touch is older than touch_interval. 0, SESS_ESESSION when absent or no longer live (a touch
+ * never brings a session back), or the store's error. */
+int sess_touch_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now);
+
 /* Writes the queued touches in one store call. The server calls it periodically (at least once
  * per touch_interval) and at shutdown; 0 or the store's error (the touches are then kept for the
  * next flush, up to the queue's bound). */

@@ -114,17 +114,17 @@ export function nginxModule() {
 }
 
 /* nginx from examples/nginx/nginx-module.conf: the module checks sessions in nginx's workers,
- * reading sessiond's data directory `data`. An ASan build of the module runs with libasan
+ * reading sessiond's data directory `data`; `http` adds directives to its http block. An ASan build of the module runs with libasan
  * preloaded (nginx itself is not instrumented); its reports go to PREFIX/asan.*, which stop()
  * turns into a failure. */
-export async function startNginxModule(root, sessiondPort, appPort, port, data) {
+export async function startNginxModule(root, sessiondPort, appPort, port, data, { http = '' } = {}) {
   const mod = nginxModule();
   assert.ok(mod, 'the nginx module is not built: run make nginx-module (needs nginx-dev, scripts/deps.sh)');
   const prefix = fs.mkdtempSync(path.join(root, 'nginx-module-'));
   const conf = path.join(prefix, 'nginx.conf');
   fs.writeFileSync(conf, fill('examples/nginx/nginx-module.conf', {
     MODULE: mod.file, DATA: data, PREFIX: prefix, LISTEN: `127.0.0.1:${port}`, SESSIOND: `127.0.0.1:${sessiondPort}`, APP: `127.0.0.1:${appPort}`,
-  }));
+  }).replace('    sessiond_cookie sid;\n', `    sessiond_cookie sid;\n    ${http}\n`));
   // As root, the workers run as root too: the data directory and its key are root's (the
   // module wants the workers to be sessiond's user; see docs/nginx-module.md).
   const g = process.getuid() === 0 ? 'daemon off; user root;' : 'daemon off;';
