@@ -7,9 +7,10 @@
  * a sessiond_policy in the access phase: the token (cookie, else Bearer) is hashed, looked up in
  * one LMDB read transaction, and its deadlines and generation checked by libsessiond's
  * sess_verify; role, fresh: and CSRF are decided by sess_access_decide (sessiond/access.h),
- * the code sessiond's /auth/verify runs. The module writes nothing: sessiond's touch_interval
- * slack is honoured (the idle deadline moves when requests reach sessiond, see the guide), and
- * rotation, login, logout stay in sessiond.
+ * the code sessiond's /auth/verify runs. The module writes nothing: it reports the sessions it
+ * lets through to sessiond (a datagram to DATA/touch.sock, at most once per
+ * sessiond_touch_interval each), which moves their idle deadlines; rotation, login and logout
+ * stay in sessiond.
  *
  * Answers: 401 without a live session, 403 for a missing role, a failed CSRF check or (with
  * $sessiond_reason = "reauth") a login older than a fresh: policy, 400 for an ambiguous path,
