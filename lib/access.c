@@ -159,3 +159,37 @@ int sess_normalize_path(const char *in, size_t len, char *out, size_t cap)
     out[n] = '\0';
     return (int)n;
 }
+
+/* ---- text for headers and records ---- */
+
+size_t sess_sanitize_text(const char *in, size_t len, char *out, size_t cap)
+{
+    size_t n = 0, max = cap - 1;
+    for (size_t i = 0; i < len && n < max; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c < 0x20 || c == 0x7f)
+            continue;
+        out[n++] = (char)c;
+    }
+    /* Never end in the middle of a UTF-8 sequence: drop a trailing partial character. */
+    if (n == max) {
+        size_t k = n;
+        while (k > 0 && ((unsigned char)out[k - 1] & 0xc0) == 0x80)
+            k--;
+        if (k > 0 && ((unsigned char)out[k - 1] & 0x80)) {
+            unsigned char lead = (unsigned char)out[k - 1];
+            size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+            if (n - (k - 1) < need)
+                n = k - 1;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
+
+bool sess_agent_matches(const sess_record *rec, const char *agent)
+{
+    /* A session created without a user agent (a backend that did not pass one) has nothing to
+     * be bound to. */
+    return rec->agent[0] == '\0' || strcmp(rec->agent, agent) == 0;
+}

@@ -53,6 +53,7 @@ typedef struct {
     ngx_flag_t require_token;
     ngx_str_t allowed_origins;
     time_t touch_interval; /* 0: no touches */
+    ngx_flag_t bind_user_agent;
     struct sockaddr_un touch_addr;
     /* NUL-terminated copies for libsessiond */
     char *data_dir_z;
@@ -113,6 +114,9 @@ static ngx_command_t sessiond_commands[] = {
     {ngx_string("sessiond_csrf_allowed_origins"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_str_slot, NGX_HTTP_MAIN_CONF_OFFSET,
      offsetof(sessiond_main_conf, allowed_origins), NULL},
+    {ngx_string("sessiond_bind_user_agent"), NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG,
+     ngx_conf_set_flag_slot, NGX_HTTP_MAIN_CONF_OFFSET,
+     offsetof(sessiond_main_conf, bind_user_agent), NULL},
     {ngx_string("sessiond_touch_interval"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
      ngx_conf_set_sec_slot, NGX_HTTP_MAIN_CONF_OFFSET, offsetof(sessiond_main_conf, touch_interval),
      NULL},
@@ -166,6 +170,7 @@ static void *sessiond_create_main_conf(ngx_conf_t *cf)
         return NULL;
     c->require_token = NGX_CONF_UNSET;
     c->touch_interval = NGX_CONF_UNSET;
+    c->bind_user_agent = NGX_CONF_UNSET;
     return c;
 }
 
@@ -174,6 +179,7 @@ static char *sessiond_init_main_conf(ngx_conf_t *cf, void *conf)
     sessiond_main_conf *c = conf;
     ngx_conf_init_value(c->require_token, 0);
     ngx_conf_init_value(c->touch_interval, SESSIOND_TOUCH_DEFAULT);
+    ngx_conf_init_value(c->bind_user_agent, 0);
     c->touch_addr.sun_family = AF_UNIX;
     if (c->data_dir.len + sizeof("/touch.sock") > sizeof(c->touch_addr.sun_path))
         return "sessiond: sessiond_data_dir is too long for a unix socket path (touch.sock)";
@@ -411,6 +417,18 @@ static bool path_ok(ngx_http_request_t *r)
     return sess_normalize_path((const char *)r->unparsed_uri.data, len, out, sizeof(out)) >= 0;
 }
 
+/* sessiond_bind_user_agent: the User-Agent read as sessiond stores it (auth_client_agent). A
+ * mismatch is refused; sessiond, which can write, would also end the session. */
+static bool agent_ok(ngx_http_request_t *r, const sess_record *rec)
+{
+    char agent[SESS_AGENT_MAX + 1] = "";
+    sess_str ua = header_value(r->headers_in.user_agent);
+    if (ua.p != NULL)
+        sess_sanitize_text(ua.p, ua.n < SESS_AGENT_MAX ? ua.n : SESS_AGENT_MAX, agent,
+                           sizeof(agent));
+    return sess_agent_matches(rec, agent);
+}
+
 static void remember(sessiond_req_ctx *x, const sess_record *rec)
 {
     int64_t e = rec->idle_expires < rec->abs_expires ? rec->idle_expires : rec->abs_expires;
@@ -443,6 +461,10 @@ static ngx_int_t sessiond_check(ngx_http_request_t *r, const sessiond_loc_conf *
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "sessiond: the store failed: %s",
                       sess_strerror(rc));
         return NGX_HTTP_SERVICE_UNAVAILABLE; /* fail closed */
+    }
+    if (c->bind_user_agent && !agent_ok(r, &rec)) {
+        sess_record_dispose(&rec);
+        return NGX_HTTP_UNAUTHORIZED;
     }
     sess_csrf_req q = {
         .token = find_header(r, "x-csrf-token", 12),

@@ -70,4 +70,14 @@ enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, 
  * On success writes the path and a NUL into `out` and returns its length. */
 int sess_normalize_path(const char *in, size_t len, char *out, size_t cap);
 
+/* Copies `len` bytes of `in` without control characters (C0 and DEL), at most cap - 1 bytes,
+ * never ending inside a UTF-8 character, and a NUL. Returns the length. `cap` >= 1. What
+ * sessiond stores as a session's user agent and sends as identity header values. */
+size_t sess_sanitize_text(const char *in, size_t len, char *out, size_t cap);
+
+/* [session] bind_user_agent: true when a session may be used by a client sending `agent` (as
+ * sess_sanitize_text left it): the one it was created with, or any when it was created without
+ * one. */
+bool sess_agent_matches(const sess_record *rec, const char *agent);
+
 #endif
