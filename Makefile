@@ -46,7 +46,7 @@ LIB_A      := $(B)/libsessiond.a
 LIB_SO     := $(B)/libsessiond.so.0
 
 .PHONY: all deps run demo check check-unit check-integration check-asan check-browser screenshots \
-        test-bin format format-check install clean help examples fuzz fuzz-bin fuzz-smoke soak tsan \
+        test-bin format format-check install clean help examples fuzz fuzz-bin fuzz-smoke soak tsan deb \
         nginx-module
 
 all: $(BIN) $(LIB_A) $(LIB_SO) $(B)/sessiond.pc
@@ -64,7 +64,8 @@ help:
 	@echo "make fuzz        build the libFuzzer targets (clang) into build-fuzz/fuzz/"
 	@echo "make fuzz-smoke  run each fuzz target for FUZZ_SECONDS (default 60) seconds"
 	@echo "make soak        the long batteries: 600 s per fuzz target, 100 kill -9 cycles, ..."
-	@echo "make install PREFIX=DIR"
+	@echo "make install PREFIX=DIR   binary, library, headers, man page, systemd unit"
+	@echo "make deb         the Debian package, into $(B)/ (scripts/deb.sh)"
 	@echo "make format      clang-format every C file"
 
 $(B)/%.o: %.c
@@ -177,6 +178,17 @@ install: all
 	install -m 0644 include/sessiond/*.h $(DESTDIR)$(PREFIX)/include/sessiond/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' sessiond.pc.in \
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sessiond.pc
+	install -d $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	    $(DESTDIR)$(PREFIX)/share/doc/sessiond
+	install -m 0644 packaging/sessiond.8 $(DESTDIR)$(PREFIX)/share/man/man8/sessiond.8
+	sed -e 's|@PREFIX@|$(PREFIX)|g' packaging/sessiond.service.in \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/sessiond.service
+	install -m 0644 packaging/sessiond.ini packaging/logrotate $(DESTDIR)$(PREFIX)/share/doc/sessiond/
+
+# The Debian package: scripts/deb.sh stages the binary, man page, unit, config and logrotate
+# rules and runs dpkg-deb; it prints the .deb's path.
+deb: $(BIN)
+	@scripts/deb.sh $(BIN) $(VERSION) $(B)
 
 format:
 	clang-format -i nginx/*.c $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) include/sessiond/*.h \

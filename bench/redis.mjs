@@ -9,7 +9,8 @@
 //    ONLY=propagation stops after this part.
 // 2. Throughput: wrk -t1 -c50 on POST /v1/sessions/verify against one server thread, for the
 //    redis store with the near cache, without it, and the lmdb store for reference; each run
-//    three times, the median reported.
+//    three times, the median reported; then the same on a three-master Redis Cluster
+//    (redis_cluster), with and without the near cache. ONLY=throughput skips part 1.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -85,7 +86,8 @@ function wrk(port, key, token) {
 
 async function throughput(sb, redis, label, store, extra) {
   const data = sb.dataDir(label);
-  const ini = sb.writeFile(`${label}.ini`, store === 'redis' ? `[store]\nkind = redis\nredis_url = ${redis.url}\nredis_prefix = ${label}:\n${extra}` : '[log]\nlevel = warn\n');
+  const where = store === 'cluster' ? `redis_cluster = ${redis}` : `redis_url = ${redis.url}`;
+  const ini = sb.writeFile(`${label}.ini`, store !== 'lmdb' ? `[store]\nkind = redis\n${where}\nredis_prefix = ${label}:\n${extra}` : '[log]\nlevel = warn\n');
   const key = await createApiKey(data, 'bench', ['-c', ini]);
   const s = await sb.start({ data, config: ini, args: ['--threads', '1'] });
   s.key = key;
@@ -99,16 +101,27 @@ async function throughput(sb, redis, label, store, extra) {
 const sb = new Sandbox('sessiond-bench-');
 try {
   const redis = await sb.startRedis({ persist: false });
-  const p = await propagation(sb, redis);
-  console.log(`revocation on A refused on B, over ${p.n}: 204 -> 404 received p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, max ${p.max.toFixed(2)} ms; ` +
-    `refused on the first verify: ${p.first}/${p.n}; a verify started this long after the 204 was refused: p99 ${p.w99.toFixed(2)} ms, max ${p.wmax.toFixed(2)} ms`);
+  if (process.env.ONLY !== 'throughput') {
+    const p = await propagation(sb, redis);
+    console.log(`revocation on A refused on B, over ${p.n}: 204 -> 404 received p50 ${p.p50.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, max ${p.max.toFixed(2)} ms; ` +
+      `refused on the first verify: ${p.first}/${p.n}; a verify started this long after the 204 was refused: p99 ${p.w99.toFixed(2)} ms, max ${p.wmax.toFixed(2)} ms`);
+  }
   if (process.env.ONLY !== 'propagation') {
+    const nodes = [];
+    for (let i = 0; i < 3; i++) nodes.push(await sb.startRedis({ persist: false, args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] }));
+    const seeds = nodes.map((n) => `127.0.0.1:${n.port}`);
+    const made = spawnSync('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 20000 });
+    if (made.status !== 0) throw new Error(`redis-cli --cluster create: ${made.stdout}${made.stderr}`);
+    for (let ok = false; !ok; await new Promise((r) => setTimeout(r, 100)))
+      ok = spawnSync('redis-cli', ['-p', String(nodes[2].port), 'cluster', 'info'], { encoding: 'utf8' }).stdout.includes('cluster_state:ok');
     for (const [label, store, extra] of [
       ['redis-cache', 'redis', 'redis_cache = true\n'],
       ['redis-nocache', 'redis', 'redis_cache = false\n'],
       ['lmdb', 'lmdb', ''],
+      ['cluster-cache', 'cluster', 'redis_cache = true\n'],
+      ['cluster-nocache', 'cluster', 'redis_cache = false\n'],
     ]) {
-      const t = await throughput(sb, redis, label, store, extra);
+      const t = await throughput(sb, store === 'cluster' ? seeds.join(',') : redis, label, store, extra);
       console.log(`${label}: verify ${t.median.rps.toFixed(0)} req/s median (runs ${t.runs.map((x) => x.rps.toFixed(0)).join(', ')}), p99 ${t.median.p99}`);
     }
   }

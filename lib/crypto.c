@@ -58,6 +58,11 @@ void sess_keyed_hash(const uint8_t key[SESS_KEY_BYTES], const void *msg, size_t 
     crypto_generichash(out, SESS_HASH_BYTES, msg, len, key, SESS_KEY_BYTES);
 }
 
+void sess_hash(const void *msg, size_t len, uint8_t out[SESS_HASH_BYTES])
+{
+    crypto_generichash(out, SESS_HASH_BYTES, msg, len, NULL, 0);
+}
+
 void sess_id_new(uint8_t id[SESS_ID_BYTES])
 {
     randombytes_buf(id, SESS_ID_BYTES);

@@ -12,8 +12,9 @@
 # after `npm ci` when node_modules was not made from the current package-lock.json. Prints one
 # "N passed, N failed" line at the end and exits non-zero when anything failed or could not run.
 # The Redis backend's unit tests use a private redis-server started here on a free loopback port
-# with a temporary directory (SESSD_TEST_REDIS_URL), stopped at the end; the integration
-# tests start their own.
+# with a temporary directory (SESSD_TEST_REDIS_URL), and a three-master Redis Cluster made with
+# `redis-cli --cluster create` (SESSD_TEST_REDIS_CLUSTER), all stopped at the end; the
+# integration tests start their own.
 #   scripts/check.sh                 everything
 #   scripts/check.sh --asan-only     only the sanitizer pass
 #   scripts/check.sh --unit-only B   only the unit tests of build dir B
@@ -61,14 +62,51 @@ start_redis() {
     note_fail "could not start redis-server"; fail=$((fail + 1)); return 1
 }
 
+cluster_pids=()
+# Three Cluster nodes on free loopback ports, each in its own directory (nodes.conf), joined as
+# masters without replicas.
+start_cluster() {
+    local i port dir seeds=() addrs=()
+    for i in 1 2 3; do
+        dir="$logdir/cluster$i"; mkdir -p "$dir"
+        port=$(free_port) || break
+        redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save '' --appendonly no \
+            --cluster-enabled yes --cluster-config-file nodes.conf --daemonize yes \
+            --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null 2>&1
+        for _ in $(seq 50); do
+            redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && break
+            sleep 0.1
+        done
+        [ -f "$dir/redis.pid" ] && cluster_pids+=("$(cat "$dir/redis.pid")")
+        addrs+=("127.0.0.1:$port")
+    done
+    if [ "${#cluster_pids[@]}" -eq 3 ] &&
+        timeout 30 redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes \
+            >"$logdir/cluster-create.log" 2>&1; then
+        for _ in $(seq 100); do
+            redis-cli -p "${addrs[0]##*:}" cluster info 2>/dev/null | grep -q 'cluster_state:ok' && break
+            sleep 0.1
+        done
+        seeds=$(IFS=,; echo "${addrs[*]}")
+        export SESSD_TEST_REDIS_CLUSTER="$seeds"
+        echo "redis Cluster ${cluster_pids[*]} on $seeds for the unit tests"
+        return 0
+    fi
+    cat "$logdir/cluster-create.log" >&2
+    note_fail "could not start a Redis Cluster"; fail=$((fail + 1)); return 1
+}
+
 stop_redis() {
-    [ -n "$redis_pid" ] || return 0
-    kill "$redis_pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.1; done
-    redis_pid=""
+    local p
+    for p in $redis_pid "${cluster_pids[@]}"; do
+        kill "$p" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    done
+    redis_pid=""; cluster_pids=()
 }
 trap stop_redis EXIT
 start_redis
+start_cluster
 
 build() { # build DIR SAN
     if ! make -s -j"$JOBS" B="$1" SAN="$2" WERROR=$W test-bin >"$logdir/build-$1.log" 2>&1; then

@@ -10,9 +10,10 @@ set -e
 # what `make nginx-module` builds the nginx module against (nginx/, docs/nginx-module.md).
 # chromium is the browser the browser tests drive (tests/browser, through playwright-core, which
 # `npm ci` installs from package-lock.json; playwright's own browser downloads are never used).
+# systemd (systemd-analyze verify of the unit) and man-db check the packaging.
 PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
       libinih-dev libhiredis-dev libcmocka-dev nodejs npm nginx nginx-dev caddy redis-server clang libclang-rt-14-dev
-      ent dieharder fiu-utils slowhttptest chromium"
+      ent dieharder fiu-utils slowhttptest chromium systemd man-db"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -22,7 +22,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "help") == 0)
         return cli_help(argc > 2 ? argv[2] : NULL);
 
-    static const char *const commands[] = {"serve", "apikey", "session", "config", "user"};
+    static const char *const commands[] = {"serve", "apikey", "session", "config", "user", "audit"};
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i]) != 0)
             continue;
@@ -31,6 +31,7 @@ int main(int argc, char **argv)
         if (r == 0)
             r = i == 0   ? cli_serve(&args)
                 : i == 3 ? cli_config(&args)
+                : i == 5 ? cli_audit(&args)
                          : cli_admin(&args, commands[i]);
         free(args.argv);
         return r;

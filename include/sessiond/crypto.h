@@ -45,6 +45,10 @@ int sess_token_decode(const char *s, size_t len, uint8_t tok[SESS_TOKEN_BYTES]) 
 void sess_keyed_hash(const uint8_t key[SESS_KEY_BYTES], const void *msg, size_t len,
                      uint8_t out[SESS_HASH_BYTES]);
 
+/* out = BLAKE2b-256 (unkeyed) over `msg`: the audit log's hash chain, which anyone holding the
+ * file must be able to check. */
+void sess_hash(const void *msg, size_t len, uint8_t out[SESS_HASH_BYTES]);
+
 /* A new random session id. */
 void sess_id_new(uint8_t id[SESS_ID_BYTES]);
 void sess_id_to_hex(const uint8_t id[SESS_ID_BYTES], char out[SESS_ID_STRLEN + 1]);

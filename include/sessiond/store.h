@@ -196,6 +196,9 @@ typedef struct sess_store_opts {
      * only its password, user and database are used. */
     const char *redis_sentinels;
     const char *redis_master;
+    /* redis Cluster: "HOST:PORT,..." of seed nodes; the slot map is asked of them. redis_url
+     * may then be NULL; when set, only its user and password are used. */
+    const char *redis_cluster;
     /* redis: prefix of every key and of the invalidation channel, so that several deployments
      * (or test runs) can share one Redis; at most 64 bytes, no '{' or '}'. NULL: "sessiond:". */
     const char *redis_prefix;
@@ -226,6 +229,11 @@ int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *er
  * starts and reports not ready until it is; call ops->ping to find out). SESS_EINVAL for a
  * bad URL or prefix, or a rediss:// URL (no TLS in this build). */
 int sess_store_redis_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen);
+
+/* The near cache's counters of a redis store opened with redis_cache: lookups (sessions, API
+ * keys, preferences) answered from the cache, and those sent to Redis. SESS_EINVAL for any other
+ * store. */
+int sess_store_redis_cache_stats(sess_store *st, uint64_t *hits, uint64_t *misses);
 
 /* Shared helper for backends: RFC 7386 merge patch of `target` (a JSON object text, may be NULL
  * for {}) with `patch`; result is malloc'ed compact JSON with sorted keys. SESS_EINVAL when

@@ -65,9 +65,10 @@ struct rs_cache {
     centry *oldest, *newest;
     size_t count, cap;
     uint32_t ttl_ms;
-    uint8_t hkey[SESS_KEY_BYTES]; /* bucket hashing of user names */
-    bool on;                      /* subscription confirmed: serve and fill */
-    atomic_uint_fast64_t seq;     /* bumped on every invalidation, under the write lock */
+    uint8_t hkey[SESS_KEY_BYTES];      /* bucket hashing of user names */
+    bool on;                           /* subscription confirmed: serve and fill */
+    atomic_uint_fast64_t seq;          /* bumped on every invalidation, under the write lock */
+    atomic_uint_fast64_t hits, misses; /* lookups answered here or sent to Redis (metrics) */
 
     pthread_t thread;
     int stopfd;
@@ -206,12 +207,21 @@ static const centry *get_live(rs_cache *c, char kind, const void *key, size_t le
     if (!c->on)
         return NULL;
     const centry *e = find(c, kind, key, len);
-    if (e == NULL || sess__rs_mono_ms() - e->born_ms >= c->ttl_ms)
+    if (e == NULL || sess__rs_mono_ms() - e->born_ms >= c->ttl_ms) {
+        atomic_fetch_add_explicit(&c->misses, 1, memory_order_relaxed);
         return NULL;
+    }
+    atomic_fetch_add_explicit(&c->hits, 1, memory_order_relaxed);
     return e;
 }
 
 /* ---- answers --------------------------------------------------------------------------- */
+
+void sess__rs_cache_stats(rs_cache *c, uint64_t *hits, uint64_t *misses)
+{
+    *hits = atomic_load_explicit(&c->hits, memory_order_relaxed);
+    *misses = atomic_load_explicit(&c->misses, memory_order_relaxed);
+}
 
 uint64_t sess__rs_cache_seq(rs_cache *c)
 {

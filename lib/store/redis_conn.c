@@ -1,6 +1,7 @@
 /*
  * redis_conn.c - talking to Redis for the Redis backend: the URL, a bounded pool of blocking
- * hiredis connections per store handle, timeouts, reconnection, and running Lua scripts.
+ * hiredis connections per server (one server, or each Cluster master), timeouts, reconnection,
+ * Cluster redirections, the key layout check, and running Lua scripts.
  *
  * Every command gets one budget, the command timeout, for everything: taking a free connection
  * from the pool (waiting for one), opening it if it has none (connect timeout, AUTH, SELECT, all
@@ -12,7 +13,9 @@
  * checked with a zero-timeout poll before use, so one that Redis closed (a restart) is replaced
  * before a write is sent on it, not after. Reads may retry once on a fresh connection within the
  * same budget; writes never do, since a lost answer does not say whether the write happened.
- * Every failure here is SESS_ESTORE: the store fails closed.
+ * A Cluster's MOVED, ASK, TRYAGAIN and CLUSTERDOWN answers are followed within the same budget
+ * (Redis executed nothing, so writes follow them too). Every failure here is SESS_ESTORE: the
+ * store fails closed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -155,26 +158,43 @@ static int parse_addr(const char *s, size_t len, char host[256], int *port, int 
     return 0;
 }
 
-int sess__rs_sentinels_parse(const char *list, rs_target *t, char *why, size_t n)
+/* "HOST:PORT,HOST:PORT" into `out` (at most `max`, default port `def`). */
+static int parse_hostports(const char *list, rs_hostport *out, int max, int *count, int def,
+                           const char *what, char *why, size_t n)
 {
     const char *p = list;
-    t->nsentinels = 0;
+    *count = 0;
     while (*p != '\0') {
         while (*p == ' ' || *p == ',')
             p++;
         size_t len = strcspn(p, ", ");
         if (len == 0)
             break;
-        if (t->nsentinels == RS_SENTINELS_MAX)
-            return bad(why, n, "more than 16 Sentinels listed");
-        int r = parse_addr(p, len, t->sentinels[t->nsentinels].host,
-                           &t->sentinels[t->nsentinels].port, 26379, why, n);
+        if (*count == max) {
+            snprintf(why, n, "more than %d %s listed", max, what);
+            return SESS_EINVAL;
+        }
+        int r = parse_addr(p, len, out[*count].host, &out[*count].port, def, why, n);
         if (r != 0)
             return r;
-        t->nsentinels++;
+        (*count)++;
         p += len;
     }
-    return t->nsentinels > 0 ? 0 : bad(why, n, "no Sentinel listed");
+    if (*count > 0)
+        return 0;
+    snprintf(why, n, "no %s listed", what);
+    return SESS_EINVAL;
+}
+
+int sess__rs_sentinels_parse(const char *list, rs_target *t, char *why, size_t n)
+{
+    return parse_hostports(list, t->sentinels, RS_SENTINELS_MAX, &t->nsentinels, 26379, "Sentinels",
+                           why, n);
+}
+
+int sess__rs_seeds_parse(const char *list, rs_target *t, char *why, size_t n)
+{
+    return parse_hostports(list, t->seeds, RS_SEEDS_MAX, &t->nseeds, 6379, "Cluster nodes", why, n);
 }
 
 static int parse_db(const char *s, size_t len, rs_target *t, char *why, size_t n)
@@ -347,6 +367,8 @@ redisContext *sess__rs_connect_node(const redis_store *st, const char *host, int
 
 redisContext *sess__rs_connect(redis_store *st, int64_t deadline, char *why, size_t n)
 {
+    if (st->cluster)
+        return sess__rs_cluster_connect_any(st, deadline, why, n);
     if (st->target.nsentinels > 0)
         return sess__rs_sentinel_connect(st, deadline, why, n);
     if (st->target.unix_path[0] != '\0')
@@ -362,22 +384,23 @@ static bool conn_stale(const redisContext *c)
     return poll(&p, 1, 0) != 0;
 }
 
-static void where(redis_store *st, char *buf, size_t n)
+static void where(redis_store *st, const rs_node *nd, char *buf, size_t n)
 {
-    if (st->target.nsentinels > 0) {
-        pthread_mutex_lock(&st->mu);
+    pthread_mutex_lock(&st->mu);
+    if (st->cluster)
+        snprintf(buf, n, "%s:%d (Cluster node)", nd->host, nd->port);
+    else if (st->target.nsentinels > 0)
         snprintf(buf, n, "%s:%d (master %s)", st->master_host[0] ? st->master_host : "?",
                  st->master_port, st->target.master);
-        pthread_mutex_unlock(&st->mu);
-    } else if (st->target.unix_path[0] != '\0') {
+    else if (st->target.unix_path[0] != '\0')
         snprintf(buf, n, "unix:%s", st->target.unix_path);
-    } else {
+    else
         snprintf(buf, n, "%s:%d", st->target.host, st->target.port);
-    }
+    pthread_mutex_unlock(&st->mu);
 }
 
-/* Takes a free pooled connection, waiting until `deadline` at most. */
-static int pool_wait(redis_store *st, int64_t deadline, rs_conn **out)
+/* Takes a free pooled connection of node `nd`, waiting until `deadline` at most. */
+static int pool_wait(redis_store *st, rs_node *nd, int64_t deadline, rs_conn **out)
 {
     int64_t left = deadline - sess__rs_mono_ms();
     struct timespec abs; /* the condition variable runs on CLOCK_MONOTONIC */
@@ -394,14 +417,14 @@ static int pool_wait(redis_store *st, int64_t deadline, rs_conn **out)
     for (;;) {
         rs_conn *fresh = NULL;
         for (uint32_t i = 0; i < st->npool; i++) {
-            if (st->pool[i].busy)
+            if (nd->pool[i].busy)
                 continue;
-            if (st->pool[i].c != NULL) {
-                fresh = &st->pool[i];
+            if (nd->pool[i].c != NULL) {
+                fresh = &nd->pool[i];
                 break;
             }
             if (fresh == NULL)
-                fresh = &st->pool[i];
+                fresh = &nd->pool[i];
         }
         if (fresh != NULL) {
             fresh->busy = true;
@@ -427,7 +450,7 @@ static void pool_put(redis_store *st, rs_conn *cn, bool broken)
         cn->c = NULL;
     }
     cn->busy = false;
-    pthread_cond_signal(&st->cv);
+    pthread_cond_broadcast(&st->cv);
     pthread_mutex_unlock(&st->mu);
     if (dead != NULL)
         redisFree(dead);
@@ -453,8 +476,7 @@ static void check_policy(redis_store *st, redisContext *c, int64_t deadline)
         freeReplyObject(rep);
 }
 
-/* A Cluster would run the scripts only as far as their first key of another node, leaving
- * writes half done: such a server is refused (true), once it is known. */
+/* Whether the server runs in Cluster mode (false when it does not say). */
 static bool is_cluster(redis_store *st, redisContext *c, int64_t deadline)
 {
     const char *argv[2] = {"INFO", "cluster"};
@@ -469,34 +491,58 @@ static bool is_cluster(redis_store *st, redisContext *c, int64_t deadline)
 }
 
 /* What is checked once per handle, on its first connection. False when the server cannot be
- * used at all. */
+ * used at all: a Cluster node named by redis_url (the scripts would be sent to one node for
+ * keys of every slot), or a standalone server named by redis_cluster. */
 static bool check_server(redis_store *st, redisContext *c, int64_t deadline)
 {
-    if (is_cluster(st, c, deadline)) {
+    bool cluster = is_cluster(st, c, deadline);
+    if (cluster && !st->cluster) {
         sess__rs_log(st, SESS_STORE_LOG_WARN,
-                     "Redis runs in Cluster mode, which this build does not support (see "
-                     "docs/redis.md); every store call fails");
+                     "Redis runs in Cluster mode: name its nodes in [store] redis_cluster "
+                     "instead of redis_url (see docs/redis.md); every store call fails");
+        return false;
+    }
+    if (!cluster && st->cluster) {
+        sess__rs_log(st, SESS_STORE_LOG_WARN,
+                     "[store] redis_cluster names a Redis that does not run in Cluster mode; "
+                     "use redis_url for it; every store call fails");
         return false;
     }
     check_policy(st, c, deadline);
     return true;
 }
 
+static redisContext *node_connect(redis_store *st, rs_node *nd, int64_t deadline, char *why,
+                                  size_t n)
+{
+    char host[256];
+    int port;
+    if (!st->cluster)
+        return sess__rs_connect(st, deadline, why, n);
+    pthread_mutex_lock(&st->mu);
+    memcpy(host, nd->host, sizeof(host));
+    port = nd->port;
+    pthread_mutex_unlock(&st->mu);
+    return sess__rs_connect_node(st, host, port, deadline, why, n);
+}
+
 /* Opens a connection for a taken slot that has none, unless a connect failed too recently. */
-static int pool_open(redis_store *st, rs_conn *cn, int64_t deadline)
+static int pool_open(redis_store *st, rs_node *nd, rs_conn *cn, int64_t deadline)
 {
     char why[160], at[512];
     pthread_mutex_lock(&st->mu);
-    bool wait = sess__rs_mono_ms() < st->retry_at_ms || st->unusable;
+    bool wait = sess__rs_mono_ms() < nd->retry_at_ms || st->unusable;
     pthread_mutex_unlock(&st->mu);
     if (wait)
         return SESS_ESTORE;
-    redisContext *c = sess__rs_connect(st, deadline, why, sizeof(why));
+    redisContext *c = node_connect(st, nd, deadline, why, sizeof(why));
     pthread_mutex_lock(&st->mu);
-    bool was_down = st->down, check = c != NULL && !st->policy_checked;
-    st->down = c == NULL;
-    if (c == NULL)
-        st->retry_at_ms = sess__rs_mono_ms() + RS_RETRY_MS;
+    bool was_down = nd->down, check = c != NULL && !st->policy_checked;
+    nd->down = c == NULL;
+    if (c == NULL) {
+        nd->retry_at_ms = sess__rs_mono_ms() + RS_RETRY_MS;
+        st->map_stale = true; /* a node that went away may have handed its slots over */
+    }
     st->policy_checked |= check;
     cn->c = c;
     pthread_mutex_unlock(&st->mu);
@@ -508,7 +554,7 @@ static int pool_open(redis_store *st, rs_conn *cn, int64_t deadline)
         redisFree(c);
         return SESS_ESTORE;
     }
-    where(st, at, sizeof(at));
+    where(st, nd, at, sizeof(at));
     if (c == NULL && !was_down)
         sess__rs_log(st, SESS_STORE_LOG_WARN, "Redis at %s is unreachable: %s", at, why);
     else if (c != NULL && was_down)
@@ -516,17 +562,17 @@ static int pool_open(redis_store *st, rs_conn *cn, int64_t deadline)
     return c != NULL ? 0 : SESS_ESTORE;
 }
 
-static int pool_take(redis_store *st, int64_t deadline, rs_conn **out)
+static int pool_take(redis_store *st, rs_node *nd, int64_t deadline, rs_conn **out)
 {
     rs_conn *cn;
-    int r = pool_wait(st, deadline, &cn);
+    int r = pool_wait(st, nd, deadline, &cn);
     if (r != 0)
         return r;
     if (cn->c != NULL && conn_stale(cn->c)) {
         redisFree(cn->c);
         cn->c = NULL;
     }
-    if (cn->c == NULL && (r = pool_open(st, cn, deadline)) != 0) {
+    if (cn->c == NULL && (r = pool_open(st, nd, cn, deadline)) != 0) {
         pool_put(st, cn, false);
         return r;
     }
@@ -536,11 +582,15 @@ static int pool_take(redis_store *st, int64_t deadline, rs_conn **out)
 
 void sess__rs_pool_dispose(redis_store *st)
 {
-    for (uint32_t i = 0; st->pool != NULL && i < st->npool; i++)
-        if (st->pool[i].c != NULL)
-            redisFree(st->pool[i].c);
-    free(st->pool);
-    st->pool = NULL;
+    for (uint32_t n = 0; n < st->nnodes; n++) {
+        rs_node *nd = &st->nodes[n];
+        for (uint32_t i = 0; nd->pool != NULL && i < st->npool; i++)
+            if (nd->pool[i].c != NULL)
+                redisFree(nd->pool[i].c);
+        free(nd->pool);
+        nd->pool = NULL;
+    }
+    st->nnodes = 0;
 }
 
 /* ---- argument lists ---------------------------------------------------------------------- */
@@ -609,31 +659,96 @@ static bool error_breaks_conn(const redisReply *rep)
     return false;
 }
 
-/* Sends argv on a pooled connection. The whole of it (waiting for a connection, opening one,
- * the answer, a retry) fits in one command timeout. On success *reply may be an error reply. */
-static int run_argv(redis_store *st, int argc, const char **argv, const size_t *lens, bool retry,
-                    redisReply **reply)
+/* What a Cluster answer asks for: nothing (a plain answer), another node (MOVED: the slot
+ * moved for good, the map is fixed at once; ASK: this once, during a migration), or a pause
+ * (TRYAGAIN during a migration, CLUSTERDOWN while the Cluster is not serving). */
+typedef enum { RD_NONE, RD_MOVED, RD_ASK, RD_WAIT } redirect_kind;
+
+static redirect_kind redirect_of(redis_store *st, const redisReply *rep, int *node)
+{
+    int slot, port;
+    char host[256];
+    if (!st->cluster || rep->type != REDIS_REPLY_ERROR)
+        return RD_NONE;
+    if (strncmp(rep->str, "TRYAGAIN", 8) == 0 || strncmp(rep->str, "CLUSTERDOWN", 11) == 0)
+        return RD_WAIT;
+    bool moved = strncmp(rep->str, "MOVED ", 6) == 0, ask = strncmp(rep->str, "ASK ", 4) == 0;
+    if ((!moved && !ask) || sess__rs_redirect_parse(rep->str, rep->len, &slot, host, &port) != 0 ||
+        (*node = sess__rs_node_find(st, host, port)) < 0)
+        return RD_NONE;
+    if (moved) {
+        pthread_mutex_lock(&st->mu);
+        st->slot_node[slot] = (uint8_t)*node;
+        st->map_stale = true;
+        pthread_mutex_unlock(&st->mu);
+    }
+    return moved ? RD_MOVED : RD_ASK;
+}
+
+static int send_asking(redisContext *c)
+{
+    redisReply *rep = redisCommand(c, "ASKING");
+    int ok = rep != NULL && rep->type == REDIS_REPLY_STATUS;
+    if (rep != NULL)
+        freeReplyObject(rep);
+    return ok ? 0 : -1;
+}
+
+static void pause_ms(int64_t ms)
+{
+    if (ms > 0)
+        nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = (long)ms * 1000000L}, NULL);
+}
+
+/* Sends argv on a pooled connection of node `fixed`, or (fixed < 0) of the node serving
+ * `slot` (-1: any node), following Cluster redirections. The whole of it (waiting for a
+ * connection, opening one, the answer, redirections, a retry) fits in one command timeout. On
+ * success *reply may be an error reply. */
+static int run_argv(redis_store *st, int slot, int fixed, int argc, const char **argv,
+                    const size_t *lens, bool retry, redisReply **reply)
 {
     int64_t deadline = sess__rs_mono_ms() + st->timeout_ms;
-    for (int attempt = 0;; attempt++) {
+    int asking = -1;
+    bool retried = false;
+    for (int round = 0;; round++) {
+        int node = fixed >= 0     ? fixed
+                   : asking >= 0  ? asking
+                   : !st->cluster ? 0
+                                  : sess__rs_cluster_route(st, slot, deadline);
+        if (node < 0)
+            return SESS_ESTORE;
         rs_conn *cn;
-        int r = pool_take(st, deadline, &cn);
+        int r = pool_take(st, &st->nodes[node], deadline, &cn);
         if (r != 0)
             return r;
-        if (!arm(cn->c, st->timeout_ms, deadline)) {
-            pool_put(st, cn, false);
+        if (!arm(cn->c, st->timeout_ms, deadline) || (asking >= 0 && send_asking(cn->c) != 0)) {
+            pool_put(st, cn, asking >= 0);
             return SESS_ESTORE;
         }
+        asking = -1;
         redisReply *rep = redisCommandArgv(cn->c, argc, argv, lens);
         if (rep == NULL) {
             pool_put(st, cn, true);
-            if (retry && attempt == 0 && budget(st->timeout_ms, deadline) > 0)
+            if (retry && !retried && budget(st->timeout_ms, deadline) > 0) {
+                retried = true;
                 continue;
+            }
             return SESS_ESTORE;
         }
         pool_put(st, cn, rep->type == REDIS_REPLY_ERROR && error_breaks_conn(rep));
-        *reply = rep;
-        return 0;
+        int to = -1;
+        redirect_kind k = fixed < 0 ? redirect_of(st, rep, &to) : RD_NONE;
+        if (k == RD_NONE) {
+            *reply = rep;
+            return 0;
+        }
+        freeReplyObject(rep);
+        if (round + 1 >= RS_REDIRECTS_MAX || budget(st->timeout_ms, deadline) == 0)
+            return SESS_ESTORE;
+        if (k == RD_ASK)
+            asking = to;
+        else if (k == RD_WAIT)
+            pause_ms(budget(st->timeout_ms / 8 + 1, deadline));
     }
 }
 
@@ -662,14 +777,15 @@ static int build_argv(const char *const *head, const size_t *head_lens, int nhea
     return 0;
 }
 
-int sess__rs_command(redis_store *st, rs_args *a, bool retry, redisReply **reply)
+static int command_on(redis_store *st, int fixed, rs_args *a, bool retry, redisReply **reply)
 {
     const char **argv;
     size_t *lens;
     int r = build_argv(NULL, NULL, 0, a, &argv, &lens);
     if (r != 0)
         return r;
-    r = run_argv(st, a->n, argv, lens, retry, reply);
+    int slot = a->n >= 2 ? sess__rs_key_slot(argv[1], lens[1]) : -1;
+    r = run_argv(st, slot, fixed, a->n, argv, lens, retry, reply);
     free(argv);
     free(lens);
     if (r == 0 && (*reply)->type == REDIS_REPLY_ERROR) {
@@ -678,6 +794,81 @@ int sess__rs_command(redis_store *st, rs_args *a, bool retry, redisReply **reply
         r = SESS_ESTORE;
     }
     return r;
+}
+
+static int check_layout(redis_store *st);
+
+int sess__rs_command(redis_store *st, rs_args *a, bool retry, redisReply **reply)
+{
+    int r = check_layout(st);
+    return r != 0 ? r : command_on(st, -1, a, retry, reply);
+}
+
+int sess__rs_command_node(redis_store *st, int node, rs_args *a, redisReply **reply)
+{
+    int r = check_layout(st);
+    return r != 0 ? r : command_on(st, node, a, true, reply);
+}
+
+/* One word of a key: P + `name`. */
+static int layout_cmd(redis_store *st, const char *cmd, const char *name, const char *val,
+                      redisReply **rep)
+{
+    char key[RS_PREFIX_MAX + 16];
+    rs_args a;
+    int n = snprintf(key, sizeof(key), "%s%s", st->prefix, name);
+    sess__rs_args_init(&a);
+    sess__rs_args_str(&a, cmd);
+    sess__rs_args_bin(&a, key, (size_t)n);
+    if (val != NULL) {
+        sess__rs_args_str(&a, val);
+        sess__rs_args_str(&a, "NX");
+    }
+    int r = command_on(st, -1, &a, true, rep);
+    sess__rs_args_dispose(&a);
+    return r;
+}
+
+/* The key layout (redis_scripts.c) is version 2: every script in one hash slot. The first call
+ * of a handle checks P layout: "2" passes; absent, it is written, unless keys of the old
+ * layout (P e, P ak, P acc: sessions, API keys, accounts) are there, which are refused with a
+ * message (docs/redis.md, "Migration"); anything else is refused. */
+static int check_layout(redis_store *st)
+{
+    static const char *const old[] = {"e", "ak", "acc"};
+    redisReply *rep;
+    pthread_mutex_lock(&st->mu);
+    int state = st->layout;
+    pthread_mutex_unlock(&st->mu);
+    if (state != 0)
+        return state > 0 ? 0 : SESS_ESTORE;
+    int r = layout_cmd(st, "GET", "layout", NULL, &rep);
+    if (r != 0)
+        return r;
+    bool absent = rep->type == REDIS_REPLY_NIL;
+    bool ok = rep->type == REDIS_REPLY_STRING && strcmp(rep->str, RS_LAYOUT) == 0;
+    freeReplyObject(rep);
+    for (size_t i = 0; absent && i < sizeof(old) / sizeof(old[0]); i++) {
+        if ((r = layout_cmd(st, "EXISTS", old[i], NULL, &rep)) != 0)
+            return r;
+        absent = rep->type == REDIS_REPLY_INTEGER && rep->integer == 0;
+        freeReplyObject(rep);
+    }
+    if (absent) {
+        if ((r = layout_cmd(st, "SET", "layout", RS_LAYOUT, &rep)) != 0)
+            return r;
+        freeReplyObject(rep);
+        return check_layout(st);
+    }
+    if (!ok)
+        sess__rs_log(st, SESS_STORE_LOG_WARN,
+                     "Redis holds sessiond keys under prefix %s in another key layout than this "
+                     "build's (%s); see docs/redis.md, Migration; every store call fails",
+                     st->prefix, RS_LAYOUT);
+    pthread_mutex_lock(&st->mu);
+    st->layout = ok ? 1 : -1;
+    pthread_mutex_unlock(&st->mu);
+    return ok ? 0 : SESS_ESTORE;
 }
 
 /* The script's SHA1 as Redis names it, loading the script on first use. */
@@ -692,7 +883,7 @@ static int script_sha(redis_store *st, rs_script_id id, char sha[41])
     const char *argv[3] = {"SCRIPT", "LOAD", src};
     size_t lens[3] = {6, 4, strlen(src)};
     redisReply *rep;
-    int r = run_argv(st, 3, argv, lens, true, &rep);
+    int r = run_argv(st, -1, -1, 3, argv, lens, true, &rep);
     if (r != 0)
         return r;
     if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
@@ -729,21 +920,24 @@ static int status_code(const redisReply *s)
     return SESS_ESTORE;
 }
 
-/* Runs EVALSHA, and EVAL when Redis lost its script cache (a restart or a failover). */
-static int eval(redis_store *st, rs_script_id id, rs_args *a, bool retry, redisReply **reply)
+/* Runs EVALSHA, and EVAL when Redis lost its script cache (a restart or a failover; in a
+ * Cluster, each node loads a script at its first EVAL). */
+static int eval(redis_store *st, rs_script_id id, const char *key, size_t klen, rs_args *a,
+                bool retry, redisReply **reply)
 {
     char sha[41];
     int r = script_sha(st, id, sha);
     if (r != 0)
         return r;
     const char *src = sess__rs_script_source(id);
-    const char *head[4] = {"EVALSHA", sha, "0", st->prefix};
-    size_t head_lens[4] = {7, 40, 1, st->prefix_len};
+    const char *head[5] = {"EVALSHA", sha, "1", key, st->prefix};
+    size_t head_lens[5] = {7, 40, 1, klen, st->prefix_len};
     const char **argv;
     size_t *lens;
-    if ((r = build_argv(head, head_lens, 4, a, &argv, &lens)) != 0)
+    int slot = sess__rs_key_slot(key, klen);
+    if ((r = build_argv(head, head_lens, 5, a, &argv, &lens)) != 0)
         return r;
-    r = run_argv(st, 4 + a->n, argv, lens, retry, reply);
+    r = run_argv(st, slot, -1, 5 + a->n, argv, lens, retry, reply);
     if (r == 0 && (*reply)->type == REDIS_REPLY_ERROR &&
         strncmp((*reply)->str, "NOSCRIPT", 8) == 0) {
         freeReplyObject(*reply);
@@ -751,17 +945,20 @@ static int eval(redis_store *st, rs_script_id id, rs_args *a, bool retry, redisR
         lens[0] = 4;
         argv[1] = src;
         lens[1] = strlen(src);
-        r = run_argv(st, 4 + a->n, argv, lens, retry, reply);
+        r = run_argv(st, slot, -1, 5 + a->n, argv, lens, retry, reply);
     }
     free(argv);
     free(lens);
     return r;
 }
 
-int sess__rs_script(redis_store *st, rs_script_id id, rs_args *a, bool retry, redisReply **reply)
+int sess__rs_script(redis_store *st, rs_script_id id, const char *key, size_t klen, rs_args *a,
+                    bool retry, redisReply **reply)
 {
     redisReply *rep;
-    int r = eval(st, id, a, retry, &rep);
+    int r = check_layout(st);
+    if (r == 0)
+        r = eval(st, id, key, klen, a, retry, &rep);
     if (r != 0)
         return r;
     if (rep->type == REDIS_REPLY_ERROR) {

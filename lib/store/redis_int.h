@@ -2,10 +2,12 @@
  * redis_int.h - what the files of the Redis backend share (not installed, not public).
  *
  * The backend is split by concern: redis_conn.c turns the URL into a connection target, keeps a
- * bounded pool of connections with timeouts and runs commands and Lua scripts on it (every
- * failure there is SESS_ESTORE: the store fails closed); redis_scripts.c holds the Lua scripts
- * that make each multi-key operation atomic inside Redis; redis_cache.c is the optional near
- * cache with its pub/sub subscriber; redis.c implements sess_store_ops on top of them.
+ * bounded pool of connections per server with timeouts and runs commands and Lua scripts on it
+ * (every failure there is SESS_ESTORE: the store fails closed); redis_cluster.c maps hash slots
+ * to Cluster nodes and follows redirections; redis_sentinel.c finds the master; redis_scripts.c
+ * holds the Lua scripts that make each multi-key operation atomic inside Redis; redis_cache.c is
+ * the optional near cache with its pub/sub subscriber; redis.c implements sess_store_ops on top of
+ * them.
  */
 #ifndef SESSIOND_STORE_REDIS_INT_H
 #define SESSIOND_STORE_REDIS_INT_H
@@ -31,12 +33,13 @@
 /* After a failed connect, no new attempt for this long: calls fail at once instead of each
  * waiting for its own connect while Redis is down. Service resumes at most this late. */
 #define RS_RETRY_MS 250
+/* The key layout of redis_scripts.c, stored in P layout: a Redis holding another is refused. */
+#define RS_LAYOUT "2"
 /* Returned by sess__rs_script for the patch script's "changed meanwhile, merge again". */
 #define RS_CONFLICT 1
 
 /* The scripts of redis_scripts.c. */
 typedef enum rs_script_id {
-    RS_LOOKUP,
     RS_GET,
     RS_CREATE,
     RS_TOUCH,
@@ -50,7 +53,8 @@ typedef enum rs_script_id {
     RS_APIKEY_PUT,
     RS_APIKEY_DEL,
     RS_USER_PUT,
-    RS_USER_DEL,
+    RS_PTR_DEL,
+    RS_DUE_SET,
     RS_NSCRIPTS
 } rs_script_id;
 
@@ -58,8 +62,14 @@ typedef enum rs_script_id {
 const char *sess__rs_script_source(rs_script_id id);
 
 #define RS_SENTINELS_MAX 16
+#define RS_SEEDS_MAX 16
 
-/* Where to connect, parsed from the URL (and the Sentinel list). */
+typedef struct rs_hostport {
+    char host[256];
+    int port;
+} rs_hostport;
+
+/* Where to connect, parsed from the URL (and the Sentinel or Cluster seed list). */
 typedef struct rs_target {
     char host[256]; /* empty with a unix socket */
     int port;
@@ -68,25 +78,57 @@ typedef struct rs_target {
     char password[256]; /* empty: no AUTH */
     int db;
     /* Sentinel: the master `master` is found by asking these, in order; host above unused. */
-    struct {
-        char host[256];
-        int port;
-    } sentinels[RS_SENTINELS_MAX];
+    rs_hostport sentinels[RS_SENTINELS_MAX];
     int nsentinels;
     char master[128];
+    /* Cluster: the seed nodes; the slot map comes from the first that answers CLUSTER SLOTS. */
+    rs_hostport seeds[RS_SEEDS_MAX];
+    int nseeds;
 } rs_target;
 
 /* Parses a redis:// or unix: URL. 0, or SESS_EINVAL with a reason that never quotes the URL. */
 int sess__rs_target_parse(const char *url, rs_target *t, char *why, size_t n);
 /* Parses "HOST:PORT,HOST:PORT" (IPv6 in brackets) into t->sentinels. 0 or SESS_EINVAL. */
 int sess__rs_sentinels_parse(const char *list, rs_target *t, char *why, size_t n);
+/* The same for Cluster seed nodes (default port 6379), into t->seeds. */
+int sess__rs_seeds_parse(const char *list, rs_target *t, char *why, size_t n);
 
 typedef struct rs_conn {
     redisContext *c; /* NULL until connected, and again after an error */
     bool busy;
 } rs_conn;
 
+/* Cluster: the number of hash slots, and the most nodes one handle keeps pools for. */
+#define RS_SLOTS 16384
+#define RS_NODES_MAX 64
+#define RS_NO_NODE 0xff
+/* Redirections (MOVED, ASK) and TRYAGAIN/CLUSTERDOWN rounds one command may follow, all within
+ * its timeout. */
+#define RS_REDIRECTS_MAX 8
+/* Fewest milliseconds between two reloads of the slot map. */
+#define RS_MAP_REFRESH_MS 100
+
+/* One server with its own bounded pool: the only one of a standalone or Sentinel handle, or a
+ * Cluster node (master) learnt from CLUSTER SLOTS or a redirection. */
+typedef struct rs_node {
+    char host[256];
+    int port;
+    rs_conn *pool;       /* npool connections, opened on demand */
+    int64_t retry_at_ms; /* no connect attempt before this (after a failed one) */
+    bool down;           /* the last connect failed: only transitions are logged */
+} rs_node;
+
 typedef struct rs_cache rs_cache;
+
+/* Session id -> user, remembered per handle: a session's user never changes, so an entry is
+ * never wrong (a deleted session's is merely useless: its script then finds no session). It
+ * saves the GET of the id pointer before the calls that name a session by id. */
+#define RS_IDMAP_SIZE 1024
+typedef struct rs_idmap_entry {
+    uint8_t id[SESS_ID_BYTES];
+    uint8_t ulen; /* 0: empty */
+    char user[SESS_USER_MAX];
+} rs_idmap_entry;
 
 typedef struct redis_store {
     sess_store base;
@@ -98,22 +140,51 @@ typedef struct redis_store {
     void (*log)(void *arg, int level, const char *msg);
     void *log_arg;
 
-    pthread_mutex_t mu; /* guards the pool, the state below and the script hashes */
-    pthread_cond_t cv;  /* a pooled connection became free */
-    rs_conn *pool;
-    uint32_t npool;
-    int64_t retry_at_ms;   /* no connect attempt before this (after a failed one) */
-    bool down;             /* the last connect failed: only transitions are logged */
-    bool policy_checked;   /* the server was checked (once per handle: check_server) */
-    bool unusable;         /* the server is a Cluster: every call fails */
+    pthread_mutex_t mu; /* guards the pools, the state below and the script hashes */
+    pthread_cond_t cv;  /* a pooled connection became free (broadcast: waiters differ by node) */
+    rs_node nodes[RS_NODES_MAX];
+    uint32_t nnodes;     /* standalone and Sentinel: 1 */
+    uint32_t npool;      /* connections per node */
+    bool policy_checked; /* the server was checked (once per handle: check_server) */
+    bool unusable;       /* the server cannot be used (the wrong mode): every call fails */
+    int layout;          /* the key layout check: 0 not yet, 1 passed, -1 refused */
+    /* Cluster (target.nseeds > 0): the slot -> node map, RS_NO_NODE when unknown. */
+    bool cluster;
+    bool map_loaded, map_stale;
+    int64_t map_at_ms; /* last reload attempt */
+    uint32_t any_next; /* rotates the node that serves key-less calls and the subscriber */
+    uint8_t slot_node[RS_SLOTS];
     char master_host[256]; /* Sentinel: the master last found (empty: none yet) */
     int master_port;
     char sha[RS_NSCRIPTS][41];
 
-    rs_cache *cache; /* NULL without a near cache */
+    rs_cache *cache;       /* NULL without a near cache */
+    rs_idmap_entry *idmap; /* RS_IDMAP_SIZE entries, guarded by mu */
 } redis_store;
 
 int64_t sess__rs_mono_ms(void);
+
+/* ---- Cluster (redis_cluster.c) ---- */
+
+/* CRC16-CCITT (XMODEM: polynomial 0x1021, initial 0), as Redis Cluster specifies. */
+uint16_t sess__rs_crc16(const void *p, size_t n);
+/* The hash slot of a key: CRC16 of its hash tag (the bytes between the first '{' and the next
+ * '}', when not empty) or of the whole key, modulo 16384. */
+int sess__rs_key_slot(const void *key, size_t n);
+/* Loads the slot map from CLUSTER SLOTS of the first node that answers (known nodes, then the
+ * seeds), within `deadline`. 0 or SESS_ESTORE. */
+int sess__rs_cluster_load(redis_store *st, int64_t deadline);
+/* The node of `slot` (loading the map when it is missing or stale), or -1. */
+int sess__rs_cluster_route(redis_store *st, int slot, int64_t deadline);
+/* The index of host:port among the nodes, added when new; -1 when the table is full. Takes
+ * st->mu itself. */
+int sess__rs_node_find(redis_store *st, const char *host, int port);
+/* Parses a MOVED or ASK error ("MOVED 3999 127.0.0.1:6381"): 0 with slot, host and port. */
+int sess__rs_redirect_parse(const char *msg, size_t len, int *slot, char host[256], int *port);
+/* The distinct nodes that serve slots now (standalone: node 0), at most RS_NODES_MAX. */
+int sess__rs_masters(redis_store *st, int64_t deadline, int *out);
+/* A connection to some node of the Cluster, another one on each call (the subscriber). */
+redisContext *sess__rs_cluster_connect_any(redis_store *st, int64_t deadline, char *why, size_t n);
 
 /* Reports an event through opts->log (printf-style). */
 void sess__rs_log(redis_store *st, int level, const char *fmt, ...)
@@ -154,16 +225,21 @@ void sess__rs_args_bin(rs_args *a, const void *p, size_t len);
 void sess__rs_args_str(rs_args *a, const char *s);
 void sess__rs_args_i64(rs_args *a, int64_t v);
 
-/* Runs a raw command (the words of `a`, prefix not added). `retry` lets a read run once more
- * on a fresh connection after an I/O error. On success *reply is the answer (freeReplyObject),
+/* Runs a raw command (the words of `a`, prefix not added), routed in a Cluster by its second
+ * word (the key; commands without one go to any node). `retry` lets a read run once more on a
+ * fresh connection after an I/O error. On success *reply is the answer (freeReplyObject),
  * never an error reply: those are SESS_ESTORE. */
 int sess__rs_command(redis_store *st, rs_args *a, bool retry, redisReply **reply);
+/* The same on one node (SCAN over every master), without redirection. */
+int sess__rs_command_node(redis_store *st, int node, rs_args *a, redisReply **reply);
 
-/* Runs script `id` with ARGV = prefix, then the words of `a`. Scripts answer an array whose
- * first element is a status: "OK" gives 0 and *reply (the whole array, freeReplyObject);
+/* Runs script `id` with KEYS = {key} (every key the script touches shares its slot; in a
+ * Cluster it routes the call) and ARGV = prefix, then the words of `a`. Scripts answer an array
+ * whose first element is a status: "OK" gives 0 and *reply (the whole array, freeReplyObject);
  * ESESSION, EEXIST, ETOOLARGE, ENOTFOUND give their sess_err, CONFLICT gives RS_CONFLICT
  * (no reply either way). Anything else, and every failure to talk to Redis, is SESS_ESTORE. */
-int sess__rs_script(redis_store *st, rs_script_id id, rs_args *a, bool retry, redisReply **reply);
+int sess__rs_script(redis_store *st, rs_script_id id, const char *key, size_t klen, rs_args *a,
+                    bool retry, redisReply **reply);
 
 /* Closes every pooled connection (all must be free). */
 void sess__rs_pool_dispose(redis_store *st);
@@ -214,6 +290,8 @@ void sess__rs_cache_free(rs_cache *c);
 /* A snapshot of the invalidation counter to pass to a put after fetching from Redis: the put
  * is dropped if any invalidation (or loss of the subscription) happened in between. */
 uint64_t sess__rs_cache_seq(rs_cache *c);
+/* Lookups answered from the cache and lookups it could not answer (while subscribed). */
+void sess__rs_cache_stats(rs_cache *c, uint64_t *hits, uint64_t *misses);
 
 bool sess__rs_cache_get_lookup(rs_cache *c, const uint8_t hash[SESS_HASH_BYTES], sess_record *out,
                                uint64_t *gen, bool *is_previous);

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "server/admin.h"
+#include "server/audit.h"
 
 int cli_admin_dispatch(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err)
 {
@@ -57,9 +58,19 @@ int cli_admin(const cli_args *args, const char *group)
          * nothing. */
         sess_store *st;
         sess_ctx *ctx;
+        char err[1200];
         r = cli_open(&cfg, false, &st, &ctx);
-        if (r == 0) {
+        /* Writes are audited here, in this process; a command that cannot be audited does
+         * not run. Listings neither write nor open the audit log. */
+        bool writes = argc < 2 || strcmp(words[1], "list") != 0;
+        if (r == 0 && writes && sessd_audit_open(cfg.audit_path, err, sizeof(err)) != 0) {
+            cli_error("%s", err);
+            cli_close(st, ctx);
+            r = EXIT_RUNTIME;
+        } else if (r == 0) {
             r = cli_admin_dispatch(ctx, argc, words, stdout, stderr);
+            sessd_audit_admin(argc, words, r);
+            sessd_audit_close(false);
             cli_close(st, ctx);
         }
     }

@@ -70,6 +70,7 @@ int cli_admin(const cli_args *args, const char *group);
 
 int cli_serve(const cli_args *args);
 int cli_config(const cli_args *args);
+int cli_audit(const cli_args *args);
 int cli_help(const char *command);
 
 #endif

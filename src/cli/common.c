@@ -202,9 +202,12 @@ static int open_redis(const sessd_config *cfg, sess_store **store)
     }
     if ((*store)->ops->ping(*store) != 0) {
         (*store)->ops->close(*store);
-        cli_error("Redis does not answer at [store] redis_url (%s); check that it runs and that "
-                  "the URL, password and database are right",
-                  store_why[0] ? store_why : "no answer within redis_timeout");
+        const char *where = cfg->redis_cluster[0]     ? "[store] redis_cluster"
+                            : cfg->redis_sentinels[0] ? "[store] redis_sentinels"
+                                                      : "[store] redis_url";
+        cli_error("Redis does not answer at %s (%s); check that it runs and that the address, "
+                  "password and database are right",
+                  where, store_why[0] ? store_why : "no answer within redis_timeout");
         return EXIT_RUNTIME;
     }
     return 0;

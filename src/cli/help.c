@@ -19,19 +19,26 @@ static const struct {
     {"serve",
      "sessiond serve [-c FILE] [--listen HOST:PORT] [--data DIR] [--store lmdb|memory|redis]\n"
      "               [--redis-url URL] [--threads N] [--public-url URL]\n"
+     "               [--log-level debug|info|notice|warn] [--log-format text|json]\n"
      "  Runs the server in the foreground. Prints 'sessiond listening on http://HOST:PORT'\n"
      "  when ready (with port 0, the port it got). SIGTERM/SIGINT: finish requests in\n"
      "  flight and exit 0. SIGHUP: reload the configuration file; a bad file is refused\n"
-     "  and the running configuration kept.\n"},
+     "  and the running configuration kept; the audit log is reopened (after a rotation).\n"},
     {"apikey", "sessiond apikey create NAME   print a new service API key once, store its hash\n"
                "sessiond apikey list          names and creation times\n"
                "sessiond apikey revoke NAME   the key stops working at once\n"},
-    {"session", "sessiond session list [--user NAME]   one line per live session: id, user,\n"
-                "                                      created, last seen, expires, client\n"
-                "sessiond session revoke ID            end one session\n"
-                "sessiond session revoke --user NAME   end every session of a user (O(1))\n"
-                "  A revoke made while a server runs on the same data is refused by that server\n"
-                "  from its very next request (with redis: by every server on that Redis).\n"},
+    {"session",
+     "sessiond session list [--user NAME]   one line per live session: id, user,\n"
+     "                                      created, last seen, expires, client\n"
+     "sessiond session revoke ID            end one session\n"
+     "sessiond session revoke --user NAME   end every session of a user (O(1))\n"
+     "sessiond session revoke [--created-before TIME] [--ip CIDR] [--agent TEXT] [--yes]\n"
+     "  mass revocation of the live sessions matching every filter given: created\n"
+     "  before TIME (unix seconds or YYYY-MM-DD[THH:MM[:SS]][Z], UTC), from a client\n"
+     "  address in CIDR, with a user agent containing TEXT (any case). Without --yes\n"
+     "  only prints how many match; with it revokes them, progress on stderr.\n"
+     "  A revoke made while a server runs on the same data is refused by that server\n"
+     "  from its very next request (with redis: by every server on that Redis).\n"},
     {"user", "sessiond user add NAME [--roles a,b] [--password-stdin]   add a login account\n"
              "sessiond user list                  name, roles, enabled/disabled, created,\n"
              "                                    password changed\n"
@@ -46,6 +53,10 @@ static const struct {
              "  (without --keep-sessions), disable and del end every session of the user at once. "
              "Hashes are argon2id\n"
              "  at [login] argon2_ops and argon2_mem.\n"},
+    {"audit", "sessiond audit verify [FILE...]   check the audit log's hash chain; exit 0\n"
+              "                                  intact, 1 naming the first broken line\n"
+              "  Without FILE, [audit] path (default DATA/audit.log). Give rotated files\n"
+              "  oldest first to check that each continues the one before.\n"},
     {"config", "sessiond config check [-c FILE]   validate a configuration; exit 0, or 2 with\n"
                "                                  an error naming file, line and key\n"
                "sessiond config docs              print the option reference (Markdown)\n"},
@@ -61,6 +72,7 @@ int cli_help(const char *command)
                "  session             list and revoke sessions\n"
                "  user                add, list, change and delete login accounts\n"
                "  config              check a configuration file, print the option reference\n"
+               "  audit               verify the audit log's hash chain\n"
                "  help COMMAND        details of one command\n"
                "  --version           print the version\n\n%s",
                SESSIOND_VERSION, common);

@@ -15,11 +15,14 @@ int cli_serve(const cli_args *args)
         const char *flag, *section, *key;
     } flags[] = {{"--listen", "server", "listen"},
                  {"--threads", "server", "threads"},
-                 {"--public-url", "server", "public_url"}};
-    const char *values[3] = {NULL, NULL, NULL};
+                 {"--public-url", "server", "public_url"},
+                 {"--log-level", "log", "level"},
+                 {"--log-format", "log", "format"}};
+    enum { NFLAGS = sizeof(flags) / sizeof(flags[0]) };
+    const char *values[NFLAGS] = {NULL};
     for (int i = 0; i < args->argc; i++) {
         bool missing = false, known = false;
-        for (size_t f = 0; f < 3 && !known; f++) {
+        for (size_t f = 0; f < NFLAGS && !known; f++) {
             const char *v = cli_flag_value(args->argc, args->argv, &i, flags[f].flag, &missing);
             if (missing) {
                 cli_error("%s needs a value; see 'sessiond help serve'", flags[f].flag);
@@ -39,7 +42,7 @@ int cli_serve(const cli_args *args)
     if (cfg == NULL)
         return EXIT_RUNTIME;
     int r = cli_load_config(args, cfg);
-    for (size_t f = 0; f < 3 && r == 0; f++) {
+    for (size_t f = 0; f < NFLAGS && r == 0; f++) {
         char err[512];
         if (values[f] && sessd_config_set(cfg, flags[f].section, flags[f].key, values[f],
                                           flags[f].flag, err, sizeof(err)) != 0) {

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "server/audit.h"
 #include "server/log.h"
 
 static struct {
@@ -144,6 +145,7 @@ static void serve_one(int fd)
         fclose(o);
     if (e)
         fclose(e);
+    sessd_audit_admin(argc, argv, status);
     sessd_log(SESSD_LOG_NOTICE, "admin socket: %s %s -> exit %d", argv[0], argc > 1 ? argv[1] : "",
               status);
     if (out && errt && out_len <= SESSD_ADMIN_MAX_ANSWER && err_len <= SESSD_ADMIN_MAX_ANSWER)

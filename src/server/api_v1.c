@@ -9,8 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/audit.h"
 #include "server/auth.h"
 #include "server/handlers.h"
+#include "server/revoke.h"
 #include "server/jsonw.h"
 #include "server/server.h"
 #include "sessiond/cookie.h"
@@ -234,6 +236,24 @@ static bool read_client(h2o_req_t *req, json_t *o, const char **ip, const char *
 
 /* ---- handlers ---------------------------------------------------------------------------- */
 
+/* The name of the API key of the request being handled on this thread (set by authorize;
+ * handlers run synchronously on their loop's thread), for the audit log. */
+static __thread char key_name[SESS_APIKEY_NAME_MAX + 1];
+
+/* Audits a /v1 write: the actor is the API key, the client the caller's address unless the
+ * event is about a session's own client (`client`). */
+static void v1_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user, const uint8_t *id,
+                     const char *client)
+{
+    char peer[64], detail[SESS_APIKEY_NAME_MAX + 32];
+    if (client == NULL) {
+        http_peer_addr(req, peer, sizeof(peer));
+        client = peer;
+    }
+    snprintf(detail, sizeof(detail), "/v1, api key %s", key_name);
+    sessd_audit(ev, user, id, client, detail);
+}
+
 static int v1_create(h2o_req_t *req, json_t *body)
 {
     static const char *const keys[] = {"user", "roles", "data", "remember", "client", NULL};
@@ -274,6 +294,7 @@ static int v1_create(h2o_req_t *req, json_t *body)
         http_send_error(req, r, r == SESS_ETOOLARGE ? "\"data\" is over [session] max_data" : NULL);
         return sess_err_http_status(r);
     }
+    v1_audit(req, SESSD_AUDIT_LOGIN, user, rec.id, ip);
     send_token(req, 201, &rec, token, now);
     sess_wipe(token, sizeof(token));
     sess_record_dispose(&rec);
@@ -420,10 +441,50 @@ static int v1_rotate(h2o_req_t *req, json_t *body)
         http_send_error(req, r, NULL);
         return sess_err_http_status(r);
     }
+    v1_audit(req, SESSD_AUDIT_ROTATE, rec.user, rec.id, NULL);
     send_token(req, 200, &rec, fresh, now);
     sess_wipe(fresh, sizeof(fresh));
     sess_record_dispose(&rec);
     return 200;
+}
+
+/* POST /v1/sessions/revoke {"created_before", "ip", "agent", "dry_run"}: mass revocation by
+ * filter (revoke.h), a dry run unless "dry_run" is false; it runs on the worker pool. */
+static int v1_revoke_filter(h2o_req_t *req, json_t *body)
+{
+    static const char *const keys[] = {"created_before", "ip", "agent", "dry_run", NULL};
+    const char *ip, *agent, *bad = NULL;
+    bool dry_run;
+    sessd_revoke_filter f;
+    memset(&f, 0, sizeof(f));
+    if (!http_only_keys(req, body, keys) || !opt_string(req, body, "ip", &ip) ||
+        !opt_string(req, body, "agent", &agent) || !opt_bool(req, body, "dry_run", &dry_run, true))
+        return 400;
+    json_t *before = json_object_get(body, "created_before");
+    if (json_is_integer(before)) {
+        f.has_before = true;
+        f.created_before = (int64_t)json_integer_value(before);
+    } else if (json_is_string(before)) {
+        f.has_before = sessd_revoke_parse_time(json_string_value(before), &f.created_before) == 0;
+        if (!f.has_before)
+            bad = "\"created_before\" must be unix seconds or a UTC time YYYY-MM-DDTHH:MM:SSZ";
+    } else if (before != NULL && !json_is_null(before)) {
+        bad = "\"created_before\" must be unix seconds or a UTC time YYYY-MM-DDTHH:MM:SSZ";
+    }
+    if (bad == NULL && ip != NULL && sessd_revoke_parse_cidr(ip, &f) != 0)
+        bad = "\"ip\" must be an address or a CIDR block (10.0.0.0/8, 2001:db8::/32)";
+    if (bad == NULL && agent != NULL && sessd_revoke_set_agent(agent, &f) != 0)
+        bad = "\"agent\" must be 1 to 256 characters without control characters";
+    if (bad == NULL && !sessd_revoke_filter_set(&f))
+        bad = "give at least one of \"created_before\", \"ip\" and \"agent\"";
+    if (bad != NULL) {
+        http_send_error(req, SESS_EINVAL, bad);
+        return 400;
+    }
+    char who[SESS_APIKEY_NAME_MAX + 32], peer[64];
+    snprintf(who, sizeof(who), "/v1, api key %s", key_name);
+    http_peer_addr(req, peer, sizeof(peer));
+    return sessd_v1_revoke_submit(req, &f, dry_run, who, peer);
 }
 
 static int answer_session(h2o_req_t *req, int r, sess_record *rec)
@@ -453,6 +514,7 @@ static int v1_session(h2o_req_t *req, const uint8_t id[SESS_ID_BYTES], json_t *b
             http_send_error(req, r, NULL);
             return sess_err_http_status(r);
         }
+        v1_audit(req, SESSD_AUDIT_REVOKE, NULL, id, NULL);
         http_send_empty(req, 204);
         return 204;
     }
@@ -490,6 +552,7 @@ static int v1_user_sessions(h2o_req_t *req, const char *user)
     int r;
     if (http_method_is(req, "DELETE")) {
         if ((r = sess_revoke_user(sessd_srv.ctx, user)) == 0) {
+            v1_audit(req, SESSD_AUDIT_REVOKE_ALL, user, NULL, NULL);
             http_send_empty(req, 204);
             return 204;
         }
@@ -550,8 +613,10 @@ static int authorize(h2o_req_t *req)
     const char *key = http_bearer(req, &len);
     char name[SESS_APIKEY_NAME_MAX + 1];
     int r = key != NULL ? sess_apikey_check(sessd_srv.ctx, key, len, name) : SESS_EUNAUTHORIZED;
-    if (r == 0)
+    if (r == 0) {
+        memcpy(key_name, name, sizeof(key_name));
         return 0;
+    }
     if (r != SESS_EUNAUTHORIZED) {
         /* The store could not say: an outage, not a bad key. */
         http_send_error(req, r, NULL);
@@ -636,6 +701,10 @@ static const char *resolve(const char *path, size_t len, enum sessd_route *route
         *route = SESSD_ROUTE_V1_ROTATE;
         return "POST";
     }
+    if (h2o_memis(path, len, H2O_STRLIT("/sessions/revoke"))) {
+        *route = SESSD_ROUTE_V1_REVOKE;
+        return "POST";
+    }
     if (len > 10 && memcmp(path, "/sessions/", 10) == 0 &&
         memchr(path + 10, '/', len - 10) == NULL) {
         *route = SESSD_ROUTE_V1_SESSION;
@@ -701,6 +770,9 @@ int sessd_api_v1(h2o_req_t *req, const char *path, size_t len, enum sessd_route 
         break;
     case SESSD_ROUTE_V1_ROTATE:
         status = v1_rotate(req, body);
+        break;
+    case SESSD_ROUTE_V1_REVOKE:
+        status = v1_revoke_filter(req, body);
         break;
     case SESSD_ROUTE_V1_SESSION:
         status = v1_session(req, id, body);

@@ -74,6 +74,7 @@ void auth_session_rotate(h2o_req_t *req, sess_record *rec, int64_t now)
         return;
     auth_set_session_cookie(req, fresh,
                             (after.flags & SESS_REC_REMEMBER) ? after.abs_expires - now : -1);
+    auth_audit(req, SESSD_AUDIT_ROTATE, after.user, after.id, "the user's roles changed");
     sess_wipe(fresh, sizeof(fresh));
     sess_record_dispose(rec);
     *rec = after;
@@ -86,6 +87,8 @@ void auth_end_bound_session(const sess_record *rec)
     sess_id_to_hex(rec->id, id);
     sessd_log(SESSD_LOG_NOTICE, "session %s of %s ended: its token came from another user agent",
               id, rec->user);
+    sessd_audit(SESSD_AUDIT_THEFT, rec->user, rec->id, NULL,
+                "token used from another user agent (bind_user_agent): session ended");
     (void)sess_delete(sessd_srv.ctx, rec->id);
 }
 
@@ -315,6 +318,14 @@ void auth_client_ip(h2o_req_t *req, const sessd_config *c, char out[64])
 
 /* ---- request traits ---------------------------------------------------------------------- */
 
+void auth_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user,
+                const uint8_t *session_id, const char *detail)
+{
+    char ip[64];
+    auth_client_ip(req, sessd_cfg(), ip);
+    sessd_audit(ev, user, session_id, ip, detail);
+}
+
 bool auth_wants_json(h2o_req_t *req)
 {
     size_t n;
@@ -357,24 +368,30 @@ static bool origin_listed(const char *list, const char *o, size_t len)
     return false;
 }
 
-bool auth_same_origin(h2o_req_t *req, const sessd_config *c)
+bool auth_origin_proven(h2o_req_t *req, const sessd_config *c)
 {
     size_t n;
     char pub[512];
     const char *site = http_header(req, "sec-fetch-site", &n);
     if (site != NULL && h2o_memis(site, n, H2O_STRLIT("cross-site")))
         return false;
-    /* The browser's own word (a header pages cannot set). Our pages send Referrer-Policy:
-     * no-referrer, under which a browser posts their forms with "Origin: null": without this,
-     * the login and logout forms would be refused in a real browser. */
     if (site != NULL && h2o_memis(site, n, H2O_STRLIT("same-origin")))
         return true;
     const char *origin = http_header(req, "origin", &n);
     if (origin == NULL)
-        return true;
+        return false;
     size_t pl = public_origin(c, pub, sizeof(pub));
     return (n == pl && strncasecmp(origin, pub, n) == 0) ||
            origin_listed(c->allowed_origins, origin, n);
+}
+
+bool auth_same_origin(h2o_req_t *req, const sessd_config *c)
+{
+    size_t n;
+    /* No header at all: a non-browser client, which CSRF cannot use. */
+    if (http_header(req, "sec-fetch-site", &n) == NULL && http_header(req, "origin", &n) == NULL)
+        return true;
+    return auth_origin_proven(req, c);
 }
 
 int auth_deny(h2o_req_t *req, int status, const char *code, const char *msg)
@@ -529,8 +546,17 @@ bool auth_form_token_ok(h2o_req_t *req, const sess_record *rec)
         tok = fl >= 0 ? field : NULL;
         n = fl >= 0 ? (size_t)fl : 0;
     }
-    if (tok == NULL)
-        return !sessd_cfg()->require_token;
+    if (tok == NULL) {
+        /* Without the token: a Bearer client needs none (no browser attaches its header on
+         * its own); a cookie needs the browser's own word that the request is same-origin.
+         * A request with neither Origin nor Sec-Fetch-Site is refused, as verify does. */
+        size_t len;
+        bool from_cookie;
+        if (sessd_cfg()->require_token)
+            return false;
+        return auth_token_src(req, &len, &from_cookie) == NULL || !from_cookie ||
+               auth_origin_proven(req, sessd_cfg());
+    }
     sess_csrf_token(rec->csrf_secret, want);
     bool ok = n == SESS_TOKEN_STRLEN && sess_ct_equal(tok, want, SESS_TOKEN_STRLEN);
     sess_wipe(want, sizeof(want));

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "server/audit.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -70,6 +71,10 @@ const char *auth_cookie(h2o_req_t *req, const char *name, size_t *len);
  * the right-most X-Forwarded-For entry that is not itself a trusted proxy. */
 void auth_client_ip(h2o_req_t *req, const sessd_config *c, char out[64]);
 
+/* Appends an audit event (audit.h) with this request's client address (auth_client_ip). */
+void auth_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user,
+                const uint8_t *session_id, const char *detail);
+
 /* True when the client asked for JSON (Accept: application/json, or X-Requested-With). */
 bool auth_wants_json(h2o_req_t *req);
 
@@ -79,6 +84,9 @@ bool auth_wants_json(h2o_req_t *req);
  * Referrer-Policy: no-referrer posts with "Origin: null"). Requests without either header
  * (non-browser clients) pass. */
 bool auth_same_origin(h2o_req_t *req, const sessd_config *c);
+/* Positive evidence only: Sec-Fetch-Site same-origin, or an Origin that is the public URL's or
+ * an allowed one (and no Sec-Fetch-Site cross-site). False without either header. */
+bool auth_origin_proven(h2o_req_t *req, const sessd_config *c);
 
 /* Adds Set-Cookie for a new session token; max_age < 0 for a browser-session cookie. */
 void auth_set_session_cookie(h2o_req_t *req, const char *token, int64_t max_age);
@@ -101,7 +109,8 @@ void auth_form_proof_clear(h2o_req_t *req);
 
 /* The session's own CSRF token on a signed-in request: the X-CSRF-Token header (session.js)
  * or else the form field `csrf_token` (sessd_page_csrf). When sent it must be the session's
- * (constant-time compare); with [csrf] require_token it must be sent. */
+ * (constant-time compare); with [csrf] require_token it must be sent; without it, a request
+ * that came with the cookie needs auth_origin_proven (a Bearer one needs nothing). */
 bool auth_form_token_ok(h2o_req_t *req, const sess_record *rec);
 
 /* The request body (form) and its length; "" and 0 without one. */

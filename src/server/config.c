@@ -81,7 +81,7 @@ typedef struct opt {
 
 static check_fn check_listen, check_public_url, check_base_path, check_cidr_list, check_redis_url,
     check_redis_prefix, check_hostport_list, check_name, check_cookie_name, check_cookie_domain,
-    check_origin_list, check_forward, check_seal, check_methods, check_policy;
+    check_origin_list, check_forward, check_seal, check_methods, check_policy, check_access_format;
 
 /* Field position and size, with a compile-time check that the field has the C type the option
  * type stores (a mismatch fails _Generic, so the table cannot write an int64_t into an int). */
@@ -156,6 +156,9 @@ static const opt options[] = {
           "redis_url, whose password and database (not host) still apply when set."),
     O_STR("store", "redis_master", redis_master, "", check_name, 0,
           "Name of the master to ask the Sentinels for."),
+    O_STR("store", "redis_cluster", redis_cluster, "", check_hostport_list, 0,
+          "Comma list of Redis Cluster seed nodes HOST:PORT; used instead of redis_url (whose "
+          "user and password still apply when set). The slot map is asked of them."),
     O_STR("store", "redis_prefix", redis_prefix, "sessiond:", check_redis_prefix, 0,
           "Prefix of every Redis key and of the invalidation channel; give deployments sharing "
           "one Redis different prefixes."),
@@ -255,6 +258,14 @@ static const opt options[] = {
            "Log line format: text for people, json for collectors."),
     O_STR("log", "access_log", access_log, "", NULL, 0,
           "File that gets one line per request; empty: no access log."),
+    O_STR("log", "access_log_format", access_log_format,
+          "%h %t \"%m %U %H\" %s %b \"%{user-agent}i\"", check_access_format, 0,
+          "Fields of an access log line (see docs/operations.md): %h client, %t time, %m method, "
+          "%U path without the query, %H protocol, %s status, %b body bytes, "
+          "%{NAME}i a request header, %{NAME}o a response header. %r and %q (they carry the "
+          "query) and the Cookie, Authorization, Proxy-Authorization, X-CSRF-Token and "
+          "Set-Cookie headers are refused: no secret reaches the log. With [log] format = json "
+          "values are JSON-escaped."),
 };
 
 #define NOPTS (sizeof options / sizeof options[0])
@@ -948,6 +959,39 @@ static bool forward_ok(const char *v, size_t len, char *why, size_t n)
 static bool check_forward(const char *v, char *why, size_t n)
 {
     return each_item(v, forward_ok, false, why, n);
+}
+
+/* The access log format: h2o's directives, minus those that could carry a secret. */
+static bool check_access_format(const char *v, char *why, size_t n)
+{
+    static const char *const refused_headers[] = {"cookie", "authorization", "proxy-authorization",
+                                                  "x-csrf-token", "set-cookie"};
+    for (const char *p = strchr(v, '%'); p != NULL; p = strchr(p + 1, '%')) {
+        if (p[1] == '%') {
+            p++;
+            continue;
+        }
+        if (p[1] == 'r' || p[1] == 'q') {
+            snprintf(why, n, "%%%c is refused: it logs the query string, where a secret may be",
+                     p[1]);
+            return false;
+        }
+        if (p[1] != '{')
+            continue;
+        const char *close = strchr(p + 2, '}');
+        if (close == NULL) {
+            snprintf(why, n, "a %%{ without its }");
+            return false;
+        }
+        for (size_t i = 0; i < sizeof(refused_headers) / sizeof(refused_headers[0]); i++)
+            if ((size_t)(close - p - 2) == strlen(refused_headers[i]) &&
+                strncasecmp(p + 2, refused_headers[i], strlen(refused_headers[i])) == 0) {
+                snprintf(why, n, "the %s header is refused: it carries a secret",
+                         refused_headers[i]);
+                return false;
+            }
+    }
+    return true;
 }
 
 /* One ID:BASE64KEY entry of the key ring. Quotes nothing: the key is secret. */
@@ -1799,10 +1843,17 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
         return -1;
     }
     if (strcmp(c->store_kind, "redis") == 0 && c->redis_url[0] == '\0' &&
-        c->redis_sentinels[0] == '\0') {
+        c->redis_sentinels[0] == '\0' && c->redis_cluster[0] == '\0') {
         say(err, errlen,
-            "%s: [store] kind: redis needs redis_url, or redis_sentinels and redis_master; set "
-            "[store] redis_url (or --redis-url)",
+            "%s: [store] kind: redis needs redis_url, redis_sentinels and redis_master, or "
+            "redis_cluster; set [store] redis_url (or --redis-url)",
+            from);
+        return -1;
+    }
+    if (c->redis_cluster[0] && c->redis_sentinels[0]) {
+        say(err, errlen,
+            "%s: [store] redis_cluster: a Cluster has no Sentinels; set redis_cluster or "
+            "redis_sentinels, not both",
             from);
         return -1;
     }
@@ -2016,8 +2067,9 @@ static void doc_derived(FILE *out)
           "below\n  `idle_timeout`; `absolute_timeout` must be at least `idle_timeout`.\n"
           "- `[store] path` empty: the data directory. `[audit] path` empty: "
           "`DATA/audit.log`.\n"
-          "- `[store] kind = redis` needs `redis_url`, or `redis_sentinels` with "
-          "`redis_master`;\n  `redis_sentinels` always needs `redis_master`. `kind = cookie` needs "
+          "- `[store] kind = redis` needs `redis_url`, `redis_sentinels` with "
+          "`redis_master`, or `redis_cluster`\n  (not with `redis_sentinels`);\n  "
+          "`redis_sentinels` always needs `redis_master`. `kind = cookie` needs "
           "`[keys] seal`.\n"
           "- `[server] listen` is `HOST:PORT`: an IPv4 address, `[IPv6]` in brackets or a "
           "host name, and a\n  port from 0 to 65535 (0: any free port, printed at start).\n"

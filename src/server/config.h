@@ -41,6 +41,7 @@ typedef struct sessd_config {
     char store_path[SESSD_STR]; /* default: the data directory */
     char redis_url[512];
     char redis_sentinels[SESSD_STR];
+    char redis_cluster[SESSD_STR];
     char redis_master[128];
     char redis_prefix[65];         /* default "sessiond:" */
     int64_t redis_connect_timeout; /* milliseconds, default 1000 */
@@ -85,6 +86,7 @@ typedef struct sessd_config {
     char log_level[16];  /* debug|info|notice|warn */
     char log_format[16]; /* text|json */
     char access_log[SESSD_STR];
+    char access_log_format[512]; /* h2o log directives; no %r, %q, cookies or credentials */
 
     /* Not in the file: from the command line. */
     char data_dir[SESSD_STR]; /* --data, default ./sessiond-data */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/audit.h"
 #include "server/auth.h"
 #include "server/pages.h"
 #include "server/prefs.h"
@@ -189,6 +190,9 @@ static int revoke_others(const sessd_visitor *v)
         for (size_t i = 0; r == 0 && i < l.n; i++) {
             if (memcmp(l.rows[i].id, v->rec.id, SESS_ID_BYTES) != 0) {
                 r = sess_delete(sessd_srv.ctx, l.rows[i].id);
+                if (r == 0)
+                    sessd_audit(SESSD_AUDIT_REVOKE, v->rec.user, l.rows[i].id, NULL,
+                                "by the user: every other device");
                 ended++;
             }
         }
@@ -209,7 +213,12 @@ static int revoke_one(const sessd_visitor *v, const uint8_t id[SESS_ID_BYTES])
         return r;
     bool mine = strcmp(rec.user, v->rec.user) == 0;
     sess_record_dispose(&rec);
-    return mine ? sess_delete(sessd_srv.ctx, id) : SESS_ENOTFOUND;
+    if (!mine)
+        return SESS_ENOTFOUND;
+    r = sess_delete(sessd_srv.ctx, id);
+    if (r == 0)
+        sessd_audit(SESSD_AUDIT_REVOKE, v->rec.user, id, NULL, "by the user: one device");
+    return r;
 }
 
 int sessd_auth_devices_revoke(h2o_req_t *req)

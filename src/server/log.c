@@ -25,7 +25,7 @@ void sessd_log_configure(const char *level, const char *format)
         atomic_store(&json_format, 0);
 }
 
-static void escape(char *out, size_t cap, const char *in)
+void sessd_json_escape(char *out, size_t cap, const char *in)
 {
     size_t o = 0;
     for (; *in && o + 7 < cap; in++) {
@@ -57,7 +57,7 @@ void sessd_log(enum sessd_log_level level, const char *fmt, ...)
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (atomic_load(&json_format)) {
         char esc[sizeof(msg) * 2];
-        escape(esc, sizeof(esc), msg);
+        sessd_json_escape(esc, sizeof(esc), msg);
         fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts, names[level],
                 esc);
     } else {

@@ -166,6 +166,7 @@ static bool reauth_session(login_job *j, const char *user, int64_t now)
         return false;
     j->result = 0;
     j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
+    sessd_audit(SESSD_AUDIT_ROTATE, user, rec.id, j->ip, "step-up: password confirmed");
     sess_record_dispose(&rec);
     sessd_metrics_login(1);
     return true;
@@ -189,6 +190,7 @@ static void login_run(sessd_job *base)
         sessd_throttle_fail(SESSD_THROTTLE_USER, j->user, now, &j->throttle);
         sessd_throttle_fail(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle);
         sessd_metrics_login(0);
+        sessd_audit(SESSD_AUDIT_LOGIN_FAILED, j->user, NULL, j->ip, "login form");
         return;
     }
     if (j->result != 0)
@@ -207,6 +209,7 @@ static void login_run(sessd_job *base)
     j->result = sess_create(sessd_srv.ctx, &p, now, j->token, &rec);
     if (j->result == 0) {
         j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
+        sessd_audit(SESSD_AUDIT_LOGIN, acct.user, rec.id, j->ip, "login form");
         sess_record_dispose(&rec);
         if (sess_user_recheck_roles(sessd_srv.ctx, &acct) != 0)
             sessd_log(SESSD_LOG_WARN, "re-reading the roles of a new session failed");
@@ -344,6 +347,7 @@ int sessd_auth_login_post(h2o_req_t *req)
              (j->user[0] && (wait = sessd_throttle_wait(SESSD_THROTTLE_USER, j->user, now)) > 0))
         status = too_many(req, wait, j->user, j->rd, j->reauth);
     else if (!form) {
+        auth_audit(req, SESSD_AUDIT_LOGIN_FAILED, j->user[0] ? j->user : NULL, NULL, "bad form");
         sessd_throttle_fail(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle);
         status = show_form(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID, j->reauth);
     } else if ((wait = reserve(j, now)) > 0) {
@@ -376,6 +380,7 @@ int sessd_auth_logout(h2o_req_t *req)
     }
     if (v.signed_in) {
         int r = sess_delete(sessd_srv.ctx, v.rec.id);
+        auth_audit(req, SESSD_AUDIT_LOGOUT, v.rec.user, v.rec.id, r == 0 ? NULL : "failed");
         sessd_visitor_dispose(&v);
         if (r != 0) {
             http_send_error(req, r, NULL);

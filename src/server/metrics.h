@@ -16,6 +16,7 @@
     X(V1_CREATE, "/v1/sessions")                                                                   \
     X(V1_VERIFY, "/v1/sessions/verify")                                                            \
     X(V1_ROTATE, "/v1/sessions/rotate")                                                            \
+    X(V1_REVOKE, "/v1/sessions/revoke")                                                            \
     X(V1_SESSION, "/v1/sessions/{id}")                                                             \
     X(V1_USER_SESSIONS, "/v1/users/{user}/sessions")                                               \
     X(V1_USER_PREFS, "/v1/users/{user}/preferences")                                               \
@@ -40,8 +41,20 @@ void sessd_metrics_request(enum sessd_route route, int status);
 /* Records one verify's latency in microseconds. */
 void sessd_metrics_verify_latency(uint64_t usec);
 void sessd_metrics_store_error(void);
+/* Store operations by kind, for the store latency histogram. */
+enum sessd_store_op { SESSD_STORE_OP_READ, SESSD_STORE_OP_WRITE, SESSD_STORE_OP_SCAN };
+#define SESSD_STORE_OP_COUNT 3
+void sessd_metrics_store_latency(enum sessd_store_op op, uint64_t usec);
+void sessd_metrics_lockout(void);
+void sessd_metrics_rotation(void);
+void sessd_metrics_audit_error(void);
+/* The near cache's counters (redis store), when there is one. */
+typedef struct sessd_cache_stats {
+    uint64_t hits, misses;
+} sessd_cache_stats;
 void sessd_metrics_login(int ok);
-/* Writes the exposition text; `live_sessions` < 0 when the store could not count. */
-void sessd_metrics_write(FILE *out, int64_t live_sessions);
+/* Writes the exposition text; `live_sessions` < 0 when the store could not count; `cache` is
+ * NULL without a near cache. */
+void sessd_metrics_write(FILE *out, int64_t live_sessions, const sessd_cache_stats *cache);
 
 #endif

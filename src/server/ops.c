@@ -1,11 +1,13 @@
 /*
  * ops.c - operations endpoints (contract section 6): liveness, readiness and metrics.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "server/handlers.h"
 #include "server/server.h"
+#include "server/store_timed.h"
 
 int sessd_ops_healthz(h2o_req_t *req)
 {
@@ -34,7 +36,10 @@ int sessd_ops_metrics(h2o_req_t *req)
     }
     uint64_t n = 0;
     int64_t live = sessd_srv.store->ops->count(sessd_srv.store, &n) == 0 ? (int64_t)n : -1;
-    sessd_metrics_write(f, live);
+    sessd_cache_stats cache;
+    bool has_cache = sess_store_redis_cache_stats(sessd_store_timed_inner(sessd_srv.store),
+                                                  &cache.hits, &cache.misses) == 0;
+    sessd_metrics_write(f, live, has_cache ? &cache : NULL);
     fclose(f);
     http_send_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
     free(buf);

@@ -27,10 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/audit.h"
 #include "server/conns.h"
 #include "server/handlers.h"
 #include "server/log.h"
 #include "server/pwhelper.h"
+#include "server/store_timed.h"
 #include "server/touchsock.h"
 #include "server/workers.h"
 #include "sessiond/users.h"
@@ -54,6 +56,8 @@ typedef struct worker {
 } worker;
 
 static h2o_globalconf_t globalconf;
+/* [log] access_log, opened before the threads start; NULL without one. */
+static h2o_access_log_filehandle_t *access_log;
 
 /* Configuration snapshots replaced by reloads; freed at exit. */
 static sessd_config *old_configs[64];
@@ -326,6 +330,8 @@ static void setup_h2o(const sessd_config *c)
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
     h->on_req = on_req;
+    if (access_log != NULL)
+        h2o_access_log_register(path, access_log);
 }
 
 /* ---- reload and maintenance ------------------------------------------------------------ */
@@ -402,8 +408,10 @@ static void wait_for_signals(void)
                       sig == SIGTERM ? "SIGTERM" : "SIGINT");
             return;
         }
-        if (sig == SIGHUP)
+        if (sig == SIGHUP) {
             reload();
+            sessd_audit_reopen();
+        }
         maintenance(&last_sweep);
     }
 }
@@ -414,6 +422,7 @@ void sessd_redis_opts(const sessd_config *c, uint32_t pool, sess_store_opts *o)
 {
     o->redis_url = c->redis_url;
     o->redis_sentinels = c->redis_sentinels;
+    o->redis_cluster = c->redis_cluster;
     o->redis_master = c->redis_master;
     o->redis_prefix = c->redis_prefix;
     o->redis_connect_timeout_ms = (uint32_t)c->redis_connect_timeout;
@@ -460,6 +469,13 @@ static int open_store(const sessd_config *c, int nthreads, char *err, size_t err
         snprintf(err, errlen, "store kind \"%s\" is not available in this build yet",
                  c->store_kind);
         return SESS_EINVAL;
+    }
+    sess_store *timed;
+    if (r == 0 && (r = sessd_store_timed_new(sessd_srv.store, &timed)) != 0) {
+        sessd_srv.store->ops->close(sessd_srv.store);
+        snprintf(err, errlen, "out of memory");
+    } else if (r == 0) {
+        sessd_srv.store = timed;
     }
     return r;
 }
@@ -516,13 +532,18 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
     sess_wipe(key, sizeof(key));
     if (r != 0) {
         fprintf(stderr, "sessiond: out of memory\n");
+    } else if (sessd_audit_open(cfg->audit_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        sess_ctx_free(sessd_srv.ctx);
     } else if (sessd_admin_start(cfg->data_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
+        sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
     } else if (strcmp(cfg->store_kind, "lmdb") == 0 &&
                sessd_touchsock_start(cfg->data_dir, sessd_srv.ctx, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
         sessd_admin_stop();
+        sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
     } else {
         return 0;
@@ -578,6 +599,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     atomic_store(&sessd_srv.config, cfg);
     sessd_srv.https = strncmp(cfg->public_url, "https://", 8) == 0;
     sessd_log_configure(cfg->log_level, cfg->log_format);
+    sessd_audit_set_actor("admin socket");
     /* Before any thread starts, so that every thread inherits the mask and only the main
      * thread's sigtimedwait ever takes these signals. */
     block_signals();
@@ -592,6 +614,20 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     /* Forked first, while this process has no other thread and nothing open. */
     if (sessd_pwhelper_start(pool_size(nthreads)) != 0)
         sessd_log(SESSD_LOG_WARN, "cannot start password helper processes; hashing in-process");
+    /* After the fork: the helpers need no log file. */
+    if (cfg->access_log[0] != '\0' &&
+        (access_log = h2o_access_log_open_handle(cfg->access_log, cfg->access_log_format,
+                                                 strcmp(cfg->log_format, "json") == 0
+                                                     ? H2O_LOGCONF_ESCAPE_JSON
+                                                     : H2O_LOGCONF_ESCAPE_APACHE)) == NULL) {
+        fprintf(stderr,
+                "sessiond: cannot open the access log %s with format \"%s\" (see the line "
+                "above; check [log] access_log and access_log_format)\n",
+                cfg->access_log, cfg->access_log_format);
+        sessd_pwhelper_stop();
+        free_configs();
+        return 1;
+    }
     worker *workers = calloc((size_t)nthreads, sizeof(worker));
     int status =
         workers ? open_listeners(cfg, workers, nthreads, host, sizeof(host), port, sizeof(port))
@@ -606,6 +642,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         fprintf(stderr, "sessiond: cannot start the password workers (out of memory?)\n");
         sessd_touchsock_stop();
         sessd_admin_stop();
+        sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
         sessd_srv.store->ops->close(sessd_srv.store);
         for (int i = 0; i < nthreads; i++)
@@ -645,6 +682,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     sessd_pwhelper_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
     sessd_srv.store->ops->close(sessd_srv.store);
+    sessd_audit_close(true);
     free(workers);
     h2o_config_dispose(&globalconf);
     free_configs();

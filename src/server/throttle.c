@@ -5,6 +5,8 @@
  */
 #include "server/throttle.h"
 
+#include "server/audit.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -104,6 +106,10 @@ int64_t sessd_throttle_fail(enum sessd_throttle_kind kind, const char *key, int6
         locked = p->lockout;
     }
     pthread_mutex_unlock(&mu);
+    if (locked > 0)
+        sessd_audit(SESSD_AUDIT_LOCKOUT, kind == SESSD_THROTTLE_USER ? key : NULL, NULL,
+                    kind == SESSD_THROTTLE_ADDR ? key : NULL,
+                    kind == SESSD_THROTTLE_USER ? "user locked out" : "address locked out");
     return locked;
 }
 

@@ -335,7 +335,12 @@ describe('/auth answers: no-store, logout cookie and Clear-Site-Data', () => {
   test('logout clears the cookie with the same attributes and sends the configured Clear-Site-Data', T, async () => {
     const c = await createSession(s, { user: 'alice' });
     const made = parseCookie(c.set_cookie);
-    const out = await httpRequest(s.port, 'POST', '/auth/logout', { headers: { Cookie: `__Host-sid=${c.token}` } });
+    // A cookie alone, without the browser's Origin/Sec-Fetch-Site or the session's CSRF token:
+    // refused (a logout forged by another page must not end the session), then the browser's.
+    const bare = await httpRequest(s.port, 'POST', '/auth/logout', { headers: { Cookie: `__Host-sid=${c.token}` } });
+    assert.equal(bare.status, 403, 'a cookie without any same-origin evidence');
+    assert.equal((await verify(s, c.token)).status, 200, 'the refused logout ended nothing');
+    const out = await httpRequest(s.port, 'POST', '/auth/logout', { headers: { Cookie: `__Host-sid=${c.token}`, 'Sec-Fetch-Site': 'same-origin' } });
     assert.equal(out.status, 303);
     assert.equal(out.headers['cache-control'], 'no-store');
     assert.equal(out.headers['clear-site-data'], '"cache", "storage"');

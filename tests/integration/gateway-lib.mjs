@@ -226,10 +226,17 @@ export class Jar {
   }
 }
 
-/* One request through a gateway on `port`, keeping cookies in `jar`. Never follows redirects. */
+/* One request through a gateway on `port`, keeping cookies in `jar`. Never follows redirects.
+ * Like a browser posting one of sessiond's own forms, an unsafe request under /auth/ says
+ * `Sec-Fetch-Site: same-origin` unless `headers` names Origin or Sec-Fetch-Site itself (a null
+ * value leaves that header out: a non-browser client). Other paths get only what is given. */
 export function browse(port, method, urlPath, { jar, headers = {}, form, body, agent = false } = {}) {
   return new Promise((resolve, reject) => {
-    const h = { ...headers };
+    const named = Object.keys(headers).map((k) => k.toLowerCase());
+    const h = {};
+    if (!['GET', 'HEAD'].includes(method) && urlPath.startsWith('/auth/') && !named.includes('origin') && !named.includes('sec-fetch-site'))
+      h['Sec-Fetch-Site'] = 'same-origin';
+    for (const [k, v] of Object.entries(headers)) if (v !== null) h[k] = v;
     if (jar && jar.cookies.size > 0) h.Cookie = jar.header();
     let payload;
     if (form) {

@@ -21,6 +21,9 @@
 #include "sessiond/crypto.h"
 
 #define TEST_REDIS_ENV "SESSD_TEST_REDIS_URL"
+/* The seed nodes of a test Cluster ("HOST:PORT,..."; every node a master without replicas),
+ * started by scripts/check.sh like the single Redis. */
+#define TEST_CLUSTER_ENV "SESSD_TEST_REDIS_CLUSTER"
 
 /* The URL, or NULL after printing why there is none. */
 static inline const char *test_redis_url(void)
@@ -119,14 +122,58 @@ static inline void test_redis_prefix(char out[40])
     snprintf(out + n, 40 - (size_t)n, ":");
 }
 
-/* Deletes every key under `prefix`; 0 or -1. */
-static inline int test_redis_del_prefix(const char *prefix)
+/* The seed list, or NULL after printing why there is none. */
+static inline const char *test_cluster_seeds(void)
 {
-    redisContext *c = test_redis_connect();
+    const char *seeds = getenv(TEST_CLUSTER_ENV);
+    if (seeds == NULL || seeds[0] == '\0') {
+        fprintf(stderr,
+                "redis cluster tests: %s is not set; run them through 'make check' (which "
+                "starts a three-master Cluster), or set it to the nodes of a Cluster you can "
+                "wipe\n",
+                TEST_CLUSTER_ENV);
+        return NULL;
+    }
+    return seeds;
+}
+
+/* Connections to every node the tests use: the test Redis, or (cluster) each seed node. Fills
+ * `out` (at most `max`); the count, or -1 after a message. */
+static inline int test_redis_nodes(bool cluster, redisContext **out, int max)
+{
+    char why[256];
+    rs_target t;
+    int n = 0;
+    if (!cluster) {
+        out[0] = test_redis_connect();
+        return out[0] != NULL ? 1 : -1;
+    }
+    const char *seeds = test_cluster_seeds();
+    if (seeds == NULL || sess__rs_seeds_parse(seeds, &t, why, sizeof(why)) != 0)
+        return -1;
+    for (int i = 0; i < t.nseeds && n < max; i++) {
+        struct timeval tv = {2, 0};
+        redisContext *c = redisConnectWithTimeout(t.seeds[i].host, t.seeds[i].port, tv);
+        if (c == NULL || c->err) {
+            fprintf(stderr, "redis tests: cannot connect to Cluster node %s:%d\n", t.seeds[i].host,
+                    t.seeds[i].port);
+            if (c != NULL)
+                redisFree(c);
+            for (int j = 0; j < n; j++)
+                redisFree(out[j]);
+            return -1;
+        }
+        redisSetTimeout(c, tv);
+        out[n++] = c;
+    }
+    return n;
+}
+
+/* Deletes every key under `prefix` on one server; 0 or -1. */
+static inline int test_redis_del_prefix_on(redisContext *c, const char *prefix)
+{
     char cursor[32] = "0", pattern[64];
     int rc = 0;
-    if (c == NULL)
-        return -1;
     snprintf(pattern, sizeof(pattern), "%s*", prefix);
     do {
         redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
@@ -144,37 +191,63 @@ static inline int test_redis_del_prefix(const char *prefix)
         if (r != NULL)
             freeReplyObject(r);
     } while (rc == 0 && strcmp(cursor, "0") != 0);
-    redisFree(c);
     return rc;
 }
 
-/* Waits until `n` clients subscribe to the invalidation channel of `prefix` (at most `ms`),
- * then a little more so that the subscriber has read its confirmation. 0 or -1. */
-static inline int test_redis_wait_subscribed(const char *prefix, long long n, int ms)
+/* Deletes every key under `prefix` (on every node of the test Cluster with `cluster`). */
+static inline int test_redis_del_prefix_in(bool cluster, const char *prefix)
+{
+    redisContext *c[16];
+    int n = test_redis_nodes(cluster, c, 16), rc = n > 0 ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        if (test_redis_del_prefix_on(c[i], prefix) != 0)
+            rc = -1;
+        redisFree(c[i]);
+    }
+    return rc;
+}
+
+static inline int test_redis_del_prefix(const char *prefix)
+{
+    return test_redis_del_prefix_in(false, prefix);
+}
+
+/* Waits until `n` clients subscribe to the invalidation channel of `prefix` (at most `ms`;
+ * with `cluster`, summed over the nodes, since each counts only its own subscribers), then a
+ * little more so that the subscriber has read its confirmation. 0 or -1. */
+static inline int test_redis_wait_subscribed_in(bool cluster, const char *prefix, long long n,
+                                                int ms)
 {
     char chan[64];
-    redisContext *c = test_redis_connect();
-    int rc = -1;
-    if (c == NULL)
+    redisContext *c[16];
+    int nc = test_redis_nodes(cluster, c, 16), rc = -1;
+    if (nc < 0)
         return -1;
     snprintf(chan, sizeof(chan), "%sinv", prefix);
-    for (int waited = 0; waited <= ms; waited += 5) {
-        redisReply *r = redisCommand(c, "PUBSUB NUMSUB %s", chan);
-        long long got = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2
-                            ? r->element[1]->integer
-                            : -1;
-        if (r != NULL)
-            freeReplyObject(r);
-        if (got >= n) {
-            rc = 0;
-            break;
+    for (int waited = 0; waited <= ms && rc != 0; waited += 5) {
+        long long got = 0;
+        for (int i = 0; i < nc; i++) {
+            redisReply *r = redisCommand(c[i], "PUBSUB NUMSUB %s", chan);
+            if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2)
+                got += r->element[1]->integer;
+            if (r != NULL)
+                freeReplyObject(r);
         }
-        nanosleep(&(struct timespec){0, 5000000}, NULL);
+        if (got >= n)
+            rc = 0;
+        else
+            nanosleep(&(struct timespec){0, 5000000}, NULL);
     }
-    redisFree(c);
+    for (int i = 0; i < nc; i++)
+        redisFree(c[i]);
     if (rc == 0)
         nanosleep(&(struct timespec){0, 50000000}, NULL);
     return rc;
+}
+
+static inline int test_redis_wait_subscribed(const char *prefix, long long n, int ms)
+{
+    return test_redis_wait_subscribed_in(false, prefix, n, ms);
 }
 
 #endif

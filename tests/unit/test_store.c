@@ -112,15 +112,29 @@ static int prepare_redis_cache(fixture *f)
     return prepare_redis(f);
 }
 
+/* redis-cluster: the three-master Cluster of SESSD_TEST_REDIS_CLUSTER (scripts/check.sh), with
+ * the near cache, so that routing, every script's slot and the invalidations are all checked. */
+static int prepare_redis_cluster(fixture *f)
+{
+    f->opts.redis_cluster = test_cluster_seeds();
+    if (f->opts.redis_cluster == NULL)
+        return -1;
+    f->opts.redis_cache = true;
+    test_redis_prefix(f->prefix);
+    f->opts.redis_prefix = f->prefix;
+    return 0;
+}
+
 static int ready_redis(fixture *f)
 {
+    bool cluster = f->opts.redis_cluster != NULL;
     int r = f->st->ops->ping(f->st);
     if (r != 0) {
-        print_error("redis: no answer from the Redis of %s (%s)\n", TEST_REDIS_ENV,
-                    sess_errname(r));
+        print_error("redis: no answer from the Redis of %s (%s)\n",
+                    cluster ? TEST_CLUSTER_ENV : TEST_REDIS_ENV, sess_errname(r));
         return -1;
     }
-    if (f->opts.redis_cache && test_redis_wait_subscribed(f->prefix, 1, 5000) != 0) {
+    if (f->opts.redis_cache && test_redis_wait_subscribed_in(cluster, f->prefix, 1, 5000) != 0) {
         print_error("redis-cache: the near cache did not subscribe within 5 s\n");
         return -1;
     }
@@ -129,7 +143,8 @@ static int ready_redis(fixture *f)
 
 static void cleanup_redis(fixture *f)
 {
-    if (f->prefix[0] != '\0' && test_redis_del_prefix(f->prefix) != 0)
+    if (f->prefix[0] != '\0' &&
+        test_redis_del_prefix_in(f->opts.redis_cluster != NULL, f->prefix) != 0)
         print_error("could not remove the keys under %s\n", f->prefix);
 }
 
@@ -139,6 +154,8 @@ static const backend backends[] = {
     {"lmdb-batch", sess_store_lmdb_open, prepare_tmpdir_batch, cleanup_tmpdir, true, NULL},
     {"redis", sess_store_redis_open, prepare_redis, cleanup_redis, true, ready_redis},
     {"redis-cache", sess_store_redis_open, prepare_redis_cache, cleanup_redis, true, ready_redis},
+    {"redis-cluster", sess_store_redis_open, prepare_redis_cluster, cleanup_redis, true,
+     ready_redis},
 };
 
 static int fx_setup(void **state)

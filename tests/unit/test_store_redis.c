@@ -310,6 +310,96 @@ static int silent_server(int *port)
     return fd;
 }
 
+/* ---- Redis Cluster: slots, redirections, options. ---- */
+
+static void test_cluster_slots(void **state)
+{
+    (void)state;
+    /* The check value of CRC16/XMODEM, and key slots that Redis itself reports (CLUSTER
+     * KEYSLOT), hash tags included. */
+    assert_int_equal(sess__rs_crc16("123456789", 9), 0x31c3);
+    assert_int_equal(sess__rs_key_slot("foo", 3), 12182);
+    assert_int_equal(sess__rs_key_slot("bar", 3), 5061);
+    assert_int_equal(sess__rs_key_slot("", 0), 0);
+    assert_int_equal(sess__rs_key_slot("{user1000}.following", 20),
+                     sess__rs_key_slot("{user1000}.followers", 20));
+    assert_int_equal(sess__rs_key_slot("{user1000}.following", 20),
+                     sess__rs_key_slot("user1000", 8));
+    /* Only the first {...} counts; an empty one makes the whole key the tag. */
+    assert_int_equal(sess__rs_key_slot("foo{}{bar}", 10), sess__rs_crc16("foo{}{bar}", 10) & 16383);
+    assert_int_equal(sess__rs_key_slot("foo{{bar}}zap", 13), sess__rs_key_slot("{bar", 4));
+    assert_int_equal(sess__rs_key_slot("foo{bar}{zap}", 13), sess__rs_key_slot("bar", 3));
+    assert_int_equal(sess__rs_key_slot("{", 1), sess__rs_crc16("{", 1) & 16383);
+    /* A user's keys share a slot whatever the name holds; sessions of two users need not. */
+    static const char *const keys[] = {"P s{u:a}}0123456789abcdef", "P z{u:a}}", "P g{u:a}}"};
+    for (size_t i = 1; i < 3; i++)
+        assert_int_equal(sess__rs_key_slot(keys[i], strlen(keys[i])),
+                         sess__rs_key_slot(keys[0], strlen(keys[0])));
+}
+
+static void test_cluster_redirects_and_options(void **state)
+{
+    (void)state;
+    char host[256], why[256], err[256];
+    int slot, port;
+    static const char moved[] = "MOVED 3999 127.0.0.1:6381", ask[] = "ASK 16383 [::1]:7000";
+    assert_int_equal(sess__rs_redirect_parse(moved, strlen(moved), &slot, host, &port), 0);
+    assert_int_equal(slot, 3999);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 6381);
+    assert_int_equal(sess__rs_redirect_parse(ask, strlen(ask), &slot, host, &port), 0);
+    assert_int_equal(slot, 16383);
+    assert_string_equal(host, "[::1]");
+    static const char *const bad[] = {"MOVED",       "MOVED 16384 h:1", "MOVED x h:1",
+                                      "MOVED 1 h:0", "MOVED 1 :7",      "MOVED 1 h"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (sess__rs_redirect_parse(bad[i], strlen(bad[i]), &slot, host, &port) == 0)
+            fail_msg("accepted the redirection \"%s\"", bad[i]);
+
+    rs_target t;
+    assert_sess(0, sess__rs_seeds_parse("10.0.0.1:7000,10.0.0.2", &t, why, sizeof(why)));
+    assert_int_equal(t.nseeds, 2);
+    assert_int_equal(t.seeds[1].port, 6379);
+    assert_sess(SESS_EINVAL, sess__rs_seeds_parse(" , ", &t, why, sizeof(why)));
+
+    /* A Cluster has database 0 only, no unix socket here, and no Sentinels. */
+    sess_store *st = NULL;
+    sess_store_opts o = {.redis_cluster = "127.0.0.1:7000", .redis_url = "redis://:pw@x/3"};
+    assert_sess(SESS_EINVAL, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    assert_null(strstr(err, "pw"));
+    o.redis_url = "unix:/tmp/x.sock";
+    assert_sess(SESS_EINVAL, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    o.redis_url = NULL;
+    o.redis_sentinels = "127.0.0.1:26379";
+    o.redis_master = "m";
+    assert_sess(SESS_EINVAL, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    o.redis_sentinels = NULL;
+    o.redis_url = "redis://:pw@ignored";
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    st->ops->close(st);
+}
+
+/* No seed node answers: calls fail closed and at once. */
+static void test_cluster_unreachable(void **state)
+{
+    (void)state;
+    char seeds[64], err[256];
+    sess_store *st;
+    sess_record out;
+    uint8_t h[SESS_HASH_BYTES] = {1};
+    snprintf(seeds, sizeof(seeds), "127.0.0.1:%d,127.0.0.1:%d", dead_port(), dead_port());
+    sess_store_opts o = {.redis_cluster = seeds, .redis_cache = true};
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    int64_t t0 = now_ms();
+    assert_sess(SESS_ESTORE, st->ops->ping(st));
+    sess_record_init(&out);
+    assert_sess(SESS_ESTORE, CALL(st, lookup, h, &out, &(uint64_t){0}, &(bool){0}));
+    assert_sess(SESS_ESTORE, CALL(st, revoke_user, "alice", NULL));
+    if (now_ms() - t0 > 500)
+        fail_msg("refused connections took %lld ms to report", (long long)(now_ms() - t0));
+    st->ops->close(st);
+}
+
 static void test_unreachable_fails_fast(void **state)
 {
     (void)state;
@@ -485,6 +575,52 @@ static void test_logs_transitions_without_secrets(void **state)
     assert_false(logged_has(&l, "hunter2"));
 }
 
+/* Keys of the layout before 2 (one script over several slots) are refused with a message,
+ * and nothing is written; a Redis without sessiond keys gets the layout mark. */
+static void test_old_layout_refused(void **state)
+{
+    (void)state;
+    char err[256], prefix[40], key[64];
+    struct logged l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    sess_store *st;
+    sess_record rec;
+    redisContext *c = test_redis_connect();
+    assert_non_null(c);
+    test_redis_prefix(prefix);
+    snprintf(key, sizeof(key), "%sak", prefix);
+    redisReply *r = redisCommand(c, "HSET %s deploy x", key);
+    assert_non_null(r);
+    freeReplyObject(r);
+    sess_store_opts o = {
+        .redis_url = test_redis_url(), .redis_prefix = prefix, .log = capture, .log_arg = &l};
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    assert_sess(SESS_ESTORE, st->ops->ping(st));
+    new_session(&rec, "alice");
+    assert_sess(SESS_ESTORE, CALL(st, create, &rec, 50, NULL));
+    st->ops->close(st);
+    assert_true(logged_has(&l, "another key layout"));
+    snprintf(key, sizeof(key), "%s*", prefix);
+    r = redisCommand(c, "KEYS %s", key);
+    assert_non_null(r);
+    assert_int_equal(r->elements, 1); /* only the old key: nothing was written */
+    freeReplyObject(r);
+    assert_int_equal(test_redis_del_prefix(prefix), 0);
+
+    /* Empty: the mark is written and the store works. */
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    assert_sess(0, CALL(st, create, &rec, 50, NULL));
+    st->ops->close(st);
+    snprintf(key, sizeof(key), "%slayout", prefix);
+    r = redisCommand(c, "GET %s", key);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, "2");
+    freeReplyObject(r);
+    assert_int_equal(test_redis_del_prefix(prefix), 0);
+    sess_record_dispose(&rec);
+    redisFree(c);
+}
+
 /* An allkeys-* eviction policy could drop revoke-all counters: the store warns. */
 static void test_warns_about_allkeys_eviction(void **state)
 {
@@ -554,6 +690,40 @@ static void test_user_names_stay_apart(void **state)
         free(json);
         sess_record_dispose(&r[i]);
     }
+}
+
+/* The longest prefix with the longest user name: every key still fits (its buffers are sized
+ * for this; ASan runs catch an overflow) and every operation works. */
+static void test_longest_keys(void **state)
+{
+    (void)state;
+    char prefix[RS_PREFIX_MAX + 1], user[SESS_USER_MAX + 1], err[256];
+    sess_store *st;
+    sess_record r, out;
+    memset(prefix, 'p', RS_PREFIX_MAX);
+    prefix[RS_PREFIX_MAX] = '\0';
+    memset(user, 'u', SESS_USER_MAX);
+    user[SESS_USER_MAX] = '\0';
+    sess_store_opts o = {.redis_url = test_redis_url(), .redis_prefix = prefix};
+    assert_non_null(o.redis_url);
+    /* The prefix is fixed: whatever an interrupted run left under it goes first. */
+    assert_int_equal(test_redis_del_prefix(prefix), 0);
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    new_session(&r, user);
+    assert_sess(0, CALL(st, create, &r, 50, NULL));
+    assert_sess(0, lookup(st, r.token_hash, NULL, NULL, NULL, 0));
+    sess_record_init(&out);
+    assert_sess(0, CALL(st, patch, r.id, "{\"a\":{\"b\":1}}", 13, 4096, &out));
+    assert_string_equal(out.user, user);
+    sess_record_dispose(&out);
+    assert_sess(0, CALL(st, prefs_put, user, "{\"theme\":\"dark\"}", 16, 4096));
+    assert_sess(0, CALL(st, revoke_user, user, NULL));
+    size_t removed = 0;
+    assert_sess(0, CALL(st, sweep, r.created, 100, &removed));
+    assert_int_equal(removed, 1);
+    st->ops->close(st);
+    assert_int_equal(test_redis_del_prefix(prefix), 0);
+    sess_record_dispose(&r);
 }
 
 /* ---- The near cache across two handles. ---- */
@@ -637,6 +807,47 @@ static void test_cache_sees_patch_rotate_touch(void **state)
     sess_record_dispose(&r);
 }
 
+/* The roles a lookup of `hash` through `st` answers, or "" and the error. */
+static int lookup_roles(sess_store *st, const uint8_t *hash, char *roles, size_t cap,
+                        uint32_t *flags)
+{
+    sess_record out;
+    sess_record_init(&out);
+    int r = CALL(st, lookup, hash, &out, &(uint64_t){0}, &(bool){0});
+    snprintf(roles, cap, "%s", r == 0 ? out.roles : "");
+    *flags = r == 0 ? out.flags : 0;
+    sess_record_dispose(&out);
+    return r;
+}
+
+/* set_roles on one handle reaches the other's near cache; roles a record cannot hold are
+ * refused with nothing written. */
+static void test_cache_sees_set_roles(void **state)
+{
+    fixture *f = *state;
+    sess_record r;
+    char roles[SESS_ROLES_MAX + 2];
+    uint32_t flags = 0;
+    new_session(&r, "alice");
+    sess_copy_bounded(r.roles, sizeof(r.roles), "dev");
+    assert_sess(0, CALL(f->a, create, &r, 50, NULL));
+    assert_sess(0, lookup_roles(f->b, r.token_hash, roles, sizeof(roles), &flags));
+    assert_cached(f->b, r.token_hash);
+    assert_string_equal(roles, "dev");
+
+    assert_sess(0, CALL(f->a, set_roles, "alice", "auditor"));
+    EVENTUALLY("set_roles", lookup_roles(f->b, r.token_hash, roles, sizeof(roles), &flags) == 0 &&
+                                strcmp(roles, "auditor") == 0);
+    assert_int_equal(flags, SESS_REC_ROLES_CHANGED);
+
+    memset(roles, 'a', SESS_ROLES_MAX + 1);
+    roles[SESS_ROLES_MAX + 1] = '\0';
+    assert_sess(SESS_EINVAL, CALL(f->a, set_roles, "alice", roles));
+    assert_sess(0, lookup_roles(f->a, r.token_hash, roles, sizeof(roles), &flags));
+    assert_string_equal(roles, "auditor");
+    sess_record_dispose(&r);
+}
+
 static void test_cache_sees_apikey_and_prefs(void **state)
 {
     fixture *f = *state;
@@ -703,6 +914,174 @@ static void test_cache_dropped_without_subscription(void **state)
     assert_sess(0, CALL(f->a, create, &s, 50, NULL));
     assert_sess(0, lookup(f->b, s.token_hash, NULL, NULL, NULL, 0));
     assert_cached(f->b, s.token_hash);
+    sess_record_dispose(&r);
+    sess_record_dispose(&s);
+}
+
+/* Sends one command to every node; 0 when each answered without an error. */
+static int on_all(redisContext **c, int n, const char *fmt, int arg)
+{
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        redisReply *r = redisCommand(c[i], fmt, arg);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR)
+            rc = -1;
+        if (r != NULL)
+            freeReplyObject(r);
+    }
+    return rc;
+}
+
+/* Whether every node serves the slot of `key` again: a GET answers a value or MOVED, not
+ * CLUSTERDOWN, once the slot has an owner. */
+static bool slot_served(redisContext **c, int n, const char *key)
+{
+    for (int i = 0; i < n; i++) {
+        redisReply *r = redisCommand(c[i], "GET %s", key);
+        bool down =
+            r == NULL || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "CLUSTERDOWN", 11) == 0);
+        if (r != NULL)
+            freeReplyObject(r);
+        if (down)
+            return false;
+    }
+    return true;
+}
+
+/* Cluster: a slot nobody serves any more (CLUSTER DELSLOTS on every node, after sessiond
+ * loaded the map) answers CLUSTERDOWN; the store retries within its timeout, then fails closed;
+ * once the slot is served again, calls work without reopening. */
+static void test_cluster_down_fails_closed(void **state)
+{
+    (void)state;
+    char prefix[40], err[256], key[64];
+    redisContext *c[16];
+    sess_store *st = NULL;
+    sess_record r;
+    int n = test_redis_nodes(true, c, 16);
+    assert_true(n >= 2);
+    test_redis_prefix(prefix);
+    sess_store_opts o = {
+        .redis_cluster = test_cluster_seeds(), .redis_prefix = prefix, .redis_timeout_ms = 300};
+    assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
+    new_session(&r, "alice");
+    assert_sess(0, CALL(st, create, &r, 50, NULL));
+    snprintf(key, sizeof(key), "{u:alice}");
+    int slot = sess__rs_key_slot(key, strlen(key));
+    /* The owner, to give the slot back to. */
+    int owner = -1;
+    for (int i = 0; i < n && owner < 0; i++) {
+        redisReply *g = redisCommand(c[i], "EXISTS %sz{u:alice}", prefix);
+        if (g != NULL && g->type == REDIS_REPLY_INTEGER && g->integer == 1)
+            owner = i;
+        if (g != NULL)
+            freeReplyObject(g);
+    }
+    assert_true(owner >= 0);
+    assert_int_equal(on_all(c, n, "CLUSTER DELSLOTS %d", slot), 0);
+    sess_record out;
+    sess_record_init(&out);
+    int64_t t0 = now_ms();
+    int got = CALL(st, get, r.id, &out, NULL);
+    int64_t took = now_ms() - t0;
+    if (got == 0)
+        sess_record_dispose(&out);
+    redisReply *x = redisCommand(c[owner], "CLUSTER ADDSLOTS %d", slot);
+    assert_non_null(x);
+    freeReplyObject(x);
+    assert_sess(SESS_ESTORE, got);
+    if (took < 200 || took > 300 + 400)
+        fail_msg("CLUSTERDOWN answered after %lld ms (retries within 300 ms expected)",
+                 (long long)took);
+    snprintf(key, sizeof(key), "%sz{u:alice}", prefix);
+    t0 = now_ms();
+    while (!slot_served(c, n, key)) {
+        if (now_ms() - t0 > 10000)
+            fail_msg("slot %d not served again within 10 s", slot);
+        sleep_ms(20);
+    }
+    assert_sess(0, CALL(st, revoke_user, "alice", NULL));
+    st->ops->close(st);
+    assert_int_equal(test_redis_del_prefix_in(true, prefix), 0);
+    for (int i = 0; i < n; i++)
+        redisFree(c[i]);
+    sess_record_dispose(&r);
+}
+
+/* The node that holds the one subscription of `prefix` among `c` (-1 when none or several). */
+static int subscriber_node(redisContext **c, int n, const char *prefix)
+{
+    char chan[64];
+    int at = -1, found = 0;
+    snprintf(chan, sizeof(chan), "%sinv", prefix);
+    for (int i = 0; i < n; i++) {
+        redisReply *r = redisCommand(c[i], "PUBSUB NUMSUB %s", chan);
+        if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[1]->integer > 0) {
+            at = i;
+            found += (int)r->element[1]->integer;
+        }
+        if (r != NULL)
+            freeReplyObject(r);
+    }
+    return found == 1 ? at : -1;
+}
+
+/* Cluster: the node holding the near cache's subscription fails (here: it drops the
+ * subscriber and takes no new client). The cache stops serving, the subscriber moves to
+ * another node, and invalidations published on any node reach it there. */
+static void test_cluster_cache_resubscribes_elsewhere(void **state)
+{
+    (void)state;
+    char prefix[40], err[256];
+    redisContext *c[16];
+    sess_store *a = NULL, *b = NULL;
+    sess_record r, s;
+    int n = test_redis_nodes(true, c, 16);
+    assert_true(n >= 2);
+    test_redis_prefix(prefix);
+    sess_store_opts oa = {.redis_cluster = test_cluster_seeds(), .redis_prefix = prefix};
+    sess_store_opts ob = oa;
+    ob.redis_cache = true;
+    assert_sess(0, sess_store_redis_open(&oa, &a, err, sizeof(err)));
+    assert_sess(0, sess_store_redis_open(&ob, &b, err, sizeof(err)));
+    assert_int_equal(test_redis_wait_subscribed_in(true, prefix, 1, 5000), 0);
+    int at = subscriber_node(c, n, prefix);
+    assert_true(at >= 0);
+    new_session(&r, "alice");
+    assert_sess(0, CALL(a, create, &r, 50, NULL));
+    assert_sess(0, lookup(b, r.token_hash, NULL, NULL, NULL, 0));
+
+    long long clients = test_redis_info_int(c[at], "clients", "connected_clients");
+    assert_int_equal(test_redis_config_set(c[at], "maxclients", clients - 1), 0);
+    redisReply *k = redisCommand(c[at], "CLIENT KILL TYPE pubsub");
+    assert_non_null(k);
+    freeReplyObject(k);
+    /* Back on another node; meanwhile nothing came from a cache that may have missed news. */
+    int64_t t0 = now_ms();
+    int now_at;
+    while ((now_at = subscriber_node(c, n, prefix)) < 0) {
+        if (now_ms() - t0 > 5000)
+            fail_msg("no new subscription within 5 s");
+        sleep_ms(5);
+    }
+    assert_int_equal(test_redis_config_set(c[at], "maxclients", 10000), 0);
+    assert_int_not_equal(now_at, at);
+    sleep_ms(50); /* the subscriber reads its confirmation */
+
+    /* Cached again, and a delete made through a (published wherever its script ran) reaches
+     * b on its new node. */
+    new_session(&s, "bob");
+    assert_sess(0, CALL(a, create, &s, 50, NULL));
+    assert_sess(0, lookup(b, s.token_hash, NULL, NULL, NULL, 0));
+    assert_sess(0, CALL(a, del, s.id));
+    EVENTUALLY("delete on another node",
+               lookup(b, s.token_hash, NULL, NULL, NULL, 0) == SESS_ESESSION);
+    a->ops->close(a);
+    b->ops->close(b);
+    assert_int_equal(test_redis_del_prefix_in(true, prefix), 0);
+    for (int i = 0; i < n; i++)
+        redisFree(c[i]);
     sess_record_dispose(&r);
     sess_record_dispose(&s);
 }
@@ -786,22 +1165,30 @@ int main(void)
         cmocka_unit_test(test_url_refused_without_echo),
         cmocka_unit_test(test_sentinel_lists),
         cmocka_unit_test(test_open_refuses_bad_options),
+        cmocka_unit_test(test_cluster_slots),
+        cmocka_unit_test(test_cluster_redirects_and_options),
+        cmocka_unit_test(test_cluster_unreachable),
         cmocka_unit_test(test_sentinel_unreachable),
         cmocka_unit_test(test_unreachable_fails_fast),
         cmocka_unit_test(test_silent_redis_times_out),
         cmocka_unit_test(test_pool_is_bounded),
         cmocka_unit_test(test_logs_transitions_without_secrets),
         cmocka_unit_test(test_warns_about_allkeys_eviction),
+        cmocka_unit_test(test_old_layout_refused),
+        cmocka_unit_test(test_longest_keys),
         cmocka_unit_test_setup_teardown(test_reconnects_by_itself, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_user_names_stay_apart, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_serves_locally, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_sees_delete, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_sees_revoke_all, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_sees_patch_rotate_touch, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cache_sees_set_roles, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_sees_apikey_and_prefs, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_dropped_without_subscription, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_refuses_overtaken_put, fx_setup, fx_teardown),
+        cmocka_unit_test(test_cluster_cache_resubscribes_elsewhere),
+        cmocka_unit_test(test_cluster_down_fails_closed),
         cmocka_unit_test_setup_teardown(test_cache_never_keeps_deleted, fx_setup, fx_teardown),
     };
     if (sess_crypto_init() != 0) {

@@ -1,0 +1,221 @@
+// audit.test.mjs - the hash-chained audit log and `sessiond audit verify` (contract 1, [audit]):
+// logins, failures, logouts, lockouts and admin commands each leave one JSON line; an edited or
+// a deleted line is found with its number; a rotated file continues the chain; the CLI and the
+// server append at once without breaking it; no token ever appears.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Sandbox, run, createApiKey, freePort, sleep, TEST_TIMEOUT_MS, assertNoSanitizerReport } from './lib.mjs';
+import { addUser, browse, login, Jar, PASSWORD } from './gateway-lib.mjs';
+
+const T = { timeout: TEST_TIMEOUT_MS * 2 };
+let sb;
+let srv;
+let port;
+let data;
+let key;
+let auditPath;
+const tokens = [];
+
+/* Waits (bounded) until `fn` holds; the server writes its lines before answering, so this only
+ * covers the file system's view under slow sanitizer builds. */
+async function until(what, fn, limit = 20000) {
+  const t0 = Date.now();
+  while (!(await fn())) {
+    if (Date.now() - t0 > limit) throw new Error(`${what}: not within ${limit} ms`);
+    await sleep(20);
+  }
+}
+
+const lines = (file = auditPath) => fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+const events = (file) => lines(file).map((l) => JSON.parse(l));
+
+before(async () => {
+  sb = new Sandbox('sessiond-audit-');
+  port = await freePort();
+  data = sb.dataDir();
+  const config = sb.writeFile('audit.ini', `[server]
+public_url = http://127.0.0.1:${port}
+[login]
+argon2_ops = 1
+argon2_mem = 8m
+max_failures = 3
+[rule app]
+policy = authenticated
+`);
+  await addUser(data, 'alice', { config });
+  await addUser(data, 'mallory', { config });
+  key = await createApiKey(data);
+  srv = await sb.start({ data, config, args: ['--listen', `127.0.0.1:${port}`] });
+  srv.key = key;
+  auditPath = path.join(data, 'audit.log');
+});
+
+after(async () => {
+  try {
+    if (srv?.running) await srv.stop();
+  } finally {
+    await sb?.cleanup();
+  }
+});
+
+async function verifyAudit(...files) {
+  const r = await run(['audit', 'verify', ...(files.length ? files : ['--data', data])]);
+  assertNoSanitizerReport(r.stderr, 'audit verify');
+  return r;
+}
+
+test('audit: logins, a failed login, a logout and a lockout each leave a line; the chain is intact', T, async () => {
+  const jar = new Jar();
+  assert.equal((await login(port, jar, 'alice', PASSWORD)).status, 303);
+  tokens.push(jar.cookies.get('sid'));
+  assert.equal((await login(port, new Jar(), 'alice', 'not-alices-password-7')).status, 401);
+  assert.equal((await browse(port, 'POST', '/auth/logout', { jar })).status, 303);
+  // max_failures = 3: the third failure from this address (alice's, then mallory's two) locks the
+  // address; mallory's third try is refused before any password check.
+  for (let i = 0; i < 3; i++) await login(port, new Jar(), 'mallory', `nope ${i}`);
+  await until('the lockout line', () => events().some((e) => e.event === 'lockout'));
+
+  const ev = events();
+  const names = ev.map((e) => e.event);
+  for (const want of ['admin', 'login', 'login_failed', 'logout', 'lockout']) assert.ok(names.includes(want), `${want} in ${names}`);
+  const ok = ev.find((e) => e.event === 'login');
+  assert.equal(ok.user, 'alice');
+  assert.match(ok.session_id, /^[0-9a-f]{32}$/);
+  assert.equal(ok.client, '127.0.0.1');
+  assert.match(ok.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  const out = ev.find((e) => e.event === 'logout');
+  assert.equal(out.session_id, ok.session_id);
+  const lock = ev.find((e) => e.event === 'lockout');
+  assert.equal(lock.client, '127.0.0.1');
+  assert.equal(lock.detail, 'address locked out');
+  assert.equal(ev.filter((e) => e.event === 'login_failed' && e.user === 'mallory').length, 2);
+  ev.forEach((e, i) => assert.equal(e.seq, i + 1, `seq of line ${i + 1}`));
+  assert.equal(ev[0].prev, '0'.repeat(64));
+
+  const text = fs.readFileSync(auditPath, 'utf8');
+  for (const t of tokens) assert.ok(!text.includes(t), 'no session token in the audit log');
+  assert.ok(!text.includes(key), 'no API key in the audit log');
+  assert.ok(!text.includes(PASSWORD), 'no password in the audit log');
+
+  const r = await verifyAudit();
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`audit.log: intact, ${ev.length} lines, last hash [0-9a-f]{64}`));
+});
+
+test('audit verify: an edited line is named by its number, and so is a deleted one', T, async () => {
+  const all = lines();
+  assert.ok(all.length >= 5, `${all.length} lines`);
+  const edited = sb.writeFile('edited.log', all.map((l, i) => (i === 2 ? l.replace(/"user":("[^"]*"|null)/, '"user":"someone-else"') : l)).join('\n') + '\n');
+  assert.notEqual(fs.readFileSync(edited, 'utf8'), all.join('\n') + '\n', 'line 3 was edited');
+  let r = await verifyAudit(edited);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^sessiond: .*edited\.log:3: the audit chain is broken: line 3 was changed/m);
+
+  const deleted = sb.writeFile('deleted.log', all.filter((_, i) => i !== 3).join('\n') + '\n');
+  r = await verifyAudit(deleted);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /deleted\.log:4: the audit chain is broken: its seq is 5, expected 4 \(lines before it were deleted\)/);
+
+  // Deleting the first line is found too (the new first line does not start a chain).
+  const head = sb.writeFile('head.log', all.slice(1).join('\n') + '\n');
+  r = await verifyAudit(head);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /head\.log:1: /);
+
+  // A torn last line (no newline) is reported, not skipped.
+  const torn = sb.writeFile('torn.log', all.join('\n') + '\n{"seq":');
+  r = await verifyAudit(torn);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`torn\\.log:${all.length + 1}: `));
+
+  r = await verifyAudit(path.join(sb.root, 'missing.log'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^sessiond: cannot read the audit log .*missing\.log/);
+});
+
+test('audit: the CLI and the server append at once and the chain stays intact', T, async () => {
+  const before = lines().length;
+  const cli = [];
+  for (let i = 0; i < 8; i++) cli.push(run(['apikey', 'create', `par${i}`, '--data', data]));
+  const api = [];
+  for (let i = 0; i < 16; i++) api.push(srv.api('POST', '/v1/sessions', { body: { user: `p${i}`, client: { ip: '203.0.113.7' } } }));
+  const done = await Promise.all(cli);
+  for (const d of done) assert.equal(d.code, 0, d.stderr);
+  const made = await Promise.all(api);
+  for (const m of made) {
+    assert.equal(m.status, 201);
+    tokens.push(m.json.token);
+  }
+  const ev = events();
+  assert.equal(ev.length, before + 8 + 16);
+  assert.equal(ev.filter((e) => e.event === 'admin' && /^apikey create par/.test(e.detail)).length, 8);
+  const text = fs.readFileSync(auditPath, 'utf8');
+  for (const d of done) assert.ok(!text.includes(d.stdout.trim()), 'no API key in the audit log');
+  for (const t of tokens) assert.ok(!text.includes(t), 'no session token in the audit log');
+  const r = await verifyAudit();
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test('audit: after a rotation and SIGHUP the new file continues the old chain', T, async () => {
+  const old = path.join(data, 'audit.log.1');
+  fs.renameSync(auditPath, old);
+  srv.signal('SIGHUP');
+  await until('the new audit file', () => fs.existsSync(auditPath) && lines().length >= 1);
+  const first = events()[0];
+  assert.equal(first.event, 'audit_continued');
+  assert.equal(first.seq, 1);
+  const m = (await verifyAudit(old)).stdout.match(/last hash ([0-9a-f]{64})/);
+  assert.ok(m, 'verify prints the old file\'s last hash');
+  assert.equal(first.prev, m[1]);
+  const c = await srv.api('POST', '/v1/sessions', { body: { user: 'after-rotation' } });
+  assert.equal(c.status, 201);
+  assert.equal(events().at(-1).event, 'login');
+
+  let r = await verifyAudit(old, auditPath);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /audit\.log\.1: intact/);
+  assert.match(r.stdout, /audit\.log: intact, 2 lines/);
+  // Out of order, the link does not hold.
+  r = await verifyAudit(auditPath, old);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /audit\.log\.1:1: /);
+});
+
+test('audit: a token from another user agent is theft_detected; a verify after a role change and /v1 rotate are rotations', T, async () => {
+  const cfg = sb.writeFile('bind.ini', '[session]\nbind_user_agent = true\n[rule app]\npolicy = authenticated\n');
+  const d = sb.dataDir('bind');
+  await addUser(d, 'bob', { config: cfg });
+  const k = await createApiKey(d, 'it', ['-c', cfg]);
+  const s = await sb.start({ data: d, config: cfg });
+  s.key = k;
+  try {
+    const fwd = (token, ua) => ({ headers: { Cookie: `sid=${token}`, 'User-Agent': ua, 'X-Forwarded-Method': 'GET', 'X-Forwarded-Uri': '/app', 'X-Forwarded-Host': 'app.test' } });
+    const stolen = (await s.api('POST', '/v1/sessions', { body: { user: 'bob', client: { user_agent: 'Browser/1' } } })).json;
+    assert.equal((await s.api('GET', '/auth/verify', fwd(stolen.token, 'Thief/9'))).status, 401);
+
+    const kept = (await s.api('POST', '/v1/sessions', { body: { user: 'bob', client: { user_agent: 'Browser/1' } } })).json;
+    const r = await run(['user', 'roles', 'bob', 'admin', '--keep-sessions', '--data', d, '-c', cfg]);
+    assert.equal(r.code, 0, r.stderr);
+    const v = await s.api('GET', '/auth/verify', fwd(kept.token, 'Browser/1'));
+    assert.equal(v.status, 200);
+    assert.match(String(v.headers['set-cookie']), /^sid=/, 'the verify rotated the token');
+    const rot = await s.api('POST', '/v1/sessions', { body: { user: 'carol' } });
+    assert.equal((await s.api('POST', '/v1/sessions/rotate', { body: { token: rot.json.token } })).status, 200);
+
+    const ev = events(path.join(d, 'audit.log'));
+    const theft = ev.find((e) => e.event === 'theft_detected');
+    assert.equal(theft?.session_id, stolen.session_id, JSON.stringify(ev));
+    assert.equal(theft.user, 'bob');
+    const rotations = ev.filter((e) => e.event === 'rotate');
+    assert.deepEqual(rotations.map((e) => e.session_id), [kept.session_id, rot.json.session_id]);
+    assert.equal(rotations[0].detail, "the user's roles changed");
+    assert.ok(ev.some((e) => e.event === 'admin' && e.user === 'bob' && /^user roles bob admin --keep-sessions -> exit 0$/.test(e.detail)));
+    const m = await s.api('GET', '/metrics');
+    assert.match(m.text, /^sessiond_rotations_total 2$/m);
+    assert.equal((await verifyAudit(path.join(d, 'audit.log'))).code, 0);
+  } finally {
+    await s.stop();
+  }
+});
