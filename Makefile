@@ -47,7 +47,7 @@ LIB_SO     := $(B)/libsessiond.so.0
 
 .PHONY: all deps run demo check check-unit check-integration check-asan check-browser screenshots \
         test-bin format format-check install clean help examples fuzz fuzz-bin fuzz-smoke soak tsan deb \
-        nginx-module
+        bench nginx-module
 
 all: $(BIN) $(LIB_A) $(LIB_SO) $(B)/sessiond.pc
 
@@ -63,6 +63,7 @@ help:
 	@echo "make tsan        build the server with ThreadSanitizer into build-tsan/"
 	@echo "make fuzz        build the libFuzzer targets (clang) into build-fuzz/fuzz/"
 	@echo "make fuzz-smoke  run each fuzz target for FUZZ_SECONDS (default 60) seconds"
+	@echo "make bench       the benchmark suite against nginx, Node and Redis (BENCH_QUICK=1: ~2 min)"
 	@echo "make soak        the long batteries: 600 s per fuzz target, 100 kill -9 cycles, ..."
 	@echo "make install PREFIX=DIR   binary, library, headers, man page, systemd unit"
 	@echo "make deb         the Debian package, into $(B)/ (scripts/deb.sh)"
@@ -113,6 +114,18 @@ $(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(B)/libsessiond-server.a $(LIB_A)
 	    $(LIB_A) $(PKG_LIBS)
 
 fuzz-bin: $(FUZZERS)
+
+# The benchmark suite (docs/benchmarks.md): not part of `make check`. Installs its Debian
+# packages and the Node peer's locked packages, then runs bench/run.mjs, which writes
+# bench/results/ and docs/benchmarks.md. BENCH_QUICK=1 runs short rounds and 100k sessions.
+$(B)/bench/fill: bench/fill.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIB_A) $(PKG_LIBS)
+
+bench: all $(B)/bench/fill
+	scripts/deps.sh bench
+	npm ci --prefix bench --no-audit --no-fund --loglevel=error
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_FILL=$(B)/bench/fill node bench/run.mjs
 
 fuzz:
 	@$(MAKE) --no-print-directory B=build-fuzz SAN=1 CC=clang CFLAGS=-fsanitize=fuzzer-no-link fuzz-bin

@@ -23,7 +23,7 @@ int sess_cookie_format(const sess_cookie_opts *o, const char *value, int64_t max
     }
     int n = snprintf(out, cap, "%s=%s; Path=/%s%s%s; HttpOnly; SameSite=%s", o->name, value, domain,
                      age, o->secure ? "; Secure" : "", ss_text);
-    if (n < 0 || (size_t)n >= cap || n > SESS_COOKIE_MAX)
+    if (n < 0 || (size_t)n >= cap || strlen(o->name) + strlen(value) > SESS_COOKIE_MAX)
         return -1;
     return n;
 }

@@ -5,6 +5,7 @@
 #include "sessiond/crypto.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,22 +35,51 @@ void sess_token_encode(const uint8_t tok[SESS_TOKEN_BYTES], char out[SESS_TOKEN_
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
+/* 0xff when a < b, else 0 (a, b < 256), without a branch. */
+static unsigned ct_lt(unsigned a, unsigned b)
+{
+    return ((a - b) >> 8) & 0xff;
+}
+
+/* The 6-bit value of a base64url character, or a value with bit 8 set when `c` is not one;
+ * without a branch or a table indexed by the (secret) character. */
+static unsigned b64url_value(unsigned c)
+{
+    unsigned upper = ~ct_lt(c, 'A') & ct_lt(c, 'Z' + 1);
+    unsigned lower = ~ct_lt(c, 'a') & ct_lt(c, 'z' + 1);
+    unsigned digit = ~ct_lt(c, '0') & ct_lt(c, '9' + 1);
+    unsigned dash = ~ct_lt(c, '-') & ct_lt(c, '-' + 1);
+    unsigned under = ~ct_lt(c, '_') & ct_lt(c, '_' + 1);
+    unsigned v = (upper & (c - 'A')) | (lower & (c - 'a' + 26)) | (digit & (c - '0' + 52)) |
+                 (dash & 62) | (under & 63);
+    unsigned valid = (upper | lower | digit | dash | under) & 1;
+    return (v & 63) | ((valid ^ 1) << 8);
+}
+
+/* Decodes here rather than with sodium_base642bin and a re-encode to refuse non-canonical
+ * forms: that pair was 5,700 instructions, run once per verify and twice per /v1 call (the
+ * API key too); this is a few hundred. 43 characters carry 258 bits: the 2 spare bits of the
+ * last character must be zero, so that one token has exactly one text form. */
 int sess_token_decode(const char *s, size_t len, uint8_t tok[SESS_TOKEN_BYTES])
 {
-    size_t bin_len = 0;
-    const char *end = NULL;
     if (s == NULL || len != SESS_TOKEN_STRLEN)
         return -1;
-    if (sodium_base642bin(tok, SESS_TOKEN_BYTES, s, len, NULL, &bin_len, &end,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-        return -1;
-    /* Reject non-canonical encodings (stray low bits in the last character) so that one token
-     * has exactly one text form. */
-    if (bin_len != SESS_TOKEN_BYTES || end != s + len)
-        return -1;
-    char again[SESS_TOKEN_STRLEN + 1];
-    sess_token_encode(tok, again);
-    return sodium_memcmp(again, s, SESS_TOKEN_STRLEN) == 0 ? 0 : -1;
+    unsigned bad = 0, bits = 0;
+    uint32_t acc = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < SESS_TOKEN_STRLEN; i++) {
+        unsigned v = b64url_value((unsigned char)s[i]);
+        bad |= v >> 8;
+        acc = (acc << 6) | (v & 63);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            tok[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    bad |= acc & ((1u << bits) - 1);
+    acc = 0;
+    return bad == 0 && o == SESS_TOKEN_BYTES ? 0 : -1;
 }
 
 void sess_keyed_hash(const uint8_t key[SESS_KEY_BYTES], const void *msg, size_t len,
@@ -84,12 +114,33 @@ int sess_id_from_hex(const char *s, size_t len, uint8_t id[SESS_ID_BYTES])
     return (bin_len == SESS_ID_BYTES && end == s + len) ? 0 : -1;
 }
 
+/* The CSRF token is derived on every verify (X-CSRF-Token), and the HMAC-SHA256 with its
+ * encoding was 40% of the instructions of a GET /auth/verify (callgrind, docs/benchmarks.md).
+ * So each thread keeps the last tokens it derived, in a small direct-mapped cache indexed by the
+ * secret's first byte (secrets are random and made by the server, so nobody can aim at one
+ * slot) and checked against the whole secret in constant time. The cache holds nothing a
+ * session record does not hold already, and only in the process that has the records. */
+#define CSRF_CACHE_SLOTS 64
+static _Thread_local struct csrf_slot {
+    uint8_t secret[32];
+    char token[SESS_TOKEN_STRLEN + 1];
+    bool used;
+} csrf_cache[CSRF_CACHE_SLOTS];
+
 void sess_csrf_token(const uint8_t secret[32], char out[SESS_TOKEN_STRLEN + 1])
 {
+    struct csrf_slot *slot = &csrf_cache[secret[0] % CSRF_CACHE_SLOTS];
+    if (slot->used && sodium_memcmp(slot->secret, secret, 32) == 0) {
+        memcpy(out, slot->token, SESS_TOKEN_STRLEN + 1);
+        return;
+    }
     uint8_t mac[crypto_auth_hmacsha256_BYTES];
     crypto_auth_hmacsha256(mac, (const unsigned char *)"csrf", 4, secret);
     sess_token_encode(mac, out);
     sodium_memzero(mac, sizeof(mac));
+    memcpy(slot->secret, secret, 32);
+    memcpy(slot->token, out, SESS_TOKEN_STRLEN + 1);
+    slot->used = true;
 }
 
 /* The encoded form must fit the public constant; checked once at compile time. */

@@ -218,7 +218,7 @@ int sess_check_roles(const char *roles)
 
 bool sess_is_live(const sess_record *rec, uint64_t user_generation, bool by_previous, int64_t now)
 {
-    if (rec->generation != user_generation)
+    if (rec->generation != user_generation || (rec->flags & SESS_REC_DENY))
         return false;
     if (now >= rec->idle_expires || now >= rec->abs_expires)
         return false;
@@ -236,11 +236,11 @@ static int normalise_data(const char *data, size_t len, size_t max, char **out, 
     return sess_json_merge(NULL, 0, data, len, max, out, out_len);
 }
 
-int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
-                char token[SESS_TOKEN_STRLEN + 1], sess_record *out)
+/* Validates `p` and fills `out` as a new session at `now` (data, id, CSRF secret, deadlines);
+ * the token is the caller's. Disposes `out` on failure. */
+static int new_record(const sess_policy *pol, const sess_create_params *p, int64_t now,
+                      sess_record *out)
 {
-    sess_policy pol;
-    get_policy(ctx, &pol);
     if (sess_check_user(p->user) != 0 || sess_check_roles(p->roles) != 0)
         return SESS_EINVAL;
     /* Shown by `session list` and "your devices": no terminal escapes, no forged lines. */
@@ -252,15 +252,11 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
     sess_record_init(out);
     char *data = NULL;
     size_t data_len = 0;
-    int r = normalise_data(p->data, p->data_len, pol.max_data, &data, &data_len);
+    int r = normalise_data(p->data, p->data_len, pol->max_data, &data, &data_len);
     if (r != 0)
         return r;
     out->data = data;
     out->data_len = data_len;
-
-    uint8_t tok[SESS_TOKEN_BYTES];
-    sess_token_new(tok);
-    sess_keyed_hash(ctx->key, tok, sizeof(tok), out->token_hash);
     sess_id_new(out->id);
     sess_random(out->csrf_secret, sizeof(out->csrf_secret));
     sess_copy_bounded(out->user, sizeof(out->user), p->user);
@@ -270,8 +266,8 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
     out->created = now;
     out->last_seen = now;
     out->auth_time = p->auth_time > 0 ? p->auth_time : now;
-    out->abs_expires = now + (p->remember ? pol.remember_me : pol.absolute_timeout);
-    out->idle_expires = now + pol.idle_timeout;
+    out->abs_expires = now + (p->remember ? pol->remember_me : pol->absolute_timeout);
+    out->idle_expires = now + pol->idle_timeout;
     if (p->remember) {
         out->flags |= SESS_REC_REMEMBER;
         /* A remember-me session outlives browser restarts and idle gaps up to its lifetime. */
@@ -279,6 +275,94 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
     }
     if (out->idle_expires > out->abs_expires)
         out->idle_expires = out->abs_expires;
+    return 0;
+}
+
+int sess_new_stateless(sess_ctx *ctx, const sess_create_params *p, int64_t now, sess_record *out)
+{
+    sess_policy pol;
+    get_policy(ctx, &pol);
+    int r = new_record(&pol, p, now, out);
+    if (r == 0 && (r = ctx->store->ops->generation(ctx->store, out->user, &out->generation)) != 0)
+        sess_record_dispose(out);
+    return r;
+}
+
+int sess_stateless_check(sess_ctx *ctx, const sess_record *rec)
+{
+    uint64_t gen = 0, ignored;
+    int r = ctx->store->ops->generation(ctx->store, rec->user, &gen);
+    if (r != 0)
+        return r;
+    if (gen != rec->generation)
+        return SESS_ESESSION;
+    sess_record deny;
+    r = ctx->store->ops->get(ctx->store, rec->id, &deny, &ignored);
+    if (r == SESS_ESESSION)
+        return 0;
+    if (r == 0)
+        sess_record_dispose(&deny);
+    return r == 0 ? SESS_ESESSION : r;
+}
+
+/* Writes the deny entry of session `id` for `user` until `until`. */
+static int deny(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], const char *user, int64_t until,
+                int64_t now)
+{
+    sess_policy pol;
+    get_policy(ctx, &pol);
+    sess_record d;
+    sess_record_init(&d);
+    memcpy(d.id, id, SESS_ID_BYTES);
+    sess_copy_bounded(d.user, sizeof(d.user), user);
+    sess_random(d.token_hash, sizeof(d.token_hash)); /* no token finds it */
+    d.flags = SESS_REC_DENY;
+    d.created = d.last_seen = d.auth_time = now;
+    d.abs_expires = d.idle_expires = until > now ? until : now + 1;
+    char empty[] = "{}";
+    d.data = empty;
+    d.data_len = 2;
+    uint32_t evicted = 0;
+    int r = ctx->store->ops->create(ctx->store, &d, pol.max_per_user, &evicted);
+    if (r == SESS_EEXIST)
+        return 0; /* ended already */
+    /* The user's entries are bounded (max_per_user): when one went to make room, a cookie it
+     * refused would open again. Fail closed: every cookie of the user is refused instead. */
+    if (r == 0 && evicted > 0)
+        r = ctx->store->ops->revoke_user(ctx->store, user, NULL);
+    return r;
+}
+
+int sess_stateless_end(sess_ctx *ctx, const sess_record *rec, int64_t now)
+{
+    return deny(ctx, rec->id, rec->user, rec->abs_expires, now);
+}
+
+int sess_stateless_end_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now)
+{
+    /* Without the cookie neither the user nor the deadline is known: the entry gets a name of
+     * its own ("~" and the id: one entry, never evicted by others) and the longest lifetime a
+     * session can have. */
+    sess_policy pol;
+    get_policy(ctx, &pol);
+    char name[2 + SESS_ID_STRLEN];
+    name[0] = '~';
+    sess_id_to_hex(id, name + 1);
+    int64_t life = pol.remember_me > pol.absolute_timeout ? pol.remember_me : pol.absolute_timeout;
+    return deny(ctx, id, name, now + life, now);
+}
+
+int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
+                char token[SESS_TOKEN_STRLEN + 1], sess_record *out)
+{
+    sess_policy pol;
+    get_policy(ctx, &pol);
+    int r = new_record(&pol, p, now, out);
+    if (r != 0)
+        return r;
+    uint8_t tok[SESS_TOKEN_BYTES];
+    sess_token_new(tok);
+    sess_keyed_hash(ctx->key, tok, sizeof(tok), out->token_hash);
 
     uint32_t evicted = 0;
     r = ctx->store->ops->create(ctx->store, out, pol.max_per_user, &evicted);
@@ -446,35 +530,16 @@ static int lookup_token(sess_ctx *ctx, const char *token, size_t len, int64_t no
     return 0;
 }
 
-/* Queues the touch of a live session `out` when its last one is older than touch_interval and
- * reports the extended idle deadline in `out`. */
-static void touch_live(sess_ctx *ctx, sess_record *out, int64_t now)
-{
-    sess_policy pol;
-    get_policy(ctx, &pol);
-    if (now - out->last_seen < pol.touch_interval)
-        return;
-    int64_t idle = now + pol.idle_timeout;
-    if (out->flags & SESS_REC_REMEMBER)
-        idle = out->abs_expires;
-    if (idle > out->abs_expires)
-        idle = out->abs_expires;
-    if (idle < out->idle_expires)
-        idle = out->idle_expires;
-    out->last_seen = now;
-    out->idle_expires = idle;
-    if (touch_queue(ctx, out->id, now, idle))
-        (void)sess_touch_flush(ctx);
-}
-
 int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool touch,
                 sess_record *out)
 {
     bool by_previous;
     int r = lookup_token(ctx, token, len, now, out, &by_previous);
-    if (r == 0 && touch)
-        touch_live(ctx, out, now);
-    return r;
+    if (r != 0 || !touch)
+        return r;
+    if (sess_touch_due(ctx, out, now) && touch_queue(ctx, out->id, now, out->idle_expires))
+        (void)sess_touch_flush(ctx);
+    return 0;
 }
 
 int sess_touch_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now)
@@ -483,9 +548,28 @@ int sess_touch_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now)
     int r = sess_get(ctx, id, now, &rec);
     if (r != 0)
         return r;
-    touch_live(ctx, &rec, now);
+    if (sess_touch_due(ctx, &rec, now) && touch_queue(ctx, rec.id, now, rec.idle_expires))
+        (void)sess_touch_flush(ctx);
     sess_record_dispose(&rec);
     return 0;
+}
+
+bool sess_touch_due(sess_ctx *ctx, sess_record *rec, int64_t now)
+{
+    sess_policy pol;
+    get_policy(ctx, &pol);
+    if (now - rec->last_seen < pol.touch_interval)
+        return false;
+    int64_t idle = now + pol.idle_timeout;
+    if (rec->flags & SESS_REC_REMEMBER)
+        idle = rec->abs_expires;
+    if (idle > rec->abs_expires)
+        idle = rec->abs_expires;
+    if (idle < rec->idle_expires)
+        idle = rec->idle_expires;
+    rec->last_seen = now;
+    rec->idle_expires = idle;
+    return true;
 }
 
 int sess_get(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now, sess_record *out)
@@ -554,6 +638,12 @@ int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
         sess_token_encode(tok, new_token);
     sess_wipe(tok, sizeof(tok));
     return r;
+}
+
+void sess__token_hash(sess_ctx *ctx, const uint8_t tok[SESS_TOKEN_BYTES],
+                      uint8_t out[SESS_HASH_BYTES])
+{
+    sess_keyed_hash(ctx->key, tok, SESS_TOKEN_BYTES, out);
 }
 
 void sess_ctx_sign(sess_ctx *ctx, const char *purpose, const void *msg, size_t len,

@@ -14,6 +14,10 @@ set -e
 PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
       libinih-dev libhiredis-dev libcmocka-dev nodejs npm nginx nginx-dev caddy redis-server clang libclang-rt-14-dev
       ent dieharder fiu-utils slowhttptest chromium systemd man-db"
+# `scripts/deps.sh bench` adds what `make bench` runs: wrk drives the load, gnuplot draws the
+# chart, npm installs the Node peer (bench/package.json) and redis-benchmark comes with
+# redis-server.
+if [ "${1:-}" = bench ]; then PKGS="$PKGS wrk gnuplot-nox npm"; fi
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

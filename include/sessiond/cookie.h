@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SESS_COOKIE_MAX 4096 /* name plus value plus attributes, as browsers accept */
+#define SESS_COOKIE_MAX 4096 /* name plus value, as browsers accept (their count) */
+/* A whole Set-Cookie value: name, value and every attribute (a Domain is at most 253 bytes). */
+#define SESS_SETCOOKIE_MAX (SESS_COOKIE_MAX + 400)
 
 typedef struct sess_cookie_opts {
     const char *name;      /* e.g. "sid" or "__Host-sid" */
@@ -20,8 +22,8 @@ typedef struct sess_cookie_opts {
 
 /* Writes a Set-Cookie value into `out` (`cap` bytes with NUL): name=value; Path=/; [Domain];
  * [Max-Age]; [Secure]; HttpOnly; SameSite. max_age < 0 makes a browser-session cookie;
- * max_age == 0 clears the cookie. Returns the length, or -1 when it would not fit or would be
- * over SESS_COOKIE_MAX. */
+ * max_age == 0 clears the cookie. Returns the length, or -1 when it would not fit in `cap` or
+ * name plus value would be over SESS_COOKIE_MAX. */
 int sess_cookie_format(const sess_cookie_opts *o, const char *value, int64_t max_age, char *out,
                        size_t cap);
 

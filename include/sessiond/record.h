@@ -27,6 +27,9 @@
  * server rotates such a session on its next browser request, so a privilege change also
  * changes the token (contract section 3). */
 #define SESS_REC_ROLES_CHANGED 0x2u
+/* Not a session: the `cookie` store's record that a sealed session (same id) was logged out,
+ * kept until that session's absolute deadline (session.h sess_stateless_end). Never live. */
+#define SESS_REC_DENY 0x4u
 
 typedef struct sess_record {
     uint8_t id[SESS_ID_BYTES];

@@ -31,6 +31,7 @@ typedef struct sess_policy {
     int64_t remember_me;    /* absolute lifetime of a remember-me session */
     int64_t touch_interval; /* a verify writes last-seen at most this often per session */
     int64_t rotate_grace;   /* the previous token keeps working this long after a rotation */
+    int64_t access_ttl;     /* life of an API access token (sess_api_login); 0: 900 s */
     uint32_t max_per_user;
     size_t max_data;     /* bytes of a session's data (compact JSON) */
     uint64_t argon2_ops; /* cost of new password hashes ([login]); 0: libsodium's interactive */
@@ -80,6 +81,11 @@ int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
  * never brings a session back), or the store's error. */
 int sess_touch_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now);
 
+/* When `rec`'s last touch is older than touch_interval: moves its last_seen to `now` and its idle
+ * deadline on (never past the absolute one) and returns true. Writes nothing (sess_verify queues
+ * the write; the cookie store re-seals the cookie). */
+bool sess_touch_due(sess_ctx *ctx, sess_record *rec, int64_t now);
+
 /* Writes the queued touches in one store call. The server calls it periodically (at least once
  * per touch_interval) and at shutdown; 0 or the store's error (the touches are then kept for the
  * next flush, up to the queue's bound). */
@@ -103,6 +109,64 @@ int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
  * with sess_ct_equal. */
 void sess_ctx_sign(sess_ctx *ctx, const char *purpose, const void *msg, size_t len,
                    uint8_t out[SESS_HASH_BYTES]);
+
+/* ---- API clients: access and refresh tokens (lib/refresh.c) ----
+ *
+ * A non-browser client logs in once and gets a short-lived access token (a session token: it
+ * verifies wherever a cookie's token does, as Authorization: Bearer) and a refresh token,
+ * "SESSION_ID.SECRET". The session is the token family: refreshing replaces both tokens of the
+ * same session; ending the session ends the family, and nothing else of the user.
+ *
+ * Each refresh secret determines its successor (a MAC of it under a key derived from the server
+ * key), so parallel refreshes of one refresh token all get the same new pair, and a rotated-out
+ * refresh token can be recognised as an ancestor of the family's current one. The store keeps
+ * only keyed hashes: the session's current token hash is that of a "handle" derived from the
+ * refresh secret (no client ever holds it), its previous hash that of the access token, refused
+ * from prev_until = issue time + access_ttl on. A refresh ends the previous access token. */
+#define SESS_REFRESH_STRLEN (SESS_ID_STRLEN + 1 + SESS_TOKEN_STRLEN)
+/* How many refreshes back a reused refresh token is still recognised as the family's. */
+#define SESS_REFRESH_WALK 32
+
+/* Creates a session as sess_create does and turns it into a token family: writes the access
+ * token into `access`, the refresh token into `refresh`, the record into `out` (dispose it). */
+int sess_api_login(sess_ctx *ctx, const sess_create_params *p, int64_t now,
+                   char access[SESS_TOKEN_STRLEN + 1], char refresh[SESS_REFRESH_STRLEN + 1],
+                   sess_record *out);
+
+/* Exchanges a refresh token for a new pair (same session). 0 when it is the family's current
+ * one, or the one just replaced and the replacement happened less than rotate_grace ago (the
+ * same new pair is then returned, so parallel refreshes all succeed). SESS_EFORBIDDEN when it is
+ * an older one of the family (reuse: the refresh token was copied): the session is deleted and
+ * `out` holds the record it had, for the audit trail. SESS_ESESSION for anything else (malformed,
+ * unknown, expired, revoked). On 0, `out` holds the session. */
+int sess_api_refresh(sess_ctx *ctx, const char *refresh, size_t len, int64_t now,
+                     char access[SESS_TOKEN_STRLEN + 1], char new_refresh[SESS_REFRESH_STRLEN + 1],
+                     sess_record *out);
+
+/* Internal (lib/refresh.c): the keyed hash the store keeps for a raw token. */
+void sess__token_hash(sess_ctx *ctx, const uint8_t tok[SESS_TOKEN_BYTES],
+                      uint8_t out[SESS_HASH_BYTES]);
+
+/* ---- the `cookie` store: sessions sealed into the cookie (seal.h) ----
+ *
+ * The session lives in the cookie; the store keeps only what revokes it: the user's generation
+ * (revoke-all bumps it, as for stored sessions) and, for a logout of one session, a deny entry
+ * under the session's id until its absolute deadline. */
+
+/* A new session as sess_create makes it, stored nowhere: `out` (dispose it) carries the user's
+ * current generation, to be sealed. */
+int sess_new_stateless(sess_ctx *ctx, const sess_create_params *p, int64_t now, sess_record *out);
+/* 0 when an opened sealed session is not revoked: its generation is the user's current one and
+ * no deny entry has its id. SESS_ESESSION when revoked; store errors as they come (the caller
+ * fails closed). Two reads, no write. */
+int sess_stateless_check(sess_ctx *ctx, const sess_record *rec);
+/* Ends one sealed session (logout): a deny entry until its absolute deadline, so the user's
+ * other devices stay signed in. Deny entries count towards max_per_user; when one had to be
+ * evicted for a new one, the user's generation is bumped instead (all their cookies end). */
+int sess_stateless_end(sess_ctx *ctx, const sess_record *rec, int64_t now);
+/* Ends a sealed session known only by its id (DELETE /v1/sessions/{id}): a deny entry of its
+ * own until the longest a session can live (absolute_timeout or remember_me). */
+int sess_stateless_end_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now);
 
 /* Deletes a session; deleting an absent one succeeds (idempotent). */
 int sess_delete(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES]);

@@ -112,6 +112,11 @@ typedef struct sess_store_ops {
      * new generation in `*generation` when not NULL. Works for users with no sessions. */
     int (*revoke_user)(sess_store *st, const char *user, uint64_t *generation);
 
+    /* The user's current generation into `*generation`: 0 until revoke_user first bumps it,
+     * whether or not the user has anything stored. A read: the `cookie` store's verify compares
+     * it with the epoch sealed into a cookie. */
+    int (*generation)(sess_store *st, const char *user, uint64_t *generation);
+
     /* Calls `cb` for each stored session of `user` (any generation, any expiry; the caller
      * filters), oldest first. */
     int (*list_user)(sess_store *st, const char *user, sess_record_cb cb, void *arg);

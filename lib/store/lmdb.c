@@ -1021,6 +1021,22 @@ static int lmdb_get(sess_store *st, const uint8_t id[SESS_ID_BYTES], sess_record
     return rc;
 }
 
+static int lmdb_generation(sess_store *st, const char *user, uint64_t *generation)
+{
+    lmdb_store *s = from_base(st);
+    MDB_val k;
+    rtxn r;
+    *generation = 0;
+    if (name_val(user, SESS_USER_MAX, &k) != 0)
+        return SESS_EINVAL;
+    int rc = rtxn_begin(s, &r);
+    if (rc != 0)
+        return rc;
+    rc = get_generation(r.txn, s, &k, generation);
+    rtxn_end(&r);
+    return rc;
+}
+
 /* ---- touch, patch, rotate, del, revoke ---- */
 
 static int touch_one(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, int64_t last_seen,
@@ -2136,6 +2152,7 @@ static const sess_store_ops lmdb_ops = {
     .user_put = lmdb_user_put,
     .user_del = lmdb_user_del,
     .user_list = lmdb_user_list,
+    .generation = lmdb_generation,
 };
 
 static int handle_new(shared_env *e, bool read_only, sess_store **out, char *err, size_t errlen)

@@ -210,8 +210,32 @@ struct muser {
     struct msess *oldest, *newest; /* the user's index: ordered by created, then id */
 };
 
+/* A stored session. Not a sess_record: that one has room for the longest user, roles, address
+ * and agent (1.6 KB of arrays, mostly empty), which made a session cost about 2 KB of heap. The
+ * four texts live packed in one allocation instead, "user\0roles\0ip\0agent\0", at the
+ * offsets below. */
+struct mrec {
+    uint8_t id[SESS_ID_BYTES];
+    int64_t created, last_seen, idle_expires, abs_expires, auth_time;
+    uint64_t generation;
+    uint32_t flags;
+    uint16_t roles_at, ip_at, agent_at; /* offsets into text; user is at 0 */
+    uint8_t csrf_secret[SESS_CSRF_SECRET_BYTES];
+    uint8_t token_hash[SESS_HASH_BYTES];
+    uint8_t prev_hash[SESS_HASH_BYTES];
+    int64_t prev_until;
+    char *text; /* owned: the four texts, each NUL-terminated */
+    char *data; /* owned */
+    size_t data_len;
+};
+
+/* The fields of struct mrec that are copied as they are to and from a sess_record. */
+#define MREC_SCALARS(X)                                                                            \
+    X(created)                                                                                     \
+    X(last_seen) X(idle_expires) X(abs_expires) X(auth_time) X(generation) X(flags) X(prev_until)
+
 struct msess {
-    sess_record rec;  /* data is owned */
+    struct mrec rec;
     uint64_t version; /* store sequence number of the last change of rec.data */
     struct muser *user;
     struct msess *older, *newer;
@@ -268,12 +292,58 @@ static char *dup_bytes(const char *src, size_t len)
     return p;
 }
 
+/* Packs `r` (its fixed fields, bounded by their arrays) into `m`, without data. 0 or
+ * SESS_ENOMEM. */
+static int mrec_pack(struct mrec *m, const sess_record *r)
+{
+    size_t lu = strnlen(r->user, SESS_USER_MAX), lr = strnlen(r->roles, SESS_ROLES_MAX);
+    size_t li = strnlen(r->ip, SESS_IP_MAX), la = strnlen(r->agent, SESS_AGENT_MAX);
+    if ((m->text = malloc(lu + lr + li + la + 4)) == NULL)
+        return SESS_ENOMEM;
+    m->roles_at = (uint16_t)(lu + 1);
+    m->ip_at = (uint16_t)(m->roles_at + lr + 1);
+    m->agent_at = (uint16_t)(m->ip_at + li + 1);
+    memcpy(m->text, r->user, lu);
+    m->text[lu] = '\0';
+    memcpy(m->text + m->roles_at, r->roles, lr);
+    m->text[m->roles_at + lr] = '\0';
+    memcpy(m->text + m->ip_at, r->ip, li);
+    m->text[m->ip_at + li] = '\0';
+    memcpy(m->text + m->agent_at, r->agent, la);
+    m->text[m->agent_at + la] = '\0';
+#define TO_MREC(f) m->f = r->f;
+    MREC_SCALARS(TO_MREC)
+#undef TO_MREC
+    memcpy(m->id, r->id, SESS_ID_BYTES);
+    memcpy(m->csrf_secret, r->csrf_secret, SESS_CSRF_SECRET_BYTES);
+    memcpy(m->token_hash, r->token_hash, SESS_HASH_BYTES);
+    memcpy(m->prev_hash, r->prev_hash, SESS_HASH_BYTES);
+    return 0;
+}
+
+/* Unpacks everything but data into `out` (data NULL, data_len the stored one). */
+static void mrec_unpack(const struct mrec *m, sess_record *out)
+{
+    sess_record_init(out);
+    strcpy(out->user, m->text);
+    strcpy(out->roles, m->text + m->roles_at);
+    strcpy(out->ip, m->text + m->ip_at);
+    strcpy(out->agent, m->text + m->agent_at);
+#define FROM_MREC(f) out->f = m->f;
+    MREC_SCALARS(FROM_MREC)
+#undef FROM_MREC
+    memcpy(out->id, m->id, SESS_ID_BYTES);
+    memcpy(out->csrf_secret, m->csrf_secret, SESS_CSRF_SECRET_BYTES);
+    memcpy(out->token_hash, m->token_hash, SESS_HASH_BYTES);
+    memcpy(out->prev_hash, m->prev_hash, SESS_HASH_BYTES);
+    out->data_len = m->data_len;
+}
+
 /* A deep copy of a stored record into `out`. On failure `out` holds no data and needs no
  * dispose, but disposing it is harmless. */
 static int copy_out(const struct msess *s, sess_record *out)
 {
-    *out = s->rec;
-    out->data = NULL;
+    mrec_unpack(&s->rec, out);
     out->data_len = 0;
     int r = sess_record_set_data(out, s->rec.data, s->rec.data_len);
     if (r != 0)
@@ -374,7 +444,9 @@ static void user_maybe_drop(mem_store *st, struct muser *u)
 
 static void sess_free(struct msess *s)
 {
-    sess_record_dispose(&s->rec);
+    sess_wipe(s->rec.csrf_secret, sizeof(s->rec.csrf_secret));
+    free(s->rec.text);
+    free(s->rec.data);
     free(s);
 }
 
@@ -455,7 +527,7 @@ static int insert_locked(mem_store *st, struct msess *s, uint32_t max_per_user, 
     if (map_get(&st->sessions, s->rec.id, SESS_ID_BYTES) != NULL ||
         map_get(&st->tokens, s->rec.token_hash, SESS_HASH_BYTES) != NULL)
         return SESS_EEXIST;
-    int r = user_get_or_add(st, s->rec.user, &u);
+    int r = user_get_or_add(st, s->rec.text, &u);
     if (r != 0)
         return r;
     if (map_add(&st->sessions, s->rec.id, SESS_ID_BYTES, s) != 0) {
@@ -486,17 +558,16 @@ static int mem_create(sess_store *base, const sess_record *rec, uint32_t max_per
     struct msess *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return SESS_ENOMEM;
-    s->rec = *rec;
-    s->rec.data = NULL;
-    s->rec.user[SESS_USER_MAX] = '\0';
-    s->rec.roles[SESS_ROLES_MAX] = '\0';
-    s->rec.ip[SESS_IP_MAX] = '\0';
-    s->rec.agent[SESS_AGENT_MAX] = '\0';
+    if (mrec_pack(&s->rec, rec) != 0) {
+        free(s);
+        return SESS_ENOMEM;
+    }
     /* A new session has no previous token, whatever the caller left in the record. */
     memset(s->rec.prev_hash, 0, sizeof(s->rec.prev_hash));
     s->rec.prev_until = 0;
     bool empty = rec->data == NULL || rec->data_len == 0;
-    if (sess_record_set_data(&s->rec, empty ? "{}" : rec->data, empty ? 2 : rec->data_len) != 0) {
+    s->rec.data_len = empty ? 2 : rec->data_len;
+    if ((s->rec.data = dup_bytes(empty ? "{}" : rec->data, s->rec.data_len)) == NULL) {
         sess_free(s);
         return SESS_ENOMEM;
     }
@@ -591,7 +662,7 @@ static int install_data(mem_store *st, const uint8_t id[SESS_ID_BYTES], uint64_t
         s->version = ++st->seq;
         res = NULL;
         if (out != NULL) {
-            *out = s->rec;
+            mrec_unpack(&s->rec, out);
             out->data = out_data;
             out_data = NULL;
         }
@@ -660,7 +731,7 @@ static int mem_patch(sess_store *base, const uint8_t id[SESS_ID_BYTES], const ch
             s->rec.data_len = res_len;
             s->version = ++st->seq;
             if (out != NULL) {
-                *out = s->rec;
+                mrec_unpack(&s->rec, out);
                 out->data = out_data;
             }
         }
@@ -704,12 +775,25 @@ static int mem_set_roles(sess_store *base, const char *user, const char *roles)
     mem_store *st = (mem_store *)base;
     wrlock(st);
     struct muser *u = user_find(st, user);
-    for (struct msess *s = u != NULL ? u->oldest : NULL; s != NULL; s = s->newer) {
-        sess_copy_bounded(s->rec.roles, sizeof(s->rec.roles), roles);
-        s->rec.flags |= SESS_REC_ROLES_CHANGED;
+    int r = 0;
+    for (struct msess *s = u != NULL ? u->oldest : NULL; s != NULL && r == 0; s = s->newer) {
+        /* The roles live in the packed texts: repack them with the new roles. */
+        sess_record rec;
+        struct mrec m;
+        mrec_unpack(&s->rec, &rec);
+        sess_copy_bounded(rec.roles, sizeof(rec.roles), roles);
+        if ((r = mrec_pack(&m, &rec)) == 0) {
+            free(s->rec.text);
+            s->rec.text = m.text;
+            s->rec.roles_at = m.roles_at;
+            s->rec.ip_at = m.ip_at;
+            s->rec.agent_at = m.agent_at;
+            s->rec.flags |= SESS_REC_ROLES_CHANGED;
+        }
+        sess_wipe(&rec, sizeof(rec));
     }
     unlock(st);
-    return 0;
+    return r;
 }
 
 static int mem_del(sess_store *base, const uint8_t id[SESS_ID_BYTES])
@@ -742,6 +826,18 @@ static int mem_revoke_user(sess_store *base, const char *user, uint64_t *generat
     }
     unlock(st);
     return r;
+}
+
+static int mem_generation(sess_store *base, const char *user, uint64_t *generation)
+{
+    mem_store *st = (mem_store *)base;
+    if (!user_name_ok(user))
+        return SESS_EINVAL;
+    rdlock(st);
+    struct muser *u = user_find(st, user);
+    *generation = u != NULL ? u->generation : 0;
+    unlock(st);
+    return 0;
 }
 
 /* Calls `cb` on a copy of each session in `ids` that still exists, taking the read lock only
@@ -1231,6 +1327,7 @@ static const sess_store_ops mem_ops = {
     .user_put = mem_user_put,
     .user_del = mem_user_del,
     .user_list = mem_user_list,
+    .generation = mem_generation,
 };
 
 static int fail(char *err, size_t errlen, const char *why, int code)

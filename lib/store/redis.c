@@ -878,6 +878,28 @@ static int redis_revoke_user(sess_store *base, const char *user, uint64_t *gener
     return r;
 }
 
+static int redis_generation(sess_store *base, const char *user, uint64_t *generation)
+{
+    redis_store *st = from_base(base);
+    char key[KEY_MAX];
+    redisReply *rep;
+    rs_args a;
+    *generation = 0;
+    if (!user_ok(user))
+        return SESS_EINVAL;
+    sess__rs_args_init(&a);
+    sess__rs_args_str(&a, "GET");
+    sess__rs_args_bin(&a, key, user_key(st, key, 'g', user, "", 0));
+    int r = sess__rs_command(st, &a, true, &rep);
+    sess__rs_args_dispose(&a);
+    if (r != 0)
+        return r;
+    if (rep->type != REDIS_REPLY_NIL)
+        r = parse_gen(rep, generation);
+    freeReplyObject(rep);
+    return r;
+}
+
 /* ---- listing, counting, sweeping -------------------------------------------------------- */
 
 /* A user's session, for listing: id + user. */
@@ -1600,6 +1622,7 @@ static const sess_store_ops redis_ops = {
     .user_put = redis_user_put,
     .user_del = redis_user_del,
     .user_list = redis_user_list,
+    .generation = redis_generation,
     .del = redis_del,
     .revoke_user = redis_revoke_user,
     .list_user = redis_list_user,

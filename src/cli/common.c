@@ -222,8 +222,12 @@ int cli_open(const sessd_config *cfg, bool read_only, sess_store **store, sess_c
                   "the command line; use the /v1 API, or --store lmdb");
         return EXIT_USAGE;
     }
-    bool redis = strcmp(cfg->store_kind, "redis") == 0;
-    if (!redis && strcmp(cfg->store_kind, "lmdb") != 0) {
+    /* The cookie store keeps accounts, API keys and revocations in Redis when one is
+     * configured, else in lmdb (server.c open_store does the same). */
+    bool cookie = strcmp(cfg->store_kind, "cookie") == 0;
+    bool redis = strcmp(cfg->store_kind, "redis") == 0 ||
+                 (cookie && (cfg->redis_url[0] || cfg->redis_sentinels[0]));
+    if (!redis && !cookie && strcmp(cfg->store_kind, "lmdb") != 0) {
         cli_error("store kind \"%s\" is not available in this build yet", cfg->store_kind);
         return EXIT_USAGE;
     }

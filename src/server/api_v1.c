@@ -14,9 +14,11 @@
 #include "server/handlers.h"
 #include "server/revoke.h"
 #include "server/jsonw.h"
+#include "server/sealed.h"
 #include "server/server.h"
 #include "sessiond/cookie.h"
 #include "sessiond/error.h"
+#include "sessiond/seal.h"
 
 static int64_t now_s(void)
 {
@@ -116,7 +118,7 @@ static void set_cookie_value(const sess_record *rec, const char *token, int64_t 
 static int send_token(h2o_req_t *req, int status, const sess_record *rec, const char *token,
                       int64_t now)
 {
-    char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1], cookie[SESS_COOKIE_MAX + 1];
+    char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1], cookie[SESS_SETCOOKIE_MAX + 1];
     sess_id_to_hex(rec->id, id);
     sess_csrf_token(rec->csrf_secret, csrf);
     set_cookie_value(rec, token, now, cookie, sizeof(cookie));
@@ -254,6 +256,36 @@ static void v1_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user
     sessd_audit(ev, user, id, client, detail);
 }
 
+/* Create under [store] kind = cookie: the token is the sealed session itself (the cookie's
+ * value), which must fit a 4096-byte cookie. Frees `data_text`. */
+static int create_sealed(h2o_req_t *req, const sess_create_params *p, char *data_text, int64_t now)
+{
+    sess_record rec;
+    char value[SESS_SEAL_COOKIE_MAX + 1];
+    size_t len;
+    int r = sess_new_stateless(sessd_srv.ctx, p, now, &rec);
+    free(data_text);
+    if (r == 0) {
+        r = sessd_sealed_value(&rec, value, sizeof(value), &len);
+        if (r != 0)
+            sess_record_dispose(&rec);
+    }
+    if (r == SESS_ETOOLARGE) {
+        http_send_error(req, r,
+                        "the session would not fit in its cookie (name plus value at most 4096 "
+                        "bytes, sealed) or \"data\" is over [session] max_data; store less data");
+        return 413;
+    }
+    if (r != 0) {
+        http_send_error(req, r, NULL);
+        return sess_err_http_status(r);
+    }
+    send_token(req, 201, &rec, value, now);
+    sess_wipe(value, sizeof(value));
+    sess_record_dispose(&rec);
+    return 201;
+}
+
 static int v1_create(h2o_req_t *req, json_t *body)
 {
     static const char *const keys[] = {"user", "roles", "data", "remember", "client", NULL};
@@ -285,9 +317,11 @@ static int v1_create(h2o_req_t *req, json_t *body)
     }
     sess_create_params p = {user,     roles, data_text, data_text ? strlen(data_text) : 0,
                             remember, ip,    agent,     0};
-    char token[SESS_TOKEN_STRLEN + 1];
     sess_record rec;
     int64_t now = now_s();
+    if (sessd_sealed())
+        return create_sealed(req, &p, data_text, now);
+    char token[SESS_TOKEN_STRLEN + 1];
     int r = sess_create(sessd_srv.ctx, &p, now, token, &rec);
     free(data_text);
     if (r != 0) {
@@ -382,7 +416,10 @@ static int v1_verify(h2o_req_t *req, json_t *body)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     sess_record rec;
     int64_t now = now_s();
-    int r = sess_verify(sessd_srv.ctx, token, strlen(token), now, touch, &rec);
+    /* A sealed session (cookie store) carries no touch here: its cookie is the browser's. */
+    int r = sessd_sealed() && strlen(token) > SESS_TOKEN_STRLEN
+                ? sessd_sealed_open(req, token, strlen(token), false, now, &rec)
+                : sess_verify(sessd_srv.ctx, token, strlen(token), now, touch, &rec);
     if (r == 0 && !agent_ok(&rec, agent)) {
         auth_end_bound_session(&rec);
         sess_record_dispose(&rec);
@@ -510,6 +547,9 @@ static int v1_session(h2o_req_t *req, const uint8_t id[SESS_ID_BYTES], json_t *b
         return answer_session(req, sess_get(sessd_srv.ctx, id, now_s(), &rec), &rec);
     if (http_method_is(req, "DELETE")) {
         int r = sess_delete(sessd_srv.ctx, id);
+        /* The cookie store: the id may name a sealed session, which only a deny entry ends. */
+        if (r == 0 && sessd_sealed())
+            r = sess_stateless_end_id(sessd_srv.ctx, id, now_s());
         if (r != 0) {
             http_send_error(req, r, NULL);
             return sess_err_http_status(r);

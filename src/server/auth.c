@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "server/log.h"
+#include "server/sealed.h"
 #include "server/server.h"
 #include "sessiond/access.h"
 #include "sessiond/cookie.h"
@@ -80,6 +81,15 @@ void auth_session_rotate(h2o_req_t *req, sess_record *rec, int64_t now)
     *rec = after;
 }
 
+int auth_end_session(h2o_req_t *req, const sess_record *rec)
+{
+    size_t len;
+    bool from_cookie;
+    if (sessd_sealed() && auth_token_src(req, &len, &from_cookie) != NULL && from_cookie)
+        return sess_stateless_end(sessd_srv.ctx, rec, (int64_t)time(NULL));
+    return sess_delete(sessd_srv.ctx, rec->id);
+}
+
 void auth_end_bound_session(const sess_record *rec)
 {
     /* Another browser holds this session's token: end the session for everyone. */
@@ -95,9 +105,13 @@ void auth_end_bound_session(const sess_record *rec)
 int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
 {
     size_t len;
-    const char *tok = auth_token(req, &len);
+    bool from_cookie;
+    const char *tok = auth_token_src(req, &len, &from_cookie);
     if (tok == NULL)
         return SESS_ESESSION;
+    /* [store] kind = cookie: the cookie is the sealed session; Bearer tokens are stored ones. */
+    if (from_cookie && sessd_sealed())
+        return sessd_sealed_open(req, tok, len, touch, now, rec);
     int r = sess_verify(sessd_srv.ctx, tok, len, now, touch, rec);
     if (r != 0)
         return r;
@@ -130,7 +144,7 @@ static void cookie_opts(sess_cookie_opts *o)
 void auth_set_cookie(h2o_req_t *req, const char *name, const char *value, int64_t max_age)
 {
     sess_cookie_opts o;
-    char buf[SESS_COOKIE_MAX + 1];
+    char buf[SESS_SETCOOKIE_MAX + 1];
     cookie_opts(&o);
     o.name = name;
     int n = sess_cookie_format(&o, value, max_age, buf, sizeof(buf));
@@ -394,6 +408,14 @@ bool auth_same_origin(h2o_req_t *req, const sessd_config *c)
     return auth_origin_proven(req, c);
 }
 
+void auth_retry_after(h2o_req_t *req, int64_t wait)
+{
+    char secs[24];
+    int n = snprintf(secs, sizeof(secs), "%lld", (long long)wait);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                   h2o_strdup(&req->pool, secs, (size_t)n).base, (size_t)n);
+}
+
 int auth_deny(h2o_req_t *req, int status, const char *code, const char *msg)
 {
     if (auth_wants_json(req)) {
@@ -613,6 +635,9 @@ static const struct {
     {"/sessions/revoke", SESSD_ROUTE_AUTH_SESSIONS, NULL, sessd_auth_devices_revoke},
     {"/session.js", SESSD_ROUTE_AUTH_OTHER, sessd_auth_script, NULL},
     {"/style.css", SESSD_ROUTE_AUTH_OTHER, sessd_auth_style, NULL},
+    {"/api/login", SESSD_ROUTE_AUTH_API, NULL, sessd_auth_api_login},
+    {"/api/refresh", SESSD_ROUTE_AUTH_API, NULL, sessd_auth_api_refresh},
+    {"/api/logout", SESSD_ROUTE_AUTH_API, NULL, sessd_auth_api_logout},
 };
 
 int sessd_auth(h2o_req_t *req, const char *rest, size_t len, enum sessd_route *route)

@@ -36,6 +36,9 @@ int sessd_auth_prefs_page(h2o_req_t *req);
 int sessd_auth_prefs_post(h2o_req_t *req);
 int sessd_auth_devices_page(h2o_req_t *req);
 int sessd_auth_devices_revoke(h2o_req_t *req);
+int sessd_auth_api_login(h2o_req_t *req);   /* apiauth.c */
+int sessd_auth_api_refresh(h2o_req_t *req); /* apiauth.c */
+int sessd_auth_api_logout(h2o_req_t *req);  /* apiauth.c */
 
 /* The request's session token (43 characters when well-formed, but not checked here): the
  * session cookie first, then a Bearer credential. NULL when neither is there. */
@@ -60,6 +63,9 @@ void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1]);
 /* False when [session] bind_user_agent is on and `agent` is not the one the session was created
  * with (sessions created without one are not bound). */
 bool auth_agent_matches(const sess_record *rec, const char *agent);
+
+/* Ends the request's session `rec` (logout): deleted, or for a sealed cookie a deny entry. */
+int auth_end_session(h2o_req_t *req, const sess_record *rec);
 
 /* Deletes a session whose token came from another user agent (logged with its id and user). */
 void auth_end_bound_session(const sess_record *rec);
@@ -118,6 +124,9 @@ const char *auth_body(h2o_req_t *req, size_t *len);
 
 /* Answers 303 to `location` (a path under our control, never a token) with a short body. */
 int auth_see_other(h2o_req_t *req, const char *location);
+
+/* Adds Retry-After: `wait` (seconds) to the answer (a login lockout). */
+void auth_retry_after(h2o_req_t *req, int64_t wait);
 
 /* Answers 401/403/429/503... as {"error","message"} JSON when the client wants JSON, else as a
  * one-line text. Returns `status`. */

@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sessiond/seal.h"
+
 extern char **environ;
 
 #define SEC ((uint64_t)1)
@@ -145,9 +147,11 @@ static const opt options[] = {
 
     O_ENUM("store", "kind", store_kind, "lmdb", "lmdb|memory|redis|cookie", 0,
            "Session store: lmdb on local disk, memory (lost on restart), redis, or cookie (sealed "
-           "in the browser, needs [keys] seal)."),
+           "in the browser, needs [keys] seal; revocations, accounts and API keys then live in "
+           "lmdb at path, or in Redis when redis_url is set; see docs/tokens.md)."),
     O_STR("store", "path", store_path, "", NULL, 0,
-          "Directory of the lmdb store; empty: the data directory (--data)."),
+          "Directory of the lmdb store (also the cookie store's revocations); empty: the data "
+          "directory (--data)."),
     O_STR("store", "redis_url", redis_url, "", check_redis_url, F_SECRET,
           "redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or unix:PATH[?db=N] (no TLS: rediss:// is "
           "refused). Never quoted in messages."),
@@ -201,6 +205,9 @@ static const opt options[] = {
           "at least 1s. Must be below idle_timeout."),
     O_DUR("session", "rotate_grace", rotate_grace, "30s", 0, 1 * HOUR, F_RELOAD,
           "How long a replaced token (rotation, refresh) keeps working."),
+    O_DUR("session", "access_ttl", access_ttl, "15m", 10 * SEC, 1 * DAY, F_RELOAD,
+          "Life of an access token from POST base_path/api/login and /api/refresh (bearer "
+          "clients); the refresh token lives as long as the session (see docs/tokens.md)."),
     O_COUNT("session", "max_per_user", max_per_user, "50", 1, 1000000, F_RELOAD,
             "Live sessions per user; a new one evicts the oldest."),
     O_SIZE("session", "max_data", max_data, "16k", 256, 1 * MIB, F_RELOAD,
@@ -247,8 +254,8 @@ static const opt options[] = {
            "Whether a request matching the rule extends the session's idle deadline."),
 
     O_STR("keys", "seal", seal, "", check_seal, F_RELOAD | F_SECRET,
-          "Key ring of the cookie store: comma list of ID:BASE64KEY; the first seals, all open. "
-          "Never quoted in messages."),
+          "Key ring of the cookie store: comma list of ID:BASE64KEY (32 bytes each, at most 8 "
+          "keys); the first seals, all open; reload to rotate. Never quoted in messages."),
 
     O_STR("audit", "path", audit_path, "", NULL, 0, "Audit log file; empty: DATA/audit.log."),
 
@@ -1018,7 +1025,18 @@ static bool seal_ok(const char *v, size_t len, char *why, size_t n)
 
 static bool check_seal(const char *v, char *why, size_t n)
 {
-    return each_item(v, seal_ok, true, why, n);
+    sess_seal_ring ring;
+    char reason[160];
+    if (!each_item(v, seal_ok, true, why, n))
+        return false;
+    if (v[0] == '\0') /* unset: only the cookie store needs it (checked when finishing) */
+        return true;
+    if (sess_seal_ring_parse(v, &ring, reason, sizeof(reason)) != 0) {
+        snprintf(why, n, "%s; the value is not shown because it is secret", reason);
+        return false;
+    }
+    sess_seal_ring_dispose(&ring);
+    return true;
 }
 
 static bool method_ok(const char *v, size_t len, char *why, size_t n)
@@ -1835,6 +1853,13 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
             from);
         return -1;
     }
+    if (c->access_ttl < c->rotate_grace) {
+        say(err, errlen,
+            "%s: [session] access_ttl: shorter than rotate_grace; make it at least as long (a "
+            "refresh within the grace must still find the access token it replaced)",
+            from);
+        return -1;
+    }
     if (c->touch_interval >= c->idle_timeout) {
         say(err, errlen,
             "%s: [session] touch_interval: must be below idle_timeout, or sessions in use would "
@@ -2064,7 +2089,8 @@ static void doc_derived(FILE *out)
           "  A `__Host-` or `__Secure-` name needs an https `public_url`.\n"
           "- `[session] same_site = none` needs an https `public_url`.\n"
           "- `[session] touch_interval = 0`: 1% of `idle_timeout`, at least 1s. It must be "
-          "below\n  `idle_timeout`; `absolute_timeout` must be at least `idle_timeout`.\n"
+          "below\n  `idle_timeout`; `absolute_timeout` must be at least `idle_timeout`; "
+          "`access_ttl` at least\n  `rotate_grace`.\n"
           "- `[store] path` empty: the data directory. `[audit] path` empty: "
           "`DATA/audit.log`.\n"
           "- `[store] kind = redis` needs `redis_url`, `redis_sentinels` with "

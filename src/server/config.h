@@ -60,6 +60,7 @@ typedef struct sessd_config {
     int64_t remember_me;      /* seconds, default 30d */
     int64_t touch_interval;   /* seconds; 0 = 1% of idle_timeout, at least 1 s */
     int64_t rotate_grace;     /* seconds, default 30s */
+    int64_t access_ttl;       /* seconds, default 15m: API access tokens */
     uint64_t max_per_user;    /* default 50 */
     uint64_t max_data;        /* bytes, default 16k */
     bool bind_user_agent;

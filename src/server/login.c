@@ -32,6 +32,7 @@
 #include "server/pages.h"
 #include "server/prefs.h"
 #include "server/redirect.h"
+#include "server/sealed.h"
 #include "server/server.h"
 #include "server/throttle.h"
 #include "server/workers.h"
@@ -116,6 +117,8 @@ typedef struct login_job {
     int64_t wait; /* > 0: locked out meanwhile, not checked (answer 429) */
     char token[SESS_TOKEN_STRLEN + 1];
     int64_t max_age; /* of the new cookie; -1 for a browser-session cookie */
+    bool sealed;     /* [store] kind = cookie: `rec` is the new session, sealed by done */
+    sess_record rec;
 } login_job;
 
 static void free_job(login_job *j)
@@ -124,6 +127,7 @@ static void free_job(login_job *j)
         sessd_throttle_release(SESSD_THROTTLE_USER, j->user);
         sessd_throttle_release(SESSD_THROTTLE_ADDR, j->ip);
     }
+    sess_record_dispose(&j->rec);
     sess_wipe(j, sizeof(*j));
     free(j);
 }
@@ -173,29 +177,36 @@ static bool reauth_session(login_job *j, const char *user, int64_t now)
 }
 
 /* On a worker: the password check, then the new session. */
+int sessd_login_check(const char *ip, const char *user, char *password, size_t len,
+                      const sessd_throttle_policy *p, int64_t now, int64_t *wait,
+                      sess_account *acct)
+{
+    /* Parallel attempts queued behind this one may have reached the lockout. */
+    int r = SESS_ERATELIMIT;
+    if ((*wait = sessd_throttle_wait_login(ip, user, now)) == 0)
+        r = sess_user_login(sessd_srv.ctx, user, password, len, acct);
+    sess_wipe(password, len);
+    if (r == SESS_EUNAUTHORIZED) {
+        sessd_throttle_fail(SESSD_THROTTLE_USER, user, now, p);
+        sessd_throttle_fail(SESSD_THROTTLE_ADDR, ip, now, p);
+        sessd_metrics_login(0);
+    } else if (r == 0) {
+        sessd_throttle_reset(SESSD_THROTTLE_USER, user);
+    }
+    return r;
+}
+
 static void login_run(sessd_job *base)
 {
     login_job *j = (login_job *)base;
     sess_account acct;
     int64_t now = (int64_t)time(NULL);
-    /* Parallel attempts queued behind this one may have reached the lockout. */
-    if ((j->wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, j->ip, now)) > 0 ||
-        (j->wait = sessd_throttle_wait(SESSD_THROTTLE_USER, j->user, now)) > 0) {
-        sess_wipe(j->password, sizeof(j->password));
-        return;
-    }
-    j->result = sess_user_login(sessd_srv.ctx, j->user, j->password, j->password_len, &acct);
-    sess_wipe(j->password, sizeof(j->password));
-    if (j->result == SESS_EUNAUTHORIZED) {
-        sessd_throttle_fail(SESSD_THROTTLE_USER, j->user, now, &j->throttle);
-        sessd_throttle_fail(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle);
-        sessd_metrics_login(0);
+    j->result = sessd_login_check(j->ip, j->user, j->password, j->password_len, &j->throttle, now,
+                                  &j->wait, &acct);
+    if (j->result == SESS_EUNAUTHORIZED)
         sessd_audit(SESSD_AUDIT_LOGIN_FAILED, j->user, NULL, j->ip, "login form");
-        return;
-    }
     if (j->result != 0)
         return;
-    sessd_throttle_reset(SESSD_THROTTLE_USER, j->user);
     if (j->reauth && reauth_session(j, acct.user, now))
         return;
     end_old_session(j->old_token);
@@ -206,11 +217,16 @@ static void login_run(sessd_job *base)
                             .agent = j->agent,
                             .auth_time = now};
     sess_record rec;
-    j->result = sess_create(sessd_srv.ctx, &p, now, j->token, &rec);
+    j->result = j->sealed ? sess_new_stateless(sessd_srv.ctx, &p, now, &j->rec)
+                          : sess_create(sessd_srv.ctx, &p, now, j->token, &rec);
     if (j->result == 0) {
-        j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
-        sessd_audit(SESSD_AUDIT_LOGIN, acct.user, rec.id, j->ip, "login form");
-        sess_record_dispose(&rec);
+        if (!j->sealed) {
+            j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
+            sessd_audit(SESSD_AUDIT_LOGIN, acct.user, rec.id, j->ip, "login form");
+            sess_record_dispose(&rec);
+        } else {
+            sessd_audit(SESSD_AUDIT_LOGIN, acct.user, j->rec.id, j->ip, "login form (sealed)");
+        }
         if (sess_user_recheck_roles(sessd_srv.ctx, &acct) != 0)
             sessd_log(SESSD_LOG_WARN, "re-reading the roles of a new session failed");
         sessd_metrics_login(1);
@@ -220,10 +236,7 @@ static void login_run(sessd_job *base)
 
 static int too_many(h2o_req_t *req, int64_t wait, const char *user, const char *rd, bool reauth)
 {
-    char secs[24];
-    int n = snprintf(secs, sizeof(secs), "%lld", (long long)wait);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
-                   h2o_strdup(&req->pool, secs, (size_t)n).base, (size_t)n);
+    auth_retry_after(req, wait);
     return show_form(req, 429, user, rd, SESSD_MSG_ERR_TOO_MANY, reauth);
 }
 
@@ -241,8 +254,12 @@ static void login_done(sessd_job *base)
         status = show_form(req, 503, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     } else if (j->wait > 0) {
         status = too_many(req, j->wait, j->user, j->rd, j->reauth);
+    } else if (j->result == 0 && j->sealed && sessd_sealed_issue(req, &j->rec, time(NULL)) != 0) {
+        sessd_log(SESSD_LOG_WARN, "sealing a new session failed");
+        status = show_form(req, 500, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     } else if (j->result == 0) {
-        auth_set_session_cookie(req, j->token, j->max_age);
+        if (!j->sealed)
+            auth_set_session_cookie(req, j->token, j->max_age);
         auth_form_proof_clear(req);
         if (j->anon_cookie) {
             char name[160];
@@ -307,22 +324,8 @@ static void fill_client(h2o_req_t *req, login_job *j, const sessd_config *c)
         sessd_prefs_to_json(&anon, false, j->anon_prefs);
     }
     j->throttle = (sessd_throttle_policy){c->max_failures, c->failure_window, c->lockout};
-}
-
-/* Reserves the attempt for the address and the user (throttle.h); the seconds to wait when
- * either may not try now. */
-static int64_t reserve(login_job *j, int64_t now)
-{
-    int64_t wait = sessd_throttle_reserve(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle,
-                                          SESSD_THROTTLE_ADDR_IN_FLIGHT);
-    if (wait > 0)
-        return wait;
-    if ((wait = sessd_throttle_reserve(SESSD_THROTTLE_USER, j->user, now, &j->throttle, 0)) > 0) {
-        sessd_throttle_release(SESSD_THROTTLE_ADDR, j->ip);
-        return wait;
-    }
-    j->reserved = true;
-    return 0;
+    j->sealed = sessd_sealed();
+    sess_record_init(&j->rec);
 }
 
 int sessd_auth_login_post(h2o_req_t *req)
@@ -343,16 +346,16 @@ int sessd_auth_login_post(h2o_req_t *req)
         sess_wipe(req->entity.base, req->entity.len);
     if (!proof)
         status = show_form(req, 403, j->user, j->rd, SESSD_MSG_ERR_EXPIRED_FORM, j->reauth);
-    else if ((wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, j->ip, now)) > 0 ||
-             (j->user[0] && (wait = sessd_throttle_wait(SESSD_THROTTLE_USER, j->user, now)) > 0))
+    else if ((wait = sessd_throttle_wait_login(j->ip, j->user, now)) > 0)
         status = too_many(req, wait, j->user, j->rd, j->reauth);
     else if (!form) {
         auth_audit(req, SESSD_AUDIT_LOGIN_FAILED, j->user[0] ? j->user : NULL, NULL, "bad form");
         sessd_throttle_fail(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle);
         status = show_form(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID, j->reauth);
-    } else if ((wait = reserve(j, now)) > 0) {
+    } else if ((wait = sessd_throttle_reserve_login(j->ip, j->user, now, &j->throttle)) > 0) {
         status = too_many(req, wait, j->user, j->rd, j->reauth);
     } else {
+        j->reserved = true;
         j->base.run = login_run;
         j->base.done = login_done;
         j->base.route = SESSD_ROUTE_AUTH_LOGIN;
@@ -379,7 +382,7 @@ int sessd_auth_logout(h2o_req_t *req)
         return auth_deny(req, 403, "csrf_failed", "the session's CSRF token does not match");
     }
     if (v.signed_in) {
-        int r = sess_delete(sessd_srv.ctx, v.rec.id);
+        int r = auth_end_session(req, &v.rec);
         auth_audit(req, SESSD_AUDIT_LOGOUT, v.rec.user, v.rec.id, r == 0 ? NULL : "failed");
         sessd_visitor_dispose(&v);
         if (r != 0) {

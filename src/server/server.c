@@ -70,6 +70,7 @@ void sessd_policy_from_config(const sessd_config *c, sess_policy *p)
     p->remember_me = c->remember_me;
     p->touch_interval = c->touch_interval;
     p->rotate_grace = c->rotate_grace;
+    p->access_ttl = c->access_ttl;
     p->max_per_user = (uint32_t)c->max_per_user;
     p->max_data = (size_t)c->max_data;
     p->argon2_ops = c->argon2_ops;
@@ -465,6 +466,13 @@ static int open_store(const sessd_config *c, int nthreads, char *err, size_t err
         r = sess_store_lmdb_open(&o, &sessd_srv.store, err, errlen);
     else if (strcmp(c->store_kind, "redis") == 0)
         r = open_redis(c, nthreads, err, errlen);
+    else if (strcmp(c->store_kind, "cookie") == 0)
+        /* Sessions live in the cookie; the store keeps what revokes them (generations, deny
+         * entries), accounts, API keys and preferences: Redis when one is configured (several
+         * nodes share revocations), else lmdb in [store] path. */
+        r = c->redis_url[0] || c->redis_sentinels[0]
+                ? open_redis(c, nthreads, err, errlen)
+                : sess_store_lmdb_open(&o, &sessd_srv.store, err, errlen);
     else {
         snprintf(err, errlen, "store kind \"%s\" is not available in this build yet",
                  c->store_kind);

@@ -91,6 +91,11 @@ static int t_set_roles(sess_store *st, const char *user, const char *roles)
     TIMED(WRITE, set_roles, user, roles);
 }
 
+static int t_generation(sess_store *st, const char *user, uint64_t *generation)
+{
+    TIMED(READ, generation, user, generation);
+}
+
 static int t_del(sess_store *st, const uint8_t id[SESS_ID_BYTES])
 {
     TIMED(WRITE, del, id);
@@ -200,6 +205,7 @@ static const sess_store_ops timed_ops = {
     .rotate = t_rotate,
 
     .set_roles = t_set_roles,
+    .generation = t_generation,
     .del = t_del,
 
     .revoke_user = t_revoke_user,

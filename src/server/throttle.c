@@ -156,3 +156,23 @@ void sessd_throttle_reset(enum sessd_throttle_kind kind, const char *key)
         s->failures = 0;
     pthread_mutex_unlock(&mu);
 }
+
+int64_t sessd_throttle_reserve_login(const char *ip, const char *user, int64_t now,
+                                     const sessd_throttle_policy *p)
+{
+    int64_t wait =
+        sessd_throttle_reserve(SESSD_THROTTLE_ADDR, ip, now, p, SESSD_THROTTLE_ADDR_IN_FLIGHT);
+    if (wait > 0)
+        return wait;
+    if ((wait = sessd_throttle_reserve(SESSD_THROTTLE_USER, user, now, p, 0)) > 0)
+        sessd_throttle_release(SESSD_THROTTLE_ADDR, ip);
+    return wait;
+}
+
+int64_t sessd_throttle_wait_login(const char *ip, const char *user, int64_t now)
+{
+    int64_t wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, ip, now);
+    if (wait == 0 && user[0] != '\0')
+        wait = sessd_throttle_wait(SESSD_THROTTLE_USER, user, now);
+    return wait;
+}

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sessiond/users.h"
+
 #define SESSD_THROTTLE_SLOTS 16384 /* keys tracked at once; the least recently failed give way */
 #define SESSD_THROTTLE_ADDR_IN_FLIGHT 4 /* password checks out at once for one client address */
 
@@ -40,6 +42,22 @@ int64_t sessd_throttle_reserve(enum sessd_throttle_kind kind, const char *key, i
                                const sessd_throttle_policy *p, uint32_t cap);
 /* Releases an attempt reserved by sessd_throttle_reserve (after counting its failure, if any). */
 void sessd_throttle_release(enum sessd_throttle_kind kind, const char *key);
+/* A login attempt's reservation for its client address `ip` (at most
+ * SESSD_THROTTLE_ADDR_IN_FLIGHT out at once) and for `user`, both or neither: 0 when reserved
+ * (release both later), or the seconds to wait. */
+int64_t sessd_throttle_reserve_login(const char *ip, const char *user, int64_t now,
+                                     const sessd_throttle_policy *p);
+/* Seconds until a login from `ip` for `user` (may be "") may be tried: either one locked out. */
+int64_t sessd_throttle_wait_login(const char *ip, const char *user, int64_t now);
+
+/* On a worker: a login's password check with its throttling (login.c; the form and the API
+ * login share it). Wipes `password` (`len` bytes). sess_user_login's result, or
+ * SESS_ERATELIMIT with `*wait` > 0 when the lockout began meanwhile (nothing checked). A wrong
+ * password counts a failure for `user` and `ip`; a right one forgets the user's failures. */
+int sessd_login_check(const char *ip, const char *user, char *password, size_t len,
+                      const sessd_throttle_policy *p, int64_t now, int64_t *wait,
+                      sess_account *acct);
+
 /* Forgets the failures of `key` (a successful login of that user). */
 void sessd_throttle_reset(enum sessd_throttle_kind kind, const char *key);
 

@@ -460,7 +460,15 @@ static void test_string_checks(void **state)
         {"headers", "forward", "user,roles,pref.font_size", true},
         {"headers", "forward", "user,password", false},
         {"headers", "forward", "", true},
-        {"keys", "seal", "k1:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0,k0:b2xk", true},
+        {"keys", "seal",
+         "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k0:"
+         "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI",
+         true},
+        {"keys", "seal", "k1:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", false}, /* 24 bytes */
+        {"keys", "seal",
+         "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,k1:"
+         "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+         false}, /* an id twice */
     };
     (void)state;
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
@@ -816,6 +824,7 @@ static void test_finish_cross_checks(void **state)
     } c[] = {
         {"session", "idle_timeout", "2h", "session", "absolute_timeout", "1h", "absolute_timeout"},
         {"session", "idle_timeout", "10m", "session", "touch_interval", "10m", "touch_interval"},
+        {"session", "rotate_grace", "20m", "session", "access_ttl", "19m", "access_ttl"},
         {"store", "kind", "redis", NULL, NULL, NULL, "redis needs redis_url"},
         {"store", "kind", "redis", "store", "redis_sentinels", "s1:26379", "redis_master"},
         {"store", "kind", "cookie", NULL, NULL, NULL, "[keys] seal"},
@@ -858,7 +867,7 @@ static void test_finish_cross_checks(void **state)
     assert_int_equal(finish(), 0);
     sessd_config_defaults(cfg);
     assert_int_equal(set("store", "kind", "cookie"), 0);
-    assert_int_equal(set("keys", "seal", "k1:AAAA"), 0);
+    assert_int_equal(set("keys", "seal", "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="), 0);
     assert_int_equal(finish(), 0);
 }
 

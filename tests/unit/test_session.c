@@ -392,6 +392,59 @@ static void api_keys(void **state)
     assert_int_equal(sess_apikey_check(f->ctx, key, strlen(key), name), SESS_EUNAUTHORIZED);
 }
 
+static int count_live(const sess_record *rec, uint64_t gen, void *arg)
+{
+    (void)rec;
+    (void)gen;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* The cookie store's revocation side: generations, deny entries (never listed, never live),
+ * and the fail-closed bump when a deny entry had to be evicted (max_per_user is 3 here). */
+static void stateless_revocation(void **state)
+{
+    fixture *f = *state;
+    sess_create_params p = {.user = "alice"};
+    sess_record a, b, c[4];
+    assert_int_equal(sess_new_stateless(f->ctx, &p, T0, &a), 0);
+    assert_int_equal(sess_new_stateless(f->ctx, &p, T0, &b), 0);
+    assert_int_equal(sess_stateless_check(f->ctx, &a), 0);
+    assert_int_equal(sess_stateless_end(f->ctx, &a, T0 + 1), 0);
+    assert_int_equal(sess_stateless_end(f->ctx, &a, T0 + 1), 0); /* idempotent */
+    assert_int_equal(sess_stateless_check(f->ctx, &a), SESS_ESESSION);
+    assert_int_equal(sess_stateless_check(f->ctx, &b), 0);
+    int n = 0;
+    assert_int_equal(sess_list_user(f->ctx, "alice", T0 + 1, count_live, &n), 0);
+    assert_int_equal(n, 0); /* a deny entry is no session */
+    sess_record got;
+    assert_int_equal(sess_get(f->ctx, a.id, T0 + 1, &got), SESS_ESESSION);
+    /* Four more logouts: the fourth entry evicts one, so the user's generation moves. */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(sess_new_stateless(f->ctx, &p, T0, &c[i]), 0);
+        assert_int_equal(sess_stateless_end(f->ctx, &c[i], T0 + 2), 0);
+    }
+    assert_int_equal(sess_stateless_check(f->ctx, &b), SESS_ESESSION);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sess_stateless_check(f->ctx, &c[i]), SESS_ESESSION);
+    /* After that, new sessions carry the new generation; one ended by id only is refused. */
+    sess_record d, e;
+    assert_int_equal(sess_new_stateless(f->ctx, &p, T0 + 3, &d), 0);
+    assert_int_equal(sess_new_stateless(f->ctx, &p, T0 + 3, &e), 0);
+    assert_int_equal(sess_stateless_check(f->ctx, &d), 0);
+    assert_int_equal(sess_stateless_end_id(f->ctx, d.id, T0 + 3), 0);
+    assert_int_equal(sess_stateless_check(f->ctx, &d), SESS_ESESSION);
+    assert_int_equal(sess_stateless_check(f->ctx, &e), 0);
+    assert_int_equal(sess_revoke_user(f->ctx, "alice"), 0);
+    assert_int_equal(sess_stateless_check(f->ctx, &e), SESS_ESESSION);
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+    sess_record_dispose(&d);
+    sess_record_dispose(&e);
+    for (int i = 0; i < 4; i++)
+        sess_record_dispose(&c[i]);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -413,6 +466,7 @@ int main(void)
         T(patch_live_only),
         T(preferences),
         T(api_keys),
+        T(stateless_revocation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1000,6 +1000,29 @@ static void test_revoke_user_without_sessions(void **state)
     sess_record_dispose(&a);
 }
 
+/* generation reads what revoke_user wrote, for users with or without anything stored, and
+ * refuses a bad name. */
+static void test_generation_read(void **state)
+{
+    fixture *f = *state;
+    sess_record a;
+    uint64_t g = 99, g1 = 0;
+    assert_sess(0, CALL(f, generation, "nobody", &g));
+    assert_int_equal(g, 0);
+    assert_sess(0, CALL(f, revoke_user, "nobody", &g1));
+    assert_sess(0, CALL(f, generation, "nobody", &g));
+    assert_int_equal(g, g1);
+    assert_true(g1 > 0);
+    make(f, &a, "alice", T0);
+    assert_sess(0, CALL(f, generation, "alice", &g));
+    assert_int_equal(g, 0);
+    assert_sess(0, CALL(f, revoke_user, "alice", &g1));
+    assert_sess(0, CALL(f, generation, "alice", &g));
+    assert_int_equal(g, g1);
+    assert_sess(SESS_EINVAL, CALL(f, generation, "", &g));
+    sess_record_dispose(&a);
+}
+
 static void test_create_after_revoke_drops_stale(void **state)
 {
     fixture *f = *state;
@@ -1963,6 +1986,7 @@ static void test_ping(void **state)
     X(evict_oldest_first)                                                                          \
     X(revoke_user_generation)                                                                      \
     X(revoke_user_without_sessions)                                                                \
+    X(generation_read)                                                                             \
     X(create_after_revoke_drops_stale)                                                             \
     X(user_name_bounds)                                                                            \
     X(list_user_oldest_first)                                                                      \
