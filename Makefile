@@ -44,6 +44,7 @@ FUZZ_SECONDS ?= 60
 BIN        := $(if $(filter build,$(B)),sessiond,$(B)/sessiond)
 LIB_A      := $(B)/libsessiond.a
 LIB_SO     := $(B)/libsessiond.so.0
+NGINX_MODULE := $(B)/ngx_http_sessiond_module.so
 
 .PHONY: all deps run demo check check-unit check-integration check-asan check-browser screenshots \
         test-bin format format-check install clean help examples fuzz fuzz-bin fuzz-smoke soak tsan deb \
@@ -122,10 +123,11 @@ $(B)/bench/fill: bench/fill.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIB_A) $(PKG_LIBS)
 
-bench: all $(B)/bench/fill
+bench: all $(B)/bench/fill $(NGINX_MODULE)
 	scripts/deps.sh bench
 	npm ci --prefix bench --no-audit --no-fund --loglevel=error
-	BENCH_QUICK=$(BENCH_QUICK) BENCH_FILL=$(B)/bench/fill node bench/run.mjs
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_FILL=$(B)/bench/fill BENCH_NGINX_MODULE=$(abspath $(NGINX_MODULE)) \
+	    node bench/run.mjs
 
 fuzz:
 	@$(MAKE) --no-print-directory B=build-fuzz SAN=1 CC=clang CFLAGS=-fsanitize=fuzzer-no-link fuzz-bin
@@ -137,7 +139,6 @@ tsan:
 
 # The nginx module (nginx/, docs/nginx-module.md) against Debian's nginx-dev, into
 # $(B)/ngx_http_sessiond_module.so; with SAN=1 built with ASan+UBSan.
-NGINX_MODULE := $(B)/ngx_http_sessiond_module.so
 nginx-module: $(NGINX_MODULE)
 
 $(NGINX_MODULE): nginx/ngx_http_sessiond_module.c nginx/config scripts/nginx-module.sh $(LIB_A)
