@@ -44,10 +44,11 @@ FUZZ_SECONDS ?= 60
 BIN        := $(if $(filter build,$(B)),sessiond,$(B)/sessiond)
 LIB_A      := $(B)/libsessiond.a
 LIB_SO     := $(B)/libsessiond.so.0
+NGINX_MODULE := $(B)/ngx_http_sessiond_module.so
 
 .PHONY: all deps run demo check check-unit check-integration check-asan check-browser screenshots \
         test-bin format format-check install clean help examples fuzz fuzz-bin fuzz-smoke soak tsan deb \
-        bench
+        bench nginx-module
 
 all: $(BIN) $(LIB_A) $(LIB_SO) $(B)/sessiond.pc
 
@@ -58,6 +59,7 @@ help:
 	@echo "make check       every test: unit, integration, browser, and again under ASan+UBSan"
 	@echo "make check-asan  only the sanitizer pass"
 	@echo "make check-browser  only the browser suite (chromium behind nginx, tests/browser)"
+	@echo "make nginx-module  the nginx module (needs nginx-dev) into build/ngx_http_sessiond_module.so"
 	@echo "make screenshots    redo docs/screenshots/ (login, devices, preferences; light and dark)"
 	@echo "make tsan        build the server with ThreadSanitizer into build-tsan/"
 	@echo "make fuzz        build the libFuzzer targets (clang) into build-fuzz/fuzz/"
@@ -121,10 +123,11 @@ $(B)/bench/fill: bench/fill.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIB_A) $(PKG_LIBS)
 
-bench: all $(B)/bench/fill
+bench: all $(B)/bench/fill $(NGINX_MODULE)
 	scripts/deps.sh bench
 	npm ci --prefix bench --no-audit --no-fund --loglevel=error
-	BENCH_QUICK=$(BENCH_QUICK) BENCH_FILL=$(B)/bench/fill node bench/run.mjs
+	BENCH_QUICK=$(BENCH_QUICK) BENCH_FILL=$(B)/bench/fill BENCH_NGINX_MODULE=$(abspath $(NGINX_MODULE)) \
+	    node bench/run.mjs
 
 fuzz:
 	@$(MAKE) --no-print-directory B=build-fuzz SAN=1 CC=clang CFLAGS=-fsanitize=fuzzer-no-link fuzz-bin
@@ -133,6 +136,13 @@ fuzz:
 tsan:
 	@$(MAKE) --no-print-directory B=build-tsan CC=clang CFLAGS=-fsanitize=thread \
 	    LDFLAGS=-fsanitize=thread build-tsan/sessiond
+
+# The nginx module (nginx/, docs/nginx-module.md) against Debian's nginx-dev, into
+# $(B)/ngx_http_sessiond_module.so; with SAN=1 built with ASan+UBSan.
+nginx-module: $(NGINX_MODULE)
+
+$(NGINX_MODULE): nginx/ngx_http_sessiond_module.c nginx/config scripts/nginx-module.sh $(LIB_A)
+	@SAN=$(SAN) scripts/nginx-module.sh $(B)
 
 fuzz-smoke: fuzz
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
@@ -195,11 +205,11 @@ deb: $(BIN)
 	@scripts/deb.sh $(BIN) $(VERSION) $(B)
 
 format:
-	clang-format -i $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) include/sessiond/*.h \
+	clang-format -i nginx/*.c $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) include/sessiond/*.h \
 	    $(wildcard lib/*.h lib/store/*.h src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
 
 format-check:
-	clang-format --dry-run -Werror $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) \
+	clang-format --dry-run -Werror nginx/*.c $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) \
 	    include/sessiond/*.h $(wildcard lib/*.h lib/store/*.h src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
 
 clean:

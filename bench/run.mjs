@@ -145,11 +145,13 @@ async function sessiond(label, { store = 'lmdb', redis, cache, threads = 1, publ
 }
 
 function nginxConf(dir, p) {
-  return `worker_processes 1;
+  return `load_module ${process.env.BENCH_NGINX_MODULE || path.join(REPO, 'build/ngx_http_sessiond_module.so')};
+worker_processes 1;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
 events { worker_connections 4096; }
 http {
+    sessiond_data_dir ${p.moduleData};
     access_log off;
     client_body_temp_path ${dir}/b; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f;
     uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s;
@@ -165,6 +167,7 @@ http {
         location = /d { auth_request /_204; try_files /ok =404; }
         location = /e { auth_request /_sessiond; try_files /ok =404; }
         location = /f { auth_request /_peer; try_files /ok =404; }
+        location = /h { sessiond_policy authenticated; try_files /ok =404; }
         location = /_204 { internal; proxy_pass http://auth204; proxy_http_version 1.1;
             proxy_set_header Connection ""; proxy_pass_request_body off; proxy_set_header Content-Length ""; }
         location = /_sessiond { internal; proxy_pass http://sessiond/auth/verify; proxy_http_version 1.1;
@@ -214,6 +217,7 @@ async function throughput(rows) {
   const rn = await sessiond('redis-nocache', { store: 'redis', redis, cache: false, publicPort: ports.gate });
   for (const s of [lmdb, mem, rc, rn]) pin(s.pid);
   ports.sessiond = lmdb.port;
+  ports.moduleData = lmdb.data; // H: the nginx module reads the lmdb server's data directory
   const peer = await startPeer(ports.peer, redis.port);
   const ng = await startNginx(ports);
 
@@ -225,6 +229,8 @@ async function throughput(rows) {
     { id: 'C', name: 'sessiond POST /v1/sessions/verify, lmdb', url: lmdb.url, script: path.join(REPO, 'bench/verify.lua'),
       env: { SESSIOND_BENCH_KEY: lmdb.key, SESSIOND_BENCH_TOKEN: lmdb.token }, pids: [lmdb.pid] },
     { id: 'D', name: 'nginx -> auth_request -> nginx 204', url: `http://127.0.0.1:${ports.gate}/d`, pids: [ng.worker] },
+    { id: 'H', name: 'nginx + ngx_http_sessiond_module', url: `http://127.0.0.1:${ports.gate}/h`, headers: { Cookie: `sid=${lmdb.token}` },
+      pids: [ng.worker] },
     { id: 'E', name: 'nginx -> auth_request -> sessiond', url: `http://127.0.0.1:${ports.gate}/e`, headers: { Cookie: `sid=${lmdb.token}` },
       pids: [ng.worker, lmdb.pid] },
     { id: 'F', name: 'express-session + connect-redis', url: `http://127.0.0.1:${ports.peer}/verify`, headers: { Cookie: peer.cookie },
@@ -363,6 +369,7 @@ async function scaling(extra) {
 
 const TARGETS = [
   ['B/A', 'B', 'A', 0.9], ['C/A', 'C', 'A', 0.6], ['E/D', 'E', 'D', 0.9], ['B/F', 'B', 'F', 10], ['E/F', 'E', 'Fn', 5],
+  ['H/A', 'H', 'A', 0.8], ['H/E', 'H', 'E', 1.8],
 ];
 
 function report(rows, extra) {

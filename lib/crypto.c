@@ -216,6 +216,14 @@ static int read_key(const char *path, uint8_t key[SESS_KEY_BYTES], char *err, si
     return 0;
 }
 
+int sess_key_load(const char *path, uint8_t key[SESS_KEY_BYTES], char *err, size_t errlen)
+{
+    int r = read_key(path, key, err, errlen);
+    if (r > 0)
+        snprintf(err, errlen, "%s does not exist (sessiond creates it when it first starts)", path);
+    return r == 0 ? 0 : -1;
+}
+
 int sess_key_load_or_create(const char *path, uint8_t key[SESS_KEY_BYTES], char *err, size_t errlen)
 {
     int r = read_key(path, key, err, errlen);

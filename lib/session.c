@@ -542,6 +542,18 @@ int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     return 0;
 }
 
+int sess_touch_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now)
+{
+    sess_record rec;
+    int r = sess_get(ctx, id, now, &rec);
+    if (r != 0)
+        return r;
+    if (sess_touch_due(ctx, &rec, now) && touch_queue(ctx, rec.id, now, rec.idle_expires))
+        (void)sess_touch_flush(ctx);
+    sess_record_dispose(&rec);
+    return 0;
+}
+
 bool sess_touch_due(sess_ctx *ctx, sess_record *rec, int64_t now)
 {
     sess_policy pol;

@@ -115,6 +115,22 @@ build() { # build DIR SAN
     fi
 }
 
+# The nginx module (make nginx-module) next to the server of build dir $1, for the module's run
+# of the nginx gateway suite (tests/integration/gateway-nginx-module.test.mjs); with SAN=1 an
+# ASan+UBSan build that the suite loads into Debian's nginx with libasan preloaded. Only with
+# nginx-dev installed (scripts/deps.sh installs it): without it the suite says it was not run.
+build_nginx_module() { # build_nginx_module DIR SAN
+    if [ ! -f /usr/share/nginx/src/conf_flags ]; then
+        echo "nginx module: nginx-dev is not installed, its suite is not run (scripts/deps.sh installs it)"
+        export SESSIOND_SKIP_NGINX_MODULE=1
+        return 0
+    fi
+    if ! make -s -j"$JOBS" B="$1" SAN="$2" WERROR=$W nginx-module >"$logdir/build-nginx-module-$1.log" 2>&1; then
+        cat "$logdir/build-nginx-module-$1.log" >&2
+        note_fail "build of the nginx module in $1 failed"; fail=$((fail + 1)); return 1
+    fi
+}
+
 run_unit() { # run_unit DIR
     local t out p f
     for t in "$1"/tests/test_*; do
@@ -228,7 +244,7 @@ case "${1:-all}" in
 --unit-only) run_unit "$2" ;;
 --browser-only) build build 0 && run_browser sessiond browser ;;
 --asan-only)
-    build build-asan 1 && {
+    build build-asan 1 && build_nginx_module build-asan 1 && {
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
         run_unit build-asan; run_integration build-asan/sessiond asan
@@ -236,6 +252,7 @@ case "${1:-all}" in
 *)
     run_ct_lint
     if build build 0; then
+        build_nginx_module build 0
         run_unit build
         # The normal pass records every secret it uses and everything the server writes; the
         # leak scan then searches the lot (tests/integration/lib.mjs, scripts/leak-scan.mjs).
@@ -250,6 +267,7 @@ case "${1:-all}" in
         run_browser sessiond browser
     fi
     if build build-asan 1; then
+        build_nginx_module build-asan 1
         export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
             LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
         run_unit build-asan; run_integration build-asan/sessiond asan

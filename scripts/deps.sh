@@ -6,12 +6,13 @@ set -e
 # with temporary configurations; the system services are never used). clang and its runtime
 # libraries (libFuzzer, sanitizers) build the fuzz targets of `make check`; ent and dieharder
 # judge the randomness of tokens (scripts/token-quality.sh); fiu-utils injects I/O faults;
-# slowhttptest makes the slow-client load of tests/batteries/overload.test.mjs.
+# slowhttptest makes the slow-client load of tests/batteries/overload.test.mjs. nginx-dev is
+# what `make nginx-module` builds the nginx module against (nginx/, docs/nginx-module.md).
 # chromium is the browser the browser tests drive (tests/browser, through playwright-core, which
 # `npm ci` installs from package-lock.json; playwright's own browser downloads are never used).
 # systemd (systemd-analyze verify of the unit) and man-db check the packaging.
 PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
-      libinih-dev libhiredis-dev libcmocka-dev nodejs npm nginx caddy redis-server clang libclang-rt-14-dev
+      libinih-dev libhiredis-dev libcmocka-dev nodejs npm nginx nginx-dev caddy redis-server clang libclang-rt-14-dev
       ent dieharder fiu-utils slowhttptest chromium systemd man-db"
 # `scripts/deps.sh bench` adds what `make bench` runs: wrk drives the load, gnuplot draws the
 # chart, npm installs the Node peer (bench/package.json) and redis-benchmark comes with

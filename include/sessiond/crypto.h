@@ -79,6 +79,10 @@ int sess_pwhash_needs_rehash(const char *hash, uint64_t ops, size_t mem);
 /* Wipes a secret from memory. */
 void sess_wipe(void *p, size_t len);
 
+/* Reads the 32-byte server key at `path` and never creates it (a reader such as the nginx
+ * module). 0, or -1 with a reason in `err`: absent, not ours, group/other permissions, size. */
+int sess_key_load(const char *path, uint8_t key[SESS_KEY_BYTES], char *err, size_t errlen) SESS_WUR;
+
 /* Reads the 32-byte server key at `path`, creating it (mode 0600, written to a temp file, fsynced
  * and renamed) when absent. 0 on success; -1 with a reason in `err` otherwise (a key file of the
  * wrong size or with group/other permissions is refused). */

@@ -75,6 +75,12 @@ int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
 int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool touch,
                 sess_record *out);
 
+/* The touch of sess_verify for a session known by id (what the nginx module reports for the
+ * sessions it let through, docs/nginx-module.md): queued when the session is live and its last
+ * touch is older than touch_interval. 0, SESS_ESESSION when absent or no longer live (a touch
+ * never brings a session back), or the store's error. */
+int sess_touch_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now);
+
 /* When `rec`'s last touch is older than touch_interval: moves its last_seen to `now` and its idle
  * deadline on (never past the absolute one) and returns true. Writes nothing (sess_verify queues
  * the write; the cookie store re-seals the cookie). */

@@ -114,7 +114,7 @@ typedef struct shared_env {
     /* Held for reading by every transaction, for writing by a reopen (see the top). Guards
      * env, dbi, reopens, handles and every handle's cached read transactions. */
     pthread_rwlock_t life;
-    uint64_t reopens;           /* how many times env was reopened after MDB_PANIC */
+    uint64_t reopens; /* how many times env was reopened after MDB_PANIC or took a grown map */
     struct lmdb_store *handles; /* every handle on this environment */
     char dir[PATH_MAX];         /* what a reopen needs */
     size_t map_size;
@@ -446,20 +446,26 @@ static int env_open_lmdb(shared_env *e, char *err, size_t errlen);
 
 /* Closes the failed environment and opens it again, unless another thread did since the caller
  * saw `seen` reopens. Called with no life lock held. */
+/* With the life lock held for writing: nobody is inside a transaction, every cached read
+ * transaction is idle; they are aborted (a reader begins a new one at its next use). */
+static void drop_cached_readers(shared_env *e)
+{
+    for (lmdb_store *h = e->handles; h != NULL; h = h->next_handle) {
+        pthread_mutex_lock(&h->mu);
+        for (reader *slot = h->readers; slot != NULL; slot = slot->next) {
+            mdb_txn_abort(slot->txn);
+            slot->txn = NULL;
+        }
+        pthread_mutex_unlock(&h->mu);
+    }
+}
+
 static void env_reopen(shared_env *e, uint64_t seen)
 {
     char err[PATH_MAX + 256];
     pthread_rwlock_wrlock(&e->life);
     if (e->reopens == seen) {
-        /* Nobody is inside a transaction now: every cached read transaction is idle. */
-        for (lmdb_store *h = e->handles; h != NULL; h = h->next_handle) {
-            pthread_mutex_lock(&h->mu);
-            for (reader *slot = h->readers; slot != NULL; slot = slot->next) {
-                mdb_txn_abort(slot->txn);
-                slot->txn = NULL;
-            }
-            pthread_mutex_unlock(&h->mu);
-        }
+        drop_cached_readers(e);
         if (e->env != NULL)
             mdb_env_close(e->env);
         e->env = NULL;
@@ -473,18 +479,39 @@ static void env_reopen(shared_env *e, uint64_t seen)
     pthread_rwlock_unlock(&e->life);
 }
 
+/* Another process (sessiond restarted with a bigger [store] map_size, while the CLI or the
+ * nginx module keeps the environment open) grew the data file past this process's map: LMDB
+ * refuses transactions with MDB_MAP_RESIZED until the process adopts the new size, which it
+ * may do only while none of its transactions is active. Called with no life lock held. */
+static void env_adopt_size(shared_env *e, uint64_t seen)
+{
+    pthread_rwlock_wrlock(&e->life);
+    if (e->reopens == seen && e->env != NULL) {
+        drop_cached_readers(e);
+        int rc = mdb_env_set_mapsize(e->env, 0); /* 0: the size the data file now has */
+        e->reopens++;
+        if (rc != 0)
+            env_log(e, SESS_STORE_LOG_WARN, "cannot adopt the grown map of %s: %s", e->dir,
+                    mdb_strerror(rc));
+    }
+    pthread_rwlock_unlock(&e->life);
+}
+
 /* Runs `begin` (which returns an LMDB code) with the life lock held for reading, reopening the
- * environment once when it has failed. On success the lock stays held until the transaction's
- * end; on failure it is released. */
+ * environment once when it has failed, or adopting its new size once when another process grew
+ * it. On success the lock stays held until the transaction's end; on failure it is released. */
 static int life_begin(lmdb_store *s, int (*begin)(lmdb_store *, void *), void *arg)
 {
     shared_env *e = s->shared;
     life_enter(e);
     int rc = e->env != NULL ? begin(s, arg) : MDB_PANIC;
-    if (rc == MDB_PANIC && lives_held == 1) {
+    if ((rc == MDB_PANIC || rc == MDB_MAP_RESIZED) && lives_held == 1) {
         uint64_t seen = e->reopens;
         life_leave(e);
-        env_reopen(e, seen);
+        if (rc == MDB_PANIC)
+            env_reopen(e, seen);
+        else
+            env_adopt_size(e, seen);
         life_enter(e);
         rc = e->env != NULL ? begin(s, arg) : MDB_PANIC;
     }

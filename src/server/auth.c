@@ -13,6 +13,7 @@
 #include "server/log.h"
 #include "server/sealed.h"
 #include "server/server.h"
+#include "sessiond/access.h"
 #include "sessiond/cookie.h"
 #include "sessiond/error.h"
 
@@ -53,9 +54,7 @@ void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1])
 
 bool auth_agent_matches(const sess_record *rec, const char *agent)
 {
-    /* A session created without a user agent (a backend that did not pass one) has nothing to
-     * be bound to. */
-    return !sessd_cfg()->bind_user_agent || rec->agent[0] == '\0' || strcmp(rec->agent, agent) == 0;
+    return !sessd_cfg()->bind_user_agent || sess_agent_matches(rec, agent);
 }
 
 /* A session whose user's roles changed since its token was issued gets a new token now, when
@@ -506,27 +505,8 @@ void auth_html(FILE *f, const char *s)
 
 size_t auth_sanitize(const char *in, size_t len, char *out, size_t cap)
 {
-    size_t n = 0, max = cap - 1 < SESSD_HEADER_VALUE_MAX ? cap - 1 : SESSD_HEADER_VALUE_MAX;
-    for (size_t i = 0; i < len && n < max; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c < 0x20 || c == 0x7f)
-            continue;
-        out[n++] = (char)c;
-    }
-    /* Never end in the middle of a UTF-8 sequence: drop a trailing partial character. */
-    if (n == max) {
-        size_t k = n;
-        while (k > 0 && ((unsigned char)out[k - 1] & 0xc0) == 0x80)
-            k--;
-        if (k > 0 && ((unsigned char)out[k - 1] & 0x80)) {
-            unsigned char lead = (unsigned char)out[k - 1];
-            size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-            if (n - (k - 1) < need)
-                n = k - 1;
-        }
-    }
-    out[n] = '\0';
-    return n;
+    return sess_sanitize_text(in, len, out,
+                              cap - 1 < SESSD_HEADER_VALUE_MAX ? cap : SESSD_HEADER_VALUE_MAX + 1);
 }
 
 /* ---- whoami and keepalive ---------------------------------------------------------------- */

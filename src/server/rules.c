@@ -3,6 +3,8 @@
  */
 #include "server/rules.h"
 
+#include "sessiond/access.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,85 +39,12 @@ bool sessd_glob(const char *pat, const char *s, size_t len)
 
 bool sessd_has_role(const char *roles, const char *role)
 {
-    size_t rl = strlen(role);
-    const char *p = roles;
-    while (p != NULL && *p != '\0') {
-        const char *c = strchr(p, ',');
-        size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
-        if (n == rl && memcmp(p, role, rl) == 0)
-            return true;
-        p = c != NULL ? c + 1 : NULL;
-    }
-    return false;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-/* Removes the last segment written to out[0..*n) (for ".."); -1 above the root. */
-static int pop_segment(char *out, size_t *n)
-{
-    if (*n <= 1)
-        return -1;
-    size_t i = *n - 1; /* out[*n - 1] is the "/" that ended the previous segment */
-    while (i > 0 && out[i - 1] != '/')
-        i--;
-    *n = i;
-    return 0;
-}
-
-/* Ends the segment out[seg..*n): "." is dropped, ".." drops the one before. */
-static int end_segment(char *out, size_t *n, size_t seg)
-{
-    size_t l = *n - seg;
-    if (l == 1 && out[seg] == '.') {
-        *n = seg;
-    } else if (l == 2 && out[seg] == '.' && out[seg + 1] == '.') {
-        *n = seg;
-        if (pop_segment(out, n) != 0)
-            return -1;
-    }
-    return 0;
+    return sess_roles_have(roles, role);
 }
 
 int sessd_normalize_path(const char *in, size_t len, char *out, size_t cap)
 {
-    size_t n = 0, seg = 1;
-    if (len == 0 || in[0] != '/' || cap < 2)
-        return -1;
-    out[n++] = '/';
-    for (size_t i = 1; i < len; i++) {
-        int c = (unsigned char)in[i];
-        if (c == '%') {
-            if (i + 2 >= len || hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0)
-                return -1;
-            c = hexval(in[i + 1]) * 16 + hexval(in[i + 2]);
-            i += 2;
-            if (c == '/' || c == '%')
-                return -1; /* an encoded "/" or a double encoding: read two ways */
-        } else if (c == '/') {
-            if (end_segment(out, &n, seg) != 0)
-                return -1;
-            if (n == 0 || out[n - 1] != '/')
-                out[n++] = '/';
-            seg = n;
-            continue;
-        }
-        if (c < 0x20 || c == 0x7f || c == '\\' || c == ';' || n + 2 >= cap)
-            return -1;
-        out[n++] = (char)c;
-    }
-    if (end_segment(out, &n, seg) != 0)
-        return -1;
-    if (n == 0)
-        out[n++] = '/';
-    out[n] = '\0';
-    return (int)n;
+    return sess_normalize_path(in, len, out, cap);
 }
 
 int sessd_normalize_host(const char *in, size_t len, char *out, size_t cap)

@@ -33,6 +33,7 @@
 #include "server/log.h"
 #include "server/pwhelper.h"
 #include "server/store_timed.h"
+#include "server/touchsock.h"
 #include "server/workers.h"
 #include "sessiond/users.h"
 #include "sessiond/error.h"
@@ -546,6 +547,12 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
         fprintf(stderr, "sessiond: %s\n", err);
         sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
+    } else if (strcmp(cfg->store_kind, "lmdb") == 0 &&
+               sessd_touchsock_start(cfg->data_dir, sessd_srv.ctx, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sessiond: %s\n", err);
+        sessd_admin_stop();
+        sessd_audit_close(true);
+        sess_ctx_free(sessd_srv.ctx);
     } else {
         return 0;
     }
@@ -641,6 +648,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     if (status == 0 &&
         (sess_users_prepare(sessd_srv.ctx) != 0 || sessd_workers_start(pool_size(nthreads)) != 0)) {
         fprintf(stderr, "sessiond: cannot start the password workers (out of memory?)\n");
+        sessd_touchsock_stop();
         sessd_admin_stop();
         sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
@@ -677,6 +685,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     loops_dispose(workers, nthreads);
     /* The admin thread may be hashing a password through the helpers: it stops first, then the
      * helpers (which put the in-process hasher back). */
+    sessd_touchsock_stop();
     sessd_admin_stop();
     sessd_pwhelper_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */

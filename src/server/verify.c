@@ -21,6 +21,7 @@
 #include "server/auth.h"
 #include "server/rules.h"
 #include "server/server.h"
+#include "sessiond/access.h"
 #include "sessiond/error.h"
 
 /* The original request as the proxy describes it, normalised for matching. `uri` is as sent
@@ -109,57 +110,20 @@ static int describe(h2o_req_t *req, original *o)
     return 0;
 }
 
-/* Anything but GET, HEAD and OPTIONS can change state. */
-static bool unsafe_method(const original *o)
+/* The CSRF proof of an unsafe request (access.h): the session's token, a same-origin
+ * Sec-Fetch-Site, or an Origin that is the request's own (scheme from X-Forwarded-Proto or the
+ * public URL, and its host) or an allowed one ([csrf]). */
+static void csrf_request(h2o_req_t *req, const original *o, const sessd_config *c, sess_csrf_req *q)
 {
-    return strcmp(o->method, "GET") != 0 && strcmp(o->method, "HEAD") != 0 &&
-           strcmp(o->method, "OPTIONS") != 0;
-}
-
-/* An unsafe method needs the session's CSRF token, or a same-origin Sec-Fetch-Site, or an
- * Origin that is the request's own or an allowed one ([csrf]). */
-static bool csrf_ok(h2o_req_t *req, const original *o, const sess_record *rec,
-                    const sessd_config *c)
-{
-    char want[SESS_TOKEN_STRLEN + 1];
-    size_t n;
-    const char *tok = http_header(req, "x-csrf-token", &n);
-    sess_csrf_token(rec->csrf_secret, want);
-    bool token = tok != NULL && n == SESS_TOKEN_STRLEN && sess_ct_equal(tok, want, n);
-    if (token || c->require_token)
-        return token;
-    const char *site = http_header(req, "sec-fetch-site", &n);
-    if (site != NULL)
-        return h2o_memis(site, n, H2O_STRLIT("same-origin"));
-    const char *origin = http_header(req, "origin", &n);
-    if (origin == NULL)
-        return false;
-    /* The request's own origin: scheme from X-Forwarded-Proto (or the public URL) + host. */
-    size_t pl;
-    const char *proto = http_header(req, "x-forwarded-proto", &pl);
-    if (proto == NULL) {
-        proto = strncmp(c->public_url, "https:", 6) == 0 ? "https" : "http";
-        pl = strlen(proto);
+    q->token.p = http_header(req, "x-csrf-token", &q->token.n);
+    q->site.p = http_header(req, "sec-fetch-site", &q->site.n);
+    q->origin.p = http_header(req, "origin", &q->origin.n);
+    q->scheme.p = http_header(req, "x-forwarded-proto", &q->scheme.n);
+    if (q->scheme.p == NULL) {
+        q->scheme.p = strncmp(c->public_url, "https:", 6) == 0 ? "https" : "http";
+        q->scheme.n = strlen(q->scheme.p);
     }
-    bool own = n == pl + 3 + o->raw_host_len && strncasecmp(origin, proto, pl) == 0 &&
-               memcmp(origin + pl, "://", 3) == 0 &&
-               strncasecmp(origin + pl + 3, o->raw_host, o->raw_host_len) == 0;
-    if (own)
-        return true;
-    for (const char *p = c->allowed_origins; *p != '\0';) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        while (len > 0 && *p == ' ') {
-            p++;
-            len--;
-        }
-        if (len == n && strncasecmp(p, origin, n) == 0)
-            return true;
-        if (comma == NULL)
-            break;
-        p = comma + 1;
-    }
-    return false;
+    q->host = (sess_str){o->raw_host, o->raw_host_len};
 }
 
 /* ---- identity headers -------------------------------------------------------------------- */
@@ -325,12 +289,24 @@ static int check(h2o_req_t *req, const original *o, const sessd_access *acc, con
         return sess_err_http_status(r);
     }
     int status = 200;
-    if (acc->kind == SESSD_POLICY_ROLE && !sessd_has_role(rec.roles, acc->role))
+    sess_csrf_req q;
+    sess_csrf_policy cp = {c->require_token, c->allowed_origins};
+    csrf_request(req, o, c, &q);
+    switch (sess_access_decide(&rec, now, acc->kind == SESSD_POLICY_ROLE ? acc->role : NULL,
+                               acc->kind == SESSD_POLICY_FRESH ? acc->fresh : -1, o->method,
+                               o->method_len, &q, &cp)) {
+    case SESS_ACCESS_NO_ROLE:
         status = auth_deny(req, 403, "forbidden", "this needs a role the session does not have");
-    else if (acc->kind == SESSD_POLICY_FRESH && now - rec.auth_time > acc->fresh)
+        break;
+    case SESS_ACCESS_REAUTH:
         status = reauth_needed(req, o, c);
-    else if (unsafe_method(o) && !csrf_ok(req, o, &rec, c))
+        break;
+    case SESS_ACCESS_CSRF_FAILED:
         status = auth_deny(req, 403, "csrf_failed", "CSRF check failed");
+        break;
+    case SESS_ACCESS_ALLOW:
+        break;
+    }
     if (status == 200) {
         /* Only now: a proxy passes the new cookie on with a success, not with a 403. */
         auth_session_rotate(req, &rec, now);

@@ -12,7 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 
-import { REPO, run, sleep, assertNoSanitizerReport, leakSecret, leakExchange } from './lib.mjs';
+import { BIN, REPO, run, sleep, assertNoSanitizerReport, leakSecret, leakExchange } from './lib.mjs';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -99,6 +99,58 @@ export async function startNginx(root, sessiondPort, appPort, port) {
   const child = spawnLogged('nginx', ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'error.log'), '-g', g], process.env);
   await waitForPort(port, 'nginx', child);
   return { port, url: `http://127.0.0.1:${port}`, child, prefix, stop: () => stopChild(child, 'SIGQUIT') };
+}
+
+/* ngx_http_sessiond_module for this run: SESSIOND_NGINX_MODULE, else the one built next to the
+ * server under test (build-asan/ for the ASan pass, `make B=build-asan SAN=1 nginx-module`), else
+ * build/ (`make nginx-module`). `asan` when it was built with AddressSanitizer. */
+export function nginxModule() {
+  const candidates = [process.env.SESSIOND_NGINX_MODULE, path.join(path.dirname(BIN), 'ngx_http_sessiond_module.so'),
+    path.join(REPO, 'build', 'ngx_http_sessiond_module.so')].filter(Boolean);
+  const file = candidates.find((f) => fs.existsSync(f));
+  if (!file) return null;
+  const asan = execFileSync('sh', ['-c', 'nm -D "$1" | grep -c __asan_init || true', 'sh', file], { encoding: 'utf8' }).trim() !== '0';
+  return { file, asan };
+}
+
+/* nginx from examples/nginx/nginx-module.conf: the module checks sessions in nginx's workers,
+ * reading sessiond's data directory `data`; `http` adds directives to its http block. An ASan build of the module runs with libasan
+ * preloaded (nginx itself is not instrumented); its reports go to PREFIX/asan.*, which stop()
+ * turns into a failure. */
+export async function startNginxModule(root, sessiondPort, appPort, port, data, { http = '' } = {}) {
+  const mod = nginxModule();
+  assert.ok(mod, 'the nginx module is not built: run make nginx-module (needs nginx-dev, scripts/deps.sh)');
+  const prefix = fs.mkdtempSync(path.join(root, 'nginx-module-'));
+  const conf = path.join(prefix, 'nginx.conf');
+  fs.writeFileSync(conf, fill('examples/nginx/nginx-module.conf', {
+    MODULE: mod.file, DATA: data, PREFIX: prefix, LISTEN: `127.0.0.1:${port}`, SESSIOND: `127.0.0.1:${sessiondPort}`, APP: `127.0.0.1:${appPort}`,
+  }).replace('    sessiond_cookie sid;\n', `    sessiond_cookie sid;\n    ${http}\n`));
+  // As root, the workers run as root too: the data directory and its key are root's (the
+  // module wants the workers to be sessiond's user; see docs/nginx-module.md).
+  const g = process.getuid() === 0 ? 'daemon off; user root;' : 'daemon off;';
+  const env = { ...process.env };
+  if (mod.asan) {
+    const lib = execFileSync('gcc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).trim();
+    env.LD_PRELOAD = lib;
+    // nginx is not built for LeakSanitizer (it leaves its pools to exit); memory errors in the
+    // module and libsessiond abort the worker and are reported.
+    env.ASAN_OPTIONS = `detect_leaks=0:abort_on_error=1:log_path=${path.join(prefix, 'asan')}`;
+    env.UBSAN_OPTIONS = `print_stacktrace=1:halt_on_error=1:log_path=${path.join(prefix, 'ubsan')}`;
+  }
+  const child = spawnLogged('nginx', ['-p', prefix, '-c', conf, '-e', path.join(prefix, 'error.log'), '-g', g], env);
+  await waitForPort(port, 'nginx', child);
+  const reports = () => fs.readdirSync(prefix).filter((f) => /^(asan|ubsan)\./.test(f))
+    .map((f) => fs.readFileSync(path.join(prefix, f), 'utf8')).join('\n');
+  return {
+    port, url: `http://127.0.0.1:${port}`, child, prefix, asan: mod.asan,
+    errorLog: () => fs.readFileSync(path.join(prefix, 'error.log'), 'utf8'),
+    stop: async () => {
+      await stopChild(child, 'SIGQUIT');
+      const found = reports();
+      assert.equal(found, '', `a sanitizer report from the nginx module:\n${found}`);
+      assertNoSanitizerReport(child.output, 'nginx with the module');
+    },
+  };
 }
 
 /* Caddy from examples/caddy/Caddyfile, with its state in a temporary directory. */

@@ -1,13 +1,20 @@
 // gateway-nginx.test.mjs - sessiond behind real nginx (examples/nginx/nginx.conf, auth_request)
 // in front of a small protected application: the login round trip, identity headers and their
 // stripping, role rules, logout and replay, revocation by the admin CLI, and login throttling.
+//
+// One suite, two configurations: with SESSIOND_NGINX_GATEWAY=module (what
+// gateway-nginx-module.test.mjs sets) nginx checks sessions itself with ngx_http_sessiond_module
+// (examples/nginx/nginx-module.conf) instead of asking sessiond with auth_request. Where the two
+// legitimately differ, the test says so at that place (MODULE).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 
-import { Sandbox, run, TEST_TIMEOUT_MS } from './lib.mjs';
-import { PASSWORD, Jar, addUser, browse, formFields, freePort, gatewayConfig, login, startApp, startNginx } from './gateway-lib.mjs';
+import { Sandbox, createApiKey, run, TEST_TIMEOUT_MS } from './lib.mjs';
+import { PASSWORD, Jar, addUser, browse, formFields, freePort, gatewayConfig, login, startApp, startNginx, startNginxModule } from './gateway-lib.mjs';
+
+const MODULE = process.env.SESSIOND_NGINX_GATEWAY === 'module';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 let sb, app, srv, nginx, port, data;
@@ -23,7 +30,7 @@ before(async () => {
   await addUser(data, 'carol', { config });
   await addUser(data, 'dave', { config });
   srv = await sb.start({ data, config });
-  nginx = await startNginx(sb.root, srv.port, app.port, port);
+  nginx = MODULE ? await startNginxModule(sb.root, srv.port, app.port, port, data) : await startNginx(sb.root, srv.port, app.port, port);
 });
 
 after(async () => {
@@ -188,7 +195,17 @@ test('changing roles with the CLI (--keep-sessions): the next request has the ne
   const next = await get('/admin/x', { jar });
   assert.equal(next.status, 200, 'the new role holds at once, without a new login');
   assert.equal(next.json.headers['x-auth-roles'], 'admin');
-  const set = (next.headers['set-cookie'] || []).find((c) => c.startsWith('sid='));
+  let rotated = next;
+  if (MODULE) {
+    // MODULE: the module writes nothing, so it cannot rotate: the request passes with the new
+    // roles and no Set-Cookie; the token is replaced by the browser's next request to sessiond
+    // (any page under /auth/, here whoami). From there on the behaviour is the same.
+    assert.equal(next.headers['set-cookie'], undefined, 'the module does not rotate');
+    assert.equal(jar.cookies.get('sid'), before);
+    rotated = await get('/auth/whoami', { jar });
+    assert.equal(rotated.status, 200);
+  }
+  const set = (rotated.headers['set-cookie'] || []).find((c) => c.startsWith('sid='));
   assert.ok(set, 'nginx passed the rotated cookie on to the browser');
   assert.match(set, /; Path=\/; HttpOnly; SameSite=Lax$/);
   const after = jar.cookies.get('sid');
@@ -448,4 +465,37 @@ test('CSRF for an app that does nothing itself: every unsafe method, refused and
   }
   // Safe methods need nothing.
   assert.equal((await browse(port, 'GET', '/private/csrf', { jar, headers: { 'Sec-Fetch-Site': 'cross-site' } })).status, 200);
+});
+
+test('a revoke through sessiond is refused on the very next request: CLI by id, CLI for a user, /v1 DELETE', T, async () => {
+  const seen = () => app.seen.filter((s) => s.url.startsWith('/private/revoked')).length;
+  const json = { Accept: 'application/json' };
+  const signIn = async (user) => {
+    const jar = new Jar();
+    assert.equal((await login(port, jar, user, PASSWORD)).status, 303);
+    const p = await get('/private/live', { jar });
+    assert.equal(p.status, 200);
+    return { jar, id: p.json.headers['x-auth-session'] };
+  };
+
+  const a = await signIn('alice');
+  const r1 = await run(['session', 'revoke', a.id, '--data', data]);
+  assert.equal(r1.code, 0, r1.stderr);
+  assert.equal((await get('/private/revoked', { jar: a.jar, headers: json })).status, 401, 'session revoke ID');
+
+  const b = await signIn('alice');
+  const key = await createApiKey(data, 'gateway');
+  const del = await srv.api('DELETE', `/v1/sessions/${b.id}`, { key });
+  assert.equal(del.status, 204, del.text);
+  assert.equal((await get('/private/revoked', { jar: b.jar, headers: json })).status, 401, 'DELETE /v1/sessions/ID');
+  const bearer = await get('/private/revoked', { headers: { ...json, Authorization: `Bearer ${b.jar.cookies.get('sid')}` } });
+  assert.equal(bearer.status, 401, 'and as a bearer token');
+
+  const c = await signIn('bob');
+  const other = await signIn('alice');
+  const r2 = await run(['session', 'revoke', '--user', 'bob', '--data', data]);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.equal((await get('/private/revoked', { jar: c.jar, headers: json })).status, 401, 'session revoke --user');
+  assert.equal(seen(), 0, 'the app saw none of the revoked requests');
+  assert.equal((await get('/private/live', { jar: other.jar })).status, 200, 'another user is not affected');
 });

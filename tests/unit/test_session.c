@@ -195,6 +195,34 @@ static void touch_is_throttled_and_queued(void **state)
     sess_record_dispose(&rec);
 }
 
+/* A touch by id (what the nginx module reports): the same throttle and deadline as a verify's,
+ * and never for a session that has ended. */
+static void touch_by_id(void **state)
+{
+    fixture *f = *state;
+    char tok[SESS_TOKEN_STRLEN + 1];
+    sess_record rec, got;
+    uint8_t unknown[SESS_ID_BYTES] = {1, 2, 3};
+    create_as(f, "alice", T0, tok, &rec);
+    assert_int_equal(sess_touch_id(f->ctx, rec.id, T0 + 5), 0); /* within touch_interval */
+    assert_int_equal(sess_touch_flush(f->ctx), 0);
+    assert_int_equal(sess_get(f->ctx, rec.id, T0 + 5, &got), 0);
+    assert_int_equal(got.last_seen, T0);
+    sess_record_dispose(&got);
+    assert_int_equal(sess_touch_id(f->ctx, rec.id, T0 + 500), 0);
+    assert_int_equal(sess_touch_flush(f->ctx), 0);
+    assert_int_equal(sess_get(f->ctx, rec.id, T0 + 500, &got), 0);
+    assert_int_equal(got.last_seen, T0 + 500);
+    assert_int_equal(got.idle_expires, T0 + 1100);
+    sess_record_dispose(&got);
+    /* Past its idle deadline: no touch brings it back. */
+    assert_int_equal(sess_touch_id(f->ctx, rec.id, T0 + 1100), SESS_ESESSION);
+    assert_int_equal(sess_touch_flush(f->ctx), 0);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 1100, false, &got), SESS_ESESSION);
+    assert_int_equal(sess_touch_id(f->ctx, unknown, T0), SESS_ESESSION);
+    sess_record_dispose(&rec);
+}
+
 /* A touch promised in a verify's answer holds before it is written, and while it is written. */
 static void pending_touch_counts_at_once(void **state)
 {
@@ -429,6 +457,7 @@ int main(void)
         T(utf8_names),
         T(idle_and_absolute_expiry),
         T(touch_is_throttled_and_queued),
+        T(touch_by_id),
 
         T(rotation_grace),
         T(pending_touch_counts_at_once),

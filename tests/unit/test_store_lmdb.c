@@ -354,6 +354,66 @@ static void test_other_process_sees_changes(void **state)
     sess_record_dispose(&c);
 }
 
+/* The child: opened with a bigger map than the parent's, it writes past the parent's map. */
+static int child_grows(const fixture *f, sess_record *late)
+{
+    char err[256], data[1000];
+    sess_store *st;
+    if (try_open(f, 8u << 20, false, &st, err, sizeof(err)) != 0)
+        return 10;
+    memset(data, 'd', sizeof(data));
+    memcpy(data, "{\"d\":\"", 6);
+    memcpy(data + sizeof(data) - 2, "\"}", 2);
+    int rc = 0;
+    for (int i = 0; i < 600 && rc == 0; i++) {
+        sess_record r;
+        new_record(&r, "filler", T0 + i);
+        rc = sess_record_set_data(&r, data, sizeof(data));
+        if (rc == 0)
+            rc = CALL(st, create, &r, BIG, NULL);
+        sess_record_dispose(&r);
+    }
+    if (rc == 0)
+        rc = CALL(st, create, late, BIG, NULL);
+    st->ops->close(st);
+    return rc == 0 ? 0 : 11;
+}
+
+/* A reader (the nginx module, the CLI) with a small map goes on reading after another process
+ * grew the data file past it (MDB_MAP_RESIZED is handled by adopting the new size). */
+static void test_reader_follows_grown_map(void **state)
+{
+    fixture *f = *state;
+    const size_t small = 256 * 1024;
+    sess_store *st = open_ok(f, small, false);
+    sess_record a, late;
+    int status = 0;
+    make(st, &a, "alice", T0);
+    st->ops->close(st);
+    st = open_ok(f, small, true);
+    assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
+    new_record(&late, "carol", T0 + 1000);
+
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(child_grows(f, &late));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct stat sb;
+    assert_int_equal(stat(f->data_file, &sb), 0);
+    assert_true((size_t)sb.st_size > small); /* the premise: the file outgrew our map */
+
+    assert_sess(0, lookup(st, late.token_hash, NULL, NULL));
+    assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
+    assert_int_equal(count(st), 602);
+    st->ops->close(st);
+    sess_record_dispose(&a);
+    sess_record_dispose(&late);
+}
+
 /* ---- Read-only. ---- */
 
 static void test_read_only_refuses_writes(void **state)
@@ -1004,6 +1064,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_second_handle_sees_changes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_other_process_sees_changes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_reader_follows_grown_map, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_data_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_truncated_data_file, fx_setup, fx_teardown),

@@ -1,0 +1,83 @@
+/*
+ * access.h - the access decision for one request and one live session, without any HTTP
+ * library: what sessiond's /auth/verify decides (src/server/verify.c) and what the nginx module
+ * (nginx/ngx_http_sessiond_module.c) decides inside nginx's workers, from the same code.
+ *
+ * The caller finds the session (sess_verify) and the policy that applies (a [rule] for
+ * sessiond, the location's sessiond_policy for nginx), collects the request's CSRF-relevant
+ * headers, and asks here. Nothing here reads a clock or writes anything.
+ */
+#ifndef SESSIOND_ACCESS_H
+#define SESSIOND_ACCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sessiond/record.h"
+
+/* A header's value as sent, or {NULL, 0} when absent. Not NUL-terminated. */
+typedef struct sess_str {
+    const char *p;
+    size_t n;
+} sess_str;
+
+/* What an unsafe request carries that matters for CSRF. */
+typedef struct sess_csrf_req {
+    sess_str token;  /* X-CSRF-Token */
+    sess_str site;   /* Sec-Fetch-Site */
+    sess_str origin; /* Origin */
+    sess_str scheme; /* the request's own scheme: "http" or "https" */
+    sess_str host;   /* the request's own Host, as sent (with its port) */
+} sess_csrf_req;
+
+/* The CSRF settings ([csrf] of sessiond's configuration). */
+typedef struct sess_csrf_policy {
+    bool require_token;          /* only the token counts */
+    const char *allowed_origins; /* comma list of origins besides the request's own; "" none */
+} sess_csrf_policy;
+
+enum sess_access_result {
+    SESS_ACCESS_ALLOW,
+    SESS_ACCESS_NO_ROLE,     /* 403: a role rule and a session without the role */
+    SESS_ACCESS_REAUTH,      /* 403 with reason "reauth": the login is older than a fresh: rule */
+    SESS_ACCESS_CSRF_FAILED, /* 403: an unsafe method without the CSRF proof */
+};
+
+/* Anything but GET, HEAD and OPTIONS can change state. `method` in upper case. */
+bool sess_unsafe_method(const char *method, size_t len);
+
+/* True when the comma list `roles` contains `role` exactly. */
+bool sess_roles_have(const char *roles, const char *role);
+
+/* An unsafe method needs the session's CSRF token, or (unless require_token) a same-origin
+ * Sec-Fetch-Site, or an Origin that is the request's own or an allowed one. The token is
+ * compared in constant time. */
+bool sess_csrf_ok(const sess_csrf_req *q, const sess_record *rec, const sess_csrf_policy *p);
+
+/* The decision for a live session `rec` at `now`: `role` (NULL for none) is required, a login
+ * older than `fresh` seconds (negative: no such rule) needs re-authentication, and an unsafe
+ * `method` needs the CSRF proof of `q` under `p`. Checked in that order. */
+enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, const char *role,
+                                           int64_t fresh, const char *method, size_t method_len,
+                                           const sess_csrf_req *q, const sess_csrf_policy *p);
+
+/* Normalises the path of a request (without its query) for matching, the way proxies and
+ * applications will read it: percent-escapes decoded, "//" collapsed, "." and ".." segments
+ * resolved. Refuses (returns -1) what could be read two ways: no leading "/", an encoded or
+ * literal "\\", an encoded "/", ";" (path parameters that some applications strip), NUL or other
+ * control characters, a bad escape, ".." above the root, or a result that does not fit `cap`.
+ * On success writes the path and a NUL into `out` and returns its length. */
+int sess_normalize_path(const char *in, size_t len, char *out, size_t cap);
+
+/* Copies `len` bytes of `in` without control characters (C0 and DEL), at most cap - 1 bytes,
+ * never ending inside a UTF-8 character, and a NUL. Returns the length. `cap` >= 1. What
+ * sessiond stores as a session's user agent and sends as identity header values. */
+size_t sess_sanitize_text(const char *in, size_t len, char *out, size_t cap);
+
+/* [session] bind_user_agent: true when a session may be used by a client sending `agent` (as
+ * sess_sanitize_text left it): the one it was created with, or any when it was created without
+ * one. */
+bool sess_agent_matches(const sess_record *rec, const char *agent);
+
+#endif

@@ -1,0 +1,133 @@
+/* test_access.c - the access decision shared by /auth/verify and the nginx module (access.h). */
+#include "harness.h"
+
+#include <string.h>
+
+#include "sessiond/access.h"
+#include "sessiond/crypto.h"
+#include "sessiond/record.h"
+
+static void a_record(sess_record *rec, char token[SESS_TOKEN_STRLEN + 1])
+{
+    sess_record_init(rec);
+    strcpy(rec->user, "alice");
+    strcpy(rec->roles, "dev,ops");
+    rec->auth_time = 1000;
+    memset(rec->csrf_secret, 7, sizeof(rec->csrf_secret));
+    sess_csrf_token(rec->csrf_secret, token);
+}
+
+#define S(lit) ((sess_str){lit, sizeof(lit) - 1})
+
+static enum sess_access_result decide(const sess_record *rec, const char *method,
+                                      const sess_csrf_req *q, bool require_token)
+{
+    sess_csrf_policy p = {require_token, "https://app.example, https://other.example"};
+    return sess_access_decide(rec, 1010, NULL, -1, method, strlen(method), q, &p);
+}
+
+static void roles_and_freshness(void **state)
+{
+    (void)state;
+    sess_record rec;
+    char tok[SESS_TOKEN_STRLEN + 1];
+    sess_csrf_policy p = {false, ""};
+    sess_csrf_req q = {0};
+    a_record(&rec, tok);
+    assert_int_equal(sess_access_decide(&rec, 1010, "ops", -1, "GET", 3, &q, &p),
+                     SESS_ACCESS_ALLOW);
+    assert_int_equal(sess_access_decide(&rec, 1010, "op", -1, "GET", 3, &q, &p),
+                     SESS_ACCESS_NO_ROLE);
+    assert_int_equal(sess_access_decide(&rec, 1010, "dev,ops", -1, "GET", 3, &q, &p),
+                     SESS_ACCESS_NO_ROLE);
+    assert_int_equal(sess_access_decide(&rec, 1010, NULL, 10, "GET", 3, &q, &p), SESS_ACCESS_ALLOW);
+    assert_int_equal(sess_access_decide(&rec, 1011, NULL, 10, "GET", 3, &q, &p),
+                     SESS_ACCESS_REAUTH);
+    /* The role is checked first, then freshness, then CSRF. */
+    assert_int_equal(sess_access_decide(&rec, 1011, "admin", 10, "POST", 4, &q, &p),
+                     SESS_ACCESS_NO_ROLE);
+    assert_int_equal(sess_access_decide(&rec, 1011, NULL, 10, "POST", 4, &q, &p),
+                     SESS_ACCESS_REAUTH);
+    assert_int_equal(sess_access_decide(&rec, 1010, NULL, 10, "POST", 4, &q, &p),
+                     SESS_ACCESS_CSRF_FAILED);
+}
+
+static void safe_and_unsafe_methods(void **state)
+{
+    (void)state;
+    assert_false(sess_unsafe_method("GET", 3));
+    assert_false(sess_unsafe_method("HEAD", 4));
+    assert_false(sess_unsafe_method("OPTIONS", 7));
+    assert_true(sess_unsafe_method("POST", 4));
+    assert_true(sess_unsafe_method("GETX", 4));
+    assert_true(sess_unsafe_method("GE", 2));
+    assert_true(sess_unsafe_method("", 0));
+}
+
+static void csrf_proofs(void **state)
+{
+    (void)state;
+    sess_record rec;
+    char tok[SESS_TOKEN_STRLEN + 1], bad[SESS_TOKEN_STRLEN + 1];
+    a_record(&rec, tok);
+    strcpy(bad, tok);
+    bad[0] = bad[0] == 'A' ? 'B' : 'A';
+    sess_csrf_req none = {.scheme = S("https"), .host = S("app.test:8443")};
+    assert_int_equal(decide(&rec, "POST", &none, false), SESS_ACCESS_CSRF_FAILED);
+
+    sess_csrf_req q = none;
+    q.token = (sess_str){tok, SESS_TOKEN_STRLEN};
+    assert_int_equal(decide(&rec, "DELETE", &q, true), SESS_ACCESS_ALLOW);
+    q.site = S("cross-site"); /* the token wins over a cross-site browser */
+    assert_int_equal(decide(&rec, "DELETE", &q, false), SESS_ACCESS_ALLOW);
+    q.token = (sess_str){bad, SESS_TOKEN_STRLEN};
+    assert_int_equal(decide(&rec, "DELETE", &q, false), SESS_ACCESS_CSRF_FAILED);
+    q.token = (sess_str){tok, SESS_TOKEN_STRLEN - 1};
+    assert_int_equal(decide(&rec, "DELETE", &q, false), SESS_ACCESS_CSRF_FAILED);
+
+    sess_csrf_req b = none;
+    b.site = S("same-origin");
+    assert_int_equal(decide(&rec, "PUT", &b, false), SESS_ACCESS_ALLOW);
+    assert_int_equal(decide(&rec, "PUT", &b, true), SESS_ACCESS_CSRF_FAILED);
+    b.site = S("same-site");
+    b.origin = S("https://app.test:8443"); /* Sec-Fetch-Site decides when it is sent */
+    assert_int_equal(decide(&rec, "PUT", &b, false), SESS_ACCESS_CSRF_FAILED);
+
+    sess_csrf_req o = none;
+    o.origin = S("HTTPS://App.Test:8443");
+    assert_int_equal(decide(&rec, "PATCH", &o, false), SESS_ACCESS_ALLOW);
+    o.origin = S("http://app.test:8443");
+    assert_int_equal(decide(&rec, "PATCH", &o, false), SESS_ACCESS_CSRF_FAILED);
+    o.origin = S("https://app.test");
+    assert_int_equal(decide(&rec, "PATCH", &o, false), SESS_ACCESS_CSRF_FAILED);
+    o.origin = S("https://other.example");
+    assert_int_equal(decide(&rec, "PATCH", &o, false), SESS_ACCESS_ALLOW);
+    o.origin = S("https://other.example.evil");
+    assert_int_equal(decide(&rec, "PATCH", &o, false), SESS_ACCESS_CSRF_FAILED);
+    o.origin = S("null");
+    assert_int_equal(decide(&rec, "PATCH", &o, false), SESS_ACCESS_CSRF_FAILED);
+    sess_record_dispose(&rec);
+}
+
+static void paths(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_int_equal(sess_normalize_path("/a//b/./c/../%64", 16, out, sizeof(out)), 6);
+    assert_string_equal(out, "/a/b/d");
+    const char *bad[] = {"a/b", "/a;b", "/a%2fb", "/a\\b", "/a%5cb", "/..", "/a%zz", "/a%00"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sess_normalize_path(bad[i], strlen(bad[i]), out, sizeof(out)), -1);
+    assert_int_equal(sess_normalize_path("/abcdef", 7, out, 4), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(roles_and_freshness),
+        cmocka_unit_test(safe_and_unsafe_methods),
+        cmocka_unit_test(csrf_proofs),
+        cmocka_unit_test(paths),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
