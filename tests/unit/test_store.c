@@ -2037,6 +2037,11 @@ int main(void)
         for (size_t c = 0; backends[b].durable && c < N_DURABLE; c++)
             add_case(tests, &n, &backends[b], &durable_cases[c]);
     }
+    /* SESSD_TEST_FILTER runs only the cases whose "backend/case" name matches its pattern
+     * (cmocka's '*' and '?'), e.g. "redis*concurrent*" to repeat a few cases in a loop. */
+    const char *filter = getenv("SESSD_TEST_FILTER");
+    if (filter != NULL && filter[0] != '\0')
+        cmocka_set_test_filter(filter);
     /* The count varies by backend, so the array's size is not the number of tests. */
     return _cmocka_run_group_tests("store", tests, n, NULL, NULL);
 }
