@@ -6,8 +6,8 @@
 # write for every secret it used (scripts/leak-scan.mjs); token quality with ent and dieharder
 # (scripts/token-quality.sh); tests/batteries/ against the normal build (kill -9 crash safety,
 # CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk; libfiu I/O faults);
-# the integration suite and the store suite's Redis cases against a ThreadSanitizer build; every fuzz target for FUZZ_SECONDS
-# seconds (default 60; scripts/fuzz.sh). The browser suite (tests/browser: Debian's chromium
+# the integration suite and the store suite's Redis cases against a ThreadSanitizer build;
+# every fuzz target for FUZZ_SECONDS seconds (default 60; scripts/fuzz.sh). The browser suite (tests/browser: Debian's chromium
 # driven by playwright-core behind real nginx) runs against the normal and the ASan build,
 # after `npm ci` when node_modules was not made from the current package-lock.json. Prints one
 # "N passed, N failed" line at the end and exits non-zero when anything failed or could not run.
