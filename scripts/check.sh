@@ -6,8 +6,8 @@
 # write for every secret it used (scripts/leak-scan.mjs); token quality with ent and dieharder
 # (scripts/token-quality.sh); tests/batteries/ against the normal build (kill -9 crash safety,
 # CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk; libfiu I/O faults);
-# the integration suite against a ThreadSanitizer build; every fuzz target for FUZZ_SECONDS
-# seconds (default 60; scripts/fuzz.sh). The browser suite (tests/browser: Debian's chromium
+# the integration suite and the store suite's Redis cases against a ThreadSanitizer build;
+# every fuzz target for FUZZ_SECONDS seconds (default 60; scripts/fuzz.sh). The browser suite (tests/browser: Debian's chromium
 # driven by playwright-core behind real nginx) runs against the normal and the ASan build,
 # after `npm ci` when node_modules was not made from the current package-lock.json. Prints one
 # "N passed, N failed" line at the end and exits non-zero when anything failed or could not run.
@@ -236,6 +236,26 @@ run_fuzz() { # run_fuzz SECONDS
     [ "$f" -eq 0 ] || { cat "$logdir/fuzz.err" >&2; note_fail "fuzz"; }
 }
 
+# The store conformance suite's Redis cases (redis, redis-cache, redis-cluster: pools, slot
+# map, near cache, concurrent patches) under ThreadSanitizer; any report fails it (~10 s).
+run_tsan_store() {
+    local out p rc
+    if ! make -s -j"$JOBS" B=build-tsan CC=clang CFLAGS=-fsanitize=thread LDFLAGS=-fsanitize=thread \
+        WERROR=$W build-tsan/tests/test_store >"$logdir/build-tsan-store.log" 2>&1; then
+        cat "$logdir/build-tsan-store.log" >&2
+        note_fail "build of build-tsan/tests/test_store failed"; fail=$((fail + 1)); return 1
+    fi
+    out=$(cd "$logdir" && SESSD_TEST_FILTER='redis*' TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+        timeout 600 "$OLDPWD/build-tsan/tests/test_store" 2>&1); rc=$?
+    echo "$out" > "$logdir/test_store.tsan.log"
+    p=$(grep -oE '\[  PASSED  \] [0-9]+' <<<"$out" | grep -oE '[0-9]+$' | tail -1)
+    if [ "$rc" -eq 0 ] && [ "${p:-0}" -gt 0 ]; then
+        pass=$((pass + p)); echo "unit test_store (TSan, redis*): $p passed, 0 failed"
+    else
+        fail=$((fail + 1)); echo "$out" | tail -60 >&2; note_fail "test_store under TSan (rc $rc)"
+    fi
+}
+
 case "${1:-all}" in
 --fuzz-only) run_fuzz "${FUZZ_SECONDS:-60}" ;;
 --ct-lint-only) run_ct_lint ;;
@@ -277,6 +297,7 @@ case "${1:-all}" in
     # a test whose server output holds a ThreadSanitizer report.
     if make -s -j"$JOBS" WERROR=$W tsan >"$logdir/build-tsan.log" 2>&1; then
         TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1" run_integration build-tsan/sessiond tsan
+        run_tsan_store
     else
         cat "$logdir/build-tsan.log" >&2; note_fail "build of build-tsan failed"; fail=$((fail + 1))
     fi

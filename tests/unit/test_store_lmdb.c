@@ -930,10 +930,9 @@ static void test_concurrent_readers_and_writer(void **state)
         assert_sess(0, CALL(st, rotate, recs[i - 1].id, NULL, h, T0, 0, NULL));
         assert_sess(0, CALL(st, del, recs[i].id));
     }
-    for (int i = 0; i < READERS; i++) {
-        assert_int_equal(pthread_join(th[i], NULL), 0);
+    join_all(th, READERS);
+    for (int i = 0; i < READERS; i++)
         assert_int_equal(args[i].bad, 0);
-    }
     assert_int_equal(count(st), N / 2);
 
     /* More short-lived threads than LMDB has reader slots: each exiting thread must give its
