@@ -15,17 +15,17 @@ PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev lib
       libinih-dev libhiredis-dev libcmocka-dev nodejs npm nginx nginx-dev caddy redis-server clang libclang-rt-14-dev
       ent dieharder fiu-utils slowhttptest chromium systemd man-db"
 # `scripts/deps.sh bench` adds what `make bench` runs: wrk drives the load, gnuplot draws the
-# chart, npm installs the Node peer (bench/package.json) and redis-benchmark comes with
-# redis-server.
-if [ "${1:-}" = bench ]; then PKGS="$PKGS wrk gnuplot-nox npm"; fi
+# chart; npm (already in the list) installs the Node peer (bench/package.json), and
+# redis-benchmark comes with redis-server.
+if [ "${1:-}" = bench ]; then PKGS="$PKGS wrk gnuplot-nox"; fi
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 # Debian's node is enough: it only needs `node --test`. A node that brings its own npm needs
 # no npm package (the two would conflict).
-if command -v node >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ nodejs//'); fi
-if command -v npm >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ npm//'); fi
+if command -v node >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ nodejs\b//g'); fi
+if command -v npm >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ npm\b//g'); fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "sessiond: installing missing packages:$missing" >&2
