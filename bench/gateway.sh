@@ -78,7 +78,7 @@ for round in 1 2 3; do
 done
 fi
 
-p99() { wrk -t1 -c${C:-20} -d"${D}s" --latency -H "Cookie: sid=$TOKEN" -H 'X-Original-URI: /x' \
+p99() { wrk -t1 -c${C:-20} -d"${D}s" --latency -H "Cookie: sid=$TOKEN" -H 'X-Original-URI: /x' -H 'X-Original-Method: GET' \
         "http://127.0.0.1:$SD/auth/verify" | awk '/^ +99%/ {print $2}'; }
 echo "== /auth/verify p99 (wrk -t1 -c${C:-20} straight to sessiond)"
 echo "idle: $(p99)"

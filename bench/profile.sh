@@ -25,7 +25,7 @@ token=$(curl -sf -X POST "127.0.0.1:$port/v1/sessions" -H "Authorization: Bearer
     -d '{"user":"bench","roles":["admin","staff"],"data":{"cart":[1,2,3],"theme":"dark"},"client":{"ip":"127.0.0.1","user_agent":"Mozilla/5.0 bench"}}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 count() { awk '/requests in/ {print $1} /Non-2xx/ {print "failed answers" > "/dev/stderr"; exit 1}'; }
-n_get=$(wrk -t1 -c4 -d"${D}s" -H "Cookie: sid=$token" -H 'X-Original-URI: /app' \
+n_get=$(wrk -t1 -c4 -d"${D}s" -H "Cookie: sid=$token" -H 'X-Original-URI: /app' -H 'X-Original-Method: GET' \
     "http://127.0.0.1:$port/auth/verify" | count)
 n_post=$(SESSIOND_BENCH_KEY=$key SESSIOND_BENCH_TOKEN=$token wrk -t1 -c4 -d"${D}s" \
     -s bench/verify.lua "http://127.0.0.1:$port" | count)

@@ -143,7 +143,8 @@ static bool child_in_grace(sess_ctx *ctx, const sess_record *rec, const link *ch
     if (sess_ct_equal(rec->token_hash, child->ha, SESS_HASH_BYTES)) {
         /* Between the two rotations of another refresh: finish it (whoever is first wins). */
         int r = finish(ctx, rec->id, child, now, pol);
-        return r == 0 || r == SESS_ESESSION;
+        /* SESS_EEXIST: the other refresh installed the handle's pointer first (redis). */
+        return r == 0 || r == SESS_ESESSION || r == SESS_EEXIST;
     }
     if (!sess_ct_equal(rec->token_hash, child->hr, SESS_HASH_BYTES) ||
         !sess_ct_equal(rec->prev_hash, child->ha, SESS_HASH_BYTES))

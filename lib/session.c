@@ -305,16 +305,21 @@ int sess_stateless_check(sess_ctx *ctx, const sess_record *rec)
     return r == 0 ? SESS_ESESSION : r;
 }
 
-/* Writes the deny entry of session `id` for `user` until `until`. */
-static int deny(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], const char *user, int64_t until,
-                int64_t now)
+/* Writes the deny entry of session `id` until `until`. The entry is filed under a name of its
+ * own ("," and the id: sess_check_user refuses ',' in every user name, so no account and no
+ * created session can share it), not under the session's user: filed there, the user's next
+ * sessions (bearer logins, /v1 creates) would count it towards max_per_user and evict it, and the
+ * logged-out cookie would open again. On its own it is never evicted; the sweep removes it after
+ * `until`. */
+static int deny(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t until, int64_t now)
 {
     sess_policy pol;
     get_policy(ctx, &pol);
     sess_record d;
     sess_record_init(&d);
     memcpy(d.id, id, SESS_ID_BYTES);
-    sess_copy_bounded(d.user, sizeof(d.user), user);
+    d.user[0] = ',';
+    sess_id_to_hex(id, d.user + 1);
     sess_random(d.token_hash, sizeof(d.token_hash)); /* no token finds it */
     d.flags = SESS_REC_DENY;
     d.created = d.last_seen = d.auth_time = now;
@@ -324,32 +329,21 @@ static int deny(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], const char *user
     d.data_len = 2;
     uint32_t evicted = 0;
     int r = ctx->store->ops->create(ctx->store, &d, pol.max_per_user, &evicted);
-    if (r == SESS_EEXIST)
-        return 0; /* ended already */
-    /* The user's entries are bounded (max_per_user): when one went to make room, a cookie it
-     * refused would open again. Fail closed: every cookie of the user is refused instead. */
-    if (r == 0 && evicted > 0)
-        r = ctx->store->ops->revoke_user(ctx->store, user, NULL);
-    return r;
+    return r == SESS_EEXIST ? 0 : r; /* EEXIST: ended already */
 }
 
 int sess_stateless_end(sess_ctx *ctx, const sess_record *rec, int64_t now)
 {
-    return deny(ctx, rec->id, rec->user, rec->abs_expires, now);
+    return deny(ctx, rec->id, rec->abs_expires, now);
 }
 
 int sess_stateless_end_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now)
 {
-    /* Without the cookie neither the user nor the deadline is known: the entry gets a name of
-     * its own ("~" and the id: one entry, never evicted by others) and the longest lifetime a
-     * session can have. */
+    /* Without the cookie the deadline is not known: the longest a session can live. */
     sess_policy pol;
     get_policy(ctx, &pol);
-    char name[2 + SESS_ID_STRLEN];
-    name[0] = '~';
-    sess_id_to_hex(id, name + 1);
     int64_t life = pol.remember_me > pol.absolute_timeout ? pol.remember_me : pol.absolute_timeout;
-    return deny(ctx, id, name, now + life, now);
+    return deny(ctx, id, now + life, now);
 }
 
 int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,

@@ -161,8 +161,8 @@ int sess_new_stateless(sess_ctx *ctx, const sess_create_params *p, int64_t now, 
  * fails closed). Two reads, no write. */
 int sess_stateless_check(sess_ctx *ctx, const sess_record *rec);
 /* Ends one sealed session (logout): a deny entry until its absolute deadline, so the user's
- * other devices stay signed in. Deny entries count towards max_per_user; when one had to be
- * evicted for a new one, the user's generation is bumped instead (all their cookies end). */
+ * other devices stay signed in. Each entry is filed under its own name, never under the user,
+ * so no later session of the user can evict it. */
 int sess_stateless_end(sess_ctx *ctx, const sess_record *rec, int64_t now);
 /* Ends a sealed session known only by its id (DELETE /v1/sessions/{id}): a deny entry of its
  * own until the longest a session can live (absolute_timeout or remember_me). */

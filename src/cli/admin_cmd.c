@@ -44,6 +44,20 @@ int cli_admin(const cli_args *args, const char *group)
     if (r == 0 && strcmp(group, "user") == 0 &&
         (r = cli_user_password_word(argc, words, &password)) == 0 && password != NULL)
         words[argc++] = password;
+    /* A sealed cookie carries its roles inside, out of reach of a store write: keeping the
+     * sessions would leave them with the old roles until their deadline. */
+    if (r == 0 && strcmp(cfg.store_kind, "cookie") == 0 && strcmp(group, "user") == 0 && argc > 1 &&
+        strcmp(words[1], "roles") == 0) {
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(words[i], "--keep-sessions") == 0) {
+                cli_error("--keep-sessions cannot reach sealed cookies (store = cookie: their "
+                          "roles are sealed inside them); run 'user roles' without it, which "
+                          "ends the user's sessions");
+                r = EXIT_USAGE;
+                break;
+            }
+        }
+    }
     if (r == 0 && strcmp(cfg.store_kind, "memory") == 0) {
         r = sessd_admin_call(cfg.data_dir, argc, words);
         if (r < 0) {

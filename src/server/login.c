@@ -377,6 +377,14 @@ int sessd_auth_logout(h2o_req_t *req)
         return auth_deny(req, 403, "csrf_failed", "cross-site request refused");
     sessd_visitor v;
     sessd_visitor_load(req, false, &v); /* the signed-out page speaks the user's language */
+    if (v.session_error != 0) {
+        /* The session could not be checked (store unreachable): saying "signed out" while it
+         * stays valid would be a lie; fail, so that the user tries again. */
+        int r = v.session_error;
+        sessd_visitor_dispose(&v);
+        http_send_error(req, r, "the session could not be ended (store unavailable); try again");
+        return sess_err_http_status(r);
+    }
     if (v.signed_in && !auth_form_token_ok(req, &v.rec)) {
         sessd_visitor_dispose(&v);
         return auth_deny(req, 403, "csrf_failed", "the session's CSRF token does not match");

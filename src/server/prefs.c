@@ -165,7 +165,10 @@ void sessd_visitor_load(h2o_req_t *req, bool touch, sessd_visitor *v)
     size_t len;
     memset(v, 0, sizeof(*v));
     sess_record_init(&v->rec);
-    if (auth_session(req, touch, (int64_t)time(NULL), &v->rec) == 0) {
+    int r = auth_session(req, touch, (int64_t)time(NULL), &v->rec);
+    if (r != 0 && sess_err_http_status(r) >= 500) /* the store failed, not the token */
+        v->session_error = r;
+    if (r == 0) {
         char *json = NULL;
         size_t jl = 0;
         v->signed_in = true;

@@ -34,15 +34,17 @@ typedef struct sessd_prefs {
 
 typedef struct sessd_visitor {
     bool signed_in;
-    sess_record rec;  /* the live session when signed_in */
-    bool anon_cookie; /* the request carried a valid anonymous preferences cookie */
+    int session_error; /* not signed in because the session could not be checked (the store's
+                          error, e.g. SESS_ESTORE); 0 when signed in or simply without one */
+    sess_record rec;   /* the live session when signed_in */
+    bool anon_cookie;  /* the request carried a valid anonymous preferences cookie */
     sessd_prefs prefs;
     enum sessd_lang lang;
 } sessd_visitor;
 
 /* Who the request comes from and what it prefers (never fails: a store error reads as "no
- * preferences"). `touch` extends the session's idle deadline. Dispose with
- * sessd_visitor_dispose. */
+ * preferences" and, for the session, as not signed in with session_error set). `touch` extends the
+ * session's idle deadline. Dispose with sessd_visitor_dispose. */
 void sessd_visitor_load(h2o_req_t *req, bool touch, sessd_visitor *v);
 void sessd_visitor_dispose(sessd_visitor *v);
 

@@ -57,8 +57,12 @@ int sessd_touchsock_start(const char *data_dir, sess_ctx *ctx, char *err, size_t
     }
     struct timeval tv = {0, RECV_TIMEOUT_MS * 1000};
     (void)unlink(sa.sun_path);
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(sa.sun_path, 0600) != 0) {
+    /* Created 0600 (umask), not chmod'ed after: no window in which others may send. */
+    mode_t old_mask = umask(0177);
+    int bound = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+                bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    umask(old_mask);
+    if (!bound || chmod(sa.sun_path, 0600) != 0) {
         snprintf(err, errlen, "cannot bind %s: %s", sa.sun_path, strerror(errno));
         close(fd);
         (void)unlink(sa.sun_path);

@@ -74,15 +74,15 @@ static int describe(h2o_req_t *req, original *o)
     const char *m = forwarded(req, "x-forwarded-method", "x-original-method", &ml, &bad);
     o->uri = forwarded(req, "x-forwarded-uri", "x-original-uri", &o->uri_len, &bad);
     const char *h = proxy_header(req, "x-forwarded-host", &hl, &bad);
-    if (m == NULL) {
-        m = req->method.base;
-        ml = req->method.len;
-    }
+    /* No fallback to verify's own method: nginx's auth_request subrequest is always a GET, so
+     * a proxy that forgot the method header would have every POST judged as a GET (no CSRF
+     * check, GET-only rules matching). Fail closed instead. */
     if (h == NULL) {
         h = req->authority.base;
         hl = req->authority.len;
     }
-    if (bad || o->uri == NULL || o->uri_len == 0 || ml == 0 || ml >= sizeof(o->method)) {
+    if (bad || o->uri == NULL || o->uri_len == 0 || m == NULL || ml == 0 ||
+        ml >= sizeof(o->method)) {
         auth_deny(req, 400, "invalid_request",
                   "the proxy must describe the original request once: X-Forwarded-Uri (or "
                   "X-Original-URI), X-Forwarded-Method, X-Forwarded-Host");

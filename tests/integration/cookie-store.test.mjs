@@ -38,6 +38,7 @@ async function startServer(ring, extra = '', storeExtra = '') {
   await addUser(data, 'alice', { config: cfg });
   const s = await sb.start({ data, config: cfg });
   s.cfgPath = cfg;
+  s.dataPath = data;
   s.key = await createApiKey(data, 'it', ['-c', cfg]);
   return s;
 }
@@ -133,6 +134,34 @@ test('logout ends that cookie (even replayed) and no other device', { timeout: T
   assert.equal(a.jar.cookies.get('sid'), undefined, 'the cookie is cleared');
   assert.equal((await whoami(s, a.cookie)).status, 401, 'a copy of the logged-out cookie is refused');
   assert.equal((await whoami(s, b.cookie)).status, 200, 'the other device stays signed in');
+});
+
+test('a logged-out cookie stays refused after the user makes more sessions than max_per_user', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const s = await startServer(`k1:${newKey()}`, 'max_per_user = 2\n');
+  const a = await signIn(s);
+  const who = await whoami(s, a.cookie);
+  const r = await browse(s.port, 'POST', '/auth/logout', { jar: a.jar, headers: { 'X-CSRF-Token': who.json.csrf_token } });
+  assert.equal(r.status, 303, r.text);
+  // Bearer logins are stored sessions of the same user: five of them, past max_per_user, made
+  // a second later so that the deny entry is the user's oldest entry.
+  await sleep(1100);
+  for (let i = 0; i < 5; i++) {
+    const l = await browse(s.port, 'POST', '/auth/api/login', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) });
+    assert.equal(l.status, 200, l.text);
+  }
+  assert.equal((await whoami(s, a.cookie)).status, 401, 'the deny entry was not evicted: the copy stays refused');
+});
+
+test('user roles --keep-sessions is refused for sealed cookies (their roles are sealed inside)', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const s = await startServer(`k1:${newKey()}`);
+  const a = await signIn(s);
+  const r = await run(['user', 'roles', 'alice', 'admin', '--keep-sessions', '-c', s.cfgPath, '--data', s.dataPath]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^sessiond: --keep-sessions cannot reach sealed cookies/);
+  assert.equal((await whoami(s, a.cookie)).status, 200, 'nothing changed');
+  const e = await run(['user', 'roles', 'alice', 'admin', '-c', s.cfgPath, '--data', s.dataPath]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.equal((await whoami(s, a.cookie)).status, 401, 'without it the sessions end, sealed ones too');
 });
 
 test('DELETE /v1/sessions/{id} ends a sealed session by its id (idempotent)', { timeout: TEST_TIMEOUT_MS }, async () => {

@@ -291,6 +291,9 @@ describe('/auth answers: no-store, logout cookie and Clear-Site-Data', () => {
       'verify 403 role': await vfy('/admin/x', cookie),
       'verify 403 csrf': await vfy('/x', cookie, 'POST'),
       'verify 400': await httpRequest(s.port, 'GET', '/auth/verify'),
+      // No forwarded method: verify's own (an auth_request subrequest is always a GET) would
+      // let a POST be judged as a GET, so the description is refused as incomplete.
+      'verify 400 no method': await httpRequest(s.port, 'GET', '/auth/verify', { headers: { 'X-Forwarded-Uri': '/x', 'X-Forwarded-Host': 'app.test', ...cookie } }),
       'verify 414': await vfy(`/${'a'.repeat(9000)}`, cookie),
       'whoami 200': await httpRequest(s.port, 'GET', '/auth/whoami', { headers: cookie }),
       'whoami 401': await httpRequest(s.port, 'GET', '/auth/whoami'),
@@ -300,7 +303,7 @@ describe('/auth answers: no-store, logout cookie and Clear-Site-Data', () => {
       'wrong method 405': await httpRequest(s.port, 'DELETE', '/auth/whoami'),
       'keepalive 401': await httpRequest(s.port, 'POST', '/auth/keepalive'),
     };
-    const want = { 'verify 200': 200, 'verify 401': 401, 'verify 401 JSON': 401, 'verify 403 role': 403, 'verify 403 csrf': 403, 'verify 400': 400, 'verify 414': 414, 'whoami 200': 200, 'whoami 401': 401, 'login page 200': 200, 'login 403': 403, 'unknown 404': 404, 'wrong method 405': 405, 'keepalive 401': 401 };
+    const want = { 'verify 200': 200, 'verify 401': 401, 'verify 401 JSON': 401, 'verify 403 role': 403, 'verify 403 csrf': 403, 'verify 400': 400, 'verify 400 no method': 400, 'verify 414': 414, 'whoami 200': 200, 'whoami 401': 401, 'login page 200': 200, 'login 403': 403, 'unknown 404': 404, 'wrong method 405': 405, 'keepalive 401': 401 };
     for (const [what, r] of Object.entries(answers)) {
       assert.equal(r.status, want[what], what);
       assert.equal(r.headers['cache-control'], 'no-store', what);

@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Sandbox, createApiKey, createSession, verify, assertError, run, sleep, findInFiles, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Sandbox, createApiKey, createSession, verify, assertError, run, sleep, findInFiles, httpRequest, TEST_TIMEOUT_MS } from './lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 const TIMEOUT_MS = 300; // [store] redis_timeout and redis_connect_timeout of the nodes
@@ -208,6 +208,9 @@ test('redis: Redis stopped: 503 at once, memory bounded, no crash; Redis back: s
   await redis.stop();
   const t0 = performance.now();
   assertError(await verify(a, c.token), 503, 'store_unavailable', 'verify with Redis stopped');
+  // A logout that cannot reach the store says so; it never claims "signed out".
+  const out = await httpRequest(a.port, 'POST', '/auth/logout', { headers: { Cookie: `sid=${c.token}`, 'Sec-Fetch-Site': 'same-origin', Accept: 'application/json' } });
+  assert.equal(out.status, 503, 'logout with Redis stopped');
   assert.equal((await b.api('GET', '/readyz')).status, 503);
   assert.ok(performance.now() - t0 < 2 * TIMEOUT_MS + 500, 'refused connections fail fast');
   // Many failing requests do not grow the server.
