@@ -37,20 +37,20 @@ bool sess_roles_have(const char *roles, const char *role)
     return false;
 }
 
-static bool allowed_origin(const char *list, sess_str origin)
+bool sess_list_has(const char *list, const char *item, size_t len)
 {
     for (const char *p = list; p != NULL && *p != '\0';) {
         const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        while (len > 0 && *p == ' ') {
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && *p == ' ') {
             p++;
-            len--;
+            n--;
         }
-        if (len == origin.n && strncasecmp(p, origin.p, origin.n) == 0)
+        while (n > 0 && p[n - 1] == ' ')
+            n--;
+        if (n > 0 && n == len && strncasecmp(p, item, n) == 0)
             return true;
-        if (comma == NULL)
-            break;
-        p = comma + 1;
+        p = comma != NULL ? comma + 1 : NULL;
     }
     return false;
 }
@@ -73,7 +73,7 @@ bool sess_csrf_ok(const sess_csrf_req *q, const sess_record *rec, const sess_csr
     bool own = s.p != NULL && h.p != NULL && o.n == s.n + 3 + h.n &&
                strncasecmp(o.p, s.p, s.n) == 0 && memcmp(o.p + s.n, "://", 3) == 0 &&
                strncasecmp(o.p + s.n + 3, h.p, h.n) == 0;
-    return own || allowed_origin(p->allowed_origins, o);
+    return own || sess_list_has(p->allowed_origins, o.p, o.n);
 }
 
 enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, const char *role,

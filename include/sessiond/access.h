@@ -80,4 +80,8 @@ size_t sess_sanitize_text(const char *in, size_t len, char *out, size_t cap);
  * one. */
 bool sess_agent_matches(const sess_record *rec, const char *agent);
 
+/* True when the comma list `list` holds `item` (`len` bytes), compared without case, spaces
+ * around each entry ignored: allowed origins, rule methods. */
+bool sess_list_has(const char *list, const char *item, size_t len);
+
 #endif

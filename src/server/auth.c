@@ -361,27 +361,6 @@ static size_t public_origin(const sessd_config *c, char *out, size_t cap)
     return n;
 }
 
-static bool origin_listed(const char *list, const char *o, size_t len)
-{
-    const char *p = list;
-    while (*p != '\0') {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        while (n > 0 && *p == ' ') {
-            p++;
-            n--;
-        }
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
-        if (n == len && strncasecmp(p, o, n) == 0)
-            return true;
-        if (comma == NULL)
-            break;
-        p = comma + 1;
-    }
-    return false;
-}
-
 bool auth_origin_proven(h2o_req_t *req, const sessd_config *c)
 {
     size_t n;
@@ -396,7 +375,7 @@ bool auth_origin_proven(h2o_req_t *req, const sessd_config *c)
         return false;
     size_t pl = public_origin(c, pub, sizeof(pub));
     return (n == pl && strncasecmp(origin, pub, n) == 0) ||
-           origin_listed(c->allowed_origins, origin, n);
+           sess_list_has(c->allowed_origins, origin, n);
 }
 
 bool auth_same_origin(h2o_req_t *req, const sessd_config *c)

@@ -3,6 +3,7 @@
  * harmless is refused too, and the user lands on the default page instead.
  */
 #include "server/redirect.h"
+#include "sessiond/access.h"
 
 #include <string.h>
 #include <strings.h>
@@ -108,24 +109,6 @@ static bool origin_of(const char *url, size_t len, char *out, size_t cap, size_t
     return true;
 }
 
-static bool origin_in_list(const char *origin, const char *list)
-{
-    size_t ol = strlen(origin);
-    const char *p = list;
-    while (p != NULL && *p != '\0') {
-        while (*p == ' ')
-            p++;
-        const char *c = strchr(p, ',');
-        size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
-        if (n == ol && strncasecmp(p, origin, n) == 0)
-            return true;
-        p = c != NULL ? c + 1 : NULL;
-    }
-    return false;
-}
-
 static bool absolute_ok(const char *s, size_t len, const char *public_url, const char *allowed)
 {
     char origin[512], pub[512];
@@ -137,7 +120,7 @@ static bool absolute_ok(const char *s, size_t len, const char *public_url, const
     if (origin_of(public_url, strlen(public_url), pub, sizeof(pub), &prest) &&
         strcmp(pub, origin) == 0)
         return true;
-    return origin_in_list(origin, allowed);
+    return sess_list_has(allowed, origin, strlen(origin));
 }
 
 bool sessd_redirect_ok(const char *rd, size_t len, const char *public_url,

@@ -96,21 +96,7 @@ static bool host_ok(const sessd_rule *r, const char *host, size_t len)
 
 static bool method_ok(const sessd_rule *r, const char *m, size_t len)
 {
-    const char *p = r->methods;
-    if (*p == '\0')
-        return true;
-    while (p != NULL && *p != '\0') {
-        while (*p == ' ')
-            p++;
-        const char *c = strchr(p, ',');
-        size_t n = c != NULL ? (size_t)(c - p) : strlen(p);
-        while (n > 0 && p[n - 1] == ' ')
-            n--;
-        if (n == len && strncasecmp(p, m, len) == 0)
-            return true;
-        p = c != NULL ? c + 1 : NULL;
-    }
-    return false;
+    return r->methods[0] == '\0' || sess_list_has(r->methods, m, len);
 }
 
 static void decode_policy(const sessd_rule *r, sessd_access *out)

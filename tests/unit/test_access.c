@@ -109,6 +109,22 @@ static void csrf_proofs(void **state)
     sess_record_dispose(&rec);
 }
 
+/* The one comma-list membership test (allowed origins, rule methods, rd origins): whole
+ * entries only, without case, spaces around entries ignored, empty entries never match. */
+static void comma_lists(void **state)
+{
+    (void)state;
+    const char *l = " https://a.test , HTTPS://B.test,,post";
+    assert_true(sess_list_has(l, "https://a.test", 14));
+    assert_true(sess_list_has(l, "https://b.test", 14));
+    assert_true(sess_list_has(l, "POST", 4));
+    assert_false(sess_list_has(l, "https://a.tes", 13));
+    assert_false(sess_list_has(l, "https://a.test ", 15));
+    assert_false(sess_list_has(l, "", 0));
+    assert_false(sess_list_has("", "x", 1));
+    assert_false(sess_list_has(NULL, "x", 1));
+}
+
 static void paths(void **state)
 {
     (void)state;
@@ -127,6 +143,7 @@ int main(void)
         cmocka_unit_test(roles_and_freshness),
         cmocka_unit_test(safe_and_unsafe_methods),
         cmocka_unit_test(csrf_proofs),
+        cmocka_unit_test(comma_lists),
         cmocka_unit_test(paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
