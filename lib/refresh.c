@@ -15,6 +15,7 @@
  * user's other sessions are untouched. Every comparison of hashes is constant-time.
  */
 #include <string.h>
+#include <time.h>
 
 #include "sessiond/error.h"
 #include "sessiond/session.h"
@@ -184,6 +185,16 @@ int sess_api_refresh(sess_ctx *ctx, const char *refresh, size_t len, int64_t now
         sess_record_dispose(&rec);
         if (r == 0 || r == SESS_ESESSION) /* lost a race: see what the winner installed */
             r = sess_get(ctx, id, now, &rec);
+        /* On redis the winner's pointer can be seen before its rotation has run (SESS_EEXIST
+         * above): the record still shows the presented token. Wait for the winner, bounded
+         * (at most ~200 ms, only on this lost-race path). */
+        for (int i = 0;
+             !won && r == 0 && i < 100 && sess_ct_equal(rec.token_hash, cur.hr, SESS_HASH_BYTES);
+             i++) {
+            sess_record_dispose(&rec);
+            nanosleep(&(struct timespec){0, 2000000}, NULL);
+            r = sess_get(ctx, id, now, &rec);
+        }
     }
     if (r == 0) {
         if (won || child_in_grace(ctx, &rec, &child, now, &pol)) {
