@@ -128,13 +128,16 @@ static void csrf_request(h2o_req_t *req, const original *o, const sessd_config *
 
 /* ---- identity headers -------------------------------------------------------------------- */
 
+/* `name` must outlive the request (a literal, or pool memory): h2o keeps the pointer. The value
+ * is sanitised straight into the request's pool. */
 static void add_identity(h2o_req_t *req, const char *name, const char *value, size_t len)
 {
-    char clean[SESSD_HEADER_VALUE_MAX + 1];
-    size_t n = auth_sanitize(value, len, clean, sizeof(clean));
-    h2o_iovec_t k = h2o_strdup(&req->pool, name, strlen(name));
-    h2o_iovec_t v = h2o_strdup(&req->pool, clean, n);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, k.base, k.len, 0, NULL, v.base, v.len);
+    /* One byte more than the value when it fits: a value cut at the bound loses a partial UTF-8
+     * character at its end, one that fits is kept as it is. */
+    size_t cap = (len < SESSD_HEADER_VALUE_MAX ? len + 1 : SESSD_HEADER_VALUE_MAX) + 1;
+    char *clean = h2o_mem_alloc_pool(&req->pool, cap);
+    size_t n = auth_sanitize(value, len, clean, cap);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, clean, n);
 }
 
 /* A preference's value as header text: strings as they are, numbers and booleans printed. */
@@ -160,8 +163,8 @@ static void add_pref(h2o_req_t *req, json_t *prefs, const char *key, size_t key_
     }
     if (text == NULL)
         return;
-    snprintf(name, sizeof(name), "x-auth-pref-%s", k);
-    add_identity(req, name, text, len);
+    int nl = snprintf(name, sizeof(name), "x-auth-pref-%s", k);
+    add_identity(req, h2o_strdup(&req->pool, name, (size_t)nl).base, text, len);
 }
 
 static json_t *load_prefs(const char *user)
@@ -171,13 +174,38 @@ static json_t *load_prefs(const char *user)
     json_error_t jerr;
     if (sess_prefs_get(sessd_srv.ctx, user, &json, &len) != 0)
         return NULL;
+    if (len == 2 && memcmp(json, "{}", 2) == 0) { /* none: nothing to parse */
+        free(json);
+        return NULL;
+    }
     json_t *o = json_loadb(json, len, 0, &jerr);
     free(json);
     return o;
 }
 
+/* `v` in decimal into `out` (at least 21 bytes); its length. snprintf costs 800 instructions
+ * here, on every verify. */
+static size_t decimal(int64_t v, char *out)
+{
+    char tmp[24];
+    size_t n = 0, k = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        out[k++] = '-';
+    while (n > 0)
+        out[k++] = tmp[--n];
+    out[k] = '\0';
+    return k;
+}
+
 static void add_forwarded(h2o_req_t *req, const sess_record *rec, const sessd_config *c)
 {
+    /* Room for every identity header at once: growing the list one by one copies it. */
+    h2o_vector_reserve(&req->pool, &req->res.headers, req->res.headers.size + 8);
     char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1], exp[24];
     json_t *prefs = NULL;
     bool prefs_loaded = false;
@@ -193,8 +221,7 @@ static void add_forwarded(h2o_req_t *req, const sess_record *rec, const sessd_co
             add_identity(req, "x-auth-session", id, SESS_ID_STRLEN);
         } else if (h2o_memis(p, n, H2O_STRLIT("expires"))) {
             int64_t e = rec->idle_expires < rec->abs_expires ? rec->idle_expires : rec->abs_expires;
-            add_identity(req, "x-auth-expires", exp,
-                         (size_t)snprintf(exp, sizeof(exp), "%lld", (long long)e));
+            add_identity(req, "x-auth-expires", exp, decimal(e, exp));
         } else if (h2o_memis(p, n, H2O_STRLIT("csrf"))) {
             sess_csrf_token(rec->csrf_secret, csrf);
             add_identity(req, "x-csrf-token", csrf, SESS_TOKEN_STRLEN);
