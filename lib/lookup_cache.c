@@ -75,7 +75,9 @@ static memo *thread_memo(void)
     if (mine != NULL)
         return mine;
     pthread_once(&once, make_key);
-    if (!memo_key_ok)
+    /* sodium_malloc needs sodium_init (idempotent); a library user such as the nginx module may
+     * not have called it. */
+    if (!memo_key_ok || sodium_init() < 0)
         return NULL;
     memo *m = sodium_malloc(sizeof(memo));
     if (m == NULL)
