@@ -62,6 +62,8 @@ static __thread memo *mine;
 
 static void memo_free(void *p)
 {
+    if (mine == p) /* a later destructor of this thread must not find it */
+        mine = NULL;
     sodium_free(p); /* zeroes it */
 }
 
@@ -119,7 +121,11 @@ bool sess__lcache_get(uint64_t owner, uint64_t version, const char *token, size_
     memo *m = mine;
     if (m == NULL || !usable(version, len))
         return false;
-    const slot *s = &m->s[slot_of(token, len, SLOTS)];
+    slot *s = &m->s[slot_of(token, len, SLOTS)];
+    if (s->version != version && s->version != 0) { /* outdated: the secrets go now */
+        sodium_memzero(s, sizeof(*s));
+        return false;
+    }
     if (s->version != version || s->owner != owner || !same_text(s->text, s->len, token, len))
         return false;
     sess_record_init(out);
@@ -159,7 +165,11 @@ bool sess__lcache_key_get(uint64_t owner, uint64_t version, const char *key, siz
     memo *m = mine;
     if (m == NULL || !usable(version, len))
         return false;
-    const key_slot *k = &m->k[slot_of(key, len, KEY_SLOTS)];
+    key_slot *k = &m->k[slot_of(key, len, KEY_SLOTS)];
+    if (k->version != version && k->version != 0) {
+        sodium_memzero(k, sizeof(*k));
+        return false;
+    }
     if (k->version != version || k->owner != owner || !same_text(k->text, k->len, key, len))
         return false;
     memcpy(name, k->name, sizeof(k->name));

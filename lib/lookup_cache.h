@@ -12,9 +12,16 @@
  *
  * Preferences are memoised the same way: verify forwards some of them on every request.
  *
- * The memo holds token texts, which are secrets: it lives in sodium_malloc memory (locked, kept
- * out of core dumps, guarded) and is compared in constant time. Each thread has its own, so
- * there is no lock; a thread's memo is freed when the thread ends.
+ * The memo holds token texts and CSRF secrets: it lives in sodium_malloc memory (guard pages,
+ * kept out of core dumps; locked in RAM only as far as RLIMIT_MEMLOCK allows, which the default
+ * 64 KB does not for more than one thread), slots found outdated are wiped, texts are compared
+ * in constant time. Each thread has its own, so there is no lock; a thread's memo is freed when
+ * the thread ends. A forked child (the password helper) inherits a copy, as it inherits the
+ * rest of the parent's memory.
+ *
+ * The version must be a snapshot readers could see (lmdb.c: the readers' txnid, not the meta
+ * page's, which runs ahead while a commit writes it): an answer is memoised under the version
+ * read before its lookup, and that lookup must not see an older state than that version.
  */
 #ifndef SESSIOND_LOOKUP_CACHE_H
 #define SESSIOND_LOOKUP_CACHE_H

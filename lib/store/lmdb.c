@@ -982,18 +982,21 @@ static int lookup_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *hash, ses
     return 0;
 }
 
-/* LMDB's last committed transaction id, read from the meta pages in the shared map: every
- * commit, from any process, raises it. The count of reopens goes in the top 16 bits, since a
- * reopened environment may be another file whose ids restart. */
+/* The id of the snapshot a read transaction begun now would see (readers take it from the lock
+ * file's txnid, which every commit, from any process, raises once its meta page is written),
+ * with the count of reopens in the top 16 bits, since a reopened environment may be another
+ * file whose ids restart. Not the meta page's id (mdb_env_info): a commit writes its meta page
+ * before it publishes the id to readers, so for the length of that write the meta id is ahead
+ * of every reader's snapshot, and an answer read from the older snapshot would be memoised
+ * under the newer id (found by review: deleted sessions still verified from the memo). A
+ * later lookup's snapshot is never older than this one: the id only grows. */
 static uint64_t lmdb_version(sess_store *st)
 {
-    shared_env *e = from_base(st)->shared;
-    uint64_t v = 0;
-    MDB_envinfo info;
-    pthread_rwlock_rdlock(&e->life);
-    if (e->env != NULL && mdb_env_info(e->env, &info) == 0)
-        v = (e->reopens << 48) | ((uint64_t)info.me_last_txnid & ((UINT64_C(1) << 48) - 1));
-    pthread_rwlock_unlock(&e->life);
+    rtxn r;
+    if (rtxn_begin(from_base(st), &r) != 0)
+        return 0;
+    uint64_t v = (r.e->reopens << 48) | ((uint64_t)mdb_txn_id(r.txn) & ((UINT64_C(1) << 48) - 1));
+    rtxn_end(&r);
     return v;
 }
 

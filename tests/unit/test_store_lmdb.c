@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,6 +438,72 @@ static void test_memo_sees_other_process(void **state)
     assert_sess(SESS_ESESSION, sess_verify(ctx, tok, strlen(tok), T0 + 5, false, &got));
     sess_record_dispose(&rec);
     sess_ctx_free(ctx);
+    st->ops->close(st);
+}
+
+/* A thread keeps verifying a token (its memo warm, racing the commit) while another deletes the
+ * session; once the delete has returned, that thread's very next verify must refuse. The memo
+ * was once keyed by the meta page's transaction id, which a commit writes before readers can see
+ * the snapshot: 163 of 200 deleted sessions still verified then. */
+typedef struct race {
+    sess_ctx *ctx;
+    char tok[SESS_TOKEN_STRLEN + 1];
+    atomic_int phase;  /* 0 wait, 1 verify in a loop, 2 deleted: verify once more, -1 stop */
+    atomic_int result; /* 0 pending, 1 refused, 2 still verified */
+} race;
+
+static void *race_reader(void *arg)
+{
+    race *r = arg;
+    for (;;) {
+        int ph;
+        while ((ph = atomic_load(&r->phase)) == 0)
+            ;
+        if (ph < 0)
+            return NULL;
+        sess_record rec;
+        while (atomic_load(&r->phase) == 1)
+            if (sess_verify(r->ctx, r->tok, strlen(r->tok), T0 + 1, false, &rec) == 0)
+                sess_record_dispose(&rec);
+        int rc = sess_verify(r->ctx, r->tok, strlen(r->tok), T0 + 1, false, &rec);
+        if (rc == 0)
+            sess_record_dispose(&rec);
+        atomic_store(&r->phase, 0);
+        atomic_store(&r->result, rc == 0 ? 2 : 1);
+    }
+}
+
+static void test_memo_never_outlives_a_delete(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    race *r = calloc(1, sizeof(*r));
+    assert_non_null(r);
+    r->ctx = memo_ctx(st);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, race_reader, r), 0);
+    int stale = 0, rounds = 200;
+    for (int i = 0; i < rounds; i++) {
+        sess_create_params p = {.user = "alice", .roles = "dev"};
+        sess_record rec;
+        assert_sess(0, sess_create(r->ctx, &p, T0, r->tok, &rec));
+        atomic_store(&r->result, 0);
+        atomic_store(&r->phase, 1);
+        usleep(100);
+        assert_sess(0, sess_delete(r->ctx, rec.id));
+        sess_record_dispose(&rec);
+        atomic_store(&r->phase, 2);
+        while (atomic_load(&r->result) == 0)
+            ;
+        stale += atomic_load(&r->result) == 2;
+    }
+    atomic_store(&r->phase, -1);
+    pthread_join(th, NULL);
+    if (stale != 0)
+        fail_msg("%d of %d deleted sessions still verified after sess_delete returned", stale,
+                 rounds);
+    sess_ctx_free(r->ctx);
+    free(r);
     st->ops->close(st);
 }
 
@@ -1150,6 +1217,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_handle_sees_changes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_other_process_sees_changes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_memo_sees_other_process, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_memo_never_outlives_a_delete, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reader_follows_grown_map, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_data_file, fx_setup, fx_teardown),
