@@ -33,11 +33,9 @@ static void write_roles(jsonw *w, const char *roles)
     for (const char *p = roles; p && *p;) {
         const char *c = strchr(p, ',');
         size_t n = c ? (size_t)(c - p) : strlen(p);
-        char one[SESS_ROLE_MAX + 1];
-        snprintf(one, sizeof(one), "%.*s", (int)n, p);
         if (p != roles)
             jw_raw(w, ",", 1);
-        jw_str(w, one);
+        jw_strn(w, p, n < SESS_ROLE_MAX ? n : SESS_ROLE_MAX);
         p = c ? c + 1 : NULL;
     }
     jw_raw(w, "]", 1);
@@ -47,35 +45,32 @@ static void write_roles(jsonw *w, const char *roles)
  * as the canonical JSON text that merging produced. */
 static void write_session_fields(jsonw *w, const sess_record *rec)
 {
-    char id[SESS_ID_STRLEN + 1];
-    sess_id_to_hex(rec->id, id);
-    jw_key(w, "session_id", true);
-    jw_str(w, id);
-    jw_key(w, "user", false);
+    JW_KEY(w, "session_id", true);
+    jw_hex(w, rec->id, SESS_ID_BYTES);
+    JW_KEY(w, "user", false);
     jw_str(w, rec->user);
-    jw_key(w, "roles", false);
+    JW_KEY(w, "roles", false);
     write_roles(w, rec->roles);
-    jw_key(w, "data", false);
+    JW_KEY(w, "data", false);
     if (rec->data && rec->data_len > 0)
         jw_raw(w, rec->data, rec->data_len);
     else
         jw_raw(w, "{}", 2);
-    jw_key(w, "created_at", false);
+    JW_KEY(w, "created_at", false);
     jw_int(w, rec->created);
-    jw_key(w, "last_seen_at", false);
+    JW_KEY(w, "last_seen_at", false);
     jw_int(w, rec->last_seen);
-    jw_key(w, "expires_at", false);
+    JW_KEY(w, "expires_at", false);
     jw_int(w, rec->abs_expires);
-    jw_key(w, "idle_expires_at", false);
+    JW_KEY(w, "idle_expires_at", false);
     jw_int(w, rec->idle_expires);
-    jw_key(w, "remember", false);
-    jw_raw(w, (rec->flags & SESS_REC_REMEMBER) ? "true" : "false",
-           (rec->flags & SESS_REC_REMEMBER) ? 4 : 5);
-    jw_key(w, "client", false);
+    JW_KEY(w, "remember", false);
+    jw_bool(w, (rec->flags & SESS_REC_REMEMBER) != 0);
+    JW_KEY(w, "client", false);
     jw_raw(w, "{", 1);
-    jw_key(w, "ip", true);
+    JW_KEY(w, "ip", true);
     jw_str(w, rec->ip);
-    jw_key(w, "user_agent", false);
+    JW_KEY(w, "user_agent", false);
     jw_str(w, rec->agent);
     jw_raw(w, "}", 1);
 }
@@ -118,25 +113,24 @@ static void set_cookie_value(const sess_record *rec, const char *token, int64_t 
 static int send_token(h2o_req_t *req, int status, const sess_record *rec, const char *token,
                       int64_t now)
 {
-    char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1], cookie[SESS_SETCOOKIE_MAX + 1];
-    sess_id_to_hex(rec->id, id);
+    char csrf[SESS_TOKEN_STRLEN + 1], cookie[SESS_SETCOOKIE_MAX + 1];
     sess_csrf_token(rec->csrf_secret, csrf);
     set_cookie_value(rec, token, now, cookie, sizeof(cookie));
     jsonw w;
     jw_init(&w);
     w.secret = true;
     jw_raw(&w, "{", 1);
-    jw_key(&w, "session_id", true);
-    jw_str(&w, id);
-    jw_key(&w, "token", false);
+    JW_KEY(&w, "session_id", true);
+    jw_hex(&w, rec->id, SESS_ID_BYTES);
+    JW_KEY(&w, "token", false);
     jw_str(&w, token);
-    jw_key(&w, "csrf_token", false);
+    JW_KEY(&w, "csrf_token", false);
     jw_str(&w, csrf);
-    jw_key(&w, "expires_at", false);
+    JW_KEY(&w, "expires_at", false);
     jw_int(&w, rec->abs_expires);
-    jw_key(&w, "idle_expires_at", false);
+    JW_KEY(&w, "idle_expires_at", false);
     jw_int(&w, rec->idle_expires);
-    jw_key(&w, "set_cookie", false);
+    JW_KEY(&w, "set_cookie", false);
     jw_str(&w, cookie);
     jw_raw(&w, "}", 1);
     sess_wipe(cookie, sizeof(cookie));
@@ -447,9 +441,9 @@ static int v1_verify(h2o_req_t *req, json_t *body)
     jw_init(&w);
     jw_raw(&w, "{", 1);
     write_session_fields(&w, &rec);
-    jw_key(&w, "preferences", false);
+    JW_KEY(&w, "preferences", false);
     jw_raw(&w, prefs, prefs_len);
-    jw_key(&w, "csrf_token", false);
+    JW_KEY(&w, "csrf_token", false);
     jw_str(&w, csrf_out);
     jw_raw(&w, "}", 1);
     free(prefs);
