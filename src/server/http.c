@@ -216,21 +216,33 @@ json_t *http_json_body(h2o_req_t *req)
     return v;
 }
 
-bool http_only_keys(h2o_req_t *req, json_t *obj, const char *const *allowed)
+bool http_take_keys(h2o_req_t *req, json_t *obj, const char *const *allowed, json_t **vals)
 {
+    size_t n = 0;
+    while (allowed[n] != NULL)
+        n++;
+    if (vals != NULL)
+        memset(vals, 0, n * sizeof(*vals));
     const char *key;
     json_t *val;
     json_object_foreach(obj, key, val)
     {
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            ok = ok || strcmp(*a, key) == 0;
-        if (!ok) {
+        size_t a = 0;
+        while (a < n && strcmp(allowed[a], key) != 0)
+            a++;
+        if (a == n) {
             char msg[160];
             snprintf(msg, sizeof(msg), "unknown field \"%.64s\"", key);
             http_send_error(req, SESS_EINVAL, msg);
             return false;
         }
+        if (vals != NULL)
+            vals[a] = val;
     }
     return true;
+}
+
+bool http_only_keys(h2o_req_t *req, json_t *obj, const char *const *allowed)
+{
+    return http_take_keys(req, obj, allowed, NULL);
 }

@@ -68,7 +68,9 @@ static const unsigned char needs_escape[256] = {
     [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1,  ['\\'] = 1, [0x7f] = 1,
 };
 
-static const char hexdig[16] = "0123456789abcdef";
+/* The hex digits (escapes, jw_hex): 16 bytes aligned to 16 lie in one cache line, so which digit is
+ * read does not show in which line is fetched. */
+static _Alignas(16) const char hex_line[16] = "0123456789abcdef";
 
 void jw_strn(jsonw *w, const char *s, size_t n)
 {
@@ -99,8 +101,8 @@ void jw_strn(jsonw *w, const char *s, size_t n)
             o += 2;
         } else {
             memcpy(e + 1, "u00", 3);
-            e[4] = hexdig[c >> 4];
-            e[5] = hexdig[c & 15];
+            e[4] = hex_line[c >> 4];
+            e[5] = hex_line[c & 15];
             o += 6;
         }
     }
@@ -114,13 +116,6 @@ void jw_str(jsonw *w, const char *s)
     jw_strn(w, s, strlen(s));
 }
 
-/* A nibble's hex digit without a branch or a table indexed by it: 0..9 -> '0'..'9',
- * 10..15 -> 'a'..'f'. */
-static char hex_nibble(unsigned int v)
-{
-    return (char)(v + '0' + ((((9u - v) >> 8) & 1u) * ('a' - '0' - 10)));
-}
-
 void jw_hex(jsonw *w, const uint8_t *bytes, size_t len)
 {
     if (len > SIZE_MAX / 4 || !jw__room(w, len * 2 + 2))
@@ -128,8 +123,8 @@ void jw_hex(jsonw *w, const uint8_t *bytes, size_t len)
     char *o = w->buf + w->len;
     *o++ = '"';
     for (size_t i = 0; i < len; i++) {
-        *o++ = hex_nibble(bytes[i] >> 4);
-        *o++ = hex_nibble(bytes[i] & 15u);
+        *o++ = hex_line[bytes[i] >> 4];
+        *o++ = hex_line[bytes[i] & 15u];
     }
     *o++ = '"';
     *o = '\0';
