@@ -116,6 +116,10 @@ describe('JSON bodies', () => {
       [`{"token":true}`, '"token" must be a string'],
       [`{"token":null,"touch":false}`, '"token" is required'],
       [`{"token":"x","client":"1.2.3.4"}`, '"client" must be an object'],
+      [`{"token":"x","client":true}`, '"client" must be an object'],
+      [`{"token":"x","method":false}`, '"method" must be a string'],
+      [`{"token":"x","csrf_token":true}`, '"csrf_token" must be a string'],
+      [`{"token":"x","touch":"true","k${'y'.repeat(80)}":null}`, `unknown field "k${'y'.repeat(63)}"`],
       ['{}', '"token" is required'],
     ];
     for (const [raw, message] of errors) {
