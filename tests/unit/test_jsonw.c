@@ -79,7 +79,7 @@ static void strings_every_byte(void **state)
         jw_init(&w);
         jw_strn(&w, s + 1, 1);
         jw_strn(&w, s, 3);
-        char w1[16], w2[32];
+        char w1[64], w2[32];
         ref_escape(s + 1, 1, w1);
         ref_escape(s, 3, w2);
         strcat(w1, w2);
