@@ -56,6 +56,11 @@ static const char *const values[] = {
     "false",
     "null",
     "\"x y~!\"",
+    "\"Zm9vYmFyYmF6cXV4cXV1eHh4eHh4eHh4eHh4eHh4eHh4 ~}|{`_^]@?>=<;:/.-,+*)('&%$#! \"",
+    "\"abcdefghij\x7fklmnop\"",
+    "\"abcdefghijklmn\xc3\xa9op\"",
+    "\"abcdefghijkl\\\"mnop\"",
+    "\"abcdefghijklmnopq\x1f\"",
     "1",
     "-0",
     "1.5e3",
@@ -126,7 +131,7 @@ static size_t generate(char *out, size_t cap, bool clean)
         if (!ODD())
             PUT(":");
         SPACE();
-        PUT(values[ODD() ? rnd(nv) : rnd(6)]);
+        PUT(values[ODD() ? rnd(nv) : rnd(7)]);
     }
     SPACE();
     if (!ODD())

@@ -86,6 +86,19 @@ static void strings_every_byte(void **state)
         assert_string_equal(w.buf, w1);
         jw_free(&w);
     }
+    /* Every byte at every place of a longer plain text: the word-at-a-time scan's cases. */
+    for (int i = 0; i < 256; i++)
+        for (size_t at = 0; at < 24; at++) {
+            char s[24], w3[24 * 6 + 3];
+            memset(s, 'x', sizeof(s));
+            s[at] = (char)i;
+            jw_init(&w);
+            jw_strn(&w, s, sizeof(s));
+            size_t m = ref_escape(s, sizeof(s), w3);
+            assert_int_equal(w.len, m);
+            assert_memory_equal(w.buf, w3, m + 1);
+            jw_free(&w);
+        }
     jw_init(&w);
     jw_str(&w, "");
     jw_str(&w, "plain text");
