@@ -115,14 +115,8 @@ static const char *reason_phrase(int status)
     }
 }
 
-void http_server_header(h2o_req_t *req)
-{
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SERVER, NULL, H2O_STRLIT("sessiond"));
-}
-
 static void common_headers(h2o_req_t *req, const char *ctype)
 {
-    http_server_header(req);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
                    strlen(ctype));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
@@ -189,7 +183,6 @@ void http_send_empty(h2o_req_t *req, int status)
     req->res.status = status;
     req->res.reason = reason_phrase(status);
     req->res.content_length = 0;
-    http_server_header(req);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
     send_body(req, "", 0);

@@ -37,8 +37,6 @@ void http_send_error_status(h2o_req_t *req, int status, const char *code, const 
 /* Answers `status` with a text/plain body. */
 void http_send_text(h2o_req_t *req, int status, const char *content_type, const char *body,
                     size_t len);
-/* Adds "server: sessiond" to the answer (every answer of http.c has it already). */
-void http_server_header(h2o_req_t *req);
 /* Answers 204. */
 void http_send_empty(h2o_req_t *req, int status);
 

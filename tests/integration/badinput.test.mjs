@@ -229,33 +229,6 @@ describe('sizes', () => {
   });
 });
 
-describe('server header', () => {
-  // h2o's server_name is off (it costs a sprintf an answer); http.c and the error filter add
-  // the header instead, so every answer still has it.
-  test('every answer says server: sessiond, h2o\'s own errors included', T, async () => {
-    const c = await createSession(s, { user: 'srv' });
-    const answers = [
-      ['verify 200', await verify(s, c.token)],
-      ['404', await s.api('GET', '/nope')],
-      ['401', await s.api('POST', '/v1/sessions/verify', { body: { token: c.token }, key: 'bad' })],
-      ['400', await s.api('POST', '/v1/sessions/verify', { rawBody: '{' })],
-      ['healthz', await s.api('GET', '/healthz')],
-      ['204', await s.api('DELETE', `/v1/sessions/${c.session_id}`)],
-    ];
-    for (const [what, r] of answers) assert.equal(r.headers.server, 'sessiond', what);
-    for (const head of [
-      `POST /v1/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.key}\r\nContent-Type: application/json\r\nContent-Length: ${1024 * 1024}\r\n\r\n`,
-      'GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
-    ]) {
-      const x = await rawExchange(s.port, head, { timeout: 5000 });
-      const headers = x.data.toString('latin1').split('\r\n\r\n')[0];
-      assert.match(headers, /^HTTP\/1\.1 4\d\d /, headers);
-      assert.match(headers, /\r\nserver: sessiond(\r\n|$)/i, headers);
-      assert.equal(headers.match(/\r\nserver:/gi).length, 1, headers);
-    }
-  });
-});
-
 describe('request shapes', () => {
   /* POSTs `parts` as a chunked body (no Content-Length). */
   function chunked(srv, urlPath, parts) {
