@@ -11,11 +11,12 @@
 //   G  sessiond store=redis, near cache on/off     behind nginx auth_request
 // Then: redis-benchmark GET; memory per session at 1M sessions (memory, lmdb, redis-server);
 // LMDB file size per session; restart time with 1M sessions; verify p99 during a login storm;
-// thread scaling. Writes bench/results/latest.{md,dat,png,svg} and the "Latest run" section of
+// verify p99 under slowloris and slow-read connections; thread scaling. Writes
+// bench/results/latest.{md,dat,png,svg} and the "Latest run" section of
 // docs/benchmarks.md.
 //
 // env: BENCH_QUICK=1 (2 s rounds, 100k sessions: about 2 minutes), BENCH_SECONDS, BENCH_ROUNDS,
-//      BENCH_SESSIONS, BENCH_REDIS_SESSIONS, BENCH_FILL (path of build/bench/fill), BENCH_ONLY=throughput|extras.
+//      BENCH_SESSIONS, BENCH_REDIS_SESSIONS, BENCH_FILL (path of build/bench/fill), BENCH_ONLY=throughput|extras|memory|storm|slow|scaling.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -365,6 +366,53 @@ async function scaling(extra) {
   }
 }
 
+/* ---- slow clients ------------------------------------------------------------------------- */
+
+/* Verify p99 while slowhttptest holds slowloris (headers never finished) and slow-read (answers
+ * read a few bytes at a time) connections open, against the same server without them: alternating
+ * rounds, the ratio taken within each round. The server is pinned to CPU 0 like every server
+ * here; wrk (-c10) and both slowhttptest runs share CPU 1. slowhttptest polls in a loop (it
+ * takes about 30% of a core per run here while the server spends under 1% on its connections),
+ * so it runs at nice 19: otherwise wrk, preempted between sending and reading, would time the
+ * attacking tool rather than the server. request_timeout and send_timeout are raised so that the attack lasts the
+ * whole round (the defaults would cut it after 10 s; make check proves the cuts). */
+async function slowClients(extra) {
+  const data = sb.dataDir('slow');
+  const config = sb.writeFile('slow.ini', iniFor(8080).replace('[server]\n', '[server]\nmax_connections = 2000\nrequest_timeout = 120s\nsend_timeout = 120s\n'));
+  const key = await createApiKey(data, 'bench', ['-c', config]);
+  const srv = await sb.start({ data, config, args: ['--threads', '1'] });
+  pin(srv.pid);
+  const tok = (await httpRequest(srv.port, 'POST', '/v1/sessions', { key, body: SHAPE })).json.token;
+  const h = { Cookie: `sid=${tok}`, 'X-Original-URI': '/app', 'X-Original-Method': 'GET' };
+  const url = `${srv.url}/auth/verify`;
+  const open = async () => {
+    const r = await httpRequest(srv.port, 'GET', '/metrics');
+    return Number((/^sessiond_connections (\d+)$/m.exec(r.text) || [])[1]);
+  };
+  const LORIS = 300, SLOWREAD = 100;
+  const secs = SECONDS + 2;
+  const rounds = [];
+  wrk(url, { headers: h, seconds: 1, conns: 10 });
+  for (let i = 0; i < ROUNDS; i++) {
+    const base = wrk(url, { headers: h, conns: 10 });
+    const tools = [
+      child('nice', ['-n', '19', 'taskset', '-c', CLIENT_CPU, 'slowhttptest', '-H', '-c', String(LORIS), '-r', String(LORIS), '-i', '5', '-x', '24', '-l', String(secs + 6), '-p', '3', '-u', url]),
+      child('nice', ['-n', '19', 'taskset', '-c', CLIENT_CPU, 'slowhttptest', '-X', '-c', String(SLOWREAD), '-r', String(SLOWREAD), '-w', '1', '-y', '2', '-n', '5', '-z', '1', '-k', '10', '-l', String(secs + 6), '-p', '3', '-u', `${srv.url}/auth/session.js`]),
+    ];
+    await until('slowhttptest connected', async () => (await open()) >= (LORIS + SLOWREAD) * 0.9, 15000);
+    const held = await open();
+    const during = wrk(url, { headers: h, conns: 10 });
+    const heldAfter = await open();
+    for (const t of tools) t.kill('SIGINT');
+    await Promise.all(tools.map((t) => t.exited));
+    await until('attack connections closed', async () => (await open()) <= 2, 30000);
+    rounds.push({ base: base.p99, during: during.p99, base_rps: base.rps, during_rps: during.rps, held: Math.min(held, heldAfter) });
+    log(`slow clients round ${i + 1}: baseline p99 ${base.p99} ms (${Math.round(base.rps)} req/s); with ${Math.min(held, heldAfter)} slow connections held: p99 ${during.p99} ms (${Math.round(during.rps)} req/s)`);
+  }
+  extra.slow = { rounds, ratio: median(rounds.map((r) => r.during / r.base)), base: median(rounds.map((r) => r.base)), during: median(rounds.map((r) => r.during)) };
+  await srv.stop();
+}
+
 /* ---- report ------------------------------------------------------------------------------- */
 
 const TARGETS = [
@@ -413,6 +461,13 @@ function report(rows, extra) {
       '| idle before | during the storm | idle after | answers other than 2xx (before, during, after) |', '|---:|---:|---:|---|',
       `| ${f2(extra.storm.idle)} ms | ${f2(extra.storm.during)} ms | ${f2(extra.storm.after)} ms | ${extra.storm.failed.join(', ')} |`);
   }
+  if (extra.slow) {
+    const sl = extra.slow;
+    out.push('', `Verify p99 under slow clients (sessiond lmdb, one thread on CPU 0; wrk -t1 -c10 and slowhttptest on CPU 1; slowloris and slow-read connections held through each round):`, '',
+      '| round | slow connections held | baseline p99 | p99 during the attack | ratio | req/s baseline, during |', '|---:|---:|---:|---:|---:|---|',
+      ...sl.rounds.map((r, i) => `| ${i + 1} | ${r.held} | ${f2(r.base)} ms | ${f2(r.during)} ms | ${(r.during / r.base).toFixed(2)} | ${f0(r.base_rps)}, ${f0(r.during_rps)} |`),
+      '', `| p99 under slow clients vs baseline (median of per-round ratios) | ${sl.ratio.toFixed(2)}x | target <= 2x | ${sl.ratio <= 2 ? 'met' : '**missed**'} |`, '|---|---|---|---|');
+  }
   if (extra.scaling) {
     out.push('', 'Thread scaling (GET /auth/verify, lmdb; wrk -t1 -c50 and sessiond unpinned, sharing the 2 cores):', '',
       '| threads | req/s | p99 ms |', '|---:|---:|---:|', ...extra.scaling.map((s) => `| ${s.threads} | ${f0(s.rps)} | ${f2(s.p99)} |`));
@@ -447,10 +502,11 @@ const rows = [];
 const extra = {};
 try {
   if (!fs.existsSync(FILL)) throw new Error(`${FILL} missing: run \`make bench\` (it builds it)`);
-  if (ONLY !== 'extras') await throughput(rows);
+  if (!ONLY || ONLY === 'throughput') await throughput(rows);
   if (ONLY !== 'throughput') {
     // A part that fails is reported in the table instead of losing the whole run.
-    for (const [name, part] of [['memory', memory], ['storm', storm], ['scaling', scaling]]) {
+    for (const [name, part] of [['memory', memory], ['storm', storm], ['slow', slowClients], ['scaling', scaling]]) {
+      if (ONLY && ONLY !== 'extras' && ONLY !== name) continue;
       try {
         await part(extra);
       } catch (e) {

@@ -187,6 +187,23 @@ size_t sess_sanitize_text(const char *in, size_t len, char *out, size_t cap)
     return n;
 }
 
+size_t sess_i64_text(int64_t v, char out[SESS_I64_STRLEN + 1])
+{
+    char tmp[SESS_I64_STRLEN];
+    size_t n = 0, k = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        out[k++] = '-';
+    while (n > 0)
+        out[k++] = tmp[--n];
+    out[k] = '\0';
+    return k;
+}
+
 bool sess_agent_matches(const sess_record *rec, const char *agent)
 {
     /* A session created without a user agent (a backend that did not pass one) has nothing to

@@ -56,18 +56,72 @@ static unsigned b64url_value(unsigned c)
     return (v & 63) | ((valid ^ 1) << 8);
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* Eight characters at once in a 64-bit word (SWAR): the per-character version above costs
+ * about 360 ns per token here, run once per verify and twice per /v1 call; this is a fifth
+ * of it. Still without a branch or a table indexed by the (secret) characters. */
+#define REP8(b) (0x0101010101010101ULL * (uint64_t)(b))
+
+/* Bit 7 of each byte set when lo <= byte <= hi. Exact for bytes below 0x80; a byte at or
+ * above 0x80 can disturb its neighbours' bits, but it makes the whole token bad anyway. */
+static uint64_t swar_in_range(uint64_t w, unsigned lo, unsigned hi)
+{
+    uint64_t ge = w + REP8(0x80 - lo), gt = w + REP8(0x80 - (hi + 1));
+    return ge & ~gt & REP8(0x80);
+}
+
+/* Bit 7 of each byte -> the whole byte. */
+static uint64_t swar_widen(uint64_t m)
+{
+    return (m >> 7) * 0xff;
+}
+
+/* Decodes 8 characters into 48 bits, the first character most significant; sets bits of
+ * *bad when one of them is not a base64url character. */
+static uint64_t swar_decode8(const char *s, uint64_t *bad)
+{
+    uint64_t w;
+    memcpy(&w, s, sizeof(w)); /* little endian: byte i is character i */
+    uint64_t up = swar_widen(swar_in_range(w, 'A', 'Z'));
+    uint64_t lo = swar_widen(swar_in_range(w, 'a', 'z'));
+    uint64_t dg = swar_widen(swar_in_range(w, '0', '9'));
+    uint64_t da = swar_widen(swar_in_range(w, '-', '-'));
+    uint64_t un = swar_widen(swar_in_range(w, '_', '_'));
+    *bad |= (w & REP8(0x80)) | ~(up | lo | dg | da | un);
+    /* (c | 0x80) - k never borrows across bytes (k < 0x80); modulo 0x80 it is the character's
+     * value for k = 0x80 + first character - first value of its class. */
+    uint64_t wh = w | REP8(0x80), m7 = REP8(0x7f);
+    uint64_t v = (((wh - REP8(0x41)) & m7) & up) | (((wh - REP8(0x47)) & m7) & lo) |
+                 (((wh - REP8(0x7c)) & m7) & dg) | (((wh - REP8(0x6f)) & m7) & da) |
+                 (((wh - REP8(0x20)) & m7) & un);
+    /* Pairs into 12 bits per 16-bit lane, then 24 bits per 32-bit lane, then 48. */
+    const uint64_t l16 = 0x00ff00ff00ff00ffULL, l32 = 0x0000ffff0000ffffULL;
+    uint64_t p = ((v & l16) << 6) | ((v >> 8) & l16);
+    uint64_t q = ((p & l32) << 12) | ((p >> 16) & l32);
+    return ((q & 0xffffffffULL) << 24) | (q >> 32);
+}
+#endif
+
 /* Decodes here rather than with sodium_base642bin and a re-encode to refuse non-canonical
  * forms: that pair was 5,700 instructions, run once per verify and twice per /v1 call (the
- * API key too); this is a few hundred. 43 characters carry 258 bits: the 2 spare bits of the
- * last character must be zero, so that one token has exactly one text form. */
+ * API key too). 43 characters carry 258 bits: the 2 spare bits of the last character must be
+ * zero, so that one token has exactly one text form. */
 int sess_token_decode(const char *s, size_t len, uint8_t tok[SESS_TOKEN_BYTES])
 {
     if (s == NULL || len != SESS_TOKEN_STRLEN)
         return -1;
-    unsigned bad = 0, bits = 0;
+    unsigned bits = 0;
+    uint64_t bad = 0;
     uint32_t acc = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < SESS_TOKEN_STRLEN; i++) {
+    size_t i = 0, o = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; i + 8 <= SESS_TOKEN_STRLEN; i += 8) {
+        uint64_t v = swar_decode8(s + i, &bad);
+        for (int k = 5; k >= 0; k--)
+            tok[o++] = (uint8_t)(v >> (8 * k));
+    }
+#endif
+    for (; i < SESS_TOKEN_STRLEN; i++) {
         unsigned v = b64url_value((unsigned char)s[i]);
         bad |= v >> 8;
         acc = (acc << 6) | (v & 63);

@@ -9,6 +9,8 @@
  */
 #include "sessiond/session.h"
 
+#include "lookup_cache.h"
+
 #include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@ typedef struct touch_entry {
 struct sess_ctx {
     sess_store *store;
     uint8_t key[SESS_KEY_BYTES];
+    uint64_t lcache_owner; /* this context's name in the lookup memo (lookup_cache.h) */
     pthread_rwlock_t policy_lock;
     sess_policy policy;
     pthread_mutex_t touch_lock; /* guards touchq, inflight's contents and touch_n */
@@ -77,6 +80,7 @@ int sess_ctx_new(sess_store *store, const uint8_t key[SESS_KEY_BYTES], const ses
     }
     ctx->store = store;
     memcpy(ctx->key, key, SESS_KEY_BYTES);
+    ctx->lcache_owner = sess__lcache_owner();
     ctx->policy = *policy;
     pthread_rwlock_init(&ctx->policy_lock, NULL);
     pthread_mutex_init(&ctx->touch_lock, NULL);
@@ -503,20 +507,32 @@ static bool live_now(sess_ctx *ctx, sess_record *rec, uint64_t gen, bool by_prev
 
 /* ---- verify, get, patch, rotate, delete ------------------------------------------------ */
 
+/* The store's version now, or 0 (nothing is memoised) for a store that cannot tell. */
+static uint64_t store_version(const sess_ctx *ctx)
+{
+    return ctx->store->ops->version != NULL ? ctx->store->ops->version(ctx->store) : 0;
+}
+
 static int lookup_token(sess_ctx *ctx, const char *token, size_t len, int64_t now, sess_record *out,
                         bool *by_previous)
 {
     uint8_t tok[SESS_TOKEN_BYTES], hash[SESS_HASH_BYTES];
-    if (sess_token_decode(token, len, tok) != 0)
-        return SESS_ESESSION;
-    sess_keyed_hash(ctx->key, tok, sizeof(tok), hash);
-    sess_wipe(tok, sizeof(tok));
     uint64_t gen = 0;
     *by_previous = false;
-    sess_record_init(out);
-    int r = ctx->store->ops->lookup(ctx->store, hash, out, &gen, by_previous);
-    if (r != 0)
-        return r;
+    /* Read before the lookup: a write that lands in between changes the version again, so an
+     * answer is never memoised under a version older than what it saw. */
+    uint64_t version = store_version(ctx);
+    if (!sess__lcache_get(ctx->lcache_owner, version, token, len, out, &gen, by_previous)) {
+        if (sess_token_decode(token, len, tok) != 0)
+            return SESS_ESESSION;
+        sess_keyed_hash(ctx->key, tok, sizeof(tok), hash);
+        sess_wipe(tok, sizeof(tok));
+        sess_record_init(out);
+        int r = ctx->store->ops->lookup(ctx->store, hash, out, &gen, by_previous);
+        if (r != 0)
+            return r;
+        sess__lcache_put(ctx->lcache_owner, version, token, len, out, gen, *by_previous);
+    }
     if (!live_now(ctx, out, gen, *by_previous, now)) {
         sess_record_dispose(out);
         return SESS_ESESSION;
@@ -779,12 +795,17 @@ int sess_prefs_get(sess_ctx *ctx, const char *user, char **json, size_t *len)
 {
     if (sess_check_user(user) != 0)
         return SESS_EINVAL;
+    uint64_t version = store_version(ctx); /* before the read, as in lookup_token */
+    if (sess__lcache_prefs_get(ctx->lcache_owner, version, user, json, len))
+        return 0;
     int r = ctx->store->ops->prefs_get(ctx->store, user, json, len);
     if (r == SESS_ENOTFOUND) {
         *json = strdup("{}");
         *len = 2;
-        return *json ? 0 : SESS_ENOMEM;
+        r = *json ? 0 : SESS_ENOMEM;
     }
+    if (r == 0)
+        sess__lcache_prefs_put(ctx->lcache_owner, version, user, *json, *len);
     return r;
 }
 
@@ -877,8 +898,12 @@ int sess_apikey_check(sess_ctx *ctx, const char *key, size_t len,
                       char name[SESS_APIKEY_NAME_MAX + 1])
 {
     uint8_t raw[SESS_TOKEN_BYTES], hash[SESS_HASH_BYTES];
-    if (len != SESS_APIKEY_STRLEN || memcmp(key, SESS_APIKEY_PREFIX, 3) != 0 ||
-        sess_token_decode(key + 3, len - 3, raw) != 0)
+    if (len != SESS_APIKEY_STRLEN || memcmp(key, SESS_APIKEY_PREFIX, 3) != 0)
+        return SESS_EUNAUTHORIZED;
+    uint64_t version = store_version(ctx); /* before the lookup, as in lookup_token */
+    if (sess__lcache_key_get(ctx->lcache_owner, version, key, len, name))
+        return 0;
+    if (sess_token_decode(key + 3, len - 3, raw) != 0)
         return SESS_EUNAUTHORIZED;
     /* The store is searched by the keyed hash, never by the key: a lookup's timing can only
      * tell an attacker about hashes they cannot compute without the server key. */
@@ -887,6 +912,8 @@ int sess_apikey_check(sess_ctx *ctx, const char *key, size_t len,
     int r = ctx->store->ops->apikey_find(ctx->store, hash, name);
     if (r == SESS_ENOTFOUND)
         return SESS_EUNAUTHORIZED;
+    if (r == 0)
+        sess__lcache_key_put(ctx->lcache_owner, version, key, len, name);
     return r;
 }
 

@@ -73,7 +73,7 @@ typedef struct {
     char roles[SESS_ROLES_MAX + 1];
     char session[SESS_ID_STRLEN + 1];
     char csrf[SESS_TOKEN_STRLEN + 1];
-    char expires[24];
+    char expires[SESS_I64_STRLEN + 1];
     const char *reason;
 } sessiond_req_ctx;
 
@@ -436,7 +436,7 @@ static void remember(sessiond_req_ctx *x, const sess_record *rec)
     ngx_cpystrn((u_char *)x->roles, (u_char *)rec->roles, sizeof(x->roles));
     sess_id_to_hex(rec->id, x->session);
     sess_csrf_token(rec->csrf_secret, x->csrf);
-    snprintf(x->expires, sizeof(x->expires), "%lld", (long long)e);
+    sess_i64_text(e, x->expires);
     x->passed = true;
 }
 
@@ -466,13 +466,16 @@ static ngx_int_t sessiond_check(ngx_http_request_t *r, const sessiond_loc_conf *
         sess_record_dispose(&rec);
         return NGX_HTTP_UNAUTHORIZED;
     }
-    sess_csrf_req q = {
-        .token = find_header(r, "x-csrf-token", 12),
-        .site = find_header(r, "sec-fetch-site", 14),
-        .origin = find_header(r, "origin", 6),
-        .scheme = r->connection->ssl != NULL ? (sess_str){"https", 5} : (sess_str){"http", 4},
-        .host = header_value(r->headers_in.host),
-    };
+    sess_csrf_req q = {0};
+    if (sess_unsafe_method((const char *)r->method_name.data, r->method_name.len))
+        q = (sess_csrf_req){
+            /* the only requests sess_access_decide reads it for */
+            .token = find_header(r, "x-csrf-token", 12),
+            .site = find_header(r, "sec-fetch-site", 14),
+            .origin = find_header(r, "origin", 6),
+            .scheme = r->connection->ssl != NULL ? (sess_str){"https", 5} : (sess_str){"http", 4},
+            .host = header_value(r->headers_in.host),
+        };
     sess_csrf_policy cp = {c->require_token != 0, c->origins_z};
     enum sess_access_result d =
         sess_access_decide(&rec, now, l->policy == SESSIOND_POLICY_ROLE ? l->role : NULL,

@@ -17,7 +17,7 @@ PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev lib
 # `scripts/deps.sh bench` adds what `make bench` runs: wrk drives the load, gnuplot draws the
 # chart; npm (already in the list) installs the Node peer (bench/package.json), and
 # redis-benchmark comes with redis-server.
-if [ "${1:-}" = bench ]; then PKGS="$PKGS wrk gnuplot-nox"; fi
+if [ "${1:-}" = bench ]; then PKGS="$PKGS wrk gnuplot-nox slowhttptest"; fi
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -53,6 +53,11 @@ typedef struct sess_store_ops {
     void (*close)(sess_store *st);
     /* 0 when the backend can serve requests, SESS_ESTORE otherwise (readiness). */
     int (*ping)(sess_store *st);
+    /* A number that is different after any write to the store, by this process or another one,
+     * has become visible to lookups; 0 when the backend cannot tell (nothing is then memoised).
+     * No I/O: it is read before every lookup. lib/session.c keeps the answers of lookups while it
+     * stays the same (lib/lookup_cache.h). */
+    uint64_t (*version)(sess_store *st);
 
     /* Inserts a new session whose current token hash is rec->token_hash, adds it to the user's
      * index, and then, while the user has more than `max_per_user` sessions of the current

@@ -982,6 +982,21 @@ static int lookup_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *hash, ses
     return 0;
 }
 
+/* LMDB's last committed transaction id, read from the meta pages in the shared map: every
+ * commit, from any process, raises it. The count of reopens goes in the top 16 bits, since a
+ * reopened environment may be another file whose ids restart. */
+static uint64_t lmdb_version(sess_store *st)
+{
+    shared_env *e = from_base(st)->shared;
+    uint64_t v = 0;
+    MDB_envinfo info;
+    pthread_rwlock_rdlock(&e->life);
+    if (e->env != NULL && mdb_env_info(e->env, &info) == 0)
+        v = (e->reopens << 48) | ((uint64_t)info.me_last_txnid & ((UINT64_C(1) << 48) - 1));
+    pthread_rwlock_unlock(&e->life);
+    return v;
+}
+
 static int lmdb_lookup(sess_store *st, const uint8_t hash[SESS_HASH_BYTES], sess_record *out,
                        uint64_t *user_generation, bool *is_previous)
 {
@@ -2153,6 +2168,7 @@ static const sess_store_ops lmdb_ops = {
     .user_del = lmdb_user_del,
     .user_list = lmdb_user_list,
     .generation = lmdb_generation,
+    .version = lmdb_version,
 };
 
 static int handle_new(shared_env *e, bool read_only, sess_store **out, char *err, size_t errlen)

@@ -14,6 +14,7 @@
  * lock, on copies, so a callback may call back into the store (the CLI deletes while listing).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,6 +251,7 @@ struct mkey {
 typedef struct mem_store {
     sess_store base;
     pthread_rwlock_t lock;
+    _Atomic uint64_t version; /* store.h: moved by every wrlock() */
     uint64_t sipkey[2];
     uint64_t seq;          /* bumped on every change of a session's data (ABA-free patch check) */
     struct map sessions;   /* id -> struct msess */
@@ -264,9 +266,16 @@ static void rdlock(mem_store *st)
     pthread_rwlock_rdlock(&st->lock);
 }
 
+/* Every write takes the lock for writing: taking it is what moves the version (store.h). */
 static void wrlock(mem_store *st)
 {
     pthread_rwlock_wrlock(&st->lock);
+    atomic_fetch_add(&st->version, 1);
+}
+
+static uint64_t mem_version(sess_store *base)
+{
+    return atomic_load(&((mem_store *)base)->version);
 }
 
 static void unlock(mem_store *st)
@@ -1328,6 +1337,7 @@ static const sess_store_ops mem_ops = {
     .user_del = mem_user_del,
     .user_list = mem_user_list,
     .generation = mem_generation,
+    .version = mem_version,
 };
 
 static int fail(char *err, size_t errlen, const char *why, int code)

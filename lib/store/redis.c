@@ -1607,6 +1607,14 @@ static void redis_close(sess_store *base)
     free(st);
 }
 
+/* Writes from other nodes are not seen without a round trip: the near cache (redis_cache.c) is
+ * this backend's memo, so lookups are not memoised above it. */
+static uint64_t redis_version(sess_store *st)
+{
+    (void)st;
+    return 0;
+}
+
 static const sess_store_ops redis_ops = {
     .name = "redis",
     .close = redis_close,
@@ -1623,6 +1631,7 @@ static const sess_store_ops redis_ops = {
     .user_del = redis_user_del,
     .user_list = redis_user_list,
     .generation = redis_generation,
+    .version = redis_version,
     .del = redis_del,
     .revoke_user = redis_revoke_user,
     .list_user = redis_list_user,

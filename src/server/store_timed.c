@@ -91,6 +91,13 @@ static int t_set_roles(sess_store *st, const char *user, const char *roles)
     TIMED(WRITE, set_roles, user, roles);
 }
 
+/* Not timed: no I/O, read before every lookup (store.h). */
+static uint64_t t_version(sess_store *st)
+{
+    sess_store *in = inner_of(st);
+    return in->ops->version != NULL ? in->ops->version(in) : 0;
+}
+
 static int t_generation(sess_store *st, const char *user, uint64_t *generation)
 {
     TIMED(READ, generation, user, generation);
@@ -206,6 +213,7 @@ static const sess_store_ops timed_ops = {
 
     .set_roles = t_set_roles,
     .generation = t_generation,
+    .version = t_version,
     .del = t_del,
 
     .revoke_user = t_revoke_user,

@@ -39,41 +39,57 @@ typedef struct original {
     size_t path_len;
 } original;
 
-/* The value of a header the proxy sets. NULL when absent; `*bad` when it appears twice (a
- * client's copy passed along next to the proxy's: which one is true cannot be known). */
-static const char *proxy_header(h2o_req_t *req, const char *name, size_t *len, bool *bad)
+/* The headers a proxy describes the original request with, found in one pass over the request's
+ * headers (their names all differ in length). A header sent twice is ambiguous (a client's copy
+ * passed along next to the proxy's: which one is true cannot be known). */
+enum { FWD_URI, ORIG_URI, FWD_METHOD, ORIG_METHOD, FWD_HOST, N_PROXY_HEADERS };
+static const h2o_iovec_t proxy_names[N_PROXY_HEADERS] = {
+    {H2O_STRLIT("x-forwarded-uri")},    {H2O_STRLIT("x-original-uri")},
+    {H2O_STRLIT("x-forwarded-method")}, {H2O_STRLIT("x-original-method")},
+    {H2O_STRLIT("x-forwarded-host")},
+};
+
+typedef struct proxy_headers {
+    h2o_iovec_t v[N_PROXY_HEADERS]; /* base NULL when absent */
+    bool twice;
+} proxy_headers;
+
+static void find_proxy_headers(h2o_req_t *req, proxy_headers *ph)
 {
-    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
-    if (i < 0)
-        return NULL;
-    if (h2o_find_header_by_str(&req->headers, name, strlen(name), i) >= 0)
-        *bad = true;
-    *len = req->headers.entries[i].value.len;
-    return req->headers.entries[i].value.base;
+    memset(ph, 0, sizeof(*ph));
+    for (size_t i = 0; i < req->headers.size; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        for (int k = 0; k < N_PROXY_HEADERS; k++) {
+            if (!h2o_memis(h->name->base, h->name->len, proxy_names[k].base, proxy_names[k].len))
+                continue;
+            if (ph->v[k].base != NULL)
+                ph->twice = true;
+            ph->v[k] = h->value;
+            break;
+        }
+    }
 }
 
 /* X-Forwarded-NAME or X-Original-NAME. When both are sent they must agree: a proxy that sets
  * one and passes the client's other along must not let the client choose what is checked. */
-static const char *forwarded(h2o_req_t *req, const char *fwd, const char *orig, size_t *len,
-                             bool *bad)
+static const char *forwarded(const proxy_headers *ph, int fwd, int orig, size_t *len, bool *bad)
 {
-    size_t fl = 0, ol = 0;
-    const char *f = proxy_header(req, fwd, &fl, bad);
-    const char *o = proxy_header(req, orig, &ol, bad);
-    if (f != NULL && o != NULL && !h2o_memis(f, fl, o, ol))
+    const h2o_iovec_t *f = &ph->v[fwd], *o = &ph->v[orig];
+    if (f->base != NULL && o->base != NULL && !h2o_memis(f->base, f->len, o->base, o->len))
         *bad = true;
-    *len = f != NULL ? fl : ol;
-    return f != NULL ? f : o;
+    const h2o_iovec_t *v = f->base != NULL ? f : o;
+    *len = v->len;
+    return v->base;
 }
 
 /* Fills `o`; -1 (after answering 400) when the description is missing or ambiguous. */
-static int describe(h2o_req_t *req, original *o)
+static int describe(h2o_req_t *req, const proxy_headers *ph, original *o)
 {
-    bool bad = false;
-    size_t ml = 0, hl = 0;
-    const char *m = forwarded(req, "x-forwarded-method", "x-original-method", &ml, &bad);
-    o->uri = forwarded(req, "x-forwarded-uri", "x-original-uri", &o->uri_len, &bad);
-    const char *h = proxy_header(req, "x-forwarded-host", &hl, &bad);
+    bool bad = ph->twice;
+    size_t ml = 0, hl = ph->v[FWD_HOST].len;
+    const char *m = forwarded(ph, FWD_METHOD, ORIG_METHOD, &ml, &bad);
+    o->uri = forwarded(ph, FWD_URI, ORIG_URI, &o->uri_len, &bad);
+    const char *h = ph->v[FWD_HOST].base;
     /* No fallback to verify's own method: nginx's auth_request subrequest is always a GET, so
      * a proxy that forgot the method header would have every POST judged as a GET (no CSRF
      * check, GET-only rules matching). Fail closed instead. */
@@ -128,13 +144,24 @@ static void csrf_request(h2o_req_t *req, const original *o, const sessd_config *
 
 /* ---- identity headers -------------------------------------------------------------------- */
 
+/* `name` must outlive the request (a literal, or pool memory): h2o keeps the pointer. The value
+ * is sanitised straight into the request's pool. */
+/* A value sessiond made itself (hex, decimal, base64url: nothing to clean), copied to the pool. */
+static void add_own(h2o_req_t *req, const char *name, const char *value, size_t len)
+{
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, len);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, v.base,
+                          v.len);
+}
+
 static void add_identity(h2o_req_t *req, const char *name, const char *value, size_t len)
 {
-    char clean[SESSD_HEADER_VALUE_MAX + 1];
-    size_t n = auth_sanitize(value, len, clean, sizeof(clean));
-    h2o_iovec_t k = h2o_strdup(&req->pool, name, strlen(name));
-    h2o_iovec_t v = h2o_strdup(&req->pool, clean, n);
-    h2o_add_header_by_str(&req->pool, &req->res.headers, k.base, k.len, 0, NULL, v.base, v.len);
+    /* One byte more than the value when it fits: a value cut at the bound loses a partial UTF-8
+     * character at its end, one that fits is kept as it is. */
+    size_t cap = (len < SESSD_HEADER_VALUE_MAX ? len + 1 : SESSD_HEADER_VALUE_MAX) + 1;
+    char *clean = h2o_mem_alloc_pool(&req->pool, cap);
+    size_t n = auth_sanitize(value, len, clean, cap);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, clean, n);
 }
 
 /* A preference's value as header text: strings as they are, numbers and booleans printed. */
@@ -160,8 +187,8 @@ static void add_pref(h2o_req_t *req, json_t *prefs, const char *key, size_t key_
     }
     if (text == NULL)
         return;
-    snprintf(name, sizeof(name), "x-auth-pref-%s", k);
-    add_identity(req, name, text, len);
+    int nl = snprintf(name, sizeof(name), "x-auth-pref-%s", k);
+    add_identity(req, h2o_strdup(&req->pool, name, (size_t)nl).base, text, len);
 }
 
 static json_t *load_prefs(const char *user)
@@ -171,6 +198,10 @@ static json_t *load_prefs(const char *user)
     json_error_t jerr;
     if (sess_prefs_get(sessd_srv.ctx, user, &json, &len) != 0)
         return NULL;
+    if (len == 2 && memcmp(json, "{}", 2) == 0) { /* none: nothing to parse */
+        free(json);
+        return NULL;
+    }
     json_t *o = json_loadb(json, len, 0, &jerr);
     free(json);
     return o;
@@ -178,7 +209,9 @@ static json_t *load_prefs(const char *user)
 
 static void add_forwarded(h2o_req_t *req, const sess_record *rec, const sessd_config *c)
 {
-    char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1], exp[24];
+    /* Room for every identity header at once: growing the list one by one copies it. */
+    h2o_vector_reserve(&req->pool, &req->res.headers, req->res.headers.size + 8);
+    char id[SESS_ID_STRLEN + 1], csrf[SESS_TOKEN_STRLEN + 1], exp[SESS_I64_STRLEN + 1];
     json_t *prefs = NULL;
     bool prefs_loaded = false;
     for (const char *p = c->forward; *p != '\0';) {
@@ -190,14 +223,13 @@ static void add_forwarded(h2o_req_t *req, const sess_record *rec, const sessd_co
             add_identity(req, "x-auth-roles", rec->roles, strlen(rec->roles));
         } else if (h2o_memis(p, n, H2O_STRLIT("session"))) {
             sess_id_to_hex(rec->id, id);
-            add_identity(req, "x-auth-session", id, SESS_ID_STRLEN);
+            add_own(req, "x-auth-session", id, SESS_ID_STRLEN);
         } else if (h2o_memis(p, n, H2O_STRLIT("expires"))) {
             int64_t e = rec->idle_expires < rec->abs_expires ? rec->idle_expires : rec->abs_expires;
-            add_identity(req, "x-auth-expires", exp,
-                         (size_t)snprintf(exp, sizeof(exp), "%lld", (long long)e));
+            add_own(req, "x-auth-expires", exp, sess_i64_text(e, exp));
         } else if (h2o_memis(p, n, H2O_STRLIT("csrf"))) {
             sess_csrf_token(rec->csrf_secret, csrf);
-            add_identity(req, "x-csrf-token", csrf, SESS_TOKEN_STRLEN);
+            add_own(req, "x-csrf-token", csrf, SESS_TOKEN_STRLEN);
         } else if (n > 5 && memcmp(p, "pref.", 5) == 0) {
             if (!prefs_loaded) {
                 prefs = load_prefs(rec->user);
@@ -289,9 +321,10 @@ static int check(h2o_req_t *req, const original *o, const sessd_access *acc, con
         return sess_err_http_status(r);
     }
     int status = 200;
-    sess_csrf_req q;
+    sess_csrf_req q = {0};
     sess_csrf_policy cp = {c->require_token, c->allowed_origins};
-    csrf_request(req, o, c, &q);
+    if (sess_unsafe_method(o->method, o->method_len)) /* the only requests it is read for */
+        csrf_request(req, o, c, &q);
     switch (sess_access_decide(&rec, now, acc->kind == SESSD_POLICY_ROLE ? acc->role : NULL,
                                acc->kind == SESSD_POLICY_FRESH ? acc->fresh : -1, o->method,
                                o->method_len, &q, &cp)) {
@@ -326,10 +359,11 @@ int sessd_auth_verify(h2o_req_t *req)
     sessd_access acc;
     size_t ul = 0;
     bool dup = false;
-    if (forwarded(req, "x-forwarded-uri", "x-original-uri", &ul, &dup) != NULL &&
-        ul > SESSD_URI_MAX)
+    proxy_headers ph;
+    find_proxy_headers(req, &ph);
+    if (forwarded(&ph, FWD_URI, ORIG_URI, &ul, &dup) != NULL && ul > SESSD_URI_MAX)
         return auth_deny(req, 414, "too_large", "the original URI is too long");
-    if (describe(req, &o) != 0)
+    if (describe(req, &ph, &o) != 0)
         return 400;
     sessd_rules_match(c, o.host, o.host_len, o.path, o.path_len, o.method, o.method_len, &acc);
     int status = check(req, &o, &acc, c);

@@ -1,6 +1,8 @@
 /* test_access.c - the access decision shared by /auth/verify and the nginx module (access.h). */
 #include "harness.h"
 
+#include <stdio.h>
+
 #include <string.h>
 
 #include "sessiond/access.h"
@@ -137,14 +139,30 @@ static void paths(void **state)
     assert_int_equal(sess_normalize_path("/abcdef", 7, out, 4), -1);
 }
 
+/* sess_i64_text against snprintf at the edges and across magnitudes. */
+static void decimal_text(void **state)
+{
+    (void)state;
+    int64_t cases[] = {0, 1, -1, 9, 10, 99, 1700000000, -1700000000, INT64_MAX, INT64_MIN};
+    char got[SESS_I64_STRLEN + 1], want[32];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = sess_i64_text(cases[i], got);
+        assert_int_equal(n, (size_t)snprintf(want, sizeof(want), "%lld", (long long)cases[i]));
+        assert_string_equal(got, want);
+    }
+    for (int64_t v = 1; v > 0 && v < INT64_MAX / 7; v = v * 7 + 3) {
+        sess_i64_text(v, got);
+        snprintf(want, sizeof(want), "%lld", (long long)v);
+        assert_string_equal(got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(roles_and_freshness),
-        cmocka_unit_test(safe_and_unsafe_methods),
-        cmocka_unit_test(csrf_proofs),
-        cmocka_unit_test(comma_lists),
-        cmocka_unit_test(paths),
+        cmocka_unit_test(roles_and_freshness), cmocka_unit_test(safe_and_unsafe_methods),
+        cmocka_unit_test(csrf_proofs),         cmocka_unit_test(comma_lists),
+        cmocka_unit_test(decimal_text),        cmocka_unit_test(paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "sessiond/crypto.h"
+
+#include <sodium.h>
 #include "sessiond/error.h"
 
 static void token_roundtrip(void **state)
@@ -51,6 +53,58 @@ static void token_decode_rejects(void **state)
     assert_int_equal(text[SESS_TOKEN_STRLEN - 1], 'A');
     text[SESS_TOKEN_STRLEN - 1] = 'B';
     assert_int_equal(sess_token_decode(text, SESS_TOKEN_STRLEN, tok), -1);
+}
+
+/* The reference: libsodium's decoder, plus a re-encode to insist on the canonical text. */
+static int reference_decode(const char *s, size_t len, uint8_t out[SESS_TOKEN_BYTES])
+{
+    size_t n = 0;
+    const char *end = NULL;
+    char again[SESS_TOKEN_STRLEN + 1];
+    if (sodium_base642bin(out, SESS_TOKEN_BYTES, s, len, NULL, &n, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        n != SESS_TOKEN_BYTES || end != s + len)
+        return -1;
+    sess_token_encode(out, again);
+    return len == SESS_TOKEN_STRLEN && memcmp(again, s, len) == 0 ? 0 : -1;
+}
+
+/* The word-at-a-time decoder against the reference: random tokens, and every byte value at
+ * every position of one (the class edges, bytes >= 0x80 next to good ones, NUL). */
+static void token_decode_matches_reference(void **state)
+{
+    (void)state;
+    uint8_t tok[SESS_TOKEN_BYTES], a[SESS_TOKEN_BYTES], b[SESS_TOKEN_BYTES];
+    char text[SESS_TOKEN_STRLEN + 1];
+    for (int i = 0; i < 2000; i++) {
+        sess_token_new(tok);
+        sess_token_encode(tok, text);
+        assert_int_equal(sess_token_decode(text, SESS_TOKEN_STRLEN, a), 0);
+        assert_memory_equal(a, tok, SESS_TOKEN_BYTES);
+    }
+    int accepted = 0;
+    for (int round = 0; round < 4; round++) {
+        sess_token_new(tok);
+        if (round == 0)
+            memset(tok, 0, sizeof(tok));
+        sess_token_encode(tok, text);
+        for (size_t pos = 0; pos < SESS_TOKEN_STRLEN; pos++) {
+            char orig = text[pos];
+            for (int c = 0; c < 256; c++) {
+                text[pos] = (char)c;
+                int want = reference_decode(text, SESS_TOKEN_STRLEN, b);
+                int got = sess_token_decode(text, SESS_TOKEN_STRLEN, a);
+                assert_int_equal(got, want);
+                if (want == 0) {
+                    assert_memory_equal(a, b, SESS_TOKEN_BYTES);
+                    accepted++;
+                }
+            }
+            text[pos] = orig;
+        }
+    }
+    /* 64 characters at 42 positions, 16 at the last (2 spare bits): 2,704 per round. */
+    assert_int_equal(accepted, 4 * (42 * 64 + 16));
 }
 
 static void keyed_hash_depends_on_key(void **state)
@@ -146,6 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(token_roundtrip),
         cmocka_unit_test(token_decode_rejects),
+        cmocka_unit_test(token_decode_matches_reference),
         cmocka_unit_test(keyed_hash_depends_on_key),
         cmocka_unit_test(id_hex),
         cmocka_unit_test(csrf_token_stable_per_secret),

@@ -2025,7 +2025,89 @@ static void test_ping(void **state)
     X(concurrent_nested_patches)                                                                   \
     X(patch_size_counts_escapes)                                                                   \
     X(concurrent_lookups_and_writes)                                                               \
+    X(version_moves_on_writes)                                                                     \
     X(ping)
+
+/* The version (store.h) moves after every kind of write and stays put across reads; a backend
+ * that answers 0 memoises nothing above it and has nothing to prove here. */
+static uint64_t version_after(fixture *f, uint64_t before, const char *what)
+{
+    uint64_t v = f->st->ops->version(f->st);
+    if (v == before) {
+        fprintf(stderr, "the version did not move after %s\n", what);
+        fail();
+    }
+    return v;
+}
+
+static void test_version_moves_on_writes(void **state)
+{
+    fixture *f = *state;
+    assert_non_null(f->st->ops->version);
+    uint64_t v = f->st->ops->version(f->st);
+    if (v == 0) {
+        assert_int_equal(f->st->ops->version(f->st), 0);
+        return;
+    }
+    sess_record a, b, got;
+    new_record(&a, "alice", T0);
+    new_record(&b, "alice", T0 + 1);
+    create_ok(f, &a, BIG);
+    v = version_after(f, v, "create");
+    create_ok(f, &b, BIG);
+    v = version_after(f, v, "a second create");
+    /* Reads leave it alone: otherwise nothing could ever be memoised. */
+    uint64_t gen;
+    bool prev;
+    assert_sess(0, CALL(f, lookup, a.token_hash, &got, &gen, &prev));
+    sess_record_dispose(&got);
+    get_ok(f, a.id, &got);
+    sess_record_dispose(&got);
+    assert_sess(0, CALL(f, generation, "alice", &gen));
+    assert_true(f->st->ops->version(f->st) == v);
+
+    int64_t seen = T0 + 5, idle = T0 + 700;
+    const uint8_t(*ids)[SESS_ID_BYTES] = (const uint8_t(*)[SESS_ID_BYTES])a.id;
+    assert_sess(0, CALL(f, touch_many, 1, ids, &seen, &idle));
+    v = version_after(f, v, "touch_many");
+    assert_sess(0, CALL(f, patch, a.id, "{\"k\":1}", 7, 4096, NULL));
+    v = version_after(f, v, "patch");
+    uint8_t h[SESS_HASH_BYTES];
+    random_hash(h);
+    assert_sess(0, CALL(f, rotate, a.id, NULL, h, T0 + 30, 0, NULL));
+    v = version_after(f, v, "rotate");
+    assert_sess(0, CALL(f, set_roles, "alice", "admin"));
+    v = version_after(f, v, "set_roles");
+    assert_sess(0, CALL(f, del, b.id));
+    v = version_after(f, v, "del");
+    assert_sess(0, CALL(f, revoke_user, "alice", &gen));
+    v = version_after(f, v, "revoke_user");
+    assert_sess(0, CALL(f, prefs_put, "alice", "{\"theme\":\"dark\"}", 16, 4096));
+    v = version_after(f, v, "prefs_put");
+    assert_sess(0, CALL(f, prefs_patch, "alice", "{\"theme\":null}", 14, 4096, NULL, NULL));
+    v = version_after(f, v, "prefs_patch");
+    random_hash(h);
+    assert_sess(0, CALL(f, apikey_put, "deploy", h, T0));
+    v = version_after(f, v, "apikey_put");
+    assert_sess(0, CALL(f, apikey_del, "deploy"));
+    v = version_after(f, v, "apikey_del");
+    assert_sess(0, CALL(f, user_put, "alice", ACCT("v1"), NULL, 0));
+    v = version_after(f, v, "user_put");
+    assert_sess(0, CALL(f, user_del, "alice"));
+    v = version_after(f, v, "user_del");
+    sess_record c;
+    new_record(&c, "bob", T0);
+    c.idle_expires = T0 + 1;
+    create_ok(f, &c, BIG);
+    v = version_after(f, v, "a third create");
+    size_t removed = 0;
+    assert_sess(0, CALL(f, sweep, T0 + 10, 100, &removed));
+    assert_true(removed >= 1);
+    version_after(f, v, "sweep");
+    sess_record_dispose(&a);
+    sess_record_dispose(&b);
+    sess_record_dispose(&c);
+}
 
 /* Only for backends marked durable. */
 #define DURABLE_CASES(X) X(reopen_keeps_everything)

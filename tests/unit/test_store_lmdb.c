@@ -24,6 +24,7 @@
 #include "sessiond/crypto.h"
 #include "sessiond/error.h"
 #include "sessiond/record.h"
+#include "sessiond/session.h"
 #include "sessiond/store.h"
 
 #define T0 INT64_C(1700000000)
@@ -352,6 +353,91 @@ static void test_other_process_sees_changes(void **state)
     sess_record_dispose(&a);
     sess_record_dispose(&b);
     sess_record_dispose(&c);
+}
+
+/* ---- The lookup memo (lib/lookup_cache.h) across processes. ---- */
+
+static const sess_policy memo_policy = {.idle_timeout = 600,
+                                        .absolute_timeout = 3600,
+                                        .remember_me = 86400,
+                                        .touch_interval = 60,
+                                        .rotate_grace = 30,
+                                        .max_per_user = 10,
+                                        .max_data = 4096};
+static const uint8_t memo_key[SESS_KEY_BYTES] = {7, 7, 7};
+
+static sess_ctx *memo_ctx(sess_store *st)
+{
+    sess_ctx *ctx = NULL;
+    assert_sess(0, sess_ctx_new(st, memo_key, &memo_policy, &ctx));
+    return ctx;
+}
+
+/* The child, as the CLI would be: its own environment and context, one write each. */
+static int child_writes(const fixture *f, const uint8_t id[SESS_ID_BYTES], int what)
+{
+    char err[256];
+    sess_store *st;
+    sess_ctx *ctx = NULL;
+    if (try_open(f, 0, false, &st, err, sizeof(err)) != 0 ||
+        sess_ctx_new(st, memo_key, &memo_policy, &ctx) != 0)
+        return 10;
+    int rc = what == 0   ? sess_delete(ctx, id)
+             : what == 1 ? sess_apikey_revoke(ctx, "deploy")
+                         : sess_patch(ctx, id, "{\"step\":2}", 10, T0 + 3, NULL);
+    sess_ctx_free(ctx);
+    st->ops->close(st);
+    return rc == 0 ? 0 : 20 + rc;
+}
+
+static void run_child(const fixture *f, const uint8_t id[SESS_ID_BYTES], int what)
+{
+    int status = 0;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(child_writes(f, id, what));
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A verify answered from the memo must still see what another process wrote since: a delete,
+ * an API key's revocation, new data; each on the very next call. */
+static void test_memo_sees_other_process(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_ctx *ctx = memo_ctx(st);
+    char tok[SESS_TOKEN_STRLEN + 1], key[SESS_APIKEY_STRLEN + 1], name[SESS_APIKEY_NAME_MAX + 1];
+    sess_record rec, got;
+    sess_create_params p = {
+        .user = "alice", .roles = "dev", .data = "{\"step\":1}", .data_len = 10};
+    assert_sess(0, sess_create(ctx, &p, T0, tok, &rec));
+    assert_sess(0, sess_apikey_create(ctx, "deploy", T0, key));
+    for (int i = 0; i < 3; i++) { /* the second and third come from the memo */
+        assert_sess(0, sess_verify(ctx, tok, strlen(tok), T0 + 1, false, &got));
+        assert_string_equal(got.data, "{\"step\":1}");
+        assert_string_equal(got.user, "alice");
+        assert_memory_equal(got.id, rec.id, SESS_ID_BYTES);
+        sess_record_dispose(&got);
+        assert_sess(0, sess_apikey_check(ctx, key, strlen(key), name));
+        assert_string_equal(name, "deploy");
+    }
+    run_child(f, rec.id, 2);
+    assert_sess(0, sess_verify(ctx, tok, strlen(tok), T0 + 4, false, &got));
+    assert_string_equal(got.data, "{\"step\":2}");
+    sess_record_dispose(&got);
+    /* Deadlines are judged on every call, memo or not. */
+    assert_sess(SESS_ESESSION, sess_verify(ctx, tok, strlen(tok), T0 + 3600, false, &got));
+    run_child(f, rec.id, 1);
+    assert_sess(SESS_EUNAUTHORIZED, sess_apikey_check(ctx, key, strlen(key), name));
+    run_child(f, rec.id, 0);
+    assert_sess(SESS_ESESSION, sess_verify(ctx, tok, strlen(tok), T0 + 5, false, &got));
+    sess_record_dispose(&rec);
+    sess_ctx_free(ctx);
+    st->ops->close(st);
 }
 
 /* The child: opened with a bigger map than the parent's, it writes past the parent's map. */
@@ -1063,6 +1149,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_keeps_everything, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_second_handle_sees_changes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_other_process_sees_changes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_memo_sees_other_process, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reader_follows_grown_map, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_data_file, fx_setup, fx_teardown),
