@@ -531,7 +531,7 @@ __attribute__((noinline)) static int v1_verify(h2o_req_t *req, json_t *body, con
     JW_KEY(&w, "preferences", false);
     jw_raw(&w, prefs, prefs_len);
     JW_KEY(&w, "csrf_token", false);
-    jw_str(&w, csrf_out);
+    jw_plain(&w, csrf_out, SESS_TOKEN_STRLEN); /* base64url, made by sess_csrf_token */
     jw_raw(&w, "}", 1);
     free(prefs);
     sess_record_dispose(&rec);

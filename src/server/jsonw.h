@@ -48,6 +48,20 @@ static inline void jw_raw(jsonw *w, const char *s, size_t len)
     w->buf[w->len] = '\0';
 }
 
+/* Appends `len` bytes as a JSON string without looking at them: only for text the caller made
+ * itself and knows needs no escape (base64url, hex). Anything from a request goes to jw_str. */
+static inline void jw_plain(jsonw *w, const char *s, size_t len)
+{
+    if (!jw__room(w, len + 2))
+        return;
+    char *o = w->buf + w->len;
+    o[0] = '"';
+    memcpy(o + 1, s, len);
+    o[len + 1] = '"';
+    o[len + 2] = '\0';
+    w->len += len + 2;
+}
+
 /* Appends "KEY": for a string literal KEY that needs no escaping (letters, digits, _), with a
  * leading comma unless `first`: one copy of a constant. */
 #define JW_KEY(w, KEY, first)                                                                      \

@@ -165,8 +165,11 @@ static void hex_keys_bools(void **state)
     jw_bool(&w, false);
     JW_KEY(&w, "empty", false);
     jw_hex(&w, b, 0);
+    JW_KEY(&w, "plain", false);
+    jw_plain(&w, "Ab-_09xyz", 7);
     jw_raw(&w, "}", 1);
-    assert_string_equal(w.buf, "{\"a_key\":true,\"other\":false,\"empty\":\"\"}");
+    assert_string_equal(w.buf,
+                        "{\"a_key\":true,\"other\":false,\"empty\":\"\",\"plain\":\"Ab-_09x\"}");
     jw_free(&w);
 }
 
