@@ -49,11 +49,11 @@ static void revoke_done(sessd_job *base)
         jsonw w;
         jw_init(&w);
         jw_raw(&w, "{", 1);
-        jw_key(&w, "matched", true);
+        JW_KEY(&w, "matched", true);
         jw_int(&w, (int64_t)j->matched);
-        jw_key(&w, "revoked", false);
+        JW_KEY(&w, "revoked", false);
         jw_int(&w, (int64_t)j->revoked);
-        jw_key(&w, "dry_run", false);
+        JW_KEY(&w, "dry_run", false);
         jw_raw(&w, j->dry_run ? "true}" : "false}", j->dry_run ? 5 : 6);
         http_send_text(req, 200, "application/json", w.buf, w.len);
         jw_free(&w);

@@ -10,6 +10,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "server/jsonflat.h"
+
 /* The value of header `name` (lower case), or NULL with *len = 0. */
 const char *http_header(h2o_req_t *req, const char *name, size_t *len);
 
@@ -42,7 +44,20 @@ void http_send_empty(h2o_req_t *req, int status);
  * already answered (415 or 400) and returns NULL. The caller decrefs the result. */
 json_t *http_json_body(h2o_req_t *req);
 
+/* The body as a flat object (jsonflat.h), read without jansson, after the Content-Type check of
+ * http_json_body: 1, with the members' keys and strings NUL-terminated in a copy in the
+ * request's pool; 0 when the body is not one jsonflat reads (use http_json_body, whose answer
+ * for it is the one to give); -1 when the Content-Type is not JSON (415 answered). */
+int http_flat_body(h2o_req_t *req, sessd_flat *out);
+
+/* Answers 400: `key` (NUL-terminated) is not a field of the request. */
+void http_unknown_field(h2o_req_t *req, const char *key);
+
 /* Fails (400, answered) when `obj` has a key not in the NULL-terminated `allowed` list. */
 bool http_only_keys(h2o_req_t *req, json_t *obj, const char *const *allowed);
+/* The same, and on success vals[i] is the value of allowed[i] in `obj` (borrowed), or NULL when
+ * absent: one pass over the object instead of a lookup a field. `vals` has one slot for each
+ * name in `allowed` (or is NULL). */
+bool http_take_keys(h2o_req_t *req, json_t *obj, const char *const *allowed, json_t **vals);
 
 #endif

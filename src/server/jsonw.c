@@ -1,40 +1,45 @@
 /*
- * jsonw.c - the append-only JSON writer of jsonw.h.
+ * jsonw.c - the append-only JSON writer of jsonw.h. Every call makes room for its worst case
+ * once and then writes without further checks; strings are copied in runs between the (rare)
+ * bytes that need an escape, found through one table.
  */
 #include "server/jsonw.h"
 
 #include "sessiond/crypto.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 void jw_init(jsonw *w)
 {
-    w->cap = 512;
+    w->buf = w->inl;
+    w->cap = sizeof(w->inl);
     w->len = 0;
-    w->buf = malloc(w->cap);
-    w->failed = w->buf == NULL;
+    w->failed = false;
     w->secret = false;
-    if (w->buf)
-        w->buf[0] = '\0';
+    w->buf[0] = '\0';
 }
 
 void jw_free(jsonw *w)
 {
-    if (w->secret && w->buf)
+    if (w->buf == NULL)
+        return;
+    if (w->secret)
         sess_wipe(w->buf, w->cap);
-    free(w->buf);
+    if (w->buf != w->inl)
+        free(w->buf);
     w->buf = NULL;
 }
 
-static bool reserve(jsonw *w, size_t more)
+bool jw__grow(jsonw *w, size_t more)
 {
     if (w->failed)
         return false;
-    if (w->len + more + 1 <= w->cap)
+    if (more < w->cap - w->len)
         return true;
+    if (more > SIZE_MAX / 4 - w->len) {
+        w->failed = true;
+        return false;
+    }
     size_t cap = w->cap;
     while (cap < w->len + more + 1)
         cap *= 2;
@@ -47,56 +52,115 @@ static bool reserve(jsonw *w, size_t more)
     memcpy(b, w->buf, w->len + 1);
     if (w->secret)
         sess_wipe(w->buf, w->cap);
-    free(w->buf);
+    if (w->buf != w->inl)
+        free(w->buf);
     w->buf = b;
     w->cap = cap;
     return true;
 }
 
-void jw_raw(jsonw *w, const char *s, size_t len)
+/* 1 for the bytes a JSON string cannot hold as they are: controls, DEL, " and \. */
+static const unsigned char needs_escape[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+    [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
+    [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+    [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1,  ['\\'] = 1, [0x7f] = 1,
+};
+
+/* The hex digits (escapes, jw_hex): 16 bytes aligned to 16 lie in one cache line, so which digit is
+ * read does not show in which line is fetched. */
+static _Alignas(16) const char hex_line[16] = "0123456789abcdef";
+
+void jw_strn(jsonw *w, const char *s, size_t n)
 {
-    if (!reserve(w, len))
+    /* The common case first: no escapes, n + 2 bytes. An escape makes room for the worst case
+     * of the rest (\u00XX, six bytes a byte) when it is met. */
+    if (n > SIZE_MAX / 8 || !jw__room(w, n + 2))
         return;
-    memcpy(w->buf + w->len, s, len);
-    w->len += len;
-    w->buf[w->len] = '\0';
+    size_t o = w->len;
+    w->buf[o++] = '"';
+    size_t i = 0;
+    for (;;) {
+        size_t run = i;
+        while (run < n && !needs_escape[(unsigned char)s[run]])
+            run++;
+        memcpy(w->buf + o, s + i, run - i);
+        o += run - i;
+        i = run;
+        if (i == n)
+            break;
+        w->len = o;
+        if (!jw__room(w, (n - i) * 6 + 1))
+            return;
+        unsigned char c = (unsigned char)s[i++];
+        char *e = w->buf + o;
+        e[0] = '\\';
+        if (c == '"' || c == '\\') {
+            e[1] = (char)c;
+            o += 2;
+        } else {
+            memcpy(e + 1, "u00", 3);
+            e[4] = hex_line[c >> 4];
+            e[5] = hex_line[c & 15];
+            o += 6;
+        }
+    }
+    w->buf[o++] = '"';
+    w->buf[o] = '\0';
+    w->len = o;
 }
 
 void jw_str(jsonw *w, const char *s)
 {
-    size_t n = strlen(s);
-    /* Worst case: every byte becomes \u00XX. */
-    if (!reserve(w, n * 6 + 2))
+    jw_strn(w, s, strlen(s));
+}
+
+void jw_hex(jsonw *w, const uint8_t *bytes, size_t len)
+{
+    if (len > SIZE_MAX / 4 || !jw__room(w, len * 2 + 2))
         return;
     char *o = w->buf + w->len;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            o += sprintf(o, "\\u%04x", c);
-        } else {
-            *o++ = (char)c;
-        }
+    for (size_t i = 0; i < len; i++) {
+        *o++ = hex_line[bytes[i] >> 4];
+        *o++ = hex_line[bytes[i] & 15u];
     }
     *o++ = '"';
+    *o = '\0';
     w->len = (size_t)(o - w->buf);
-    w->buf[w->len] = '\0';
 }
+
+/* "00" to "99": two digits a division. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
 
 void jw_int(jsonw *w, int64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-    jw_raw(w, tmp, (size_t)n);
+    char *end = tmp + sizeof(tmp), *p = end;
+    /* The magnitude in unsigned arithmetic, which INT64_MIN also has. */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    while (u >= 100) {
+        size_t d = (size_t)(u % 100) * 2;
+        u /= 100;
+        *--p = digit_pairs[d + 1];
+        *--p = digit_pairs[d];
+    }
+    if (u >= 10) {
+        *--p = digit_pairs[u * 2 + 1];
+        *--p = digit_pairs[u * 2];
+    } else {
+        *--p = (char)('0' + u);
+    }
+    if (v < 0)
+        *--p = '-';
+    jw_raw(w, p, (size_t)(end - p));
 }
 
-void jw_key(jsonw *w, const char *key, bool first)
+void jw_bool(jsonw *w, bool v)
 {
-    if (!first)
-        jw_raw(w, ",", 1);
-    jw_str(w, key);
-    jw_raw(w, ":", 1);
+    jw_raw(w, v ? "true" : "false", v ? 4 : 5);
 }

@@ -86,6 +86,50 @@ describe('JSON bodies', () => {
     }
   });
 
+  // Flat bodies ({"token":"...","touch":false}) take a shortcut past jansson (jsonflat.h); the
+  // answers, to the byte of the error message, must be the ones jansson's parse leads to.
+  test('flat verify bodies: spacing and null are read as JSON; errors are the same as ever', T, async () => {
+    const c = await createSession(s, { user: 'flat', data: { k: 'v' } });
+    const want = await verify(s, c.token, { touch: false });
+    assert.equal(want.status, 200, want.text);
+    const same = [
+      `{"token":"${c.token}","touch":false}`,
+      ` {\r\n\t"token" : "${c.token}" ,\n "touch":false } \n`,
+      `{"touch":false,"token":"${c.token}","method":null,"origin":null,"csrf_token":null,"client":null}`,
+      `{"token":"${c.token}","touch":false,"method":"GET"}`,
+    ];
+    for (const raw of same) {
+      const r = await s.api('POST', '/v1/sessions/verify', { rawBody: raw });
+      assert.equal(r.status, 200, `${JSON.stringify(raw)}: ${r.text}`);
+      assert.deepEqual({ ...r.json, last_seen_at: 0 }, { ...want.json, last_seen_at: 0 }, raw);
+    }
+    const errors = [
+      [`{"token":"${c.token}","token":"${c.token}"}`, 'malformed JSON at line 1, column 62'],
+      [`{"token":"${c.token}","touch":false,"touch":true}`, 'malformed JSON at line 1, column 76'],
+      [`{"token":"${c.token}",}`, 'malformed JSON at line 1, column 56'],
+      [`{"token":"${c.token}"} x`, 'malformed JSON at line 1, column 57'],
+      [`{"token":"${c.token}","touch":fals}`, 'malformed JSON at line 1, column 67'],
+      [`{"token":"a\\u0000b"}`, 'malformed JSON at line 1, column 19'],
+      [`\f{"token":"x"}`, 'malformed JSON at line 1, column 1'],
+      [`{"token":"x","extra":true}`, 'unknown field "extra"'],
+      [`{"token":"x","touch":"no"}`, '"touch" must be true or false'],
+      [`{"token":true}`, '"token" must be a string'],
+      [`{"token":null,"touch":false}`, '"token" is required'],
+      [`{"token":"x","client":"1.2.3.4"}`, '"client" must be an object'],
+      [`{"token":"x","client":true}`, '"client" must be an object'],
+      [`{"token":"x","method":false}`, '"method" must be a string'],
+      [`{"token":"x","csrf_token":true}`, '"csrf_token" must be a string'],
+      [`{"token":"x","touch":"true","k${'y'.repeat(80)}":null}`, `unknown field "k${'y'.repeat(63)}"`],
+      ['{}', '"token" is required'],
+    ];
+    for (const [raw, message] of errors) {
+      const r = await s.api('POST', '/v1/sessions/verify', { rawBody: raw });
+      assertError(r, 400, 'invalid_request', JSON.stringify(raw));
+      assert.equal(r.json.message, message, JSON.stringify(raw));
+      assert.ok(!r.text.includes(c.token), r.text);
+    }
+  });
+
   test('bad user names in the body are 400', T, async () => {
     for (const user of ['', 'a\u0000b', 'a\nb', 'tab\there', 'del\u007f', 'x'.repeat(129), 'a,b', 'a"b', 'a\\b']) {
       assertError(await s.api('POST', '/v1/sessions', { body: { user } }), 400, 'invalid_request', JSON.stringify(user));
