@@ -107,7 +107,7 @@ static bool usable(uint64_t version, size_t len)
 /* Constant time in the text: it is a secret the caller is trying. */
 static bool same_text(const char *kept, size_t kept_len, const char *text, size_t len)
 {
-    return kept_len == len && sodium_memcmp(kept, text, len) == 0;
+    return kept_len == len && sess_ct_equal(kept, text, len);
 }
 
 uint64_t sess__lcache_owner(void)
@@ -128,10 +128,10 @@ bool sess__lcache_get(uint64_t owner, uint64_t version, const char *token, size_
     }
     if (s->version != version || s->owner != owner || !same_text(s->text, s->len, token, len))
         return false;
-    sess_record_init(out);
-    if (sess_record_set_data(out, s->data, s->rec.data_len) != 0)
+    char *data = malloc(s->rec.data_len + 1);
+    if (data == NULL)
         return false;
-    char *data = out->data;
+    memcpy(data, s->data, s->rec.data_len + 1);
     *out = s->rec;
     out->data = data;
     *gen = s->gen;

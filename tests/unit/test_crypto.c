@@ -127,6 +127,18 @@ static void id_hex(void **state)
     sess_id_new(id);
     sess_id_to_hex(id, hex);
     assert_int_equal(strlen(hex), SESS_ID_STRLEN);
+    char want[SESS_ID_STRLEN + 1];
+    sodium_bin2hex(want, sizeof(want), id, SESS_ID_BYTES);
+    assert_string_equal(hex, want);
+    uint8_t all[SESS_ID_BYTES];
+    for (int v = 0; v < 256; v += SESS_ID_BYTES) { /* every byte value once */
+        for (int i = 0; i < SESS_ID_BYTES; i++)
+            all[i] = (uint8_t)(v + i);
+        sess_id_to_hex(all, hex);
+        sodium_bin2hex(want, sizeof(want), all, SESS_ID_BYTES);
+        assert_string_equal(hex, want);
+    }
+    sess_id_to_hex(id, hex);
     assert_int_equal(sess_id_from_hex(hex, SESS_ID_STRLEN, back), 0);
     assert_memory_equal(id, back, SESS_ID_BYTES);
     hex[3] = 'g';
@@ -151,6 +163,24 @@ static void ct_equal(void **state)
     (void)state;
     assert_true(sess_ct_equal("abcdef", "abcdef", 6));
     assert_false(sess_ct_equal("abcdef", "abcdeg", 6));
+    assert_true(sess_ct_equal("x", "y", 0));
+    /* Every length up to 70 (the word loop and the tail), a difference in each single bit of
+     * each byte, unaligned starts. */
+    unsigned char a[80], b[80];
+    for (size_t len = 1; len <= 70; len++) {
+        for (size_t off = 0; off < 3; off++) {
+            sess_random(a + off, len);
+            memcpy(b + off, a + off, len);
+            assert_true(sess_ct_equal(a + off, b + off, len));
+            for (size_t i = 0; i < len; i++) {
+                for (int bit = 0; bit < 8; bit++) {
+                    b[off + i] ^= (unsigned char)(1u << bit);
+                    assert_false(sess_ct_equal(a + off, b + off, len));
+                    b[off + i] ^= (unsigned char)(1u << bit);
+                }
+            }
+        }
+    }
 }
 
 static void key_file(void **state)
