@@ -9,6 +9,7 @@
 //   B  sessiond GET /auth/verify (lmdb, memory) E  nginx -> auth_request -> sessiond (lmdb)
 //   C  sessiond POST /v1/sessions/verify      F  express-session + connect-redis, direct and
 //   G  sessiond store=redis, near cache on/off     behind nginx auth_request
+//   H  nginx with ngx_http_sessiond_module protecting a static file; S the same file unprotected
 // Then: redis-benchmark GET; memory per session at 1M sessions (memory, lmdb, redis-server);
 // LMDB file size per session; restart time with 1M sessions; verify p99 during a login storm;
 // verify p99 under slowloris and slow-read connections; thread scaling. Writes
@@ -169,6 +170,7 @@ http {
         location = /e { auth_request /_sessiond; try_files /ok =404; }
         location = /f { auth_request /_peer; try_files /ok =404; }
         location = /h { sessiond_policy authenticated; try_files /ok =404; }
+        location = /s { try_files /ok =404; }
         location = /_204 { internal; proxy_pass http://auth204; proxy_http_version 1.1;
             proxy_set_header Connection ""; proxy_pass_request_body off; proxy_set_header Content-Length ""; }
         location = /_sessiond { internal; proxy_pass http://sessiond/auth/verify; proxy_http_version 1.1;
@@ -230,6 +232,7 @@ async function throughput(rows) {
     { id: 'C', name: 'sessiond POST /v1/sessions/verify, lmdb', url: lmdb.url, script: path.join(REPO, 'bench/verify.lua'),
       env: { SESSIOND_BENCH_KEY: lmdb.key, SESSIOND_BENCH_TOKEN: lmdb.token }, pids: [lmdb.pid] },
     { id: 'D', name: 'nginx -> auth_request -> nginx 204', url: `http://127.0.0.1:${ports.gate}/d`, pids: [ng.worker] },
+    { id: 'S', name: 'nginx static file, unprotected (H without the module)', url: `http://127.0.0.1:${ports.gate}/s`, pids: [ng.worker] },
     { id: 'H', name: 'nginx + ngx_http_sessiond_module', url: `http://127.0.0.1:${ports.gate}/h`, headers: { Cookie: `sid=${lmdb.token}` },
       pids: [ng.worker] },
     { id: 'E', name: 'nginx -> auth_request -> sessiond', url: `http://127.0.0.1:${ports.gate}/e`, headers: { Cookie: `sid=${lmdb.token}` },
@@ -443,6 +446,11 @@ function report(rows, extra) {
       const v = median(per);
       out.push(`| ${name}${b === 'Fn' ? ' (F behind nginx)' : ''} | ${v.toFixed(2)} | ${per.map((x) => x.toFixed(2)).join(', ')} | ` +
         `${(by[a].rps / by[b].rps).toFixed(2)} | ${(by[b].cpu_us / by[a].cpu_us).toFixed(2)} | >= ${target} | ${v >= target ? 'met' : '**missed**'} |`);
+    }
+    if (by.H && by.S) {
+      const per = by.H.rounds.map((x, i) => x / by.S.rounds[i]);
+      out.push(`| H/S (the module's own cost; S/A ${median(by.S.rounds.map((x, i) => x / by.A.rounds[i])).toFixed(2)}) | ${median(per).toFixed(2)} | ${per.map((x) => x.toFixed(2)).join(', ')} | ` +
+        `${(by.H.rps / by.S.rps).toFixed(2)} | ${(by.S.cpu_us / by.H.cpu_us).toFixed(2)} | (context) | |`);
     }
     if (by.B) out.push(`| p99 of B at ${CONNS} connections | ${by.B.p99.toFixed(2)} ms | | (A's: ${by.A ? by.A.p99.toFixed(2) : '-'} ms) | | <= 2 ms | ${by.B.p99 <= 2 ? 'met' : '**missed**'} |`);
   }
