@@ -308,7 +308,7 @@ static int check(h2o_req_t *req, const original *o, const sessd_access *acc, con
     if (acc->kind == SESSD_POLICY_DENY)
         return auth_deny(req, 403, "forbidden", "no access rule allows this request");
     if (acc->kind == SESSD_POLICY_PUBLIC) {
-        http_send_text(req, 200, "text/plain; charset=utf-8", H2O_STRLIT(""));
+        http_send_empty(req, 200);
         return 200;
     }
     sess_record rec;
@@ -344,7 +344,9 @@ static int check(h2o_req_t *req, const original *o, const sessd_access *acc, con
         /* Only now: a proxy passes the new cookie on with a success, not with a 403. */
         auth_session_rotate(req, &rec, now);
         add_forwarded(req, &rec, c);
-        http_send_text(req, 200, "text/plain; charset=utf-8", H2O_STRLIT(""));
+        /* No body, so no Content-Type (nor nosniff): two header lines fewer for the proxy to
+         * parse on every request; Cache-Control: no-store stays. */
+        http_send_empty(req, 200);
     }
     sess_record_dispose(&rec);
     return status;
