@@ -187,21 +187,36 @@ size_t sess_sanitize_text(const char *in, size_t len, char *out, size_t cap)
     return n;
 }
 
+/* "00" to "99": two digits a division. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
 size_t sess_i64_text(int64_t v, char out[SESS_I64_STRLEN + 1])
 {
     char tmp[SESS_I64_STRLEN];
-    size_t n = 0, k = 0;
+    char *end = tmp + sizeof(tmp), *p = end;
+    /* The magnitude in unsigned arithmetic, which INT64_MIN also has. */
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    while (u >= 100) {
+        size_t d = (size_t)(u % 100) * 2;
+        u /= 100;
+        *--p = digit_pairs[d + 1];
+        *--p = digit_pairs[d];
+    }
+    if (u >= 10) {
+        *--p = digit_pairs[u * 2 + 1];
+        *--p = digit_pairs[u * 2];
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
-        out[k++] = '-';
-    while (n > 0)
-        out[k++] = tmp[--n];
-    out[k] = '\0';
-    return k;
+        *--p = '-';
+    size_t n = (size_t)(end - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
 }
 
 bool sess_agent_matches(const sess_record *rec, const char *agent)

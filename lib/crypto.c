@@ -152,20 +152,25 @@ void sess_id_new(uint8_t id[SESS_ID_BYTES])
     randombytes_buf(id, SESS_ID_BYTES);
 }
 
-/* A nibble as a lower-case hex digit without a branch or a table (ids are not secrets, but
- * this is as cheap): '0' + n, plus 39 more from 10 on ('a' - '0' - 10). */
+/* A nibble as a lower-case hex digit without a branch or a table: '0' + n, plus 39 more from
+ * 10 on ('a' - '0' - 10). */
 static char hex_digit(unsigned n)
 {
     return (char)('0' + n + (((9u - n) >> 8) & 39u));
 }
 
+void sess_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hex_digit(in[i] >> 4);
+        out[2 * i + 1] = hex_digit(in[i] & 15u);
+    }
+    out[2 * len] = '\0';
+}
+
 void sess_id_to_hex(const uint8_t id[SESS_ID_BYTES], char out[SESS_ID_STRLEN + 1])
 {
-    for (size_t i = 0; i < SESS_ID_BYTES; i++) {
-        out[2 * i] = hex_digit(id[i] >> 4);
-        out[2 * i + 1] = hex_digit(id[i] & 15u);
-    }
-    out[SESS_ID_STRLEN] = '\0';
+    sess_hex_encode(id, SESS_ID_BYTES, out);
 }
 
 int sess_id_from_hex(const char *s, size_t len, uint8_t id[SESS_ID_BYTES])

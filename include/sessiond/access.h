@@ -75,8 +75,8 @@ int sess_normalize_path(const char *in, size_t len, char *out, size_t cap);
  * sessiond stores as a session's user agent and sends as identity header values. */
 size_t sess_sanitize_text(const char *in, size_t len, char *out, size_t cap);
 
-/* `v` in decimal and a NUL into `out`; returns the length. The X-Auth-Expires value, on every
- * verify (snprintf costs 800 instructions there). */
+/* `v` in decimal and a NUL into `out`; returns the length. X-Auth-Expires on every verify, the
+ * numbers of /v1 answers (snprintf costs 800 instructions a number). */
 #define SESS_I64_STRLEN 20
 size_t sess_i64_text(int64_t v, char out[SESS_I64_STRLEN + 1]);
 

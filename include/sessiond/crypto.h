@@ -51,6 +51,8 @@ void sess_hash(const void *msg, size_t len, uint8_t out[SESS_HASH_BYTES]);
 
 /* A new random session id. */
 void sess_id_new(uint8_t id[SESS_ID_BYTES]);
+/* `len` bytes as 2 * len lower-case hex digits and a NUL (no branch or table on the bytes). */
+void sess_hex_encode(const uint8_t *in, size_t len, char *out);
 void sess_id_to_hex(const uint8_t id[SESS_ID_BYTES], char out[SESS_ID_STRLEN + 1]);
 /* Parses exactly 32 hex characters (either case); 0 or -1. */
 int sess_id_from_hex(const char *s, size_t len, uint8_t id[SESS_ID_BYTES]) SESS_WUR;

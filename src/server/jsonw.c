@@ -5,6 +5,7 @@
  */
 #include "server/jsonw.h"
 
+#include "sessiond/access.h"
 #include "sessiond/crypto.h"
 
 #include <stdlib.h>
@@ -68,10 +69,6 @@ static const unsigned char needs_escape[256] = {
     [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1,  ['\\'] = 1, [0x7f] = 1,
 };
 
-/* The hex digits (escapes, jw_hex): 16 bytes aligned to 16 lie in one cache line, so which digit is
- * read does not show in which line is fetched. */
-static _Alignas(16) const char hex_line[16] = "0123456789abcdef";
-
 void jw_strn(jsonw *w, const char *s, size_t n)
 {
     /* The common case first: no escapes, n + 2 bytes. An escape makes room for the worst case
@@ -101,8 +98,7 @@ void jw_strn(jsonw *w, const char *s, size_t n)
             o += 2;
         } else {
             memcpy(e + 1, "u00", 3);
-            e[4] = hex_line[c >> 4];
-            e[5] = hex_line[c & 15];
+            sess_hex_encode(&c, 1, e + 4); /* its NUL lands in the room reserved above */
             o += 6;
         }
     }
@@ -122,42 +118,17 @@ void jw_hex(jsonw *w, const uint8_t *bytes, size_t len)
         return;
     char *o = w->buf + w->len;
     *o++ = '"';
-    for (size_t i = 0; i < len; i++) {
-        *o++ = hex_line[bytes[i] >> 4];
-        *o++ = hex_line[bytes[i] & 15u];
-    }
+    sess_hex_encode(bytes, len, o);
+    o += 2 * len;
     *o++ = '"';
     *o = '\0';
     w->len = (size_t)(o - w->buf);
 }
 
-/* "00" to "99": two digits a division. */
-static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
-                                     "25262728293031323334353637383940414243444546474849"
-                                     "50515253545556575859606162636465666768697071727374"
-                                     "75767778798081828384858687888990919293949596979899";
-
 void jw_int(jsonw *w, int64_t v)
 {
-    char tmp[24];
-    char *end = tmp + sizeof(tmp), *p = end;
-    /* The magnitude in unsigned arithmetic, which INT64_MIN also has. */
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    while (u >= 100) {
-        size_t d = (size_t)(u % 100) * 2;
-        u /= 100;
-        *--p = digit_pairs[d + 1];
-        *--p = digit_pairs[d];
-    }
-    if (u >= 10) {
-        *--p = digit_pairs[u * 2 + 1];
-        *--p = digit_pairs[u * 2];
-    } else {
-        *--p = (char)('0' + u);
-    }
-    if (v < 0)
-        *--p = '-';
-    jw_raw(w, p, (size_t)(end - p));
+    char text[SESS_I64_STRLEN + 1];
+    jw_raw(w, text, sess_i64_text(v, text));
 }
 
 void jw_bool(jsonw *w, bool v)
