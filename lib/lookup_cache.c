@@ -22,7 +22,7 @@
 #define KEY_SLOTS 16
 #define PREFS_SLOTS 16
 #define TEXT_MAX SESS_APIKEY_STRLEN /* the longest text kept: an API key */
-#define DATA_MAX 512
+#define DATA_MAX SESS__LCACHE_DATA_MAX
 
 typedef struct slot {
     uint64_t owner, version; /* version 0: empty */

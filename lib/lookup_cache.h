@@ -32,6 +32,10 @@
 
 #include "sessiond/record.h"
 
+/* Session data longer than this is never memoised (slots hold it inline); such sessions always
+ * go to the store. */
+#define SESS__LCACHE_DATA_MAX 512
+
 /* A number no other sess_ctx of this process has: memos of two contexts never mix, even when
  * one is freed and the next allocated at its address. */
 uint64_t sess__lcache_owner(void);

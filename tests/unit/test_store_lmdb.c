@@ -26,6 +26,8 @@
 #include "sessiond/error.h"
 #include "sessiond/record.h"
 #include "sessiond/session.h"
+
+#include "../../lib/lookup_cache.h"
 #include "sessiond/store.h"
 
 #define T0 INT64_C(1700000000)
@@ -437,6 +439,35 @@ static void test_memo_sees_other_process(void **state)
     run_child(f, rec.id, 0);
     assert_sess(SESS_ESESSION, sess_verify(ctx, tok, strlen(tok), T0 + 5, false, &got));
     sess_record_dispose(&rec);
+    sess_ctx_free(ctx);
+    st->ops->close(st);
+}
+
+/* Data exactly at the memo's bound is memoised, one byte more is not; both come back whole,
+ * from the memo and from the store alike. */
+static void test_memo_data_bound(void **state)
+{
+    fixture *f = *state;
+    sess_store *st = open_ok(f, 0, false);
+    sess_ctx *ctx = memo_ctx(st);
+    for (size_t n = SESS__LCACHE_DATA_MAX - 1; n <= SESS__LCACHE_DATA_MAX + 1; n++) {
+        char data[SESS__LCACHE_DATA_MAX + 2], tok[SESS_TOKEN_STRLEN + 1];
+        memcpy(data, "{\"k\":\"", 6);
+        memset(data + 6, 'x', n - 8);
+        memcpy(data + n - 2, "\"}", 3);
+        assert_int_equal(strlen(data), n);
+        sess_create_params p = {.user = "alice", .data = data, .data_len = n};
+        sess_record rec, got;
+        assert_sess(0, sess_create(ctx, &p, T0, tok, &rec));
+        for (int i = 0; i < 3; i++) {
+            assert_sess(0, sess_verify(ctx, tok, strlen(tok), T0 + 1, false, &got));
+            assert_int_equal(got.data_len, n);
+            assert_string_equal(got.data, data);
+            assert_memory_equal(got.id, rec.id, SESS_ID_BYTES);
+            sess_record_dispose(&got);
+        }
+        sess_record_dispose(&rec);
+    }
     sess_ctx_free(ctx);
     st->ops->close(st);
 }
@@ -1218,6 +1249,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_other_process_sees_changes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_memo_sees_other_process, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_memo_never_outlives_a_delete, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_memo_data_bound, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_reader_follows_grown_map, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_data_file, fx_setup, fx_teardown),
