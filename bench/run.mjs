@@ -18,6 +18,7 @@
 //
 // env: BENCH_QUICK=1 (2 s rounds, 100k sessions: about 2 minutes), BENCH_SECONDS, BENCH_ROUNDS,
 //      BENCH_SESSIONS, BENCH_REDIS_SESSIONS, BENCH_FILL (path of build/bench/fill), BENCH_ONLY=throughput|extras|memory|storm|slow|scaling.
+//      BENCH_SCENARIOS=D,E,Dx (only those throughput scenarios, by their letters).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,6 +34,7 @@ const SESSIONS = Number(process.env.BENCH_SESSIONS || (QUICK ? 100000 : 1000000)
 const REDIS_SESSIONS = Number(process.env.BENCH_REDIS_SESSIONS || Math.min(SESSIONS, 300000));
 const FILL = path.resolve(REPO, process.env.BENCH_FILL || 'build/bench/fill');
 const ONLY = process.env.BENCH_ONLY || '';
+const PICK = (process.env.BENCH_SCENARIOS || '').split(',').filter(Boolean); // e.g. D,E,Dx
 const CONNS = 50;
 const SERVER_CPU = '0';
 const CLIENT_CPU = '1';
@@ -161,6 +163,7 @@ http {
     upstream sessiond { server 127.0.0.1:${p.sessiond}; keepalive 64; }
     upstream auth204 { server 127.0.0.1:${p.auth204}; keepalive 64; }
     upstream peer { server 127.0.0.1:${p.peer}; keepalive 64; }
+    upstream mirror { server 127.0.0.1:${p.mirror}; keepalive 64; }
     server { listen 127.0.0.1:${p.auth204}; location / { return 204; } }
     server { listen 127.0.0.1:${p.plain}; location / { return 200; } }
     server {
@@ -169,11 +172,15 @@ http {
         location = /d { auth_request /_204; try_files /ok =404; }
         location = /e { auth_request /_sessiond; try_files /ok =404; }
         location = /f { auth_request /_peer; try_files /ok =404; }
+        location = /dx { auth_request /_mirror; try_files /ok =404; }
         location = /h { sessiond_policy authenticated; try_files /ok =404; }
         location = /s { try_files /ok =404; }
         location = /_204 { internal; proxy_pass http://auth204; proxy_http_version 1.1;
             proxy_set_header Connection ""; proxy_pass_request_body off; proxy_set_header Content-Length ""; }
         location = /_sessiond { internal; proxy_pass http://sessiond/auth/verify; proxy_http_version 1.1;
+            proxy_set_header Connection ""; proxy_pass_request_body off; proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URI $request_uri; proxy_set_header X-Original-Method $request_method; }
+        location = /_mirror { internal; proxy_pass http://mirror/auth/verify; proxy_http_version 1.1;
             proxy_set_header Connection ""; proxy_pass_request_body off; proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri; proxy_set_header X-Original-Method $request_method; }
         location = /_peer { internal; proxy_pass http://peer/verify; proxy_http_version 1.1;
@@ -188,14 +195,46 @@ async function startNginx(ports) {
   fs.mkdirSync(path.join(dir, 'www'), { recursive: true });
   fs.writeFileSync(path.join(dir, 'www/ok'), 'ok\n');
   fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, ports));
+  return spawnNginx('nginx', dir, `http://127.0.0.1:${ports.plain}/`, 200);
+}
+
+/* Runs nginx with dir/nginx.conf until probe answers status; master and its one worker pinned. */
+async function spawnNginx(label, dir, probe, status) {
   const g = process.getuid() === 0 ? 'daemon off; user root;' : 'daemon off;';
   const master = child('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', g]);
-  await until('nginx', async () => (await fetch(`http://127.0.0.1:${ports.plain}/`)).status === 200);
+  await until(label, async () => (await fetch(probe)).status === status);
   const kids = fs.readFileSync(`/proc/${master.pid}/task/${master.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
-  if (kids.length !== 1) throw new Error(`nginx: expected one worker, found ${kids.length}`);
+  if (kids.length !== 1) throw new Error(`${label}: expected one worker, found ${kids.length}`);
   pin(master.pid);
   pin(kids[0]);
   return { master, worker: kids[0] };
+}
+
+/*
+ * Dx: a second nginx, in its own process on the same core, that answers every request with the
+ * status and headers sessiond's verify gave (taken from a real answer at the start of the run).
+ * nginx -> auth_request -> Dx is what any separate auth server honouring the contract's verify
+ * answer could reach at best here; E/Dx is then sessiond's own cost, Dx/D that of the process
+ * boundary and of the answer's headers. nginx adds one header of its own (Server: nginx).
+ */
+async function startMirror(port, answer) {
+  const dir = path.join(sb.root, 'nginx-mirror');
+  fs.mkdirSync(dir, { recursive: true });
+  const skip = new Set(['date', 'connection', 'content-length', 'server']);
+  const adds = Object.entries(answer.headers).filter(([k]) => !skip.has(k))
+    .map(([k, v]) => `add_header ${k} "${String(v).replace(/["\\$]/g, '')}" always;`).join(' ');
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off; server_tokens off; default_type "";
+    client_body_temp_path ${dir}/b; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f;
+    uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s;
+    server { listen 127.0.0.1:${port}; location / { ${adds} return ${answer.status} ""; } }
+}
+`);
+  return spawnNginx('nginx mirror', dir, `http://127.0.0.1:${port}/auth/verify`, answer.status);
 }
 
 async function startPeer(port, redisPort) {
@@ -213,7 +252,7 @@ async function startPeer(port, redisPort) {
 async function throughput(rows) {
   const redis = await sb.startRedis({ persist: false });
   pin(redis.child.pid);
-  const ports = { plain: await freePort(), gate: await freePort(), auth204: await freePort(), peer: await freePort() };
+  const ports = { plain: await freePort(), gate: await freePort(), auth204: await freePort(), peer: await freePort(), mirror: await freePort() };
   const lmdb = await sessiond('lmdb', { publicPort: ports.gate });
   const mem = await sessiond('memory', { store: 'memory', publicPort: ports.gate });
   const rc = await sessiond('redis-cache', { store: 'redis', redis, cache: true, publicPort: ports.gate });
@@ -222,6 +261,10 @@ async function throughput(rows) {
   ports.sessiond = lmdb.port;
   ports.moduleData = lmdb.data; // H: the nginx module reads the lmdb server's data directory
   const peer = await startPeer(ports.peer, redis.port);
+  const answer = await httpRequest(lmdb.port, 'GET', '/auth/verify',
+    { headers: { Cookie: `sid=${lmdb.token}`, 'X-Original-URI': '/e', 'X-Original-Method': 'GET' } });
+  if (answer.status !== 200) throw new Error(`verify for the mirror: ${answer.status}`);
+  const mirror = await startMirror(ports.mirror, answer);
   const ng = await startNginx(ports);
 
   const verifyHeaders = (s) => ({ Cookie: `sid=${s.token}`, 'X-Original-URI': '/app', 'X-Original-Method': 'GET' });
@@ -237,13 +280,15 @@ async function throughput(rows) {
       pids: [ng.worker] },
     { id: 'E', name: 'nginx -> auth_request -> sessiond', url: `http://127.0.0.1:${ports.gate}/e`, headers: { Cookie: `sid=${lmdb.token}` },
       pids: [ng.worker, lmdb.pid] },
+    { id: 'Dx', name: "nginx -> auth_request -> second nginx giving sessiond's verify answer", url: `http://127.0.0.1:${ports.gate}/dx`,
+      headers: { Cookie: `sid=${lmdb.token}` }, pids: [ng.worker, mirror.worker] },
     { id: 'F', name: 'express-session + connect-redis', url: `http://127.0.0.1:${ports.peer}/verify`, headers: { Cookie: peer.cookie },
       pids: [peer.pid, redis.child.pid] },
     { id: 'Fn', name: 'nginx -> auth_request -> express-session', url: `http://127.0.0.1:${ports.gate}/f`, headers: { Cookie: peer.cookie },
       pids: [ng.worker, peer.pid, redis.child.pid] },
     { id: 'Gc', name: 'sessiond /auth/verify, redis, near cache', url: `${rc.url}/auth/verify`, headers: verifyHeaders(rc), pids: [rc.pid, redis.child.pid] },
     { id: 'Gn', name: 'sessiond /auth/verify, redis, no cache', url: `${rn.url}/auth/verify`, headers: verifyHeaders(rn), pids: [rn.pid, redis.child.pid] },
-  ];
+  ].filter((sc) => !PICK.length || PICK.includes(sc.id));
   for (const sc of scenarios) {
     sc.runs = [];
     wrk(sc.url, { ...sc, seconds: 1 }); // warm-up, and a check that every answer is a 2xx
@@ -271,8 +316,9 @@ async function throughput(rows) {
   } else log(`redis-benchmark gave no GET line: ${rb.stderr}`);
   for (const s of [lmdb, mem, rc, rn]) await s.stop();
   ng.master.kill('SIGTERM');
+  mirror.master.kill('SIGTERM');
   peer.kill('SIGTERM');
-  await Promise.all([ng.master.exited, peer.exited]);
+  await Promise.all([ng.master.exited, mirror.master.exited, peer.exited]);
   await redis.stop();
 }
 
@@ -452,6 +498,13 @@ function report(rows, extra) {
       out.push(`| H/S (the module's own cost; S/A ${median(by.S.rounds.map((x, i) => x / by.A.rounds[i])).toFixed(2)}) | ${median(per).toFixed(2)} | ${per.map((x) => x.toFixed(2)).join(', ')} | ` +
         `${(by.H.rps / by.S.rps).toFixed(2)} | ${(by.S.cpu_us / by.H.cpu_us).toFixed(2)} | (context) | |`);
     }
+    for (const [name, a, b, what] of [['E/Dx', 'E', 'Dx', "sessiond's own cost as the auth server"], ['Dx/D', 'Dx', 'D', 'a separate process giving the contract\'s answer'],
+      ['H/D', 'H', 'D', 'the nginx module against the auth_request ceiling']]) {
+      if (!by[a] || !by[b]) continue;
+      const per = by[a].rounds.map((x, i) => x / by[b].rounds[i]);
+      out.push(`| ${name} (${what}) | ${median(per).toFixed(2)} | ${per.map((x) => x.toFixed(2)).join(', ')} | ` +
+        `${(by[a].rps / by[b].rps).toFixed(2)} | ${(by[b].cpu_us / by[a].cpu_us).toFixed(2)} | (context) | |`);
+    }
     if (by.B) out.push(`| p99 of B at ${CONNS} connections | ${by.B.p99.toFixed(2)} ms | | (A's: ${by.A ? by.A.p99.toFixed(2) : '-'} ms) | | <= 2 ms | ${by.B.p99 <= 2 ? 'met' : '**missed**'} |`);
   }
   if (extra.failed) out.push('', ...extra.failed.map((f) => `**Failed:** ${f}`));
@@ -531,7 +584,7 @@ try {
   fs.writeFileSync(path.join(RESULTS, 'latest.md'), `# Latest benchmark run\n\n${md}\n![req/s and p99](latest.svg)\n`);
   fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify({ rows, extra }, null, 1));
   if (rows.length) chart(rows);
-  if (!ONLY) updateDocs(md);
+  if (!ONLY && !PICK.length) updateDocs(md);
 } finally {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await sb.cleanup();
