@@ -518,7 +518,7 @@ function report(rows, extra) {
       `| sessiond memory store (process RSS growth) | ${f0(extra.memory.per)} | ${(extra.memory.per / red).toFixed(2)}x | ${extra.memory.fill_s.toFixed(1)} s |`,
       `| redis-server holding ${extra.redis.sessions.toLocaleString('en-US')} of them as the redis store writes them (RSS growth; used_memory ${f0(extra.redis.used_per)}) | ${f0(red)} | 1.00x | ${extra.redis.fill_s.toFixed(1)} s |`,
       `| sessiond lmdb: data.mdb size (page cache, not heap) | ${f0(extra.lmdb.file_per)} | ${(extra.lmdb.file_per / red).toFixed(2)}x | ${extra.lmdb.fill_s.toFixed(1)} s |`,
-      ...(Number.isFinite(extra.lmdb.rss_per) ? [`| sessiond lmdb: RSS growth of the process that wrote them (mapped file pages; all of its heap is ${f0(extra.lmdb.anon_per)} per session) | ${f0(extra.lmdb.rss_per)} | ${(extra.lmdb.rss_per / red).toFixed(2)}x | |`] : []),
+      ...(Number.isFinite(extra.lmdb.rss_per) ? [`| sessiond lmdb: RSS growth of the process that wrote them (mapped file pages; its anonymous memory, all of it, is ${f0(extra.lmdb.anon_per)} B per session) | ${f0(extra.lmdb.rss_per)} | ${(extra.lmdb.rss_per / red).toFixed(2)}x | |`] : []),
       '', `| restart with ${extra.lmdb.sessions.toLocaleString('en-US')} sessions (lmdb, exec to /readyz 200; RSS then ${(extra.lmdb.rss_after_start / 1048576).toFixed(1)} MiB) | ${f0(extra.lmdb.restart_ms)} ms (runs ${extra.lmdb.restart_runs.join(', ')} ms) | target <= 2,000 ms | ${extra.lmdb.restart_ms <= 2000 ? 'met' : '**missed**'} |`,
       '|---|---|---|---|',
       `| memory store vs redis-server | ${(extra.memory.per / red).toFixed(2)}x | target <= 0.8x | ${extra.memory.per / red <= 0.8 ? 'met' : '**missed**'} |`);
