@@ -270,6 +270,8 @@ async function throughput(rows) {
   const verifyHeaders = (s) => ({ Cookie: `sid=${s.token}`, 'X-Original-URI': '/app', 'X-Original-Method': 'GET' });
   const scenarios = [
     { id: 'A', name: 'nginx return 200', url: `http://127.0.0.1:${ports.plain}/`, pids: [ng.worker] },
+    { id: 'Ax', name: "nginx giving sessiond's verify answer (Dx's second nginx, called directly)", url: `http://127.0.0.1:${ports.mirror}/auth/verify`,
+      headers: verifyHeaders(lmdb), pids: [mirror.worker] },
     { id: 'B', name: 'sessiond /auth/verify, lmdb', url: `${lmdb.url}/auth/verify`, headers: verifyHeaders(lmdb), pids: [lmdb.pid] },
     { id: 'Bm', name: 'sessiond /auth/verify, memory', url: `${mem.url}/auth/verify`, headers: verifyHeaders(mem), pids: [mem.pid] },
     { id: 'C', name: 'sessiond POST /v1/sessions/verify, lmdb', url: lmdb.url, script: path.join(REPO, 'bench/verify.lua'),
@@ -501,7 +503,8 @@ function report(rows, extra) {
       out.push(`| H/S (the module's own cost; S/A ${median(by.S.rounds.map((x, i) => x / by.A.rounds[i])).toFixed(2)}) | ${median(per).toFixed(2)} | ${per.map((x) => x.toFixed(2)).join(', ')} | ` +
         `${(by.H.rps / by.S.rps).toFixed(2)} | ${(by.S.cpu_us / by.H.cpu_us).toFixed(2)} | (context) | |`);
     }
-    for (const [name, a, b, what] of [['E/Dx', 'E', 'Dx', "sessiond's own cost as the auth server"], ['Dx/D', 'Dx', 'D', 'a separate process giving the contract\'s answer'],
+    for (const [name, a, b, what] of [['B/Ax', 'B', 'Ax', 'sessiond against nginx giving the same answer'],
+      ['Ax/A', 'Ax', 'A', 'what the verify answer\'s headers cost nginx'], ['E/Dx', 'E', 'Dx', "sessiond's own cost as the auth server"], ['Dx/D', 'Dx', 'D', 'a separate process giving the contract\'s answer'],
       ['H/D', 'H', 'D', 'the nginx module against the auth_request ceiling']]) {
       if (!by[a] || !by[b]) continue;
       const per = by[a].rounds.map((x, i) => x / by[b].rounds[i]);
