@@ -279,20 +279,28 @@ static bool idmap_get(redis_store *st, const uint8_t id[SESS_ID_BYTES],
     return hit;
 }
 
+/* GET of one key (a read: run once more on a fresh connection after an I/O error). 0 and *rep
+ * (freeReplyObject), or the error. */
+static int get_one(redis_store *st, const char *key, size_t len, redisReply **rep)
+{
+    rs_args a;
+    sess__rs_args_init(&a);
+    sess__rs_args_str(&a, "GET");
+    sess__rs_args_bin(&a, key, len);
+    int r = sess__rs_command(st, &a, true, rep);
+    sess__rs_args_dispose(&a);
+    return r;
+}
+
 /* The user of session `id` (remembered, or from its pointer); SESS_ESESSION when there is
  * none. */
 static int id_user(redis_store *st, const uint8_t id[SESS_ID_BYTES], char user[SESS_USER_MAX + 1])
 {
     char key[KEY_MAX];
     redisReply *rep;
-    rs_args a;
     if (idmap_get(st, id, user))
         return 0;
-    sess__rs_args_init(&a);
-    sess__rs_args_str(&a, "GET");
-    sess__rs_args_bin(&a, key, id_key(st, key, id));
-    int r = sess__rs_command(st, &a, true, &rep);
-    sess__rs_args_dispose(&a);
+    int r = get_one(st, key, id_key(st, key, id), &rep);
     if (r != 0)
         return r;
     if (rep->type == REDIS_REPLY_NIL)
@@ -425,12 +433,7 @@ static int lookup_remote(redis_store *st, const uint8_t hash[SESS_HASH_BYTES], s
     char key[KEY_MAX], user[SESS_USER_MAX + 1];
     uint8_t id[SESS_ID_BYTES];
     redisReply *rep;
-    rs_args a;
-    sess__rs_args_init(&a);
-    sess__rs_args_str(&a, "GET");
-    sess__rs_args_bin(&a, key, token_key(st, key, hash));
-    int r = sess__rs_command(st, &a, true, &rep);
-    sess__rs_args_dispose(&a);
+    int r = get_one(st, key, token_key(st, key, hash), &rep);
     if (r != 0)
         return r;
     if (rep->type == REDIS_REPLY_NIL)
@@ -883,15 +886,10 @@ static int redis_generation(sess_store *base, const char *user, uint64_t *genera
     redis_store *st = from_base(base);
     char key[KEY_MAX];
     redisReply *rep;
-    rs_args a;
     *generation = 0;
     if (!user_ok(user))
         return SESS_EINVAL;
-    sess__rs_args_init(&a);
-    sess__rs_args_str(&a, "GET");
-    sess__rs_args_bin(&a, key, user_key(st, key, 'g', user, "", 0));
-    int r = sess__rs_command(st, &a, true, &rep);
-    sess__rs_args_dispose(&a);
+    int r = get_one(st, key, user_key(st, key, 'g', user, "", 0), &rep);
     if (r != 0)
         return r;
     if (rep->type != REDIS_REPLY_NIL)
@@ -1452,14 +1450,9 @@ static int redis_user_get(sess_store *base, const char *user, uint8_t *buf, size
     redis_store *st = from_base(base);
     char key[KEY_MAX];
     redisReply *rep;
-    rs_args a;
     if (!user_ok(user))
         return SESS_EINVAL;
-    sess__rs_args_init(&a);
-    sess__rs_args_str(&a, "GET");
-    sess__rs_args_bin(&a, key, user_key(st, key, 'a', user, "", 0));
-    int r = sess__rs_command(st, &a, true, &rep);
-    sess__rs_args_dispose(&a);
+    int r = get_one(st, key, user_key(st, key, 'a', user, "", 0), &rep);
     if (r != 0)
         return r;
     if (rep->type == REDIS_REPLY_NIL)
