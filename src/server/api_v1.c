@@ -479,6 +479,7 @@ __attribute__((noinline)) static int v1_verify(h2o_req_t *req, json_t *body, con
     enum { F_TOKEN, F_TOUCH, F_METHOD, F_ORIGIN, F_CSRF, F_CLIENT, F_COUNT };
     static const char *const keys[F_COUNT + 1] = {"token",      "touch",  "method", "origin",
                                                   "csrf_token", "client", NULL};
+    _Static_assert(F_COUNT <= MAX_FIELDS, "take_fields holds at most MAX_FIELDS fields");
     field f[F_COUNT];
     const char *token, *method, *origin, *csrf, *ip, *agent;
     bool touch;

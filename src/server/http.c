@@ -12,6 +12,7 @@
 #include "server/jsonflat.h"
 #include "server/metrics.h"
 #include "sessiond/error.h"
+#include "sessiond/record.h"
 
 const char *http_header(h2o_req_t *req, const char *name, size_t *len)
 {
@@ -254,8 +255,11 @@ json_t *http_json_body(h2o_req_t *req)
 
 void http_unknown_field(h2o_req_t *req, const char *key)
 {
-    char msg[160];
-    snprintf(msg, sizeof(msg), "unknown field \"%.64s\"", key);
+    /* The first 64 bytes of the name, cut at a character boundary: half a UTF-8 character would
+     * make the answer invalid JSON text (jansson refuses it, and the client got a 500). */
+    char name[65], msg[160];
+    sess_copy_bounded(name, sizeof(name), key);
+    snprintf(msg, sizeof(msg), "unknown field \"%s\"", name);
     http_send_error(req, SESS_EINVAL, msg);
 }
 

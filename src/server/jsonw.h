@@ -73,8 +73,8 @@ static inline void jw_plain(jsonw *w, const char *s, size_t len)
 void jw_str(jsonw *w, const char *s);
 /* The same for `len` bytes, which may hold NUL (escaped as \u0000). */
 void jw_strn(jsonw *w, const char *s, size_t len);
-/* Appends `len` bytes as a quoted lowercase hex string, without a branch on their values and
- * through a digit table that fits one cache line. */
+/* Appends `len` bytes as a quoted lowercase hex string, without a branch or a table on their
+ * values (sess_hex_encode). */
 void jw_hex(jsonw *w, const uint8_t *bytes, size_t len);
 void jw_int(jsonw *w, int64_t v);
 void jw_bool(jsonw *w, bool v);

@@ -144,9 +144,8 @@ static void csrf_request(h2o_req_t *req, const original *o, const sessd_config *
 
 /* ---- identity headers -------------------------------------------------------------------- */
 
-/* `name` must outlive the request (a literal, or pool memory): h2o keeps the pointer. The value
- * is sanitised straight into the request's pool. */
-/* A value sessiond made itself (hex, decimal, base64url: nothing to clean), copied to the pool. */
+/* A value sessiond made itself (hex, decimal, base64url: nothing to clean), copied to the pool.
+ * `name` must outlive the request (a literal): h2o keeps the pointer. */
 static void add_own(h2o_req_t *req, const char *name, const char *value, size_t len)
 {
     h2o_iovec_t v = h2o_strdup(&req->pool, value, len);
@@ -154,6 +153,8 @@ static void add_own(h2o_req_t *req, const char *name, const char *value, size_t 
                           v.len);
 }
 
+/* `name` must outlive the request (a literal, or pool memory): h2o keeps the pointer. The value
+ * is sanitised straight into the request's pool. */
 static void add_identity(h2o_req_t *req, const char *name, const char *value, size_t len)
 {
     /* One byte more than the value when it fits: a value cut at the bound loses a partial UTF-8

@@ -120,6 +120,10 @@ describe('JSON bodies', () => {
       [`{"token":"x","method":false}`, '"method" must be a string'],
       [`{"token":"x","csrf_token":true}`, '"csrf_token" must be a string'],
       [`{"token":"x","touch":"true","k${'y'.repeat(80)}":null}`, `unknown field "k${'y'.repeat(63)}"`],
+      // Cut at 64 bytes, but never inside a UTF-8 character (it was a 500: the answer was not
+      // valid JSON text).
+      [`{"token":"x","${'a'.repeat(63)}é":1}`, `unknown field "${'a'.repeat(63)}"`],
+      [`{"token":"x","${'a'.repeat(62)}é":1}`, `unknown field "${'a'.repeat(62)}é"`],
       ['{}', '"token" is required'],
     ];
     for (const [raw, message] of errors) {
