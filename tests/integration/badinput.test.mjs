@@ -98,6 +98,11 @@ describe('JSON bodies', () => {
       `{"touch":false,"token":"${c.token}","method":null,"origin":null,"csrf_token":null,"client":null}`,
       `{"token":"${c.token}","touch":false,"method":"GET"}`,
     ];
+    // At the shortcut's bound (SESSD_JSONFLAT_MAX_BYTES, 4096) and one past it (jansson's).
+    for (const size of [4095, 4096, 4097]) {
+      const body = `{"token":"${c.token}","touch":false}`;
+      same.push(body.slice(0, -1) + ' '.repeat(size - body.length) + '}');
+    }
     for (const raw of same) {
       const r = await s.api('POST', '/v1/sessions/verify', { rawBody: raw });
       assert.equal(r.status, 200, `${JSON.stringify(raw)}: ${r.text}`);
