@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "sessiond/crypto.h"
+#include "utf8.h"
 
 static bool str_is(sess_str s, const char *lit)
 {
@@ -89,7 +90,7 @@ enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, 
     return SESS_ACCESS_ALLOW;
 }
 
-/* ---- the path as rules read it ---- */
+/* ---- the request target as rules read it ---- */
 
 static int hexval(char c)
 {
@@ -99,33 +100,56 @@ static int hexval(char c)
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-/* Removes the last segment written to out[0..*n) (for ".."); -1 above the root. */
-static int pop_segment(char *out, size_t *n)
+/* RFC 3986's unreserved characters: normalisation decodes them where they are escaped. */
+static bool unreserved(int c)
 {
-    if (*n <= 1)
+    return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* What may stand in a canonical path as itself (besides "/" and "%"): RFC 3986's pchar, and the
+ * four that browsers send unescaped although RFC 3986 has them escaped ("|", "^", "[", "]"),
+ * plus UTF-8 (checked after decoding). Not ";" (path parameters that some frameworks strip),
+ * "\" (a "/" to some servers), "#" (where many applications cut the path), and nothing that a
+ * browser would escape: controls, space, '"', "<", ">", "`", "{", "}", DEL. */
+static bool raw_path_char(int c)
+{
+    return unreserved(c) || c >= 0x80 || (c != 0 && strchr("!$&'()*+,=:@|^[]", c) != NULL);
+}
+
+/* An escape that normalisation would keep as it is: upper-case hex, and not a byte that an
+ * escape must not hide (an encoded "/", "\", "%" read twice, ";", a control) nor one that
+ * normalisation would decode (unreserved). */
+static int canonical_escape(const char *p)
+{
+    if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+        islower((unsigned char)p[0]) || islower((unsigned char)p[1]))
         return -1;
-    size_t i = *n - 1; /* out[*n - 1] is the "/" that ended the previous segment */
-    while (i > 0 && out[i - 1] != '/')
-        i--;
-    *n = i;
-    return 0;
+    int c = hexval(p[0]) * 16 + hexval(p[1]);
+    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '%' || c == ';' || unreserved(c))
+        return -1;
+    return c;
 }
 
-/* Ends the segment out[seg..*n): "." is dropped, ".." drops the one before. */
-static int end_segment(char *out, size_t *n, size_t seg)
+/* True for the segment "." or "..": normalisation would remove it. Escaped dots are refused as
+ * escapes of unreserved characters, so only these two spellings are left. */
+static bool dot_segment(const char *s, size_t n)
 {
-    size_t l = *n - seg;
-    if (l == 1 && out[seg] == '.') {
-        *n = seg;
-    } else if (l == 2 && out[seg] == '.' && out[seg + 1] == '.') {
-        *n = seg;
-        if (pop_segment(out, n) != 0)
-            return -1;
-    }
-    return 0;
+    return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
 }
 
-int sess_normalize_path(const char *in, size_t len, char *out, size_t cap)
+/* Decoded bytes are valid UTF-8 (shortest forms, no surrogates, no C1 controls). */
+static bool valid_utf8(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        size_t l = sess__utf8_char((const unsigned char *)s + i, n - i);
+        if (l == 0)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
+static int canonical_path(const char *in, size_t len, char *out, size_t cap)
 {
     size_t n = 0, seg = 1;
     if (len == 0 || in[0] != '/' || cap < 2)
@@ -133,31 +157,46 @@ int sess_normalize_path(const char *in, size_t len, char *out, size_t cap)
     out[n++] = '/';
     for (size_t i = 1; i < len; i++) {
         int c = (unsigned char)in[i];
-        if (c == '%') {
-            if (i + 2 >= len || hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0)
+        if (c == '/') {
+            if (i == seg || dot_segment(in + seg, i - seg)) /* "//", "/./", "/../" */
                 return -1;
-            c = hexval(in[i + 1]) * 16 + hexval(in[i + 2]);
+            seg = i + 1;
+        } else if (c == '%') {
+            if (len - i < 3 || (c = canonical_escape(in + i + 1)) < 0)
+                return -1;
             i += 2;
-            if (c == '/' || c == '%')
-                return -1; /* an encoded "/" or a double encoding: read two ways */
-        } else if (c == '/') {
-            if (end_segment(out, &n, seg) != 0)
-                return -1;
-            if (n == 0 || out[n - 1] != '/')
-                out[n++] = '/';
-            seg = n;
-            continue;
+        } else if (!raw_path_char(c)) {
+            return -1;
         }
-        if (c < 0x20 || c == 0x7f || c == '\\' || c == ';' || n + 2 >= cap)
+        if (n + 1 >= cap)
             return -1;
         out[n++] = (char)c;
     }
-    if (end_segment(out, &n, seg) != 0)
+    if (dot_segment(in + seg, len - seg) || !valid_utf8(out, n))
         return -1;
-    if (n == 0)
-        out[n++] = '/';
     out[n] = '\0';
     return (int)n;
+}
+
+/* The query is the application's to read; only what no request target may hold is refused: a
+ * "#" (where the path would be cut by some), controls and DEL. */
+static bool query_ok(const char *q, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)q[i];
+        if (c < 0x20 || c == 0x7f || c == '#')
+            return false;
+    }
+    return true;
+}
+
+int sess_canonical_target(const char *target, size_t len, char *path, size_t cap)
+{
+    const char *q = memchr(target, '?', len);
+    size_t pl = q != NULL ? (size_t)(q - target) : len;
+    if (!query_ok(target + pl, len - pl))
+        return -1;
+    return canonical_path(target, pl, path, cap);
 }
 
 /* ---- text for headers and records ---- */

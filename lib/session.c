@@ -10,6 +10,7 @@
 #include "sessiond/session.h"
 
 #include "lookup_cache.h"
+#include "utf8.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -121,10 +122,7 @@ sess_store *sess_ctx_store(sess_ctx *ctx)
 
 /* ---- validation ---------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at `s` (at most `n` bytes), or 0 when it is not one.
- * Overlong forms, surrogates and code points past U+10FFFF are refused; so are C1 controls
- * (U+0080..U+009F), which terminals interpret. */
-static size_t utf8_char(const unsigned char *s, size_t n)
+size_t sess__utf8_char(const unsigned char *s, size_t n)
 {
     uint32_t cp;
     size_t len;
@@ -163,7 +161,7 @@ bool sess_printable_utf8(const char *s)
     for (size_t i = 0; i < n;) {
         if (p[i] < 0x20 || p[i] == 0x7f)
             return false;
-        size_t l = utf8_char(p + i, n - i);
+        size_t l = sess__utf8_char(p + i, n - i);
         if (l == 0)
             return false;
         i += l;

@@ -403,18 +403,15 @@ static sess_str request_token(ngx_http_request_t *r, const sessiond_main_conf *c
     return a.n > 0 ? a : (sess_str){0};
 }
 
-/* The path as sessiond's [rule] matching reads it (sess_normalize_path): refused (400) when it
- * could be read two ways, as /auth/verify refuses it. */
-static bool path_ok(ngx_http_request_t *r)
+/* Never normalise and allow: the request target as the client sent it (what proxy_pass hands on
+ * to the application) must be canonical (sess_canonical_target), as /auth/verify demands;
+ * otherwise 400, whatever the policy. nginx matched the location on its own normalised URI,
+ * which for a canonical target is the same path. */
+static bool target_ok(ngx_http_request_t *r)
 {
     char out[SESSIOND_PATH_MAX + 1];
-    size_t len = r->unparsed_uri.len;
-    u_char *q = ngx_strlchr(r->unparsed_uri.data, r->unparsed_uri.data + len, '?');
-    if (q != NULL)
-        len = (size_t)(q - r->unparsed_uri.data);
-    if (len > SESSIOND_PATH_MAX)
-        return false;
-    return sess_normalize_path((const char *)r->unparsed_uri.data, len, out, sizeof(out)) >= 0;
+    return sess_canonical_target((const char *)r->unparsed_uri.data, r->unparsed_uri.len, out,
+                                 sizeof(out)) >= 0;
 }
 
 /* sessiond_bind_user_agent: the User-Agent read as sessiond stores it (auth_client_agent). A
@@ -443,7 +440,7 @@ static void remember(sessiond_req_ctx *x, const sess_record *rec)
 static ngx_int_t sessiond_check(ngx_http_request_t *r, const sessiond_loc_conf *l,
                                 const sessiond_main_conf *c, sessiond_req_ctx *x)
 {
-    if (!path_ok(r))
+    if (!target_ok(r))
         return NGX_HTTP_BAD_REQUEST;
     if (l->policy == SESSIOND_POLICY_PUBLIC)
         return NGX_OK;

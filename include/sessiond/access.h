@@ -62,13 +62,16 @@ enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, 
                                            int64_t fresh, const char *method, size_t method_len,
                                            const sess_csrf_req *q, const sess_csrf_policy *p);
 
-/* Normalises the path of a request (without its query) for matching, the way proxies and
- * applications will read it: percent-escapes decoded, "//" collapsed, "." and ".." segments
- * resolved. Refuses (returns -1) what could be read two ways: no leading "/", an encoded or
- * literal "\\", an encoded "/", ";" (path parameters that some applications strip), NUL or other
- * control characters, a bad escape, ".." above the root, or a result that does not fit `cap`.
- * On success writes the path and a NUL into `out` and returns its length. */
-int sess_normalize_path(const char *in, size_t len, char *out, size_t cap);
+/* Never normalise and allow: a request target (`len` bytes: the path and, after a "?", the
+ * query, as the client sent them) is judged only when it is canonical, that is when normalising
+ * it would change nothing. The path must start with "/" and hold no "." or ".." segment, no "//",
+ * no "#", ";" or "\\", no control byte, space or other character a browser escapes, no escape
+ * in lower-case hex, none of an unreserved character (letters, digits, "-", ".", "_", "~"), of
+ * "/", "\\", "%", ";" or a control, and, decoded, only valid UTF-8 (shortest forms, no C1
+ * controls). The query must hold no "#" and no control byte. docs/gateway.md lists these forms.
+ * On success writes the decoded path (what rules match) and a NUL into `path` and returns its
+ * length; -1 when the target is not canonical or the path does not fit `cap`. */
+int sess_canonical_target(const char *target, size_t len, char *path, size_t cap);
 
 /* Copies `len` bytes of `in` without control characters (C0 and DEL), at most cap - 1 bytes,
  * never ending inside a UTF-8 character, and a NUL. Returns the length. `cap` >= 1. What

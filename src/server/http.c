@@ -46,6 +46,65 @@ size_t http_header_bytes(h2o_req_t *req)
     return n;
 }
 
+/* The header line [p, end) is `name` (lower case, with its colon): its value, trimmed, in *v. */
+static bool head_line_is(const char *p, const char *end, const char *name, h2o_iovec_t *v)
+{
+    size_t n = strlen(name);
+    if ((size_t)(end - p) < n || strncasecmp(p, name, n) != 0)
+        return false;
+    p += n;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *v = h2o_iovec_init(p, (size_t)(end - p));
+    return true;
+}
+
+bool http_head_framing_ambiguous(const char *head, size_t len)
+{
+    const char *p = head, *end = head + len;
+    size_t lengths = 0, encodings = 0;
+    bool chunked = false, request_line = true;
+    while (p < end && (*p == '\r' || *p == '\n')) /* empty lines before a request are skipped */
+        p++;
+    for (;;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == NULL)
+            return true; /* no end of the head: not a request h2o parsed; fail closed */
+        const char *le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+        if (le == p)
+            break; /* the empty line that ends the head */
+        h2o_iovec_t v;
+        if (request_line) {
+            request_line = false;
+        } else if (head_line_is(p, le, "content-length:", &v)) {
+            lengths++;
+        } else if (head_line_is(p, le, "transfer-encoding:", &v)) {
+            encodings++;
+            chunked = h2o_lcstris(v.base, v.len, H2O_STRLIT("chunked"));
+        }
+        p = nl + 1;
+    }
+    return lengths > 1 || encodings > 1 || (encodings == 1 && (lengths > 0 || !chunked));
+}
+
+bool http_framing_ambiguous(h2o_req_t *req)
+{
+    /* Only a request that had a Content-Length or a Transfer-Encoding has an entity; h2o 2.2
+     * keeps both headers out of req->headers, so they are read again from the request's head,
+     * which is still at the start of the connection's input (h2o drops a request's bytes from it
+     * only once its answer is sent). HTTP/2 frames bodies itself. */
+    if (req->entity.base == NULL || req->version >= 0x200)
+        return false;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL
+                             ? req->conn->callbacks->get_socket(req->conn)
+                             : NULL;
+    if (sock == NULL || sock->input == NULL)
+        return true;
+    return http_head_framing_ambiguous(sock->input->bytes, sock->input->size);
+}
+
 bool http_method_is(h2o_req_t *req, const char *m)
 {
     return h2o_memis(req->method.base, req->method.len, m, strlen(m));

@@ -18,6 +18,16 @@ const char *http_header(h2o_req_t *req, const char *name, size_t *len);
 /* Total bytes of the request's header names and values. */
 size_t http_header_bytes(h2o_req_t *req);
 
+/* True when the request's body framing could be read two ways, as a proxy in front may read it
+ * differently and the bytes after the body become another request: more than one
+ * Content-Length, more than one Transfer-Encoding, Transfer-Encoding with Content-Length, or a
+ * Transfer-Encoding other than "chunked" alone. (h2o 2.2 would frame the body with the first
+ * Content-Length, or with the Transfer-Encoding, and go on.) */
+bool http_framing_ambiguous(h2o_req_t *req);
+/* The same judgement on a raw HTTP/1 request head (`len` bytes from its request line, at least
+ * to the empty line that ends it; what follows is not read). No end of the head is ambiguous. */
+bool http_head_framing_ambiguous(const char *head, size_t len);
+
 /* True when the method is `m` (e.g. "POST"). */
 bool http_method_is(h2o_req_t *req, const char *m);
 

@@ -1,5 +1,6 @@
 /*
- * router.c - the one h2o handler: bounds the request's headers and body, then dispatches by
+ * router.c - the one h2o handler: refuses ambiguous framing, bounds the request's headers and
+ * body, then dispatches by
  * path to the ops endpoints, /v1 and the browser-facing endpoints under base_path. Every answer
  * is counted in metrics by route and status (an asynchronous one when it is sent).
  */
@@ -14,6 +15,15 @@ int sessd_route(h2o_req_t *req, enum sessd_route *route)
 {
     const sessd_config *c = sessd_cfg();
     *route = SESSD_ROUTE_OTHER;
+    if (http_framing_ambiguous(req)) {
+        /* Whatever follows on this connection cannot be told apart from this body: close it. */
+        req->http1_is_persistent = 0;
+        http_send_error_status(req, 400, "invalid_request",
+                               "ambiguous framing: duplicate or conflicting Content-Length, or "
+                               "Content-Length with Transfer-Encoding, or a Transfer-Encoding "
+                               "other than chunked");
+        return 400;
+    }
     if (http_header_bytes(req) > c->max_header) {
         http_send_error_status(req, 431, "too_large",
                                "request headers are over [server] max_header");

@@ -42,11 +42,6 @@ bool sessd_has_role(const char *roles, const char *role)
     return sess_roles_have(roles, role);
 }
 
-int sessd_normalize_path(const char *in, size_t len, char *out, size_t cap)
-{
-    return sess_normalize_path(in, len, out, cap);
-}
-
 int sessd_normalize_host(const char *in, size_t len, char *out, size_t cap)
 {
     size_t n = 0;

@@ -32,20 +32,12 @@ typedef struct sessd_access {
     bool touch;             /* whether the check extends the idle deadline */
 } sessd_access;
 
-/* Finds the rule for a request: `host` and `path` as normalised by the functions below, `method`
- * in upper case. Paths and hosts are compared without case, so that "/Admin" cannot slip past a
- * rule for the path "/admin" and what is under it, on an application that ignores case.
- * Fills `out`; returns the index of the rule, or -1 for deny. */
+/* Finds the rule for a request: `path` as sess_canonical_target (access.h) decoded it, `host`
+ * as sessd_normalize_host below, `method` in upper case. Paths and hosts are compared without case,
+ * so that "/Admin" cannot slip past a rule for the path "/admin" and what is under it, on an
+ * application that ignores case. Fills `out`; returns the index of the rule, or -1 for deny. */
 int sessd_rules_match(const sessd_config *c, const char *host, size_t host_len, const char *path,
                       size_t path_len, const char *method, size_t method_len, sessd_access *out);
-
-/* Normalises the path of an original URI for matching, the way proxies and applications will
- * read it: percent-escapes decoded, "//" collapsed, "." and ".." segments resolved. Refuses
- * (returns -1) what could be read two ways: no leading "/", an encoded or literal "\\", an
- * encoded "/", ";" (path parameters that some applications strip), NUL or other control
- * characters, a bad escape, ".." above the root, or a result that does not fit `cap`. On success
- * writes the path and a NUL into `out` and returns its length. */
-int sessd_normalize_path(const char *in, size_t len, char *out, size_t cap);
 
 /* Normalises a Host: lower case, without the port and without a trailing dot; IPv6 literals keep
  * their brackets. -1 for an empty or malformed host (characters outside letters, digits, "-",

@@ -24,8 +24,9 @@
 #include "sessiond/access.h"
 #include "sessiond/error.h"
 
-/* The original request as the proxy describes it, normalised for matching. `uri` is as sent
- * (for the login redirect); `path` and `host` are normalised (rules.h), `method` upper case. */
+/* The original request as the proxy describes it. `uri` is as sent (for the login redirect);
+ * `path` is its canonical path decoded (access.h), `host` normalised (rules.h), `method` upper
+ * case. */
 typedef struct original {
     const char *uri;
     size_t uri_len;
@@ -108,14 +109,14 @@ static int describe(h2o_req_t *req, const proxy_headers *ph, original *o)
         o->method[i] = (char)toupper((unsigned char)m[i]);
     o->method[ml] = '\0';
     o->method_len = ml;
-    const char *q = memchr(o->uri, '?', o->uri_len);
-    size_t pl = q != NULL ? (size_t)(q - o->uri) : o->uri_len;
-    int n = sessd_normalize_path(o->uri, pl, o->path, sizeof(o->path));
+    /* Never normalise and allow: the application receives the target as it was sent, and may
+     * read a dot segment, an escape or a "#" differently from a normaliser here. */
+    int n = sess_canonical_target(o->uri, o->uri_len, o->path, sizeof(o->path));
     int k = sessd_normalize_host(h, hl, o->host, sizeof(o->host));
     if (n < 0 || k < 0) {
         auth_deny(req, 400, "invalid_request",
-                  n < 0 ? "the original path is ambiguous (encoded / or \\, ;, .. above the root, "
-                          "control characters)"
+                  n < 0 ? "the original request target is not canonical (dot segments, //, #, "
+                          "encoded characters that need no escape, invalid escapes or UTF-8)"
                         : "the original host is malformed");
         return -1;
     }

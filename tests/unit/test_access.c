@@ -127,16 +127,74 @@ static void comma_lists(void **state)
     assert_false(sess_list_has(NULL, "x", 1));
 }
 
-static void paths(void **state)
+/* sess_canonical_target: what is judged (and how it reads), and every form that normalising
+ * would change, each of which is refused. */
+static void canonical_targets(void **state)
 {
     (void)state;
+    static const struct {
+        const char *in, *path;
+    } ok[] = {{"/", "/"},
+              {"/a/b", "/a/b"},
+              {"/admin/", "/admin/"},
+              {"/static/a.css?v=1", "/static/a.css"},
+              {"/a?x=/../b&y=%2e%2e", "/a"},
+              {"/a?q=100%", "/a"},
+              {"/caf%C3%A9", "/caf\xc3\xa9"},
+              {"/caf\xc3\xa9", "/caf\xc3\xa9"},
+              {"/a%20b", "/a b"},
+              {"/a%23b", "/a#b"},
+              {"/a%3Fb", "/a?b"},
+              {"/.well-known/x", "/.well-known/x"},
+              {"/a.../..b/...", "/a.../..b/..."},
+              {"/a.b/c.d", "/a.b/c.d"},
+              {"/!$&'()*+,=:@|^[]~-_", "/!$&'()*+,=:@|^[]~-_"},
+              {"/Admin/X", "/Admin/X"}};
     char out[64];
-    assert_int_equal(sess_normalize_path("/a//b/./c/../%64", 16, out, sizeof(out)), 6);
-    assert_string_equal(out, "/a/b/d");
-    const char *bad[] = {"a/b", "/a;b", "/a%2fb", "/a\\b", "/a%5cb", "/..", "/a%zz", "/a%00"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_int_equal(sess_normalize_path(bad[i], strlen(bad[i]), out, sizeof(out)), -1);
-    assert_int_equal(sess_normalize_path("/abcdef", 7, out, 4), -1);
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int n = sess_canonical_target(ok[i].in, strlen(ok[i].in), out, sizeof(out));
+        if (n < 0)
+            fail_msg("refused a canonical target: %s", ok[i].in);
+        assert_int_equal(n, (int)strlen(ok[i].path));
+        assert_string_equal(out, ok[i].path);
+    }
+    static const char *const bad[] = {
+        "", "admin", "*", "http://x/admin", "?a",
+        /* dot segments, raw and escaped in any case */
+        "/.", "/..", "/./admin", "/admin/.", "/admin/..", "/static/../admin/x",
+        "/admin/users/../../static/a.css", "/static/%2e%2e/admin", "/static/%2E%2E/admin",
+        "/static/.%2e/admin", "/static/%2e./admin", "/static/%2e/admin", "/a%2E",
+        /* "//" anywhere */
+        "//admin/x", "/admin//x", "/admin/x//",
+        /* "#", raw in the path or the query */
+        "/admin#/../static/x", "/admin#x", "/admin/x#/../../app", "/a?b#c", "/#",
+        /* encoded "/" and "\\", raw "\\", ";" */
+        "/a%2fb", "/a%2Fb", "/static%2F..%2Fadmin", "/a%5Cb", "/a%5cb", "/a\\b", "/admin;x/y",
+        "/a%3Bb",
+        /* escapes normalisation would decode, or write in upper case */
+        "/%61dmin", "/%41", "/a%7E", "/a%2D", "/a%5F", "/a%30", "/caf%c3%a9", "/a%3fb",
+        /* "%" read twice, bad escapes */
+        "/a%25b", "/a%252e%252e/x", "/a%", "/a%2", "/a%zz", "/a%G0", "/a%%41",
+        /* NUL, controls and DEL, raw or escaped, in the path or the query */
+        "/a%00b", "/a%0Ab", "/a%7F", "/a%C2%85", "/a\tb", "/a\x7f", "/a?x\ty", "/a?\x01",
+        /* what a browser escapes */
+        "/a b", "/a\"b", "/a<b", "/a>b", "/a`b", "/a{b", "/a}b",
+        /* invalid, overlong or surrogate UTF-8, raw or escaped */
+        "/%C0%AE%C0%AE/admin", "/%C0%AF", "/%E0%80%AE", "/%C3", "/%C3%28", "/%ED%A0%80",
+        "/%F4%90%80%80", "/%FF", "/\xc0\xae", "/\xc3", "/\xff", "/caf\xc3%28"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (sess_canonical_target(bad[i], strlen(bad[i]), out, sizeof(out)) != -1)
+            fail_msg("accepted a target that is not canonical: %s", bad[i]);
+    }
+    /* NUL inside the given length. */
+    assert_int_equal(sess_canonical_target("/a\0b", 4, out, sizeof(out)), -1);
+    /* At the bound and one past it: `cap` holds the path and its NUL. */
+    char longp[70];
+    memset(longp, 'a', sizeof(longp));
+    longp[0] = '/';
+    assert_int_equal(sess_canonical_target(longp, 63, out, sizeof(out)), 63);
+    assert_int_equal(sess_canonical_target(longp, 64, out, sizeof(out)), -1);
+    assert_int_equal(sess_canonical_target("/abcdef", 7, out, 4), -1);
 }
 
 /* sess_i64_text against snprintf at the edges and across magnitudes. */
@@ -162,7 +220,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(roles_and_freshness), cmocka_unit_test(safe_and_unsafe_methods),
         cmocka_unit_test(csrf_proofs),         cmocka_unit_test(comma_lists),
-        cmocka_unit_test(decimal_text),        cmocka_unit_test(paths),
+        cmocka_unit_test(decimal_text),        cmocka_unit_test(canonical_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
