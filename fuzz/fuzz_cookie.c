@@ -1,7 +1,9 @@
 /*
- * fuzz_cookie.c - the Cookie header lookup (sess_cookie_find). The first byte picks the cookie
- * name looked for; the rest is the header value. Properties: nothing is read past the header
- * (ASan), a found value lies inside the header, and the pair it came from names the cookie.
+ * fuzz_cookie.c - the Cookie header lookup (sess_cookie_find, sess_cookie_pick). The first byte
+ * picks the cookie name looked for; the rest is the header value. Properties: nothing is read past
+ * the header (ASan), a found value lies inside the header, and the pair it came from names the
+ * cookie; sess_cookie_pick finds the same first value, or calls the header ambiguous only when a
+ * second, different value follows it.
  */
 #include <stdint.h>
 #include <string.h>
@@ -33,6 +35,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while (eq > h && *eq != '=')
             eq--;
         FUZZ_REQUIRE(*eq == '=');
+    }
+    sess_cookie_one one = {0};
+    sess_cookie_pick(&one, h, len, name);
+    if (v == NULL) {
+        FUZZ_REQUIRE(one.value == NULL && !one.ambiguous);
+    } else {
+        FUZZ_REQUIRE(one.value == v && one.len == vlen);
+        /* Ambiguous only with another value after the first. */
+        const char *w;
+        size_t wl, off = (size_t)(v - h) + vlen;
+        bool other = false;
+        while (off < len && sess_cookie_find(h + off, len - off, name, &w, &wl) == 0) {
+            other = other || wl != vlen || memcmp(w, v, vlen) != 0;
+            off = (size_t)(w - h) + wl + 1;
+        }
+        FUZZ_REQUIRE(one.ambiguous == other);
     }
     free(h);
     return 0;

@@ -117,15 +117,16 @@ static bool raw_path_char(int c)
 }
 
 /* An escape that normalisation would keep as it is: upper-case hex, and not a byte that an
- * escape must not hide (an encoded "/", "\", "%" read twice, ";", a control) nor one that
- * normalisation would decode (unreserved). */
+ * escape must not hide (an encoded "/", "\", "%" read twice, ";", a control, and "#" or "?",
+ * where an application that decodes the path first would cut it; a proxy may also write a raw
+ * "#" as "%23") nor one that normalisation would decode (unreserved). */
 static int canonical_escape(const char *p)
 {
     if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
         islower((unsigned char)p[0]) || islower((unsigned char)p[1]))
         return -1;
     int c = hexval(p[0]) * 16 + hexval(p[1]);
-    if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '%' || c == ';' || unreserved(c))
+    if (c < 0x20 || c == 0x7f || unreserved(c) || strchr("/\\%;#?", c) != NULL)
         return -1;
     return c;
 }

@@ -21,8 +21,11 @@ int sess_cookie_format(const sess_cookie_opts *o, const char *value, int64_t max
             return -1;
         snprintf(domain, sizeof(domain), "; Domain=%s", o->domain);
     }
-    int n = snprintf(out, cap, "%s=%s; Path=/%s%s%s; HttpOnly; SameSite=%s", o->name, value, domain,
-                     age, o->secure ? "; Secure" : "", ss_text);
+    const char *path = o->path != NULL ? o->path : "/";
+    if (path[0] != '/' || strlen(path) > 256 || strpbrk(path, ";\r\n") != NULL)
+        return -1;
+    int n = snprintf(out, cap, "%s=%s; Path=%s%s%s%s; HttpOnly; SameSite=%s", o->name, value, path,
+                     domain, age, o->secure ? "; Secure" : "", ss_text);
     if (n < 0 || (size_t)n >= cap || strlen(o->name) + strlen(value) > SESS_COOKIE_MAX)
         return -1;
     return n;
@@ -33,10 +36,12 @@ static bool is_space(char c)
     return c == ' ' || c == '\t';
 }
 
-int sess_cookie_find(const char *header, size_t len, const char *name, const char **value,
-                     size_t *vlen)
+/* The next cookie called `name` in header[*at, len): 0 with its value, *at past it; -1 when
+ * there is none left. */
+static int find_next(const char *header, size_t len, size_t *at, const char *name,
+                     const char **value, size_t *vlen)
 {
-    size_t nlen = strlen(name), i = 0;
+    size_t nlen = strlen(name), i = *at;
     while (i < len) {
         while (i < len && (is_space(header[i]) || header[i] == ';'))
             i++;
@@ -66,7 +71,30 @@ int sess_cookie_find(const char *header, size_t len, const char *name, const cha
         }
         *value = v;
         *vlen = l;
+        *at = i;
         return 0;
     }
+    *at = len;
     return -1;
+}
+
+int sess_cookie_find(const char *header, size_t len, const char *name, const char **value,
+                     size_t *vlen)
+{
+    size_t at = 0;
+    return find_next(header, len, &at, name, value, vlen);
+}
+
+void sess_cookie_pick(sess_cookie_one *one, const char *header, size_t len, const char *name)
+{
+    const char *v;
+    size_t n, at = 0;
+    while (!one->ambiguous && find_next(header, len, &at, name, &v, &n) == 0) {
+        if (one->value == NULL) {
+            one->value = v;
+            one->len = n;
+        } else if (n != one->len || memcmp(v, one->value, n) != 0) {
+            one->ambiguous = true;
+        }
+    }
 }

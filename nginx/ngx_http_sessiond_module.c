@@ -13,7 +13,8 @@
  * stay in sessiond.
  *
  * Answers: 401 without a live session, 403 for a missing role, a failed CSRF check or (with
- * $sessiond_reason = "reauth") a login older than a fresh: policy, 400 for an ambiguous path,
+ * $sessiond_reason = "reauth") a login older than a fresh: policy, 400 (with $sessiond_reason =
+ * "target") for a request target that is not canonical, whatever the policy,
  * 503 when the store cannot be read (fail closed). The variables $sessiond_user,
  * $sessiond_roles, $sessiond_session, $sessiond_csrf, $sessiond_expires and $sessiond_reason
  * carry the outcome to proxy_set_header and error_page locations.
@@ -378,29 +379,38 @@ static sess_str find_header(ngx_http_request_t *r, const char *lower, size_t len
     return (sess_str){0};
 }
 
-/* The session token: the cookie first, else "Authorization: Bearer", as sessiond reads it. */
+/* The session token: the cookie first, else "Authorization: Bearer", as sessiond reads it
+ * (auth_token): none when the request names two (two different values for the session cookie,
+ * or a cookie and a different Bearer credential), never one of them. */
 static sess_str request_token(ngx_http_request_t *r, const sessiond_main_conf *c)
 {
+    sess_cookie_one one = {0};
     ngx_table_elt_t **cookies = r->headers_in.cookies.elts;
-    for (ngx_uint_t i = 0; i < r->headers_in.cookies.nelts; i++) {
-        const char *v;
-        size_t n;
-        if (sess_cookie_find((const char *)cookies[i]->value.data, cookies[i]->value.len,
-                             c->cookie_z, &v, &n) == 0)
-            return (sess_str){v, n};
-    }
+    for (ngx_uint_t i = 0; i < r->headers_in.cookies.nelts; i++)
+        sess_cookie_pick(&one, (const char *)cookies[i]->value.data, cookies[i]->value.len,
+                         c->cookie_z);
     sess_str a = header_value(r->headers_in.authorization);
-    if (a.p == NULL || a.n < 7 || ngx_strncasecmp((u_char *)a.p, (u_char *)"Bearer ", 7) != 0)
-        return (sess_str){0};
-    a.p += 7;
-    a.n -= 7;
-    while (a.n > 0 && *a.p == ' ') {
-        a.p++;
-        a.n--;
+    if (a.p == NULL || a.n < 7 || ngx_strncasecmp((u_char *)a.p, (u_char *)"Bearer ", 7) != 0) {
+        a = (sess_str){0};
+    } else {
+        a.p += 7;
+        a.n -= 7;
+        while (a.n > 0 && *a.p == ' ') {
+            a.p++;
+            a.n--;
+        }
+        while (a.n > 0 && a.p[a.n - 1] == ' ')
+            a.n--;
+        if (a.n == 0)
+            a = (sess_str){0};
     }
-    while (a.n > 0 && a.p[a.n - 1] == ' ')
-        a.n--;
-    return a.n > 0 ? a : (sess_str){0};
+    if (one.ambiguous || (one.value != NULL && a.p != NULL &&
+                          (a.n != one.len || !sess_ct_equal(a.p, one.value, a.n)))) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sessiond: the request names two session tokens: treated as none");
+        return (sess_str){0};
+    }
+    return one.value != NULL ? (sess_str){one.value, one.len} : a;
 }
 
 /* Never normalise and allow: the request target as the client sent it (what proxy_pass hands on
@@ -440,8 +450,10 @@ static void remember(sessiond_req_ctx *x, const sess_record *rec)
 static ngx_int_t sessiond_check(ngx_http_request_t *r, const sessiond_loc_conf *l,
                                 const sessiond_main_conf *c, sessiond_req_ctx *x)
 {
-    if (!target_ok(r))
+    if (!target_ok(r)) {
+        x->reason = "target";
         return NGX_HTTP_BAD_REQUEST;
+    }
     if (l->policy == SESSIOND_POLICY_PUBLIC)
         return NGX_OK;
     sess_str tok = request_token(r, c);

@@ -7,12 +7,14 @@ set -e
 # libraries (libFuzzer, sanitizers) build the fuzz targets of `make check`; ent and dieharder
 # judge the randomness of tokens (scripts/token-quality.sh); fiu-utils injects I/O faults;
 # slowhttptest makes the slow-client load of tests/batteries/overload.test.mjs. nginx-dev is
-# what `make nginx-module` builds the nginx module against (nginx/, docs/nginx-module.md).
+# what `make nginx-module` builds the nginx module against (nginx/, docs/nginx-module.md);
+# libnginx-mod-http-headers-more-filter is what the nginx examples clear clients' X-Auth-*
+# headers with (more_clear_input_headers).
 # chromium is the browser the browser tests drive (tests/browser, through playwright-core, which
 # `npm ci` installs from package-lock.json; playwright's own browser downloads are never used).
 # systemd (systemd-analyze verify of the unit) and man-db check the packaging.
 PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
-      libinih-dev libhiredis-dev libcmocka-dev nodejs npm nginx nginx-dev caddy redis-server clang libclang-rt-14-dev
+      libinih-dev libhiredis-dev libcmocka-dev nodejs npm nginx nginx-dev libnginx-mod-http-headers-more-filter caddy redis-server clang libclang-rt-14-dev
       ent dieharder fiu-utils slowhttptest chromium systemd man-db"
 # `scripts/deps.sh bench` adds what `make bench` runs: wrk drives the load, gnuplot draws the
 # chart; npm (already in the list) installs the Node peer (bench/package.json), and

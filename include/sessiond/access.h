@@ -67,7 +67,7 @@ enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, 
  * it would change nothing. The path must start with "/" and hold no "." or ".." segment, no "//",
  * no "#", ";" or "\\", no control byte, space or other character a browser escapes, no escape
  * in lower-case hex, none of an unreserved character (letters, digits, "-", ".", "_", "~"), of
- * "/", "\\", "%", ";" or a control, and, decoded, only valid UTF-8 (shortest forms, no C1
+ * "/", "\\", "%", ";", "#", "?" or a control, and, decoded, only valid UTF-8 (shortest forms, no C1
  * controls). The query must hold no "#" and no control byte. docs/gateway.md lists these forms.
  * On success writes the decoded path (what rules match) and a NUL into `path` and returns its
  * length; -1 when the target is not canonical or the path does not fit `cap`. */

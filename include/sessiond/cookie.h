@@ -18,6 +18,7 @@ typedef struct sess_cookie_opts {
     const char *domain;    /* NULL or "" for a host-only cookie */
     const char *same_site; /* "lax", "strict" or "none" */
     bool secure;
+    const char *path; /* NULL for "/" (sessiond's cookies); another only to clear a cookie */
 } sess_cookie_opts;
 
 /* Writes a Set-Cookie value into `out` (`cap` bytes with NUL): name=value; Path=/; [Domain];
@@ -31,5 +32,19 @@ int sess_cookie_format(const sess_cookie_opts *o, const char *value, int64_t max
  * into `header`, or -1 when absent. Malformed pairs are skipped, never read past `len`. */
 int sess_cookie_find(const char *header, size_t len, const char *name, const char **value,
                      size_t *vlen);
+
+/* One value for a cookie, or none: a request that carries two different values under the
+ * session cookie's name (a second cookie planted by a sibling origin, another port, a wider
+ * Domain or a narrower Path) must not be read as either of them. */
+typedef struct sess_cookie_one {
+    const char *value; /* the first value (pointing into a header), NULL when absent */
+    size_t len;
+    bool ambiguous; /* two different values were seen: use neither */
+} sess_cookie_one;
+
+/* Adds the cookies called `name` in one Cookie header value to `one`, which the caller zeroes
+ * before the request's first Cookie header and passes again for each further one. The same
+ * value twice is one value; a second, different value makes it ambiguous. */
+void sess_cookie_pick(sess_cookie_one *one, const char *header, size_t len, const char *name);
 
 #endif

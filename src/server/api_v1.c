@@ -103,7 +103,7 @@ static void set_cookie_value(const sess_record *rec, const char *token, int64_t 
                              size_t cap)
 {
     const sessd_config *c = sessd_cfg();
-    sess_cookie_opts o = {c->cookie_name, c->cookie_domain, c->same_site, sessd_srv.https};
+    sess_cookie_opts o = {c->cookie_name, c->cookie_domain, c->same_site, sessd_srv.https, NULL};
     int64_t max_age = (rec->flags & SESS_REC_REMEMBER) ? rec->abs_expires - now : -1;
     if (sess_cookie_format(&o, token, max_age, out, cap) < 0)
         out[0] = '\0';

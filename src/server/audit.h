@@ -41,6 +41,7 @@
     X(THEFT, "theft_detected")                                                                     \
     X(LOCKOUT, "lockout")                                                                          \
     X(ADMIN, "admin")                                                                              \
+    X(COOKIE_CONFLICT, "cookie_conflict")                                                          \
     X(CONTINUED, "audit_continued")
 
 enum sessd_audit_event {

@@ -6,6 +6,7 @@
 #include "server/auth.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -36,11 +37,75 @@ const char *auth_token(h2o_req_t *req, size_t *len)
     return auth_token_src(req, len, &from_cookie);
 }
 
+/* The session cookie's one value (sess_cookie_pick over every Cookie header), the Bearer
+ * credential, and whether the two are one session token or none. */
+typedef struct request_token {
+    sess_cookie_one cookie;
+    const char *bearer;
+    size_t bearer_len;
+    bool ambiguous;
+} request_token;
+
+static void read_token(h2o_req_t *req, request_token *t)
+{
+    memset(t, 0, sizeof(*t));
+    const char *name = sessd_cfg()->cookie_name;
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;)
+        sess_cookie_pick(&t->cookie, req->headers.entries[i].value.base,
+                         req->headers.entries[i].value.len, name);
+    t->bearer = http_bearer(req, &t->bearer_len);
+    t->ambiguous =
+        t->cookie.ambiguous || (t->cookie.value != NULL && t->bearer != NULL &&
+                                (t->cookie.len != t->bearer_len ||
+                                 !sess_ct_equal(t->cookie.value, t->bearer, t->bearer_len)));
+}
+
 const char *auth_token_src(h2o_req_t *req, size_t *len, bool *from_cookie)
 {
-    const char *t = auth_cookie(req, sessd_cfg()->cookie_name, len);
-    *from_cookie = t != NULL;
-    return t != NULL ? t : http_bearer(req, len);
+    request_token t;
+    read_token(req, &t);
+    *from_cookie = false;
+    if (t.ambiguous)
+        return NULL;
+    if (t.cookie.value != NULL) {
+        *from_cookie = true;
+        *len = t.cookie.len;
+        return t.cookie.value;
+    }
+    *len = t.bearer_len;
+    return t.bearer;
+}
+
+/* At most this many "cookie_conflict" audit lines a second: any client can send such requests
+ * at will, and each line costs a locked append. The others are counted and the next line
+ * written says how many were left out. */
+#define CONFLICT_AUDIT_PER_S 10
+
+bool auth_token_ambiguous(h2o_req_t *req)
+{
+    static _Atomic int64_t window;
+    static _Atomic unsigned used;
+    static _Atomic unsigned long left_out;
+    request_token t;
+    read_token(req, &t);
+    if (!t.ambiguous)
+        return false;
+    int64_t now = (int64_t)time(NULL), w = atomic_load(&window);
+    if (w != now && atomic_compare_exchange_strong(&window, &w, now))
+        atomic_store(&used, 0);
+    if (atomic_fetch_add(&used, 1) >= CONFLICT_AUDIT_PER_S) {
+        atomic_fetch_add(&left_out, 1);
+        return true;
+    }
+    char detail[200];
+    unsigned long n = atomic_exchange(&left_out, 0);
+    int k = snprintf(detail, sizeof(detail), "%s: treated as no session",
+                     t.cookie.ambiguous ? "two different session cookies"
+                                        : "a session cookie and a different Bearer token");
+    if (n > 0)
+        snprintf(detail + k, sizeof(detail) - (size_t)k, " (%lu more not written)", n);
+    auth_audit(req, SESSD_AUDIT_COOKIE_CONFLICT, NULL, NULL, detail);
+    return true;
 }
 
 void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1])
@@ -138,7 +203,7 @@ int auth_session(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
 static void cookie_opts(sess_cookie_opts *o)
 {
     const sessd_config *c = sessd_cfg();
-    *o = (sess_cookie_opts){c->cookie_name, c->cookie_domain, c->same_site, sessd_srv.https};
+    *o = (sess_cookie_opts){c->cookie_name, c->cookie_domain, c->same_site, sessd_srv.https, NULL};
 }
 
 void auth_set_cookie(h2o_req_t *req, const char *name, const char *value, int64_t max_age)
@@ -162,6 +227,51 @@ void auth_set_session_cookie(h2o_req_t *req, const char *token, int64_t max_age)
 void auth_clear_session_cookie(h2o_req_t *req)
 {
     auth_set_cookie(req, sessd_cfg()->cookie_name, "", 0);
+}
+
+/* The host of public_url into `out` (`cap` bytes), lower case as configured; "" for an IP
+ * literal, which has no parent domain. */
+static void public_host(const sessd_config *c, char *out, size_t cap)
+{
+    const char *h = strstr(c->public_url, "://");
+    h = h != NULL ? h + 3 : c->public_url;
+    size_t n = strcspn(h, ":/?#");
+    out[0] = '\0';
+    if (h[0] == '[' || n == 0 || n >= cap || strspn(h, "0123456789.") >= n)
+        return;
+    memcpy(out, h, n);
+    out[n] = '\0';
+}
+
+void auth_clear_session_cookies(h2o_req_t *req)
+{
+    const sessd_config *c = sessd_cfg();
+    char host[256];
+    sess_cookie_opts o;
+    cookie_opts(&o);
+    o.domain = NULL;
+    if (c->cookie_domain[0] != '\0') /* ours, with its Domain (the loop below has host-only) */
+        auth_clear_session_cookie(req);
+    /* A __Host- cookie has neither Domain nor another Path: there is no other to clear. */
+    if (strncmp(c->cookie_name, "__Host-", 7) == 0)
+        return;
+    const char *paths[] = {"/", c->base_path};
+    public_host(c, host, sizeof(host));
+    /* Host-only, then the host and each parent domain of it with two labels at least. */
+    for (const char *d = NULL;;) {
+        for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+            char buf[SESS_SETCOOKIE_MAX + 1];
+            o.domain = d;
+            o.path = paths[i];
+            int n = sess_cookie_format(&o, "", 0, buf, sizeof(buf));
+            if (n > 0)
+                h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL,
+                               h2o_strdup(&req->pool, buf, (size_t)n).base, (size_t)n);
+        }
+        d = d == NULL ? (host[0] != '\0' ? host : NULL) : strchr(d, '.') + 1;
+        if (d == NULL || strchr(d, '.') == NULL)
+            break;
+    }
 }
 
 /* ---- the CSRF proof of our forms --------------------------------------------------------- */

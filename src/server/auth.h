@@ -41,10 +41,22 @@ int sessd_auth_api_refresh(h2o_req_t *req); /* apiauth.c */
 int sessd_auth_api_logout(h2o_req_t *req);  /* apiauth.c */
 
 /* The request's session token (43 characters when well-formed, but not checked here): the
- * session cookie first, then a Bearer credential. NULL when neither is there. */
+ * session cookie first, then a Bearer credential. NULL when neither is there, and NULL when the
+ * request names more than one (two different values for the session cookie, in one Cookie
+ * header or several, or a cookie and a different Bearer credential): such a request has no
+ * session, never one of them (contract section 4). */
 const char *auth_token(h2o_req_t *req, size_t *len);
 /* auth_token, telling whether the token came from the cookie. */
 const char *auth_token_src(h2o_req_t *req, size_t *len, bool *from_cookie);
+/* True when auth_token found more than one token; the event is then audited
+ * ("cookie_conflict", at most 10 lines a second, the rest counted in the next). For the paths
+ * that answer "no session" (verify's 401, the login page). */
+bool auth_token_ambiguous(h2o_req_t *req);
+/* Clears, as far as a response can, every session cookie a browser may hold beside ours: with
+ * Max-Age=0 for Path=/ and base_path, host-only and with Domain= the public host and each of its
+ * parent domains (two labels at least). Nothing more for a __Host- name, which can have no
+ * other. For the login page of a request that auth_token_ambiguous found. */
+void auth_clear_session_cookies(h2o_req_t *req);
 
 /* The live session of the request (auth_token) into `rec`: 0, SESS_ESESSION without one, or
  * the store's error (fail closed). On the way it applies what a browser request implies:

@@ -92,7 +92,14 @@ int sessd_auth_login_page(h2o_req_t *req)
         n = auth_form_value(q, ql, "rd", rd, sizeof(rd), true);
         reauth = wants_reauth(q, ql);
     }
-    return show_form(req, 200, "", n > 0 ? safe_rd(rd, n) : "", -1, reauth);
+    /* Two session cookies (one planted by a sibling origin): neither is used; clear what a
+     * response can reach and say why the visitor is signed out. */
+    int error = -1;
+    if (auth_token_ambiguous(req)) {
+        auth_clear_session_cookies(req);
+        error = SESSD_MSG_ERR_COOKIE_CONFLICT;
+    }
+    return show_form(req, 200, "", n > 0 ? safe_rd(rd, n) : "", error, reauth);
 }
 
 /* ---- the login job ----------------------------------------------------------------------- */

@@ -316,8 +316,10 @@ static int check(h2o_req_t *req, const original *o, const sessd_access *acc, con
     sess_record rec;
     int64_t now = (int64_t)time(NULL);
     int r = auth_session_check(req, acc->touch, now, &rec);
-    if (r == SESS_ESESSION)
+    if (r == SESS_ESESSION) {
+        (void)auth_token_ambiguous(req); /* audited when two tokens were why */
         return unauthenticated(req, o, c);
+    }
     if (r != 0) {
         http_send_error(req, r, NULL);
         return sess_err_http_status(r);
