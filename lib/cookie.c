@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sessiond/crypto.h"
+
 int sess_cookie_format(const sess_cookie_opts *o, const char *value, int64_t max_age, char *out,
                        size_t cap)
 {
@@ -93,7 +95,8 @@ void sess_cookie_pick(sess_cookie_one *one, const char *header, size_t len, cons
         if (one->value == NULL) {
             one->value = v;
             one->len = n;
-        } else if (n != one->len || memcmp(v, one->value, n) != 0) {
+        } else if (n != one->len || !sess_ct_equal(v, one->value, n)) {
+            /* Session tokens, one of them perhaps the victim's: compared in constant time. */
             one->ambiguous = true;
         }
     }

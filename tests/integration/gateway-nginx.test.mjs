@@ -121,6 +121,29 @@ test('a client cannot choose what verify checks, nor slip past a rule with path 
   }
 });
 
+test('two session tokens are no session: two different cookies, or a cookie and another Bearer token', T, async () => {
+  const alice = new Jar();
+  assert.equal((await login(port, alice, 'alice', PASSWORD)).status, 303);
+  const bob = new Jar();
+  assert.equal((await login(port, bob, 'bob', PASSWORD)).status, 303);
+  const a = alice.cookies.get('sid'), b = bob.cookies.get('sid');
+  const before = app.seen.length;
+  const json = { Accept: 'application/json' };
+  for (const cookie of [`sid=${b}; sid=${a}`, `sid=${a}; sid=${b}`, `sid=nonsense; sid=${b}`]) {
+    const r = await get('/admin/x', { headers: { ...json, Cookie: cookie } });
+    assert.equal(r.status, 401, `two cookies: ${r.status}`);
+    const p = await get('/private/x', { headers: { ...json, Cookie: cookie } });
+    assert.equal(p.status, 401, `two cookies on an authenticated path: ${p.status}`);
+  }
+  const mixed = await get('/private/x', { headers: { ...json, Cookie: `sid=${a}`, Authorization: `Bearer ${b}` } });
+  assert.equal(mixed.status, 401, 'a cookie and a different Bearer token');
+  assert.equal(app.seen.length, before, 'the app saw none of them');
+  // The same token twice is that session.
+  const same = await get('/private/x', { headers: { ...json, Cookie: `sid=${a}; sid=${a}` } });
+  assert.equal(same.status, 200);
+  assert.equal(same.json.headers['x-auth-user'], 'alice');
+});
+
 test('logout clears the cookie and redirects; the old cookie replayed gives 401', T, async () => {
   const jar = new Jar();
   assert.equal((await login(port, jar, 'dave', PASSWORD)).status, 303);
