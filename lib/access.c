@@ -138,12 +138,24 @@ static bool dot_segment(const char *s, size_t n)
     return (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
 }
 
-/* Decoded bytes are valid UTF-8 (shortest forms, no surrogates, no C1 controls). */
+/* The characters that Unicode case folding turns into ASCII letters: U+0130 (dotted I), U+0131
+ * (dotless i), U+017F (long s) and U+212A (Kelvin sign). Rules compare ASCII without case; an
+ * application that compares with Unicode case folding (Java's equalsIgnoreCase, .NET's
+ * OrdinalIgnoreCase) would read "/adm\u0131n" as "/admin". */
+static bool folds_to_ascii(const char *s, size_t l)
+{
+    return (l == 2 && (memcmp(s, "\xc4\xb0", 2) == 0 || memcmp(s, "\xc4\xb1", 2) == 0 ||
+                       memcmp(s, "\xc5\xbf", 2) == 0)) ||
+           (l == 3 && memcmp(s, "\xe2\x84\xaa", 3) == 0);
+}
+
+/* Decoded bytes are valid UTF-8 (shortest forms, no surrogates, no C1 controls), without a
+ * character that folds to ASCII. */
 static bool valid_utf8(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         size_t l = sess__utf8_char((const unsigned char *)s + i, n - i);
-        if (l == 0)
+        if (l == 0 || folds_to_ascii(s + i, l))
             return false;
         i += l;
     }

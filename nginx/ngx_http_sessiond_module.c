@@ -379,38 +379,65 @@ static sess_str find_header(ngx_http_request_t *r, const char *lower, size_t len
     return (sess_str){0};
 }
 
+/* The Bearer credential of Authorization, trimmed; {NULL, 0} without one. */
+static sess_str bearer(ngx_http_request_t *r)
+{
+    sess_str a = header_value(r->headers_in.authorization);
+    if (a.p == NULL || a.n < 7 || ngx_strncasecmp((u_char *)a.p, (u_char *)"Bearer ", 7) != 0)
+        return (sess_str){0};
+    a.p += 7;
+    a.n -= 7;
+    while (a.n > 0 && *a.p == ' ') {
+        a.p++;
+        a.n--;
+    }
+    while (a.n > 0 && a.p[a.n - 1] == ' ')
+        a.n--;
+    return a.n > 0 ? a : (sess_str){0};
+}
+
 /* The session token: the cookie first, else "Authorization: Bearer", as sessiond reads it
- * (auth_token): none when the request names two (two different values for the session cookie,
- * or a cookie and a different Bearer credential), never one of them. */
-static sess_str request_token(ngx_http_request_t *r, const sessiond_main_conf *c)
+ * (auth_token): none when the request carries two different values for the session cookie,
+ * never one of them. *from_cookie tells where it came from. */
+static sess_str request_token(ngx_http_request_t *r, const sessiond_main_conf *c, bool *from_cookie)
 {
     sess_cookie_one one = {0};
     ngx_table_elt_t **cookies = r->headers_in.cookies.elts;
     for (ngx_uint_t i = 0; i < r->headers_in.cookies.nelts; i++)
         sess_cookie_pick(&one, (const char *)cookies[i]->value.data, cookies[i]->value.len,
                          c->cookie_z);
-    sess_str a = header_value(r->headers_in.authorization);
-    if (a.p == NULL || a.n < 7 || ngx_strncasecmp((u_char *)a.p, (u_char *)"Bearer ", 7) != 0) {
-        a = (sess_str){0};
-    } else {
-        a.p += 7;
-        a.n -= 7;
-        while (a.n > 0 && *a.p == ' ') {
-            a.p++;
-            a.n--;
-        }
-        while (a.n > 0 && a.p[a.n - 1] == ' ')
-            a.n--;
-        if (a.n == 0)
-            a = (sess_str){0};
-    }
-    if (one.ambiguous || (one.value != NULL && a.p != NULL &&
-                          (a.n != one.len || !sess_ct_equal(a.p, one.value, a.n)))) {
+    *from_cookie = false;
+    if (one.ambiguous) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "sessiond: the request names two session tokens: treated as none");
+                      "sessiond: two different session cookies: treated as none");
         return (sess_str){0};
     }
-    return one.value != NULL ? (sess_str){one.value, one.len} : a;
+    if (one.value != NULL) {
+        *from_cookie = true;
+        return (sess_str){one.value, one.len};
+    }
+    return bearer(r);
+}
+
+/* The cookie's live session `rec` and a Bearer credential naming another live session: the
+ * request names two sessions, and has none (as sessiond's auth_session_check decides). A
+ * Bearer credential that is no session token (an application's own) does not count. */
+static bool bearer_conflict(ngx_http_request_t *r, sess_str cookie, const sess_record *rec,
+                            int64_t now)
+{
+    sess_str b = bearer(r);
+    if (b.p == NULL || (b.n == cookie.n && sess_ct_equal(b.p, cookie.p, b.n)))
+        return false;
+    sess_record other;
+    if (sess_verify(sessiond_proc.ctx, b.p, b.n, now, false, &other) != 0)
+        return false;
+    bool same = sess_ct_equal(other.id, rec->id, SESS_ID_BYTES);
+    sess_record_dispose(&other);
+    if (!same)
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "sessiond: a session cookie and a Bearer token of another session: "
+                      "treated as none");
+    return !same;
 }
 
 /* Never normalise and allow: the request target as the client sent it (what proxy_pass hands on
@@ -420,6 +447,11 @@ static sess_str request_token(ngx_http_request_t *r, const sessiond_main_conf *c
 static bool target_ok(ngx_http_request_t *r)
 {
     char out[SESSIOND_PATH_MAX + 1];
+    /* An absolute-form target (GET http://host/path) chose the server{} block, and so the
+     * policy, by its own host, while the application gets the Host header: refused, as
+     * /auth/verify refuses a target that does not start with "/". */
+    if (r->schema_start != NULL || r->host_start != NULL)
+        return false;
     return sess_canonical_target((const char *)r->unparsed_uri.data, r->unparsed_uri.len, out,
                                  sizeof(out)) >= 0;
 }
@@ -456,7 +488,8 @@ static ngx_int_t sessiond_check(ngx_http_request_t *r, const sessiond_loc_conf *
     }
     if (l->policy == SESSIOND_POLICY_PUBLIC)
         return NGX_OK;
-    sess_str tok = request_token(r, c);
+    bool from_cookie;
+    sess_str tok = request_token(r, c, &from_cookie);
     if (tok.p == NULL)
         return NGX_HTTP_UNAUTHORIZED;
     if (sessiond_open(r, c) != 0)
@@ -471,7 +504,8 @@ static ngx_int_t sessiond_check(ngx_http_request_t *r, const sessiond_loc_conf *
                       sess_strerror(rc));
         return NGX_HTTP_SERVICE_UNAVAILABLE; /* fail closed */
     }
-    if (c->bind_user_agent && !agent_ok(r, &rec)) {
+    if ((c->bind_user_agent && !agent_ok(r, &rec)) ||
+        (from_cookie && bearer_conflict(r, tok, &rec, now))) {
         sess_record_dispose(&rec);
         return NGX_HTTP_UNAUTHORIZED;
     }

@@ -67,10 +67,11 @@ enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, 
  * it would change nothing. The path must start with "/" and hold no "." or ".." segment, no "//",
  * no "#", ";" or "\\", no control byte, space or other character a browser escapes, no escape
  * in lower-case hex, none of an unreserved character (letters, digits, "-", ".", "_", "~"), of
- * "/", "\\", "%", ";", "#", "?" or a control, and, decoded, only valid UTF-8 (shortest forms, no C1
- * controls). The query must hold no "#" and no control byte. docs/gateway.md lists these forms.
- * On success writes the decoded path (what rules match) and a NUL into `path` and returns its
- * length; -1 when the target is not canonical or the path does not fit `cap`. */
+ * "/", "\\", "%", ";", "#", "?" or a control, and, decoded, only valid UTF-8 (shortest forms, no
+ * C1 controls, none of the four characters that case-fold to ASCII letters). The query must hold
+ * no "#" and no control byte. docs/gateway.md lists these forms. On success writes the decoded
+ * path (what rules match) and a NUL into `path` and returns its length; -1 when the target is
+ * not canonical or the path does not fit `cap`. */
 int sess_canonical_target(const char *target, size_t len, char *path, size_t cap);
 
 /* Copies `len` bytes of `in` without control characters (C0 and DEL), at most cap - 1 bytes,

@@ -37,8 +37,9 @@ const char *auth_token(h2o_req_t *req, size_t *len)
     return auth_token_src(req, len, &from_cookie);
 }
 
-/* The session cookie's one value (sess_cookie_pick over every Cookie header), the Bearer
- * credential, and whether the two are one session token or none. */
+/* The session cookie's one value (sess_cookie_pick over every Cookie header) and the Bearer
+ * credential. Ambiguous: two different values for the cookie, or two Authorization headers
+ * (which one a proxy or an application reads is unknown). */
 typedef struct request_token {
     sess_cookie_one cookie;
     const char *bearer;
@@ -54,10 +55,10 @@ static void read_token(h2o_req_t *req, request_token *t)
         sess_cookie_pick(&t->cookie, req->headers.entries[i].value.base,
                          req->headers.entries[i].value.len, name);
     t->bearer = http_bearer(req, &t->bearer_len);
+    ssize_t auth = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     t->ambiguous =
-        t->cookie.ambiguous || (t->cookie.value != NULL && t->bearer != NULL &&
-                                (t->cookie.len != t->bearer_len ||
-                                 !sess_ct_equal(t->cookie.value, t->bearer, t->bearer_len)));
+        t->cookie.ambiguous ||
+        (auth >= 0 && h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, auth) >= 0);
 }
 
 const char *auth_token_src(h2o_req_t *req, size_t *len, bool *from_cookie)
@@ -81,31 +82,108 @@ const char *auth_token_src(h2o_req_t *req, size_t *len, bool *from_cookie)
  * written says how many were left out. */
 #define CONFLICT_AUDIT_PER_S 10
 
-bool auth_token_ambiguous(h2o_req_t *req)
+static void audit_conflict(h2o_req_t *req, const char *what)
 {
     static _Atomic int64_t window;
     static _Atomic unsigned used;
     static _Atomic unsigned long left_out;
-    request_token t;
-    read_token(req, &t);
-    if (!t.ambiguous)
-        return false;
     int64_t now = (int64_t)time(NULL), w = atomic_load(&window);
     if (w != now && atomic_compare_exchange_strong(&window, &w, now))
         atomic_store(&used, 0);
     if (atomic_fetch_add(&used, 1) >= CONFLICT_AUDIT_PER_S) {
         atomic_fetch_add(&left_out, 1);
-        return true;
+        return;
     }
     char detail[200];
     unsigned long n = atomic_exchange(&left_out, 0);
-    int k = snprintf(detail, sizeof(detail), "%s: treated as no session",
-                     t.cookie.ambiguous ? "two different session cookies"
-                                        : "a session cookie and a different Bearer token");
+    int k = snprintf(detail, sizeof(detail), "%s: treated as no session", what);
     if (n > 0)
         snprintf(detail + k, sizeof(detail) - (size_t)k, " (%lu more not written)", n);
     auth_audit(req, SESSD_AUDIT_COOKIE_CONFLICT, NULL, NULL, detail);
-    return true;
+}
+
+bool auth_token_ambiguous(h2o_req_t *req)
+{
+    request_token t;
+    read_token(req, &t);
+    if (t.ambiguous)
+        audit_conflict(req, t.cookie.ambiguous ? "two different session cookies"
+                                               : "two Authorization headers");
+    return t.ambiguous;
+}
+
+/* A session cookie's live session `rec` and a Bearer credential that names another live
+ * session: the request names two sessions (contract section 4). A Bearer credential that is
+ * no session token (an application's own) or the same session's does not count. 0 when there
+ * is no conflict, SESS_ESESSION (audited) when there is one, or the store's error. Only when
+ * both are sent, which a browser alone never does: one more lookup then. */
+static int bearer_conflict(h2o_req_t *req, const sess_record *rec, int64_t now)
+{
+    size_t cl, bl;
+    bool from_cookie;
+    const char *c = auth_token_src(req, &cl, &from_cookie), *b = http_bearer(req, &bl);
+    if (!from_cookie || b == NULL || (bl == cl && sess_ct_equal(b, c, cl)))
+        return 0;
+    sess_record other;
+    int r = sess_verify(sessd_srv.ctx, b, bl, now, false, &other);
+    if (r == SESS_ESESSION)
+        return 0;
+    if (r != 0)
+        return r;
+    bool same = sess_ct_equal(other.id, rec->id, SESS_ID_BYTES);
+    sess_record_dispose(&other);
+    if (same)
+        return 0;
+    audit_conflict(req, "a session cookie and a Bearer token of another session");
+    return SESS_ESESSION;
+}
+
+/* Ends the session of every token the request presents under the session cookie's name and as
+ * a Bearer credential (at most MAX_PRESENTED): for a logout that found no one session, as
+ * holding a token is authority enough to end its session. 0, or the store's first error. */
+#define MAX_PRESENTED 8
+
+static int end_presented(h2o_req_t *req, const char *tok, size_t len, bool cookie, int64_t now)
+{
+    sess_record rec;
+    int r = cookie && sessd_sealed() ? sessd_sealed_open(req, tok, len, false, now, &rec)
+                                     : sess_verify(sessd_srv.ctx, tok, len, now, false, &rec);
+    if (r == SESS_ESESSION)
+        return 0;
+    if (r != 0)
+        return r;
+    r = cookie && sessd_sealed() ? sess_stateless_end(sessd_srv.ctx, &rec, now)
+                                 : sess_delete(sessd_srv.ctx, rec.id);
+    auth_audit(req, SESSD_AUDIT_LOGOUT, rec.user, rec.id,
+               r == 0 ? "one of several tokens presented" : "failed");
+    sess_record_dispose(&rec);
+    return r;
+}
+
+int auth_end_presented_sessions(h2o_req_t *req)
+{
+    const char *name = sessd_cfg()->cookie_name;
+    int64_t now = (int64_t)time(NULL);
+    int first = 0, n = 0;
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
+        const h2o_iovec_t *h = &req->headers.entries[i].value;
+        const char *v;
+        size_t vl, at = 0;
+        while (n < MAX_PRESENTED && at < h->len &&
+               sess_cookie_find(h->base + at, h->len - at, name, &v, &vl) == 0) {
+            int r = end_presented(req, v, vl, true, now);
+            first = first != 0 ? first : r;
+            n++;
+            at = (size_t)(v - h->base) + vl + 1;
+        }
+    }
+    size_t bl;
+    const char *b = http_bearer(req, &bl);
+    if (b != NULL && n < MAX_PRESENTED) {
+        int r = end_presented(req, b, bl, false, now);
+        first = first != 0 ? first : r;
+    }
+    return first;
 }
 
 void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1])
@@ -175,9 +253,15 @@ int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec
     if (tok == NULL)
         return SESS_ESESSION;
     /* [store] kind = cookie: the cookie is the sealed session; Bearer tokens are stored ones. */
-    if (from_cookie && sessd_sealed())
-        return sessd_sealed_open(req, tok, len, touch, now, rec);
+    if (from_cookie && sessd_sealed()) {
+        int r = sessd_sealed_open(req, tok, len, touch, now, rec);
+        if (r == 0 && (r = bearer_conflict(req, rec, now)) != 0)
+            sess_record_dispose(rec);
+        return r;
+    }
     int r = sess_verify(sessd_srv.ctx, tok, len, now, touch, rec);
+    if (r == 0 && from_cookie && (r = bearer_conflict(req, rec, now)) != 0)
+        sess_record_dispose(rec);
     if (r != 0)
         return r;
     if (sessd_cfg()->bind_user_agent) {
@@ -237,6 +321,8 @@ static void public_host(const sessd_config *c, char *out, size_t cap)
     h = h != NULL ? h + 3 : c->public_url;
     size_t n = strcspn(h, ":/?#");
     out[0] = '\0';
+    while (n > 0 && h[n - 1] == '.') /* "example.test." is "example.test" */
+        n--;
     if (h[0] == '[' || n == 0 || n >= cap || strspn(h, "0123456789.") >= n)
         return;
     memcpy(out, h, n);
@@ -250,14 +336,15 @@ void auth_clear_session_cookies(h2o_req_t *req)
     sess_cookie_opts o;
     cookie_opts(&o);
     o.domain = NULL;
-    if (c->cookie_domain[0] != '\0') /* ours, with its Domain (the loop below has host-only) */
-        auth_clear_session_cookie(req);
-    /* A __Host- cookie has neither Domain nor another Path: there is no other to clear. */
+    /* A __Host- cookie has neither Domain nor another Path: ours is the only one to clear. */
+    if (c->cookie_domain[0] != '\0' || strncmp(c->cookie_name, "__Host-", 7) == 0)
+        auth_clear_session_cookie(req); /* ours, with its Domain if it has one */
     if (strncmp(c->cookie_name, "__Host-", 7) == 0)
         return;
     const char *paths[] = {"/", c->base_path};
     public_host(c, host, sizeof(host));
-    /* Host-only, then the host and each parent domain of it with two labels at least. */
+    /* Host-only, then the host and each parent domain of it with two labels at least (a public
+     * suffix such as co.uk among them is refused by browsers, harmlessly). */
     for (const char *d = NULL;;) {
         for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
             char buf[SESS_SETCOOKIE_MAX + 1];

@@ -42,13 +42,14 @@ int sessd_auth_api_logout(h2o_req_t *req);  /* apiauth.c */
 
 /* The request's session token (43 characters when well-formed, but not checked here): the
  * session cookie first, then a Bearer credential. NULL when neither is there, and NULL when the
- * request names more than one (two different values for the session cookie, in one Cookie
- * header or several, or a cookie and a different Bearer credential): such a request has no
- * session, never one of them (contract section 4). */
+ * request is ambiguous: two different values for the session cookie (in one Cookie header or
+ * several) or two Authorization headers. Such a request has no session, never one of them
+ * (contract section 4). A cookie and a Bearer credential naming another live session are
+ * refused by auth_session_check. */
 const char *auth_token(h2o_req_t *req, size_t *len);
 /* auth_token, telling whether the token came from the cookie. */
 const char *auth_token_src(h2o_req_t *req, size_t *len, bool *from_cookie);
-/* True when auth_token found more than one token; the event is then audited
+/* True when auth_token found the request ambiguous; the event is then audited
  * ("cookie_conflict", at most 10 lines a second, the rest counted in the next). For the paths
  * that answer "no session" (verify's 401, the login page). */
 bool auth_token_ambiguous(h2o_req_t *req);
@@ -57,9 +58,15 @@ bool auth_token_ambiguous(h2o_req_t *req);
  * parent domains (two labels at least). Nothing more for a __Host- name, which can have no
  * other. For the login page of a request that auth_token_ambiguous found. */
 void auth_clear_session_cookies(h2o_req_t *req);
+/* For a logout that found no one session: ends the session of every token the request
+ * presents (each session cookie value and the Bearer credential, at most 8; holding a token is
+ * authority enough to end its session), each audited as a logout. 0, or the store's first
+ * error. */
+int auth_end_presented_sessions(h2o_req_t *req);
 
-/* The live session of the request (auth_token) into `rec`: 0, SESS_ESESSION without one, or
- * the store's error (fail closed). On the way it applies what a browser request implies:
+/* The live session of the request (auth_token) into `rec`: 0, SESS_ESESSION without one (or
+ * when a Bearer credential names another live session than the cookie's, audited), or the
+ * store's error (fail closed). On the way it applies what a browser request implies:
  * [session] bind_user_agent (a token sent by another user agent than the one that created the
  * session ends the session: deleted, SESS_ESESSION), and a role change (SESS_REC_ROLES_CHANGED:
  * a cookie token is rotated and the answer gets the new cookie; `rec` is then the rotated

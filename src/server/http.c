@@ -76,6 +76,8 @@ bool http_head_framing_ambiguous(const char *head, size_t len)
         if (le == p)
             break; /* the empty line that ends the head */
         h2o_iovec_t v;
+        if (!request_line && (*p == ' ' || *p == '\t'))
+            return true; /* a folded line continues the header before it: read two ways */
         if (request_line) {
             request_line = false;
         } else if (head_line_is(p, le, "content-length:", &v)) {

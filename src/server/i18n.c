@@ -24,8 +24,8 @@ static const char *const en[SESSD_MSG_COUNT] = {
     [SESSD_MSG_ERR_UNAVAILABLE] = "Signing in is not possible right now; please try again later.",
     [SESSD_MSG_ERR_BUSY] = "The server is busy; please try again.",
     [SESSD_MSG_ERR_COOKIE_CONFLICT] =
-        "Your browser sent two different sign-in cookies, so neither was used. They have been "
-        "cleared as far as this site can; please sign in again.",
+        "Your browser sent two different sign-in cookies or tokens, so neither was used. The "
+        "cookies have been cleared as far as this site can; please sign in again.",
     [SESSD_MSG_ERR_INVALID_CHOICE] = "Please choose one of the offered values.",
     [SESSD_MSG_PREFERENCES] = "Preferences",
     [SESSD_MSG_LANGUAGE] = "Language",
@@ -78,8 +78,9 @@ static const char *const fr[SESSD_MSG_COUNT] = {
         "La connexion est impossible pour le moment ; veuillez réessayer plus tard.",
     [SESSD_MSG_ERR_BUSY] = "Le serveur est occupé ; veuillez réessayer.",
     [SESSD_MSG_ERR_COOKIE_CONFLICT] =
-        "Votre navigateur a envoyé deux cookies de connexion différents : aucun n’a été utilisé. "
-        "Ils ont été effacés autant que ce site le peut ; veuillez vous reconnecter.",
+        "Votre navigateur a envoyé deux cookies ou jetons de connexion différents : aucun n’a été "
+        "utilisé. Les cookies ont été effacés autant que ce site le peut ; veuillez vous "
+        "reconnecter.",
     [SESSD_MSG_ERR_INVALID_CHOICE] = "Veuillez choisir l’une des valeurs proposées.",
     [SESSD_MSG_PREFERENCES] = "Préférences",
     [SESSD_MSG_LANGUAGE] = "Langue",
@@ -132,8 +133,10 @@ static const char *const de[SESSD_MSG_COUNT] = {
         "Die Anmeldung ist gerade nicht möglich; bitte später erneut versuchen.",
     [SESSD_MSG_ERR_BUSY] = "Der Server ist ausgelastet; bitte erneut versuchen.",
     [SESSD_MSG_ERR_COOKIE_CONFLICT] =
-        "Ihr Browser hat zwei verschiedene Anmelde-Cookies gesendet, daher wurde keines verwendet. "
-        "Sie wurden gelöscht, soweit diese Seite es kann; bitte melden Sie sich erneut an.",
+        "Ihr Browser hat zwei verschiedene Anmelde-Cookies oder -Token gesendet, daher wurde "
+        "keines "
+        "verwendet. Die Cookies wurden gelöscht, soweit diese Seite es kann; bitte melden Sie "
+        "sich erneut an.",
     [SESSD_MSG_ERR_INVALID_CHOICE] = "Bitte einen der angebotenen Werte wählen.",
     [SESSD_MSG_PREFERENCES] = "Einstellungen",
     [SESSD_MSG_LANGUAGE] = "Sprache",

@@ -405,6 +405,21 @@ int sessd_auth_logout(h2o_req_t *req)
             return sess_err_http_status(r);
         }
     }
+    if (!v.signed_in) {
+        /* No one session (none, or two tokens: neither is "the" session), but the user asked
+         * to sign out: end whatever live session a token presented names (the same-origin
+         * check above stands in for the form's CSRF token) and clear every copy of the
+         * cookie. */
+        (void)auth_token_ambiguous(req); /* audited when two tokens were why */
+        int r = auth_end_presented_sessions(req);
+        if (r != 0) {
+            sessd_visitor_dispose(&v);
+            http_send_error(req, r,
+                            "the session could not be ended (store unavailable); try again");
+            return sess_err_http_status(r);
+        }
+        auth_clear_session_cookies(req);
+    }
     auth_clear_session_cookie(req);
     if (c->clear_site_data[0] != '\0')
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("clear-site-data"), 0, NULL,

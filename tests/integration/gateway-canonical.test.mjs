@@ -114,8 +114,8 @@ async function startReader(name) {
 
 /* Sends `GET target HTTP/1.1` with `headers` on a new connection (Connection: close) and reads
  * the whole answer. `target` is written byte for byte (latin1), whatever it holds. */
-function rawGet(port, target, headers = {}, timeout = 10000) {
-  const lines = [`GET ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Connection: close'];
+function rawGet(port, target, headers = {}, timeout = 10000, method = 'GET') {
+  const lines = [`${method} ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Connection: close'];
   for (const [k, v] of Object.entries(headers)) if (v !== undefined && v !== null) lines.push(`${k}: ${v}`);
   const bytes = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
   return new Promise((resolve, reject) => {
@@ -123,7 +123,7 @@ function rawGet(port, target, headers = {}, timeout = 10000) {
     const sock = net.connect({ host: '127.0.0.1', port });
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new Error(`GET ${JSON.stringify(target)}: no complete answer in ${timeout} ms`));
+      reject(new Error(`${method} ${JSON.stringify(target)}: no complete answer in ${timeout} ms`));
     }, timeout);
     sock.on('connect', () => sock.write(bytes));
     sock.on('data', (d) => chunks.push(d));
@@ -132,7 +132,7 @@ function rawGet(port, target, headers = {}, timeout = 10000) {
     sock.on('close', () => {
       clearTimeout(timer);
       if (error && chunks.length === 0) {
-        reject(new Error(`GET ${JSON.stringify(target)}: ${error.code || error.message} before any answer`));
+        reject(new Error(`${method} ${JSON.stringify(target)}: ${error.code || error.message} before any answer`));
         return;
       }
       try {
@@ -385,10 +385,10 @@ after(async () => {
 });
 
 /* One request through gateway `g` to the application of `s`: the answer and what the app saw. */
-async function through(s, g, target, headers) {
+async function through(s, g, target, headers, method = 'GET') {
   const from = s.app.reached.length;
   try {
-    const r = await rawGet(s.gw[g].port, target, headers);
+    const r = await rawGet(s.gw[g].port, target, headers, 10000, method);
     return { r, seen: s.app.reached.slice(from) };
   } catch (e) {
     const gw = s.gw[g];
@@ -473,6 +473,21 @@ for (const name of APPS) {
       assert.deepEqual(bad, [], `${label}: non-canonical targets not refused as they should be:\n${bad.join('\n')}`);
     });
 
+    test(`${label}: unsafe methods with a non-canonical target get the same 400 (sessiond's check is a GET whatever the method)`, T, async () => {
+      const s = setups[name];
+      const bad = [];
+      for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+        for (const target of ['/static/../admin/x', '/admin#/../static/x', '/static/%2e%2e/admin/x', '/admin%2Fx']) {
+          const headers = { Accept: 'application/json', Cookie: s.gw[g].alice, 'Content-Length': '0', 'Sec-Fetch-Site': 'same-origin' };
+          const { r, seen } = await through(s, g, target, headers, method);
+          const own = proxyOwn400(r);
+          if (r.status !== 400 || seen.length > 0 || (!own && r.json?.error !== 'invalid_request'))
+            bad.push(`${method} ${shown(target)}: ${r.status} ${show(r.text.slice(0, 160))}, app reached ${seen.length}`);
+        }
+      }
+      assert.deepEqual(bad, [], `${label}:\n${bad.join('\n')}`);
+    });
+
     test(`${label}: client-sent X-Auth-* headers never reach the application`, T, async () => {
       const s = setups[name];
       const forged = { 'X-Auth-User': 'mallory', 'X-Auth-Roles': 'admin', 'X-Auth-Pref-Font-Size': 'huge', 'X-Auth-Anything': 'x', 'x-auth-session': '00' };
@@ -493,6 +508,7 @@ for (const name of APPS) {
       assert.equal(h['x-auth-pref-font-size'], undefined);
       assert.equal(h['x-auth-anything'], undefined);
       assert.match(h['x-auth-session'] || '', /^[0-9a-f]{32}$/, 'the session id is sessiond\'s, not the forged one');
+      assert.match(h['x-auth-csrf-token'] || '', /^[A-Za-z0-9_-]{43}$/, 'the session\'s CSRF token reaches the app');
       const values = Object.entries(h).filter(([, v]) => /mallory|huge|\{http\.|<nil>/.test(String(v)));
       assert.deepEqual(values, [], `${label}: a forged value or a placeholder reached the app`);
     });

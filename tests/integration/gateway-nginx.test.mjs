@@ -119,6 +119,18 @@ test('a client cannot choose what verify checks, nor slip past a rule with path 
     const r = await get('/private/page', { jar: alice, headers: { Host: host, Accept: 'application/json' } });
     assert.notEqual(r.json?.headers?.['x-auth-user'], 'alice', `Host ${host}: passed as alice`);
   }
+  // An absolute-form target names one host (nginx picks its server{} by it) and the Host header
+  // another (what the app is given): refused, or judged by the Host the app sees, never passed.
+  const seenBefore = app.seen.length;
+  const abs = await new Promise((resolve) => {
+    const chunks = [];
+    const c = net.connect({ host: '127.0.0.1', port }, () => c.write(`GET http://127.0.0.1:${port}/private/x HTTP/1.1\r\nHost: admin.test\r\nCookie: ${alice.header()}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`));
+    c.on('data', (d) => chunks.push(d));
+    c.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    c.on('error', () => {});
+  });
+  assert.match(abs, /^HTTP\/1\.1 (400|403) /, `absolute-form with another Host: ${abs.slice(0, 200)}`);
+  assert.equal(app.seen.length, seenBefore, 'the app saw nothing');
 });
 
 test('two session tokens are no session: two different cookies, or a cookie and another Bearer token', T, async () => {

@@ -93,15 +93,35 @@ test('two different session cookies are no session, in one Cookie header or two;
   assert.equal(one.headers['x-auth-user'], 'alice');
 });
 
-test('a session cookie and a different Bearer token are no session; the same token in both is that session', T, async () => {
+test('a session cookie and a Bearer token of another live session are no session; an application\'s own Bearer token is not a session', T, async () => {
   const r = await verify('/app', { Cookie: `sid=${alice.token}`, Authorization: `Bearer ${bob.token}` });
   assert.equal(r.status, 401);
   const w = await httpRequest(s.port, 'GET', '/auth/whoami', { headers: { Cookie: `sid=${bob.token}`, Authorization: `Bearer ${alice.token}` } });
   assert.equal(w.status, 401);
-  const ok = await verify('/app', { Cookie: `sid=${alice.token}`, Authorization: `Bearer ${alice.token}` });
-  assert.equal(ok.status, 200);
-  assert.equal(ok.headers['x-auth-user'], 'alice');
+  // The same token in both, or a Bearer credential that names no session (the application's
+  // own API token, an expired one): the cookie's session.
+  for (const auth of [`Bearer ${alice.token}`, 'Bearer app-own-token-123', `Bearer ${'A'.repeat(43)}`, 'Basic YTpi']) {
+    const ok = await verify('/app', { Cookie: `sid=${alice.token}`, Authorization: auth });
+    assert.equal(ok.status, 200, auth.slice(0, 12));
+    assert.equal(ok.headers['x-auth-user'], 'alice');
+  }
   assert.equal((await verify('/app', { Authorization: `Bearer ${bob.token}` })).headers['x-auth-user'], 'bob');
+  // Two Authorization headers: which one is meant cannot be known.
+  const two = await exchange(`GET /auth/verify HTTP/1.1\r\nHost: x\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Uri: /app\r\nX-Forwarded-Host: app.example.test\r\nAuthorization: Bearer ${bob.token}\r\nAuthorization: Bearer ${bob.token}\r\nConnection: close\r\n\r\n`);
+  assert.deepEqual(statuses(two.text), [401]);
+});
+
+test('logout with two session cookies ends both sessions and clears the cookies', T, async () => {
+  const a = await createSession(s, { user: 'alice' });
+  const b = await createSession(s, { user: 'bob' });
+  const out = await httpRequest(s.port, 'POST', '/auth/logout', {
+    headers: { Cookie: `sid=${a.token}; sid=${b.token}`, 'Sec-Fetch-Site': 'same-origin' },
+  });
+  assert.equal(out.status, 303);
+  assert.ok((out.headers['set-cookie'] || []).some((c) => /Domain=example\.test/.test(c)), 'every copy is cleared');
+  for (const t of [a, b]) assert.equal((await verify('/app', { Cookie: `sid=${t.token}` })).status, 401, 'the session is ended');
+  const lines = fs.readFileSync(auditPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  for (const t of [a, b]) assert.ok(lines.some((l) => l.event === 'logout' && l.session_id === t.session_id), 'each logout is audited');
 });
 
 /* The audit lines of one event (the file is written at once, line by line). */

@@ -58,6 +58,9 @@ static void framing(void **state)
         "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
         "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
         "POST / HTTP/1.1\r\nTransfer-Encoding: identity\r\n\r\n",
+        /* a folded line continues the header before it */
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n identity\r\n\r\n",
+        "POST / HTTP/1.1\r\nX-A: 1\r\n\tContent-Length: 5\r\n\r\n",
         "POST / HTTP/1.1\r\nContent-Length: 5\r\n", /* no end of the head */
         ""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
