@@ -121,8 +121,11 @@ static int bearer_conflict(h2o_req_t *req, const sess_record *rec, int64_t now)
 {
     size_t cl, bl;
     bool from_cookie;
-    const char *c = auth_token_src(req, &cl, &from_cookie), *b = http_bearer(req, &bl);
-    if (!from_cookie || b == NULL || (bl == cl && sess_ct_equal(b, c, cl)))
+    const char *b = http_bearer(req, &bl);
+    if (b == NULL) /* the usual case: one header lookup */
+        return 0;
+    const char *c = auth_token_src(req, &cl, &from_cookie);
+    if (!from_cookie || (bl == cl && sess_ct_equal(b, c, cl)))
         return 0;
     sess_record other;
     int r = sess_verify(sessd_srv.ctx, b, bl, now, false, &other);
