@@ -419,8 +419,9 @@ int sessd_auth_logout(h2o_req_t *req)
             return sess_err_http_status(r);
         }
         auth_clear_session_cookies(req);
+    } else {
+        auth_clear_session_cookie(req);
     }
-    auth_clear_session_cookie(req);
     if (c->clear_site_data[0] != '\0')
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("clear-site-data"), 0, NULL,
                               c->clear_site_data, strlen(c->clear_site_data));

@@ -1,8 +1,8 @@
 /*
  * router.c - the one h2o handler: refuses ambiguous framing, bounds the request's headers and
- * body, then dispatches by
- * path to the ops endpoints, /v1 and the browser-facing endpoints under base_path. Every answer
- * is counted in metrics by route and status (an asynchronous one when it is sent).
+ * body, then dispatches by path to the ops endpoints, /v1 and the browser-facing endpoints under
+ * base_path. Every answer is counted in metrics by route and status (an asynchronous one when it
+ * is sent).
  */
 #include <string.h>
 
