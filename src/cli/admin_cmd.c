@@ -46,7 +46,7 @@ int cli_admin(const cli_args *args, const char *group)
         words[argc++] = password;
     /* A sealed cookie carries its roles inside, out of reach of a store write: keeping the
      * sessions would leave them with the old roles until their deadline. */
-    if (r == 0 && strcmp(cfg.store_kind, "cookie") == 0 && strcmp(group, "user") == 0 && argc > 1 &&
+    if (r == 0 && cfg.store == SESSD_STORE_COOKIE && strcmp(group, "user") == 0 && argc > 1 &&
         strcmp(words[1], "roles") == 0) {
         for (int i = 2; i < argc; i++) {
             if (strcmp(words[i], "--keep-sessions") == 0) {
@@ -58,7 +58,7 @@ int cli_admin(const cli_args *args, const char *group)
             }
         }
     }
-    if (r == 0 && strcmp(cfg.store_kind, "memory") == 0) {
+    if (r == 0 && cfg.store == SESSD_STORE_MEMORY) {
         r = sessd_admin_call(cfg.data_dir, argc, words);
         if (r < 0) {
             cli_error("no server answers on %s/%s: the memory store lives inside a running "

@@ -1798,6 +1798,16 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
         say(err, errlen, "%s: the data directory is empty; give one with --data DIR", from);
         return -1;
     }
+    /* The option's validator admitted one of these four. */
+    static const char *const kinds[] = {
+        [SESSD_STORE_LMDB] = "lmdb",
+        [SESSD_STORE_MEMORY] = "memory",
+        [SESSD_STORE_REDIS] = "redis",
+        [SESSD_STORE_COOKIE] = "cookie",
+    };
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+        if (strcmp(c->store_kind, kinds[k]) == 0)
+            c->store = (enum sessd_store_kind)k;
 
     if (c->public_url[0] == '\0')
         snprintf(c->public_url, sizeof c->public_url, "http://%s", c->listen);
@@ -1867,8 +1877,8 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
             from);
         return -1;
     }
-    if (strcmp(c->store_kind, "redis") == 0 && c->redis_url[0] == '\0' &&
-        c->redis_sentinels[0] == '\0' && c->redis_cluster[0] == '\0') {
+    if (c->store == SESSD_STORE_REDIS && c->redis_url[0] == '\0' && c->redis_sentinels[0] == '\0' &&
+        c->redis_cluster[0] == '\0') {
         say(err, errlen,
             "%s: [store] kind: redis needs redis_url, redis_sentinels and redis_master, or "
             "redis_cluster; set [store] redis_url (or --redis-url)",
@@ -1889,7 +1899,7 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
             from);
         return -1;
     }
-    if (strcmp(c->store_kind, "cookie") == 0 && c->seal[0] == '\0') {
+    if (c->store == SESSD_STORE_COOKIE && c->seal[0] == '\0') {
         say(err, errlen,
             "%s: [keys] seal: the cookie store needs a key ring; set [keys] seal = ID:BASE64KEY",
             from);

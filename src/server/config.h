@@ -24,6 +24,14 @@ typedef struct sessd_rule {
     int line;          /* where it was defined, for messages */
 } sessd_rule;
 
+/* [store] kind. */
+enum sessd_store_kind {
+    SESSD_STORE_LMDB,   /* the embedded store in [store] path (the default) */
+    SESSD_STORE_MEMORY, /* inside the server process, for tests */
+    SESSD_STORE_REDIS,  /* a Redis server, Sentinel group or Cluster */
+    SESSD_STORE_COOKIE, /* sealed cookies; revocations, accounts and keys in Redis or lmdb */
+};
+
 typedef struct sessd_config {
     /* [server] */
     char listen[256];     /* HOST:PORT, default 127.0.0.1:8080 */
@@ -37,8 +45,9 @@ typedef struct sessd_config {
     int64_t request_timeout;  /* milliseconds to read a request (headers and body), default 10000 */
     int64_t send_timeout;     /* milliseconds an answer may wait for the client, default 10000 */
     /* [store] */
-    char store_kind[16];        /* lmdb|memory|redis|cookie, default lmdb */
-    char store_path[SESSD_STR]; /* default: the data directory */
+    char store_kind[16];         /* lmdb|memory|redis|cookie as written, default lmdb */
+    enum sessd_store_kind store; /* the same, set by sessd_config_finish */
+    char store_path[SESSD_STR];  /* default: the data directory */
     char redis_url[512];
     char redis_sentinels[SESSD_STR];
     char redis_cluster[SESSD_STR];

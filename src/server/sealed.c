@@ -21,7 +21,7 @@
 
 bool sessd_sealed(void)
 {
-    return strcmp(sessd_cfg()->store_kind, "cookie") == 0;
+    return sessd_cfg()->store == SESSD_STORE_COOKIE;
 }
 
 static int load_ring(sess_seal_ring *ring)

@@ -32,6 +32,7 @@
 #include "server/handlers.h"
 #include "server/log.h"
 #include "server/pwhelper.h"
+#include "server/storage.h"
 #include "server/store_timed.h"
 #include "server/touchsock.h"
 #include "server/workers.h"
@@ -62,20 +63,6 @@ static h2o_access_log_filehandle_t *access_log;
 /* Configuration snapshots replaced by reloads; freed at exit. */
 static sessd_config *old_configs[64];
 static size_t n_old_configs;
-
-void sessd_policy_from_config(const sessd_config *c, sess_policy *p)
-{
-    p->idle_timeout = c->idle_timeout;
-    p->absolute_timeout = c->absolute_timeout;
-    p->remember_me = c->remember_me;
-    p->touch_interval = c->touch_interval;
-    p->rotate_grace = c->rotate_grace;
-    p->access_ttl = c->access_ttl;
-    p->max_per_user = (uint32_t)c->max_per_user;
-    p->max_data = (size_t)c->max_data;
-    p->argon2_ops = c->argon2_ops;
-    p->argon2_mem = (size_t)c->argon2_mem;
-}
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -422,21 +409,6 @@ static void wait_for_signals(void)
 
 /* ---- start and stop ---------------------------------------------------------------------- */
 
-void sessd_redis_opts(const sessd_config *c, uint32_t pool, sess_store_opts *o)
-{
-    o->redis_url = c->redis_url;
-    o->redis_sentinels = c->redis_sentinels;
-    o->redis_cluster = c->redis_cluster;
-    o->redis_master = c->redis_master;
-    o->redis_prefix = c->redis_prefix;
-    o->redis_connect_timeout_ms = (uint32_t)c->redis_connect_timeout;
-    o->redis_timeout_ms = (uint32_t)c->redis_timeout;
-    o->redis_pool = c->redis_pool > 0 ? (uint32_t)c->redis_pool : pool;
-    o->redis_cache = false;
-    o->redis_cache_ttl_ms = (uint32_t)c->redis_cache_ttl;
-    o->redis_cache_entries = (uint32_t)c->redis_cache_size;
-}
-
 /* The store's own events (Redis unreachable or back, the near cache's subscription) go to the
  * log; they never carry a secret. */
 static void store_log(void *arg, int level, const char *msg)
@@ -445,42 +417,16 @@ static void store_log(void *arg, int level, const char *msg)
     sessd_log(level == SESS_STORE_LOG_WARN ? SESSD_LOG_WARN : SESSD_LOG_NOTICE, "store: %s", msg);
 }
 
-/* Redis: one connection per worker thread, plus the main and the admin thread. The server
- * starts even when Redis is down: /readyz says 503 until it answers. */
-static int open_redis(const sessd_config *c, int nthreads, char *err, size_t errlen)
-{
-    sess_store_opts o = {.log = store_log};
-    sessd_redis_opts(c, (uint32_t)nthreads + 2, &o);
-    o.redis_cache = c->redis_cache;
-    int r = sess_store_redis_open(&o, &sessd_srv.store, err, errlen);
-    if (r == 0 && sessd_srv.store->ops->ping(sessd_srv.store) != 0)
-        sessd_log(SESSD_LOG_WARN, "Redis does not answer yet; /readyz answers 503 until it does");
-    return r;
-}
-
+/* The store of [store] (storage.h) behind the timing wrapper (store_timed.h). Redis: one
+ * connection per worker thread, plus the main and the admin thread, and the near cache as
+ * configured. The server starts even when Redis is down: /readyz says 503 until it answers. */
 static int open_store(const sessd_config *c, int nthreads, char *err, size_t errlen)
 {
-    sess_store_opts o = {
-        .path = c->store_path, .group_commit = strcmp(c->fsync, "batch") == 0, .log = store_log};
-    int r;
-    if (strcmp(c->store_kind, "memory") == 0)
-        r = sess_store_memory_open(&o, &sessd_srv.store, err, errlen);
-    else if (strcmp(c->store_kind, "lmdb") == 0)
-        r = sess_store_lmdb_open(&o, &sessd_srv.store, err, errlen);
-    else if (strcmp(c->store_kind, "redis") == 0)
-        r = open_redis(c, nthreads, err, errlen);
-    else if (strcmp(c->store_kind, "cookie") == 0)
-        /* Sessions live in the cookie; the store keeps what revokes them (generations, deny
-         * entries), accounts, API keys and preferences: Redis when one is configured (several
-         * nodes share revocations), else lmdb in [store] path. */
-        r = c->redis_url[0] || c->redis_sentinels[0]
-                ? open_redis(c, nthreads, err, errlen)
-                : sess_store_lmdb_open(&o, &sessd_srv.store, err, errlen);
-    else {
-        snprintf(err, errlen, "store kind \"%s\" is not available in this build yet",
-                 c->store_kind);
-        return SESS_EINVAL;
-    }
+    sessd_store_use use = {
+        .redis_pool = (uint32_t)nthreads + 2, .redis_cache = true, .log = store_log};
+    int r = sessd_store_open(c, &use, &sessd_srv.store, err, errlen);
+    if (r == 0 && sessd_store_in_redis(c) && sessd_srv.store->ops->ping(sessd_srv.store) != 0)
+        sessd_log(SESSD_LOG_WARN, "Redis does not answer yet; /readyz answers 503 until it does");
     sess_store *timed;
     if (r == 0 && (r = sessd_store_timed_new(sessd_srv.store, &timed)) != 0) {
         sessd_srv.store->ops->close(sessd_srv.store);
@@ -550,7 +496,7 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
         fprintf(stderr, "sessiond: %s\n", err);
         sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
-    } else if (strcmp(cfg->store_kind, "lmdb") == 0 &&
+    } else if (cfg->store == SESSD_STORE_LMDB &&
                sessd_touchsock_start(cfg->data_dir, sessd_srv.ctx, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
         sessd_admin_stop();
@@ -673,9 +619,9 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     bool v6 = strchr(host, ':') != NULL;
     printf("sessiond listening on http://%s%s%s:%s\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
     fflush(stdout);
-    if (strcmp(cfg->store_kind, "redis") == 0)
-        sessd_log(SESSD_LOG_INFO, "%d threads, redis store (key prefix %s, near cache %s)",
-                  nthreads, cfg->redis_prefix, cfg->redis_cache ? "on" : "off");
+    if (sessd_store_in_redis(cfg))
+        sessd_log(SESSD_LOG_INFO, "%d threads, %s store in redis (key prefix %s, near cache %s)",
+                  nthreads, cfg->store_kind, cfg->redis_prefix, cfg->redis_cache ? "on" : "off");
     else
         sessd_log(SESSD_LOG_INFO, "%d threads, %s store at %s", nthreads, cfg->store_kind,
                   cfg->store_path);

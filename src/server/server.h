@@ -34,15 +34,4 @@ static inline const sessd_config *sessd_cfg(void)
  * arrive on the admin socket run through `admin_fn`. Returns the process exit status. */
 int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn);
 
-/* Reads the server key from DATA/server.key, creating the data directory (0700) and the key
- * (0600) on first start. 0, or -1 with a message. */
-int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *err, size_t errlen);
-
-/* Policy for lib/session from a configuration. */
-void sessd_policy_from_config(const sessd_config *c, sess_policy *p);
-
-/* Options of the Redis store from [store], with `pool` connections when [store] redis_pool is 0.
- * The near cache stays off: only a server turns it on. */
-void sessd_redis_opts(const sessd_config *c, uint32_t pool, sess_store_opts *o);
-
 #endif

@@ -372,6 +372,31 @@ test('cluster: a master killed answers 503 within the timeout, never 200 for wha
   for (const u of users.slice(1)) assert.equal((await verify(srv, u.token)).status, 200, `${u.user} kept`);
 });
 
+test('cluster: the cookie store keeps its API keys and revocations in the Cluster, never in an lmdb store', T, async () => {
+  // [store] kind = cookie with redis_cluster was opened as lmdb in the data directory (the
+  // cluster silently ignored): every node would have had its own revocations.
+  const seal = Buffer.alloc(32, 7).toString('base64');
+  const ini = sb.writeFile('cookie-cluster.ini', `[store]\nkind = cookie\nredis_prefix = ck:\nredis_cluster = ${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}\n` +
+    `redis_timeout = ${TIMEOUT_MS}ms\nredis_connect_timeout = ${TIMEOUT_MS}ms\n[keys]\nseal = k1:${seal}\n`);
+  const data = sb.dataDir('cookie-cluster');
+  const key = await createApiKey(data, 'ck', ['-c', ini]);
+  const s = await sb.start({ data, config: ini });
+  s.key = key;
+  try {
+    const c = await createSession(s, { user: 'cookie-user' });
+    assert.equal((await verify(s, c.token)).status, 200);
+    let keys = 0;
+    for (const n of nodes) keys += (await resp(n.port, ['KEYS', 'ck:*'])).length;
+    assert.ok(keys > 0, 'the API key and the account live in the Cluster');
+    assert.ok(!fs.existsSync(path.join(data, 'store')), 'no lmdb store in the data directory');
+    const cli = await run(['session', 'revoke', '--user', 'cookie-user', '-c', ini, '--data', data]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assertError(await verify(s, c.token), 404, 'invalid_session');
+  } finally {
+    await s.stop();
+  }
+});
+
 test('cluster: a redis_url naming a Cluster node is refused with a message; nothing written', T, async () => {
   const ini = sb.writeFile('url.ini', `[store]\nkind = redis\nredis_url = redis://127.0.0.1:${nodes[1].port}/0\nredis_prefix = other:\n`);
   const r = await run(['apikey', 'create', 'x', '-c', ini, '--data', sb.dataDir('cli')]);
