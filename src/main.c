@@ -1,11 +1,13 @@
 /*
- * main.c - dispatch only: the first word picks the command group.
+ * main.c - dispatch only: the first word picks the command group. `serve` is the one that joins
+ * the command line (its configuration) to the HTTP server.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "server/server.h"
 
 int main(int argc, char **argv)
 {
@@ -28,9 +30,11 @@ int main(int argc, char **argv)
             continue;
         cli_args args;
         int r = cli_parse_common(argc - 2, argv + 2, &args);
-        if (r == 0)
-            r = i == 0   ? cli_serve(&args)
-                : i == 3 ? cli_config(&args)
+        sessd_config *cfg = NULL;
+        if (r == 0 && i == 0 && (r = cli_serve_config(&args, &cfg)) == 0)
+            r = sessd_serve(cfg, cli_admin_dispatch);
+        else if (r == 0 && i != 0)
+            r = i == 3   ? cli_config(&args)
                 : i == 5 ? cli_audit(&args)
                          : cli_admin(&args, commands[i]);
         free(args.argv);

@@ -68,7 +68,9 @@ int cli_admin_dispatch(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *er
  * the server key always comes from the data directory). */
 int cli_admin(const cli_args *args, const char *group);
 
-int cli_serve(const cli_args *args);
+/* `serve`: the configuration from file, environment and flags, finished, into *out (heap; the
+ * server takes it); an exit status otherwise. */
+int cli_serve_config(const cli_args *args, sessd_config **out);
 int cli_config(const cli_args *args);
 int cli_audit(const cli_args *args);
 int cli_help(const char *command);

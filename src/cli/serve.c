@@ -1,15 +1,14 @@
 /*
- * serve.c - `sessiond serve`: builds the configuration from file, environment and flags, then
- * hands it to the server.
+ * serve.c - `sessiond serve`'s flags: builds the configuration from file, environment and flags;
+ * main.c hands it to the server (the command line itself runs no server code).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "server/server.h"
 
-int cli_serve(const cli_args *args)
+int cli_serve_config(const cli_args *args, sessd_config **out)
 {
     static const struct {
         const char *flag, *section, *key;
@@ -56,5 +55,6 @@ int cli_serve(const cli_args *args)
         free(cfg);
         return r;
     }
-    return sessd_serve(cfg, cli_admin_dispatch);
+    *out = cfg;
+    return 0;
 }

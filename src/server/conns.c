@@ -6,6 +6,7 @@
  * Retry-After and is closed. Nothing of its request is read.
  */
 #include "server/conns.h"
+#include "server/metrics.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,8 +18,6 @@ typedef struct tracked {
     size_t written;   /* sock->bytes_written when last looked at */
     int64_t since_ms; /* when the pending write was first seen; 0: none pending */
 } tracked;
-
-static _Atomic uint64_t n_open, n_refused, n_stalled;
 
 #define BUSY_BODY                                                                                  \
     "{\"error\":\"overloaded\",\"message\":\"too many connections; retry in a moment\"}\n"
@@ -39,7 +38,7 @@ static void on_busy_sent(h2o_socket_t *sock, const char *err)
 
 static void refuse(h2o_socket_t *sock)
 {
-    atomic_fetch_add_explicit(&n_refused, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sessd_conn_count.refused, 1, memory_order_relaxed);
     h2o_iovec_t buf = h2o_iovec_init(busy_answer, sizeof(busy_answer) - 1);
     h2o_socket_write(sock, &buf, 1, on_busy_sent);
 }
@@ -49,20 +48,20 @@ static void on_conn_close(void *data)
     tracked *t = data;
     h2o_linklist_unlink(&t->link);
     free(t);
-    atomic_fetch_sub_explicit(&n_open, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&sessd_conn_count.open, 1, memory_order_relaxed);
 }
 
 void sessd_conns_admit(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, h2o_linklist_t *list,
                        uint64_t max)
 {
-    if (atomic_fetch_add_explicit(&n_open, 1, memory_order_relaxed) >= max) {
-        atomic_fetch_sub_explicit(&n_open, 1, memory_order_relaxed);
+    if (atomic_fetch_add_explicit(&sessd_conn_count.open, 1, memory_order_relaxed) >= max) {
+        atomic_fetch_sub_explicit(&sessd_conn_count.open, 1, memory_order_relaxed);
         refuse(sock);
         return;
     }
     tracked *t = calloc(1, sizeof(*t));
     if (t == NULL) {
-        atomic_fetch_sub_explicit(&n_open, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&sessd_conn_count.open, 1, memory_order_relaxed);
         h2o_socket_close(sock);
         return;
     }
@@ -90,14 +89,7 @@ void sessd_conns_watch(h2o_linklist_t *list, int64_t now_ms, int64_t timeout_ms)
              * closes it itself (calling on_conn_close). */
             shutdown(h2o_socket_get_fd(t->sock), SHUT_RDWR);
             t->since_ms = 0;
-            atomic_fetch_add_explicit(&n_stalled, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&sessd_conn_count.send_stalled, 1, memory_order_relaxed);
         }
     }
-}
-
-void sessd_conns_stats_get(sessd_conns_stats *out)
-{
-    out->open = atomic_load_explicit(&n_open, memory_order_relaxed);
-    out->refused = atomic_load_explicit(&n_refused, memory_order_relaxed);
-    out->send_stalled = atomic_load_explicit(&n_stalled, memory_order_relaxed);
 }

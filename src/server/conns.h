@@ -25,12 +25,4 @@ void sessd_conns_admit(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, h2o_linklist_t
  * about once a second. */
 void sessd_conns_watch(h2o_linklist_t *list, int64_t now_ms, int64_t timeout_ms);
 
-typedef struct sessd_conns_stats {
-    uint64_t open;         /* connections open now */
-    uint64_t refused;      /* refused over max_connections */
-    uint64_t send_stalled; /* shut down by send_timeout */
-} sessd_conns_stats;
-
-void sessd_conns_stats_get(sessd_conns_stats *out);
-
 #endif

@@ -9,7 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "server/conns.h"
+sessd_conn_counters sessd_conn_count;
 
 static const char *route_labels[] = {
 #define SESSD_ROUTE_LABEL(name, label) label,
@@ -178,8 +178,6 @@ void sessd_metrics_write(FILE *out, int64_t live_sessions, const sessd_cache_sta
                 "sessiond_near_cache_lookups_total{result=\"hit\"} %" PRIu64 "\n"
                 "sessiond_near_cache_lookups_total{result=\"miss\"} %" PRIu64 "\n",
                 cache->hits, cache->misses);
-    sessd_conns_stats cs;
-    sessd_conns_stats_get(&cs);
     fprintf(out,
             "# HELP sessiond_connections Client connections open now.\n"
             "# TYPE sessiond_connections gauge\nsessiond_connections %" PRIu64 "\n"
@@ -191,5 +189,7 @@ void sessd_metrics_write(FILE *out, int64_t live_sessions, const sessd_cache_sta
             "client did not read its answer within send_timeout.\n"
             "# TYPE sessiond_connections_send_timeouts_total counter\n"
             "sessiond_connections_send_timeouts_total %" PRIu64 "\n",
-            cs.open, cs.refused, cs.send_stalled);
+            atomic_load_explicit(&sessd_conn_count.open, memory_order_relaxed),
+            atomic_load_explicit(&sessd_conn_count.refused, memory_order_relaxed),
+            atomic_load_explicit(&sessd_conn_count.send_stalled, memory_order_relaxed));
 }

@@ -5,6 +5,7 @@
 #ifndef SESSIOND_SERVER_METRICS_H
 #define SESSIOND_SERVER_METRICS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -56,6 +57,15 @@ typedef struct sessd_cache_stats {
 void sessd_metrics_login(int ok);
 /* Writes the exposition text; `live_sessions` < 0 when the store could not count; `cache` is
  * NULL without a near cache. */
+/* The client connection counters: conns.c keeps them (it admits connections by `open`), the
+ * metrics answer reads them. Relaxed atomics. */
+typedef struct sessd_conn_counters {
+    _Atomic uint64_t open;         /* connections open now */
+    _Atomic uint64_t refused;      /* refused over max_connections */
+    _Atomic uint64_t send_stalled; /* shut down by send_timeout */
+} sessd_conn_counters;
+extern sessd_conn_counters sessd_conn_count;
+
 void sessd_metrics_write(FILE *out, int64_t live_sessions, const sessd_cache_stats *cache);
 
 #endif
