@@ -29,7 +29,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
 
 LIB_SRC  := $(sort $(wildcard lib/*.c lib/store/*.c))
-SRV_SRC  := $(sort $(wildcard src/server/*.c src/cli/*.c))
+SRV_SRC  := $(sort $(wildcard src/core/*.c src/http/*.c src/cli/*.c))
 MAIN_SRC := src/main.c
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
@@ -206,11 +206,11 @@ deb: $(BIN)
 
 format:
 	clang-format -i nginx/*.c $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) include/sessiond/*.h \
-	    $(wildcard lib/*.h lib/store/*.h src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
+	    $(wildcard lib/*.h lib/store/*.h src/core/*.h src/http/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
 
 format-check:
 	clang-format --dry-run -Werror nginx/*.c $(LIB_SRC) $(SRV_SRC) $(MAIN_SRC) $(TEST_SRC) $(FUZZ_SRC) \
-	    include/sessiond/*.h $(wildcard lib/*.h lib/store/*.h src/server/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
+	    include/sessiond/*.h $(wildcard lib/*.h lib/store/*.h src/core/*.h src/http/*.h src/cli/*.h tests/unit/*.h examples/*.c fuzz/*.h tests/batteries/*.c)
 
 clean:
 	rm -rf build build-asan build-fuzz build-tsan sessiond

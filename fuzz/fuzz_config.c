@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "server/config.h"
+#include "core/config.h"
 
 static sessd_config *cfg, *dflt;
 static int fd = -1;

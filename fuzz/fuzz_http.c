@@ -18,9 +18,9 @@
 #include <h2o.h>
 
 #include "fuzz.h"
-#include "server/config.h"
-#include "server/handlers.h"
-#include "server/server.h"
+#include "core/config.h"
+#include "http/handlers.h"
+#include "http/server.h"
 #include "sessiond/crypto.h"
 #include "sessiond/session.h"
 #include "sessiond/store.h"

@@ -1,5 +1,5 @@
 /*
- * fuzz_jsonflat.c - the flat-object shortcut in front of jansson (src/server/jsonflat.h), which
+ * fuzz_jsonflat.c - the flat-object shortcut in front of jansson (src/core/jsonflat.h), which
  * every POST /v1 and /auth/api body goes through first. The input is a request body. Property:
  * when the shortcut answers, jansson (json_loadb with JSON_REJECT_DUPLICATES, as http_json_body
  * calls it) reads the same text as an object equal to it, with the keys in the same order; when
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "server/jsonflat.h"
+#include "core/jsonflat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

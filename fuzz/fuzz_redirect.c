@@ -10,7 +10,7 @@
 #include <strings.h>
 
 #include "fuzz.h"
-#include "server/redirect.h"
+#include "core/redirect.h"
 
 #define PUBLIC_URL "https://app.example/auth"
 #define ALLOWED "https://a.example, http://b.example:8080"

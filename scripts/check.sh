@@ -2,8 +2,9 @@
 # The test driver behind `make check`: unit tests (cmocka) and integration tests (node --test)
 # against the normal build, then both again against the ASan+UBSan build, then the example that
 # links libsessiond through pkg-config. Then the batteries (docs/batteries.md): the constant-time
-# lint (scripts/ct-lint.mjs); a scan of everything the normal integration pass made the server
-# write for every secret it used (scripts/leak-scan.mjs); token quality with ent and dieharder
+# lint (scripts/ct-lint.mjs); the layering check (scripts/layers.sh); a scan of everything the
+# normal integration pass made the server write for every secret it used
+# (scripts/leak-scan.mjs); token quality with ent and dieharder
 # (scripts/token-quality.sh); tests/batteries/ against the normal build (kill -9 crash safety,
 # CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk; libfiu I/O faults);
 # the integration suite and the store suite's Redis cases against a ThreadSanitizer build;
@@ -215,6 +216,13 @@ run_ct_lint() { # secrets compared only in constant time: the tree passes, the f
     fi
 }
 
+run_layers() { # run_layers BUILD_DIR: lib < core, cli < http (scripts/layers.sh)
+    local out
+    if out=$(scripts/layers.sh "$1" 2>&1); then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "$out" >&2; note_fail "layers"; fi
+    echo "$out" | tail -1
+}
+
 run_token_quality() { # run_token_quality BUILD_DIR
     local out
     if out=$(scripts/token-quality.sh "$1" quick 2>"$logdir/token.err"); then pass=$((pass + 1)); else
@@ -273,6 +281,7 @@ case "${1:-all}" in
     run_ct_lint
     if build build 0; then
         build_nginx_module build 0
+        run_layers build
         run_unit build
         # The normal pass records every secret it uses and everything the server writes; the
         # leak scan then searches the lot (tests/integration/lib.mjs, scripts/leak-scan.mjs).

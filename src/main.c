@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "server/server.h"
+#include "http/server.h"
 
 int main(int argc, char **argv)
 {

@@ -1,6 +1,6 @@
 /*
  * access.h - the access decision for one request and one live session, without any HTTP
- * library: what sessiond's /auth/verify decides (src/server/verify.c) and what the nginx module
+ * library: what sessiond's /auth/verify decides (src/http/verify.c) and what the nginx module
  * (nginx/ngx_http_sessiond_module.c) decides inside nginx's workers, from the same code.
  *
  * The caller finds the session (sess_verify) and the policy that applies (a [rule] for

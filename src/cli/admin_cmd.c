@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "server/admin.h"
-#include "server/audit.h"
+#include "core/admin.h"
+#include "core/audit.h"
 
 int cli_admin_dispatch(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "server/audit.h"
+#include "core/audit.h"
 
 int cli_audit(const cli_args *a)
 {

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "server/config.h"
+#include "core/config.h"
 #include "sessiond/session.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -52,7 +52,7 @@ const char *cli_flag_value(int argc, char **argv, int *i, const char *name, bool
 /* An admin command's body: `argv` are the group's words ({"apikey", "create", "NAME"}); output
  * goes to `out` and `err`. With ctx == NULL it only checks usage. Returns an exit status. The
  * same bodies run in this process on the data directory, or inside a running server through
- * its admin socket (src/server/admin.h). */
+ * its admin socket (src/core/admin.h). */
 int cli_apikey_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);
 int cli_session_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);
 int cli_user_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err);

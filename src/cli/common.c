@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "server/storage.h"
+#include "core/storage.h"
 #include "sessiond/error.h"
 
 void cli_error(const char *fmt, ...)

@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "server/audit.h"
-#include "server/revoke.h"
+#include "core/audit.h"
+#include "core/revoke.h"
 #include "sessiond/error.h"
 
 static void iso_time(int64_t t, char out[32])

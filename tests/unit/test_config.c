@@ -1,11 +1,11 @@
 /*
- * test_config.c - unit tests of src/server/config.c: defaults, every value type, bounds at the
+ * test_config.c - unit tests of src/core/config.c: defaults, every value type, bounds at the
  * limit and one past, file errors with file/line/key, rules, environment overrides, derived
  * defaults and cross checks, and that docs/configuration.md is what the option table generates.
  */
 #include "harness.h"
 
-#include "server/config.h"
+#include "core/config.h"
 
 #include <errno.h>
 #include <limits.h>

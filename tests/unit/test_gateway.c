@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/auth.h"
-#include "server/config.h"
-#include "server/redirect.h"
-#include "server/rules.h"
-#include "server/throttle.h"
+#include "http/auth.h"
+#include "core/config.h"
+#include "core/redirect.h"
+#include "core/rules.h"
+#include "core/throttle.h"
 #include "sessiond/crypto.h"
 
 static void glob_cases(void **state)

@@ -1,4 +1,4 @@
-/* test_jsonflat.c - the flat-object shortcut (src/server/jsonflat.h) against jansson, the parser
+/* test_jsonflat.c - the flat-object shortcut (src/core/jsonflat.h) against jansson, the parser
  * it stands in front of: over generated and mutated texts, whenever the shortcut answers, its
  * object must be the one json_loadb(JSON_REJECT_DUPLICATES) builds, keys in the same order; and
  * it must answer the common bodies (else it saves nothing). */
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/jsonflat.h"
+#include "core/jsonflat.h"
 
 static unsigned long long rng_state = 0x9e3779b97f4a7c15ULL;
 

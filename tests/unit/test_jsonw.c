@@ -1,4 +1,4 @@
-/* test_jsonw.c - the answer writer (src/server/jsonw.h) against plain references: snprintf for
+/* test_jsonw.c - the answer writer (src/core/jsonw.h) against plain references: snprintf for
  * integers and hex, a byte-by-byte escaper for strings, and jansson reading the text back. */
 #include "harness.h"
 
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/jsonw.h"
+#include "core/jsonw.h"
 
 /* The escaping the writer promises, one byte at a time. */
 static size_t ref_escape(const char *s, size_t n, char *out)

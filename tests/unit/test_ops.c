@@ -10,9 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "server/audit.h"
-#include "server/revoke.h"
-#include "server/store_timed.h"
+#include "core/audit.h"
+#include "core/revoke.h"
+#include "core/store_timed.h"
 #include "sessiond/record.h"
 
 static char dir[] = "/tmp/sessiond-test-ops-XXXXXX";

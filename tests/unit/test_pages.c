@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/i18n.h"
-#include "server/prefs.h"
+#include "core/i18n.h"
+#include "http/prefs.h"
 #include "sessiond/error.h"
 #include "sessiond/session.h"
 

@@ -1,0 +1,86 @@
+/*
+ * audit.h - the tamper-evident audit log ([audit] path, default DATA/audit.log).
+ *
+ * One JSON line per security event: logins (ok and failed), logouts, revocations (one, all of a
+ * user's, by filter), rotations, theft detection, lockouts and admin actions. Each line is
+ *
+ *   {"seq":N,"time":"...","event":"...","user":...,"session_id":...,"client":...,
+ *    "detail":...,"prev":"<hex BLAKE2b-256 of the previous line's bytes, without its newline>"}
+ *
+ * with absent fields as null. The first line of a file chains from 64 zeros; a file opened after
+ * a rotation (SIGHUP) starts with an "audit_continued" line whose prev is the last hash of the
+ * previous file. So an edited, inserted or deleted line breaks the chain at a known line, and
+ * `sessiond audit verify` finds it. Tokens never appear: only the public session_id.
+ *
+ * Writers are the server's threads and the CLI's processes at once: each line is built, then,
+ * under a mutex (threads) and flock (processes), the file's last line is read back and hashed
+ * and the new line goes out in one write(2) on an O_APPEND descriptor. Lines reach the kernel at
+ * once (they survive the process being killed); they are fsynced at rotation and at close only,
+ * so a power cut may lose the last lines (docs/operations.md).
+ */
+#ifndef SESSIOND_CORE_AUDIT_H
+#define SESSIOND_CORE_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sessiond/crypto.h"
+
+#define SESSD_AUDIT_LINE_MAX 4096 /* bytes of one line; longer detail is cut */
+
+#define SESSD_AUDIT_EVENTS(X)                                                                      \
+    X(LOGIN, "login")                                                                              \
+    X(LOGIN_FAILED, "login_failed")                                                                \
+    X(LOGOUT, "logout")                                                                            \
+    X(REVOKE, "revoke")                                                                            \
+    X(REVOKE_ALL, "revoke_all")                                                                    \
+    X(REVOKE_FILTER, "revoke_filter")                                                              \
+    X(ROTATE, "rotate")                                                                            \
+    X(THEFT, "theft_detected")                                                                     \
+    X(LOCKOUT, "lockout")                                                                          \
+    X(ADMIN, "admin")                                                                              \
+    X(COOKIE_CONFLICT, "cookie_conflict")                                                          \
+    X(CONTINUED, "audit_continued")
+
+enum sessd_audit_event {
+#define SESSD_AUDIT_ENUM(name, text) SESSD_AUDIT_##name,
+    SESSD_AUDIT_EVENTS(SESSD_AUDIT_ENUM)
+#undef SESSD_AUDIT_ENUM
+};
+
+/* Opens (creating, 0600) the log for this process. 0, or -1 with a message. Until it is called
+ * (unit tests, fuzzers) sessd_audit does nothing. */
+int sessd_audit_open(const char *path, char *err, size_t errlen);
+/* For SIGHUP: when the file at the path is no longer the one open (moved away by a rotation),
+ * fsyncs and closes the old one and opens the new one, which starts with an "audit_continued"
+ * line chaining from the old file's last line. 0, or -1 (the old file stays in use). */
+int sessd_audit_reopen(void);
+/* Fsyncs and closes the log; with `log_head`, logs where its chain ends (seq and hash) in the
+ * server's log, an anchor outside the file (see sessd_audit_reopen too). */
+void sessd_audit_close(bool log_head);
+
+/* Appends one event. `user`, `session_id` (SESS_ID_BYTES), `client` and `detail` may be NULL.
+ * Never pass a token, a password or an API key. Rotations and lockouts are also counted in the
+ * metrics. A failed write is logged and counted, and does not fail the caller's operation. */
+void sessd_audit(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
+                 const char *client, const char *detail);
+
+/* Who runs admin commands in this process, for the audit lines they write: "cli" by default,
+ * "admin socket" in a server. */
+void sessd_audit_set_actor(const char *actor);
+const char *sessd_audit_actor(void);
+
+/* Appends an "admin" event for an admin command's words (argv[0] is the group: "user",
+ * "apikey", "session") and its exit status. Listings are not audited, and internal words (a
+ * password carried to `user add`) never appear. */
+void sessd_audit_admin(int argc, char **argv, int status);
+
+/* Checks the chain of `files` (n >= 1, oldest first: the first line of each later file must be
+ * an "audit_continued" line whose prev is the last hash of the one before). Writes a summary to
+ * `out` on success, or one line naming the file and the first broken line to `err`. Returns 0
+ * when intact, 1 when broken or unreadable. */
+int sessd_audit_verify(const char *const *files, int n, FILE *out, FILE *err);
+
+#endif

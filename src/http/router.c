@@ -1,0 +1,64 @@
+/*
+ * router.c - the one h2o handler: refuses ambiguous framing, bounds the request's headers and
+ * body, then dispatches by path to the ops endpoints, /v1 and the browser-facing endpoints under
+ * base_path. Every answer is counted in metrics by route and status (an asynchronous one when it
+ * is sent).
+ */
+#include <string.h>
+
+#include "http/auth.h"
+#include "http/handlers.h"
+#include "core/state.h"
+#include "sessiond/error.h"
+
+int sessd_route(h2o_req_t *req, enum sessd_route *route)
+{
+    const sessd_config *c = sessd_cfg();
+    *route = SESSD_ROUTE_OTHER;
+    if (http_framing_ambiguous(req)) {
+        /* Whatever follows on this connection cannot be told apart from this body: close it. */
+        req->http1_is_persistent = 0;
+        http_send_error_status(req, 400, "invalid_request",
+                               "ambiguous framing: duplicate or conflicting Content-Length, or "
+                               "Content-Length with Transfer-Encoding, or a Transfer-Encoding "
+                               "other than chunked");
+        return 400;
+    }
+    if (http_header_bytes(req) > c->max_header) {
+        http_send_error_status(req, 431, "too_large",
+                               "request headers are over [server] max_header");
+        return 431;
+    }
+    if (req->entity.base != NULL && req->entity.len > c->max_body) {
+        http_send_error(req, SESS_ETOOLARGE, "request body is over [server] max_body");
+        return 413;
+    }
+    /* The path without its query string; routes are matched exactly. */
+    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *p = req->path.base;
+    static const struct {
+        const char *path;
+        enum sessd_route route;
+        int (*handler)(h2o_req_t *req);
+    } ops[] = {{"/healthz", SESSD_ROUTE_HEALTHZ, sessd_ops_healthz},
+               {"/readyz", SESSD_ROUTE_READYZ, sessd_ops_readyz},
+               {"/metrics", SESSD_ROUTE_METRICS, sessd_ops_metrics}};
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        if (!h2o_memis(p, len, ops[i].path, strlen(ops[i].path)))
+            continue;
+        *route = ops[i].route;
+        if (http_method_is(req, "GET") || http_method_is(req, "HEAD"))
+            return ops[i].handler(req);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                       H2O_STRLIT("GET, HEAD"));
+        http_send_error_status(req, 405, "invalid_request", "method not allowed");
+        return 405;
+    }
+    if (len >= 4 && memcmp(p, "/v1/", 4) == 0)
+        return sessd_api_v1(req, p + 3, len - 3, route);
+    size_t bl = strlen(c->base_path);
+    if (len > bl && memcmp(p, c->base_path, bl) == 0 && p[bl] == '/')
+        return sessd_auth(req, p + bl, len - bl, route);
+    http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
+    return 404;
+}
