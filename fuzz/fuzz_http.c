@@ -20,6 +20,7 @@
 #include "fuzz.h"
 #include "core/config.h"
 #include "http/handlers.h"
+#include "core/storage.h"
 #include "http/server.h"
 #include "sessiond/crypto.h"
 #include "sessiond/session.h"
