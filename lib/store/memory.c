@@ -24,6 +24,7 @@
 #include "sessiond/error.h"
 #include "sessiond/record.h"
 #include "sessiond/store.h"
+#include "../json_merge.h"
 
 #define MAP_MIN_BUCKETS 16
 /* Optimistic patch rounds (merge outside the lock) before merging under the write lock. */

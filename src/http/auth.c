@@ -245,7 +245,11 @@ void auth_end_bound_session(const sess_record *rec)
               id, rec->user);
     sessd_audit(SESSD_AUDIT_THEFT, rec->user, rec->id, NULL,
                 "token used from another user agent (bind_user_agent): session ended");
-    (void)sess_delete(sessd_srv.ctx, rec->id);
+    if (sess_delete(sessd_srv.ctx, rec->id) != 0)
+        sessd_log(SESSD_LOG_WARN,
+                  "session %s could not be ended (the store failed); its token "
+                  "is refused from that user agent, and the request was answered 401",
+                  id);
 }
 
 int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
