@@ -8,9 +8,9 @@
  * verified a thousand times between two flushes costs one write.
  */
 #include "sessiond/session.h"
+#include "sessiond/text.h"
 
 #include "lookup_cache.h"
-#include "utf8.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -152,38 +152,6 @@ sess_store *sess_ctx_store(sess_ctx *ctx)
 
 /* ---- validation ---------------------------------------------------------------------- */
 
-size_t sess__utf8_char(const unsigned char *s, size_t n)
-{
-    uint32_t cp;
-    size_t len;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xE0) == 0xC0) {
-        cp = s[0] & 0x1F;
-        len = 2;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        cp = s[0] & 0x0F;
-        len = 3;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        cp = s[0] & 0x07;
-        len = 4;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
-        (cp >= 0x80 && cp <= 0x9F))
-        return 0;
-    return len;
-}
-
 bool sess_printable_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -191,7 +159,7 @@ bool sess_printable_utf8(const char *s)
     for (size_t i = 0; i < n;) {
         if (p[i] < 0x20 || p[i] == 0x7f)
             return false;
-        size_t l = sess__utf8_char(p + i, n - i);
+        size_t l = sess_utf8_char(p + i, n - i);
         if (l == 0)
             return false;
         i += l;

@@ -17,6 +17,7 @@
 #include "sessiond/access.h"
 #include "sessiond/cookie.h"
 #include "sessiond/error.h"
+#include "sessiond/text.h"
 
 /* ---- tokens and cookies ------------------------------------------------------------------ */
 
@@ -536,38 +537,6 @@ int auth_deny(h2o_req_t *req, int status, const char *code, const char *msg)
 
 /* ---- forms, HTML, header values ---------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static long decode_value(const char *v, size_t len, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = v[i];
-        if (ch == '+') {
-            ch = ' ';
-        } else if (ch == '%') {
-            if (i + 2 >= len)
-                return -2;
-            int hi = hexval(v[i + 1]), lo = hexval(v[i + 2]);
-            if (hi < 0 || lo < 0)
-                return -2;
-            ch = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (n + 1 >= cap)
-            return -2;
-        out[n++] = ch;
-    }
-    out[n] = '\0';
-    return (long)n;
-}
-
 long auth_form_value(const char *src, size_t len, const char *name, char *out, size_t cap,
                      bool to_end)
 {
@@ -577,7 +546,9 @@ long auth_form_value(const char *src, size_t len, const char *name, char *out, s
         size_t end = amp ? (size_t)(amp - src) : len;
         if (end - i > nl && memcmp(src + i, name, nl) == 0 && src[i + nl] == '=') {
             size_t vstart = i + nl + 1;
-            return decode_value(src + vstart, (to_end ? len : end) - vstart, out, cap);
+            long n =
+                sess_percent_decode(src + vstart, (to_end ? len : end) - vstart, true, out, cap);
+            return n < 0 ? -2 : n;
         }
         i = end + 1;
     }
