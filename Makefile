@@ -74,6 +74,10 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# libsessiond exports only what its public headers mark SESS_EXPORT (include/sessiond/export.h):
+# everything else of lib/ is hidden in libsessiond.so (scripts/abi.sh lists what is exported).
+$(LIB_OBJ): ALL_CFLAGS += -fvisibility=hidden
+
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

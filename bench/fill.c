@@ -165,6 +165,6 @@ int main(int argc, char **argv)
            status_field("RssAnon"), status_field("RssFile"));
     fflush(stdout);
     sess_ctx_free(f.ctx);
-    st->ops->close(st);
+    sess_store_close(st);
     return atomic_load(&f.failed) ? 1 : 0;
 }

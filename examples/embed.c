@@ -38,13 +38,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "embed: cannot open the store: %s\n", err);
         return 1;
     }
-    sess_policy policy = {.idle_timeout = 1800,
-                          .absolute_timeout = 86400,
-                          .remember_me = 2592000,
-                          .touch_interval = 18,
-                          .rotate_grace = 30,
-                          .max_per_user = 50,
-                          .max_data = 16384};
+    /* The contract's defaults (30 min idle, 24 h absolute, ...); change what differs. */
+    sess_policy policy;
+    sess_policy_default(&policy);
     if ((r = sess_ctx_new(store, key, &policy, &ctx)) != 0)
         return fail("context", r);
 
@@ -76,6 +72,6 @@ int main(int argc, char **argv)
     printf("after revoke-all: %s\n", r == SESS_ESESSION ? "refused" : "STILL VALID");
     sess_record_dispose(&rec);
     sess_ctx_free(ctx);
-    store->ops->close(store);
+    sess_store_close(store);
     return r == SESS_ESESSION ? 0 : 1;
 }

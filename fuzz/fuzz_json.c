@@ -11,6 +11,7 @@
 
 #include "fuzz.h"
 #include "sessiond/store.h"
+#include "../lib/json_merge.h"
 
 #define MAX_BYTES 16384
 

@@ -11,6 +11,7 @@
 #include "fuzz.h"
 #include "sessiond/error.h"
 #include "sessiond/seal.h"
+#include "../lib/seal_int.h"
 
 static sess_seal_ring ring;
 

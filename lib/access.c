@@ -10,7 +10,7 @@
 #include <strings.h>
 
 #include "sessiond/crypto.h"
-#include "utf8.h"
+#include "sessiond/text.h"
 
 static bool str_is(sess_str s, const char *lit)
 {
@@ -92,14 +92,6 @@ enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, 
 
 /* ---- the request target as rules read it ---- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
 /* RFC 3986's unreserved characters: normalisation decodes them where they are escaped. */
 static bool unreserved(int c)
 {
@@ -125,7 +117,7 @@ static int canonical_escape(const char *p)
     if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
         islower((unsigned char)p[0]) || islower((unsigned char)p[1]))
         return -1;
-    int c = hexval(p[0]) * 16 + hexval(p[1]);
+    int c = sess_hex_value(p[0]) * 16 + sess_hex_value(p[1]);
     if (c < 0x20 || c == 0x7f || unreserved(c) || strchr("/\\%;#?", c) != NULL)
         return -1;
     return c;
@@ -154,7 +146,7 @@ static bool folds_to_ascii(const char *s, size_t l)
 static bool valid_utf8(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        size_t l = sess__utf8_char((const unsigned char *)s + i, n - i);
+        size_t l = sess_utf8_char((const unsigned char *)s + i, n - i);
         if (l == 0 || folds_to_ascii(s + i, l))
             return false;
         i += l;

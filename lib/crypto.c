@@ -14,6 +14,8 @@
 
 #include <sodium.h>
 
+#include "crypto_int.h"
+
 int sess_crypto_init(void)
 {
     return sodium_init() < 0 ? -1 : 0;
@@ -356,4 +358,15 @@ int sess_key_load_or_create(const char *path, uint8_t key[SESS_KEY_BYTES], char 
         close(dfd);
     }
     return 0;
+}
+
+uint64_t sess__short_hash(const uint8_t key[SESS_SHORTHASH_KEYBYTES], const void *in, size_t len)
+{
+    _Static_assert(crypto_shorthash_KEYBYTES == SESS_SHORTHASH_KEYBYTES, "SipHash key size");
+    _Static_assert(crypto_shorthash_BYTES == sizeof(uint64_t), "SipHash output size");
+    unsigned char h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, in, len, key);
+    uint64_t v;
+    memcpy(&v, h, sizeof(v));
+    return v;
 }

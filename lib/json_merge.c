@@ -10,6 +10,7 @@
 
 #include "sessiond/error.h"
 #include "sessiond/store.h"
+#include "json_merge.h"
 
 /* Depth bound: a patch nested deeper than this is refused rather than recursed into. */
 #define MERGE_MAX_DEPTH 32

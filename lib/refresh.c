@@ -19,6 +19,7 @@
 
 #include "sessiond/error.h"
 #include "sessiond/session.h"
+#include "session_int.h"
 
 typedef struct link {
     uint8_t s[SESS_TOKEN_BYTES]; /* the refresh secret */
@@ -102,8 +103,10 @@ int sess_api_login(sess_ctx *ctx, const sess_create_params *p, int64_t now,
         r = finish(ctx, rec.id, &l, now, &pol);
     if (r == 0)
         r = issue(ctx, rec.id, &l, now, access, refresh, out);
-    if (r != 0)
-        (void)sess_delete(ctx, rec.id);
+    if (r != 0 && sess_delete(ctx, rec.id) != 0) {
+        /* Left behind: a session whose only token was refused from the start and was never
+         * given out; its deadlines end it. */
+    }
     sess_record_dispose(&rec);
     sess_wipe(&l, sizeof(l));
     return r;

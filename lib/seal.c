@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "sessiond/error.h"
+#include "seal_int.h"
 
 #define FORMAT "v1"
 #define PAYLOAD_VERSION 1

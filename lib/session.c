@@ -8,9 +8,9 @@
  * verified a thousand times between two flushes costs one write.
  */
 #include "sessiond/session.h"
+#include "sessiond/text.h"
 
 #include "lookup_cache.h"
-#include "utf8.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -20,6 +20,8 @@
 #include <jansson.h>
 
 #include "sessiond/error.h"
+#include "session_int.h"
+#include "json_merge.h"
 
 #define TOUCHQ_CAP 8192 /* pending touches; a full queue is flushed by the thread that fills it */
 
@@ -63,9 +65,31 @@ static void free_queues(sess_ctx *ctx)
     free(ctx->flush_idle);
 }
 
+void sess_policy_default(sess_policy *p)
+{
+    *p = (sess_policy){.idle_timeout = 30 * 60,
+                       .absolute_timeout = 24 * 3600,
+                       .remember_me = 30 * 86400,
+                       .touch_interval = 18,
+                       .rotate_grace = 30,
+                       .access_ttl = 900,
+                       .max_per_user = 50,
+                       .max_data = 16 * 1024};
+}
+
+/* What no session could live under: a zeroed policy is the usual mistake. */
+static bool policy_ok(const sess_policy *p)
+{
+    return p->idle_timeout > 0 && p->absolute_timeout > 0 && p->remember_me >= 0 &&
+           p->touch_interval >= 0 && p->rotate_grace >= 0 && p->access_ttl >= 0 &&
+           p->max_per_user > 0;
+}
+
 int sess_ctx_new(sess_store *store, const uint8_t key[SESS_KEY_BYTES], const sess_policy *policy,
                  sess_ctx **out)
 {
+    if (!policy_ok(policy))
+        return SESS_EINVAL;
     sess_ctx *ctx = calloc(1, sizeof(*ctx));
     if (ctx == NULL)
         return SESS_ENOMEM;
@@ -94,7 +118,10 @@ void sess_ctx_free(sess_ctx *ctx)
 {
     if (ctx == NULL)
         return;
-    (void)sess_touch_flush(ctx);
+    if (sess_touch_flush(ctx) != 0) {
+        /* The store is failing at close: the queued last-seen times are lost, which only
+         * shortens idle deadlines that were due to move. */
+    }
     pthread_rwlock_destroy(&ctx->policy_lock);
     pthread_mutex_destroy(&ctx->touch_lock);
     pthread_mutex_destroy(&ctx->flush_lock);
@@ -103,11 +130,14 @@ void sess_ctx_free(sess_ctx *ctx)
     free(ctx);
 }
 
-void sess_ctx_set_policy(sess_ctx *ctx, const sess_policy *policy)
+int sess_ctx_set_policy(sess_ctx *ctx, const sess_policy *policy)
 {
+    if (!policy_ok(policy))
+        return SESS_EINVAL;
     pthread_rwlock_wrlock(&ctx->policy_lock);
     ctx->policy = *policy;
     pthread_rwlock_unlock(&ctx->policy_lock);
+    return 0;
 }
 
 void sess_ctx_get_policy(sess_ctx *ctx, sess_policy *out)
@@ -122,38 +152,6 @@ sess_store *sess_ctx_store(sess_ctx *ctx)
 
 /* ---- validation ---------------------------------------------------------------------- */
 
-size_t sess__utf8_char(const unsigned char *s, size_t n)
-{
-    uint32_t cp;
-    size_t len;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xE0) == 0xC0) {
-        cp = s[0] & 0x1F;
-        len = 2;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        cp = s[0] & 0x0F;
-        len = 3;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        cp = s[0] & 0x07;
-        len = 4;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ||
-        (cp >= 0x80 && cp <= 0x9F))
-        return 0;
-    return len;
-}
-
 bool sess_printable_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -161,7 +159,7 @@ bool sess_printable_utf8(const char *s)
     for (size_t i = 0; i < n;) {
         if (p[i] < 0x20 || p[i] == 0x7f)
             return false;
-        size_t l = sess__utf8_char(p + i, n - i);
+        size_t l = sess_utf8_char(p + i, n - i);
         if (l == 0)
             return false;
         i += l;
@@ -545,8 +543,10 @@ int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     int r = lookup_token(ctx, token, len, now, out, &by_previous);
     if (r != 0 || !touch)
         return r;
-    if (sess_touch_due(ctx, out, now) && touch_queue(ctx, out->id, now, out->idle_expires))
-        (void)sess_touch_flush(ctx);
+    /* A full queue is flushed here; a failing store leaves the touches for the next flush. */
+    if (sess_touch_due(ctx, out, now) && touch_queue(ctx, out->id, now, out->idle_expires) &&
+        sess_touch_flush(ctx) != 0) {
+    }
     return 0;
 }
 
@@ -556,8 +556,10 @@ int sess_touch_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now)
     int r = sess_get(ctx, id, now, &rec);
     if (r != 0)
         return r;
-    if (sess_touch_due(ctx, &rec, now) && touch_queue(ctx, rec.id, now, rec.idle_expires))
-        (void)sess_touch_flush(ctx);
+    if (sess_touch_due(ctx, &rec, now) && touch_queue(ctx, rec.id, now, rec.idle_expires) &&
+        sess_touch_flush(ctx) != 0) {
+        /* A failing store leaves the touches for the next flush. */
+    }
     sess_record_dispose(&rec);
     return 0;
 }

@@ -307,7 +307,7 @@ static int sessiond_open(ngx_http_request_t *r, const sessiond_main_conf *c)
     int rc = sess_ctx_new(sessiond_proc.store, key, &pol, &sessiond_proc.ctx);
     sess_wipe(key, sizeof(key));
     if (rc != 0) {
-        sessiond_proc.store->ops->close(sessiond_proc.store);
+        sess_store_close(sessiond_proc.store);
         sessiond_proc.store = NULL;
         sessiond_proc.ctx = NULL;
         return -1;
@@ -322,7 +322,7 @@ static void sessiond_exit_process(ngx_cycle_t *cycle)
     if (sessiond_proc.ctx != NULL)
         sess_ctx_free(sessiond_proc.ctx);
     if (sessiond_proc.store != NULL)
-        sessiond_proc.store->ops->close(sessiond_proc.store);
+        sess_store_close(sessiond_proc.store);
     sessiond_proc.ctx = NULL;
     sessiond_proc.store = NULL;
     if (sessiond_proc.touch_fd >= 0)

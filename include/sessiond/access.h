@@ -10,6 +10,8 @@
 #ifndef SESSIOND_ACCESS_H
 #define SESSIOND_ACCESS_H
 
+#include "sessiond/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,22 +47,25 @@ enum sess_access_result {
 };
 
 /* Anything but GET, HEAD and OPTIONS can change state. `method` in upper case. */
-bool sess_unsafe_method(const char *method, size_t len);
+SESS_EXPORT bool sess_unsafe_method(const char *method, size_t len);
 
 /* True when the comma list `roles` contains `role` exactly. */
-bool sess_roles_have(const char *roles, const char *role);
+SESS_EXPORT bool sess_roles_have(const char *roles, const char *role);
 
 /* An unsafe method needs the session's CSRF token, or (unless require_token) a same-origin
  * Sec-Fetch-Site, or an Origin that is the request's own or an allowed one. The token is
  * compared in constant time. */
-bool sess_csrf_ok(const sess_csrf_req *q, const sess_record *rec, const sess_csrf_policy *p);
+SESS_EXPORT bool sess_csrf_ok(const sess_csrf_req *q, const sess_record *rec,
+                              const sess_csrf_policy *p);
 
 /* The decision for a live session `rec` at `now`: `role` (NULL for none) is required, a login
  * older than `fresh` seconds (negative: no such rule) needs re-authentication, and an unsafe
  * `method` needs the CSRF proof of `q` under `p`. Checked in that order. */
-enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, const char *role,
-                                           int64_t fresh, const char *method, size_t method_len,
-                                           const sess_csrf_req *q, const sess_csrf_policy *p);
+SESS_EXPORT enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now,
+                                                       const char *role, int64_t fresh,
+                                                       const char *method, size_t method_len,
+                                                       const sess_csrf_req *q,
+                                                       const sess_csrf_policy *p);
 
 /* Never normalise and allow: a request target (`len` bytes: the path and, after a "?", the
  * query, as the client sent them) is judged only when it is canonical, that is when normalising
@@ -72,25 +77,26 @@ enum sess_access_result sess_access_decide(const sess_record *rec, int64_t now, 
  * no "#" and no control byte. docs/gateway.md lists these forms. On success writes the decoded
  * path (what rules match) and a NUL into `path` and returns its length; -1 when the target is
  * not canonical or the path does not fit `cap`. */
-int sess_canonical_target(const char *target, size_t len, char *path, size_t cap);
+SESS_EXPORT int sess_canonical_target(const char *target, size_t len, char *path,
+                                      size_t cap) SESS_WUR;
 
 /* Copies `len` bytes of `in` without control characters (C0 and DEL), at most cap - 1 bytes,
  * never ending inside a UTF-8 character, and a NUL. Returns the length. `cap` >= 1. What
  * sessiond stores as a session's user agent and sends as identity header values. */
-size_t sess_sanitize_text(const char *in, size_t len, char *out, size_t cap);
+SESS_EXPORT size_t sess_sanitize_text(const char *in, size_t len, char *out, size_t cap);
 
 /* `v` in decimal and a NUL into `out`; returns the length. X-Auth-Expires on every verify, the
  * numbers of /v1 answers (snprintf costs 800 instructions a number). */
 #define SESS_I64_STRLEN 20
-size_t sess_i64_text(int64_t v, char out[SESS_I64_STRLEN + 1]);
+SESS_EXPORT size_t sess_i64_text(int64_t v, char out[SESS_I64_STRLEN + 1]);
 
 /* [session] bind_user_agent: true when a session may be used by a client sending `agent` (as
  * sess_sanitize_text left it): the one it was created with, or any when it was created without
  * one. */
-bool sess_agent_matches(const sess_record *rec, const char *agent);
+SESS_EXPORT bool sess_agent_matches(const sess_record *rec, const char *agent);
 
 /* True when the comma list `list` holds `item` (`len` bytes), compared without case, spaces
  * around each entry ignored: allowed origins, rule methods. */
-bool sess_list_has(const char *list, const char *item, size_t len);
+SESS_EXPORT bool sess_list_has(const char *list, const char *item, size_t len);
 
 #endif

@@ -5,6 +5,8 @@
 #ifndef SESSIOND_COOKIE_H
 #define SESSIOND_COOKIE_H
 
+#include "sessiond/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,13 +27,13 @@ typedef struct sess_cookie_opts {
  * [Max-Age]; [Secure]; HttpOnly; SameSite. max_age < 0 makes a browser-session cookie;
  * max_age == 0 clears the cookie. Returns the length, or -1 when it would not fit in `cap` or
  * name plus value would be over SESS_COOKIE_MAX. */
-int sess_cookie_format(const sess_cookie_opts *o, const char *value, int64_t max_age, char *out,
-                       size_t cap);
+SESS_EXPORT int sess_cookie_format(const sess_cookie_opts *o, const char *value, int64_t max_age,
+                                   char *out, size_t cap) SESS_WUR;
 
 /* Finds the first cookie called `name` in a Cookie header value. 0 with value and vlen pointing
  * into `header`, or -1 when absent. Malformed pairs are skipped, never read past `len`. */
-int sess_cookie_find(const char *header, size_t len, const char *name, const char **value,
-                     size_t *vlen);
+SESS_EXPORT int sess_cookie_find(const char *header, size_t len, const char *name,
+                                 const char **value, size_t *vlen) SESS_WUR;
 
 /* One value for a cookie, or none: a request that carries two different values under the
  * session cookie's name (a second cookie planted by a sibling origin, another port, a wider
@@ -45,6 +47,7 @@ typedef struct sess_cookie_one {
 /* Adds the cookies called `name` in one Cookie header value to `one`, which the caller zeroes
  * before the request's first Cookie header and passes again for each further one. The same
  * value twice is one value; a second, different value makes it ambiguous. */
-void sess_cookie_pick(sess_cookie_one *one, const char *header, size_t len, const char *name);
+SESS_EXPORT void sess_cookie_pick(sess_cookie_one *one, const char *header, size_t len,
+                                  const char *name);
 
 #endif

@@ -8,6 +8,8 @@
 #ifndef SESSIOND_ERROR_H
 #define SESSIOND_ERROR_H
 
+#include "sessiond/export.h"
+
 /* X(NAME, value, message, http_status, json_code) */
 #define SESS_ERRMAP(X)                                                                             \
     X(OK, 0, "success", 200, "ok")                                                                 \
@@ -36,12 +38,12 @@ typedef enum sess_err {
 } sess_err;
 
 /* A static message for `err` ("unknown error" for a value outside the table). */
-const char *sess_strerror(int err);
+SESS_EXPORT const char *sess_strerror(int err);
 /* The enum name without prefix, e.g. "ESTORE". */
-const char *sess_errname(int err);
+SESS_EXPORT const char *sess_errname(int err);
 /* The HTTP status the server answers with (500 for unknown values). */
-int sess_err_http_status(int err);
+SESS_EXPORT int sess_err_http_status(int err) SESS_WUR;
 /* The JSON `error` code of the service API ("internal" for unknown values). */
-const char *sess_err_code(int err);
+SESS_EXPORT const char *sess_err_code(int err);
 
 #endif

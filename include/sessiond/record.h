@@ -8,6 +8,8 @@
 #ifndef SESSIOND_RECORD_H
 #define SESSIOND_RECORD_H
 
+#include "sessiond/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,14 +56,14 @@ typedef struct sess_record {
 } sess_record;
 
 /* Zeroes a record (data = NULL). */
-void sess_record_init(sess_record *r);
+SESS_EXPORT void sess_record_init(sess_record *r);
 /* Frees `data` and wipes the record's secrets. The record may be reused after sess_record_init. */
-void sess_record_dispose(sess_record *r);
+SESS_EXPORT void sess_record_dispose(sess_record *r);
 /* Replaces r->data with a copy of `json` (len bytes). 0 or SESS_ENOMEM. */
-int sess_record_set_data(sess_record *r, const char *json, size_t len);
+SESS_EXPORT int sess_record_set_data(sess_record *r, const char *json, size_t len) SESS_WUR;
 
 /* Copies `src` (a C string) into a fixed field of size `cap` (including NUL), truncating at a
  * UTF-8 character boundary. Returns true when it had to truncate. */
-bool sess_copy_bounded(char *dst, size_t cap, const char *src);
+SESS_EXPORT bool sess_copy_bounded(char *dst, size_t cap, const char *src);
 
 #endif

@@ -17,6 +17,8 @@
 #ifndef SESSIOND_SEAL_H
 #define SESSIOND_SEAL_H
 
+#include "sessiond/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,17 +43,19 @@ typedef struct sess_seal_ring {
 /* Parses "ID:BASE64KEY,ID:BASE64KEY..." (base64 standard or url-safe, padding optional; each key
  * exactly 32 bytes; ids unique) into `ring`. 0, or SESS_EINVAL with a reason in `err` that never
  * quotes a key. `ring` is wiped on failure. */
-int sess_seal_ring_parse(const char *spec, sess_seal_ring *ring, char *err, size_t errlen);
+SESS_EXPORT int sess_seal_ring_parse(const char *spec, sess_seal_ring *ring, char *err,
+                                     size_t errlen) SESS_WUR;
 /* Wipes the keys. */
-void sess_seal_ring_dispose(sess_seal_ring *ring);
+SESS_EXPORT void sess_seal_ring_dispose(sess_seal_ring *ring);
 
 /* Seals `rec` (its id, user, roles, flags, created, auth_time, idle and absolute deadlines,
  * CSRF secret and data; not the token hashes) with the user's `epoch` under the ring's first
  * key into `out` (`cap` bytes, NUL included) for cookie `name`. The written length (without
  * NUL) in `*out_len`. SESS_ETOOLARGE when name plus value would pass SESS_SEAL_COOKIE_MAX or
  * `cap`; SESS_EINVAL for an empty ring or name. */
-int sess_seal_session(const sess_seal_ring *ring, const char *name, const sess_record *rec,
-                      uint64_t epoch, char *out, size_t cap, size_t *out_len);
+SESS_EXPORT int sess_seal_session(const sess_seal_ring *ring, const char *name,
+                                  const sess_record *rec, uint64_t epoch, char *out, size_t cap,
+                                  size_t *out_len) SESS_WUR;
 
 /* Opens a cookie value `in` (`len` bytes) for cookie `name`: the key named in it must be in the
  * ring, the tag must verify with the associated data, the payload must decode, and the session
@@ -59,12 +63,7 @@ int sess_seal_session(const sess_seal_ring *ring, const char *name, const sess_r
  * it; its data is malloc'ed) and `*epoch`. SESS_ESESSION for anything else (malformed,
  * truncated, tampered, unknown key, expired), SESS_ENOMEM when out of memory. The caller
  * compares `*epoch` with the user's current one. */
-int sess_seal_open(const sess_seal_ring *ring, const char *name, const char *in, size_t len,
-                   int64_t now, sess_record *out, uint64_t *epoch);
-
-/* Internal, for the fuzz target and tests: seals `len` bytes of payload as they are (so that the
- * payload decoder behind the tag can be exercised). Same errors as sess_seal_session. */
-int sess__seal_raw(const sess_seal_ring *ring, const char *name, const uint8_t *plain, size_t len,
-                   char *out, size_t cap, size_t *out_len);
+SESS_EXPORT int sess_seal_open(const sess_seal_ring *ring, const char *name, const char *in,
+                               size_t len, int64_t now, sess_record *out, uint64_t *epoch) SESS_WUR;
 
 #endif

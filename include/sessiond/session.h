@@ -11,6 +11,8 @@
 #ifndef SESSIOND_SESSION_H
 #define SESSIOND_SESSION_H
 
+#include "sessiond/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,16 +42,25 @@ typedef struct sess_policy {
 
 typedef struct sess_ctx sess_ctx;
 
+/* The contract's defaults (docs/configuration.md): idle 30 minutes, absolute 24 hours,
+ * remember-me 30 days, touches at most every 18 s (1% of idle), a rotation grace of 30 s, API
+ * access tokens of 15 minutes, 50 sessions per user, 16 KiB of data per session, and
+ * libsodium's interactive argon2id cost. Start from these and change what differs. */
+SESS_EXPORT void sess_policy_default(sess_policy *p);
+
 /* Creates a context over `store` (not owned: the caller closes it after sess_ctx_free) with
- * the server key (copied) and policy. 0, or SESS_ENOMEM. */
-int sess_ctx_new(sess_store *store, const uint8_t key[SESS_KEY_BYTES], const sess_policy *policy,
-                 sess_ctx **out);
+ * the server key (copied) and policy. 0; SESS_EINVAL for a policy that could not serve a
+ * session (an idle or absolute timeout or sessions per user of 0, as a zeroed policy has: see
+ * sess_policy_default; a negative duration); or SESS_ENOMEM. A max_data of 0 allows no data. */
+SESS_EXPORT int sess_ctx_new(sess_store *store, const uint8_t key[SESS_KEY_BYTES],
+                             const sess_policy *policy, sess_ctx **out) SESS_WUR;
 /* Flushes pending touches, then frees the context (not the store). */
-void sess_ctx_free(sess_ctx *ctx);
-/* Replaces the policy (SIGHUP reload); safe while other threads use the context. */
-void sess_ctx_set_policy(sess_ctx *ctx, const sess_policy *policy);
-void sess_ctx_get_policy(sess_ctx *ctx, sess_policy *out);
-sess_store *sess_ctx_store(sess_ctx *ctx);
+SESS_EXPORT void sess_ctx_free(sess_ctx *ctx);
+/* Replaces the policy (SIGHUP reload); safe while other threads use the context. SESS_EINVAL
+ * (and the old policy kept) for one sess_ctx_new would refuse. */
+SESS_EXPORT int sess_ctx_set_policy(sess_ctx *ctx, const sess_policy *policy) SESS_WUR;
+SESS_EXPORT void sess_ctx_get_policy(sess_ctx *ctx, sess_policy *out);
+SESS_EXPORT sess_store *sess_ctx_store(sess_ctx *ctx);
 
 typedef struct sess_create_params {
     const char *user;  /* required: 1..SESS_USER_MAX bytes, no control characters */
@@ -65,50 +76,51 @@ typedef struct sess_create_params {
 /* Creates a session. On success writes the new token's text into `token` and the stored record
  * into `out` (dispose it). SESS_EINVAL for a bad user, role list or data (not an object),
  * SESS_ETOOLARGE for data over max_data, store errors as they come. */
-int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
-                char token[SESS_TOKEN_STRLEN + 1], sess_record *out);
+SESS_EXPORT int sess_create(sess_ctx *ctx, const sess_create_params *p, int64_t now,
+                            char token[SESS_TOKEN_STRLEN + 1], sess_record *out) SESS_WUR;
 
 /* Checks a token (its text as sent by the client, `len` bytes). SESS_ESESSION when malformed,
  * unknown, expired, revoked, or a previous token past its grace. On success fills `out`. When
  * `touch` is set and the last touch is older than touch_interval, queues a touch (written by
  * sess_touch_flush, never here) and reports the extended idle deadline in `out`. */
-int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool touch,
-                sess_record *out);
+SESS_EXPORT int sess_verify(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool touch,
+                            sess_record *out) SESS_WUR;
 
 /* The touch of sess_verify for a session known by id (what the nginx module reports for the
  * sessions it let through, docs/nginx-module.md): queued when the session is live and its last
  * touch is older than touch_interval. 0, SESS_ESESSION when absent or no longer live (a touch
  * never brings a session back), or the store's error. */
-int sess_touch_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now);
+SESS_EXPORT int sess_touch_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now) SESS_WUR;
 
 /* When `rec`'s last touch is older than touch_interval: moves its last_seen to `now` and its idle
  * deadline on (never past the absolute one) and returns true. Writes nothing (sess_verify queues
  * the write; the cookie store re-seals the cookie). */
-bool sess_touch_due(sess_ctx *ctx, sess_record *rec, int64_t now);
+SESS_EXPORT bool sess_touch_due(sess_ctx *ctx, sess_record *rec, int64_t now);
 
 /* Writes the queued touches in one store call. The server calls it periodically (at least once
  * per touch_interval) and at shutdown; 0 or the store's error (the touches are then kept for the
  * next flush, up to the queue's bound). */
-int sess_touch_flush(sess_ctx *ctx);
+SESS_EXPORT int sess_touch_flush(sess_ctx *ctx) SESS_WUR;
 
 /* A live session by id; SESS_ESESSION when absent or no longer live. */
-int sess_get(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now, sess_record *out);
+SESS_EXPORT int sess_get(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now,
+                         sess_record *out) SESS_WUR;
 
 /* Merge-patches a live session's data; `out` (may be NULL) receives the record after it. */
-int sess_patch(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], const char *patch, size_t len,
-               int64_t now, sess_record *out);
+SESS_EXPORT int sess_patch(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], const char *patch,
+                           size_t len, int64_t now, sess_record *out) SESS_WUR;
 
 /* Rotates: the token (which must be the session's current one and live) is replaced by a new
  * one written into `new_token`; the old one works for rotate_grace. `reauth` also records a new
  * authentication time and a new CSRF secret. `out` receives the record after rotation. */
-int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool reauth,
-                char new_token[SESS_TOKEN_STRLEN + 1], sess_record *out);
+SESS_EXPORT int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool reauth,
+                            char new_token[SESS_TOKEN_STRLEN + 1], sess_record *out) SESS_WUR;
 
 /* A MAC of `msg` under a key derived from the server key for `purpose` (a short constant such
  * as "login-csrf"): what a browser form or cookie carries to prove the server issued it. Compare
  * with sess_ct_equal. */
-void sess_ctx_sign(sess_ctx *ctx, const char *purpose, const void *msg, size_t len,
-                   uint8_t out[SESS_HASH_BYTES]);
+SESS_EXPORT void sess_ctx_sign(sess_ctx *ctx, const char *purpose, const void *msg, size_t len,
+                               uint8_t out[SESS_HASH_BYTES]);
 
 /* ---- API clients: access and refresh tokens (lib/refresh.c) ----
  *
@@ -129,9 +141,9 @@ void sess_ctx_sign(sess_ctx *ctx, const char *purpose, const void *msg, size_t l
 
 /* Creates a session as sess_create does and turns it into a token family: writes the access
  * token into `access`, the refresh token into `refresh`, the record into `out` (dispose it). */
-int sess_api_login(sess_ctx *ctx, const sess_create_params *p, int64_t now,
-                   char access[SESS_TOKEN_STRLEN + 1], char refresh[SESS_REFRESH_STRLEN + 1],
-                   sess_record *out);
+SESS_EXPORT int sess_api_login(sess_ctx *ctx, const sess_create_params *p, int64_t now,
+                               char access[SESS_TOKEN_STRLEN + 1],
+                               char refresh[SESS_REFRESH_STRLEN + 1], sess_record *out) SESS_WUR;
 
 /* Exchanges a refresh token for a new pair (same session). 0 when it is the family's current
  * one, or the one just replaced and the replacement happened less than rotate_grace ago (the
@@ -139,13 +151,10 @@ int sess_api_login(sess_ctx *ctx, const sess_create_params *p, int64_t now,
  * an older one of the family (reuse: the refresh token was copied): the session is deleted and
  * `out` holds the record it had, for the audit trail. SESS_ESESSION for anything else (malformed,
  * unknown, expired, revoked). On 0, `out` holds the session. */
-int sess_api_refresh(sess_ctx *ctx, const char *refresh, size_t len, int64_t now,
-                     char access[SESS_TOKEN_STRLEN + 1], char new_refresh[SESS_REFRESH_STRLEN + 1],
-                     sess_record *out);
-
-/* Internal (lib/refresh.c): the keyed hash the store keeps for a raw token. */
-void sess__token_hash(sess_ctx *ctx, const uint8_t tok[SESS_TOKEN_BYTES],
-                      uint8_t out[SESS_HASH_BYTES]);
+SESS_EXPORT int sess_api_refresh(sess_ctx *ctx, const char *refresh, size_t len, int64_t now,
+                                 char access[SESS_TOKEN_STRLEN + 1],
+                                 char new_refresh[SESS_REFRESH_STRLEN + 1],
+                                 sess_record *out) SESS_WUR;
 
 /* ---- the `cookie` store: sessions sealed into the cookie (seal.h) ----
  *
@@ -155,59 +164,63 @@ void sess__token_hash(sess_ctx *ctx, const uint8_t tok[SESS_TOKEN_BYTES],
 
 /* A new session as sess_create makes it, stored nowhere: `out` (dispose it) carries the user's
  * current generation, to be sealed. */
-int sess_new_stateless(sess_ctx *ctx, const sess_create_params *p, int64_t now, sess_record *out);
+SESS_EXPORT int sess_new_stateless(sess_ctx *ctx, const sess_create_params *p, int64_t now,
+                                   sess_record *out) SESS_WUR;
 /* 0 when an opened sealed session is not revoked: its generation is the user's current one and
  * no deny entry has its id. SESS_ESESSION when revoked; store errors as they come (the caller
  * fails closed). Two reads, no write. */
-int sess_stateless_check(sess_ctx *ctx, const sess_record *rec);
+SESS_EXPORT int sess_stateless_check(sess_ctx *ctx, const sess_record *rec) SESS_WUR;
 /* Ends one sealed session (logout): a deny entry until its absolute deadline, so the user's
  * other devices stay signed in. Each entry is filed under its own name, never under the user,
  * so no later session of the user can evict it. */
-int sess_stateless_end(sess_ctx *ctx, const sess_record *rec, int64_t now);
+SESS_EXPORT int sess_stateless_end(sess_ctx *ctx, const sess_record *rec, int64_t now) SESS_WUR;
 /* Ends a sealed session known only by its id (DELETE /v1/sessions/{id}): a deny entry of its
  * own until the longest a session can live (absolute_timeout or remember_me). */
-int sess_stateless_end_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], int64_t now);
+SESS_EXPORT int sess_stateless_end_id(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES],
+                                      int64_t now) SESS_WUR;
 
 /* Deletes a session; deleting an absent one succeeds (idempotent). */
-int sess_delete(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES]);
+SESS_EXPORT int sess_delete(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES]) SESS_WUR;
 
 /* Revoke-all for a user: O(1), every session of the user is refused from now on. */
-int sess_revoke_user(sess_ctx *ctx, const char *user);
+SESS_EXPORT int sess_revoke_user(sess_ctx *ctx, const char *user) SESS_WUR;
 
 /* Calls `cb` for each live session of `user`, oldest first. */
-int sess_list_user(sess_ctx *ctx, const char *user, int64_t now, sess_record_cb cb, void *arg);
+SESS_EXPORT int sess_list_user(sess_ctx *ctx, const char *user, int64_t now, sess_record_cb cb,
+                               void *arg) SESS_WUR;
 /* Calls `cb` for every live session. */
-int sess_list_all(sess_ctx *ctx, int64_t now, sess_record_cb cb, void *arg);
+SESS_EXPORT int sess_list_all(sess_ctx *ctx, int64_t now, sess_record_cb cb, void *arg) SESS_WUR;
 
 /* True when `rec` (with the user's generation) is live at `now`; `by_previous` when it was
  * found through its previous token. */
-bool sess_is_live(const sess_record *rec, uint64_t user_generation, bool by_previous, int64_t now);
+SESS_EXPORT bool sess_is_live(const sess_record *rec, uint64_t user_generation, bool by_previous,
+                              int64_t now);
 
 /* True when `s` is valid UTF-8 without control characters (C0, DEL or C1). */
-bool sess_printable_utf8(const char *s);
+SESS_EXPORT bool sess_printable_utf8(const char *s);
 
 /* Validators for names: 0 or SESS_EINVAL. */
-int sess_check_user(const char *user);
-int sess_check_roles(const char *roles);
+SESS_EXPORT int sess_check_user(const char *user) SESS_WUR;
+SESS_EXPORT int sess_check_roles(const char *roles) SESS_WUR;
 
 /* Preferences. get: "{}" when the user has none (never SESS_ENOTFOUND). put replaces, patch
  * merges; both validate: at most SESS_PREFS_KEYS keys of [a-z0-9_.-]{1,64}, values strings,
  * numbers or booleans, `language` a language tag, `theme` light|dark|system, `font_size` an
  * integer 8..72 or small|medium|large|x-large, SESS_PREFS_MAX bytes in all. `*json` is
  * malloc'ed; the caller frees. */
-int sess_prefs_get(sess_ctx *ctx, const char *user, char **json, size_t *len);
-int sess_prefs_put(sess_ctx *ctx, const char *user, const char *json, size_t len, char **result,
-                   size_t *result_len);
-int sess_prefs_patch(sess_ctx *ctx, const char *user, const char *patch, size_t len, char **result,
-                     size_t *result_len);
+SESS_EXPORT int sess_prefs_get(sess_ctx *ctx, const char *user, char **json, size_t *len) SESS_WUR;
+SESS_EXPORT int sess_prefs_put(sess_ctx *ctx, const char *user, const char *json, size_t len,
+                               char **result, size_t *result_len) SESS_WUR;
+SESS_EXPORT int sess_prefs_patch(sess_ctx *ctx, const char *user, const char *patch, size_t len,
+                                 char **result, size_t *result_len) SESS_WUR;
 
 /* Service API keys. create writes "sk_" + 43 characters into `key` (shown once) and stores only
  * its keyed hash; the name is [A-Za-z0-9_.-]{1,64}. check: 0 and the key's name when `key` is a
  * current API key, SESS_EUNAUTHORIZED otherwise (whatever the reason). */
-int sess_apikey_create(sess_ctx *ctx, const char *name, int64_t now,
-                       char key[SESS_APIKEY_STRLEN + 1]);
-int sess_apikey_check(sess_ctx *ctx, const char *key, size_t len,
-                      char name[SESS_APIKEY_NAME_MAX + 1]);
-int sess_apikey_revoke(sess_ctx *ctx, const char *name);
+SESS_EXPORT int sess_apikey_create(sess_ctx *ctx, const char *name, int64_t now,
+                                   char key[SESS_APIKEY_STRLEN + 1]) SESS_WUR;
+SESS_EXPORT int sess_apikey_check(sess_ctx *ctx, const char *key, size_t len,
+                                  char name[SESS_APIKEY_NAME_MAX + 1]) SESS_WUR;
+SESS_EXPORT int sess_apikey_revoke(sess_ctx *ctx, const char *name) SESS_WUR;
 
 #endif

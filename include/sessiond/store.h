@@ -24,6 +24,8 @@
 #ifndef SESSIOND_STORE_H
 #define SESSIOND_STORE_H
 
+#include "sessiond/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -233,27 +235,29 @@ typedef struct sess_store_opts {
 
 /* Open a backend. 0 and *out on success; otherwise a negative sess_err and a reason in `err`
  * (e.g. "data file is corrupt", "map full"). */
-int sess_store_memory_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen);
-int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen);
+SESS_EXPORT int sess_store_memory_open(const sess_store_opts *opts, sess_store **out, char *err,
+                                       size_t errlen) SESS_WUR;
+SESS_EXPORT int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *err,
+                                     size_t errlen) SESS_WUR;
 /* Redis: opening checks the options and the URL but does not need Redis to be up (a server
  * starts and reports not ready until it is; call ops->ping to find out). SESS_EINVAL for a
  * bad URL or prefix, or a rediss:// URL (no TLS in this build). */
-int sess_store_redis_open(const sess_store_opts *opts, sess_store **out, char *err, size_t errlen);
+SESS_EXPORT int sess_store_redis_open(const sess_store_opts *opts, sess_store **out, char *err,
+                                      size_t errlen) SESS_WUR;
 
 /* The near cache's counters of a redis store opened with redis_cache: lookups (sessions, API
  * keys, preferences) answered from the cache, and those sent to Redis. SESS_EINVAL for any other
  * store. */
-int sess_store_redis_cache_stats(sess_store *st, uint64_t *hits, uint64_t *misses);
-
-/* Shared helper for backends: RFC 7386 merge patch of `target` (a JSON object text, may be NULL
- * for {}) with `patch`; result is malloc'ed compact JSON with sorted keys. SESS_EINVAL when
- * either is not a JSON object, SESS_ETOOLARGE when the result exceeds max_bytes. */
-int sess_json_merge(const char *target, size_t target_len, const char *patch, size_t patch_len,
-                    size_t max_bytes, char **result, size_t *result_len);
+SESS_EXPORT int sess_store_redis_cache_stats(sess_store *st, uint64_t *hits,
+                                             uint64_t *misses) SESS_WUR;
 
 /* The canonical text of a JSON object (compact, sorted keys, nulls kept): malloc'ed into
  * `result`. SESS_EINVAL when not an object, SESS_ETOOLARGE past max_bytes. */
 int sess_json_canonical(const char *json, size_t len, size_t max_bytes, char **result,
                         size_t *result_len);
+
+/* Closes a store opened by one of the sess_store_*_open functions (what must reach the disk
+ * does) and frees it; every other handle to it becomes invalid. NULL does nothing. */
+SESS_EXPORT void sess_store_close(sess_store *st);
 
 #endif

@@ -54,6 +54,7 @@
 #include "sessiond/error.h"
 #include "sessiond/record.h"
 #include "sessiond/store.h"
+#include "../json_merge.h"
 
 #define STORE_FORMAT_VERSION 1u /* meta "format": the layout of the databases below */
 #define REC_VERSION 1u          /* first byte of every sessions value */

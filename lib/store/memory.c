@@ -24,66 +24,12 @@
 #include "sessiond/error.h"
 #include "sessiond/record.h"
 #include "sessiond/store.h"
+#include "../json_merge.h"
+#include "../crypto_int.h"
 
 #define MAP_MIN_BUCKETS 16
 /* Optimistic patch rounds (merge outside the lock) before merging under the write lock. */
 #define PATCH_OPTIMISTIC_ROUNDS 3
-
-/* ---- SipHash-2-4: the bucket hash, keyed so that clients cannot aim at one bucket. ---- */
-
-static uint64_t rotl64(uint64_t x, int b)
-{
-    return (x << b) | (x >> (64 - b));
-}
-
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = rotl64(v1, 13);                                                                       \
-        v1 ^= v0;                                                                                  \
-        v0 = rotl64(v0, 32);                                                                       \
-        v2 += v3;                                                                                  \
-        v3 = rotl64(v3, 16);                                                                       \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = rotl64(v3, 21);                                                                       \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = rotl64(v1, 17);                                                                       \
-        v1 ^= v2;                                                                                  \
-        v2 = rotl64(v2, 32);                                                                       \
-    } while (0)
-
-static uint64_t siphash(const uint64_t k[2], const uint8_t *in, size_t len)
-{
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k[0];
-    uint64_t v1 = 0x646f72616e646f6dULL ^ k[1];
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k[0];
-    uint64_t v3 = 0x7465646279746573ULL ^ k[1];
-    uint64_t last = (uint64_t)len << 56;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t m = 0;
-        for (int j = 0; j < 8; j++)
-            m |= (uint64_t)in[i + j] << (8 * j);
-        v3 ^= m;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m;
-    }
-    for (int j = 0; i < len; i++, j++)
-        last |= (uint64_t)in[i] << (8 * j);
-    v3 ^= last;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= last;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* ---- A chained hash table of byte-string keys to pointers; grows by doubling. ---- */
 
@@ -99,10 +45,11 @@ struct map {
     struct mnode **buckets;
     size_t nbuckets; /* a power of two */
     size_t count;
-    const uint64_t *sipkey;
+    const uint8_t *sipkey; /* the bucket hash's key (SipHash, crypto_int.h): clients cannot aim at
+                              one bucket */
 };
 
-static int map_init(struct map *m, const uint64_t *sipkey)
+static int map_init(struct map *m, const uint8_t *sipkey)
 {
     m->buckets = calloc(MAP_MIN_BUCKETS, sizeof(*m->buckets));
     m->nbuckets = MAP_MIN_BUCKETS;
@@ -138,7 +85,7 @@ static struct mnode **map_link(const struct map *m, const void *key, size_t klen
 
 static void *map_get(const struct map *m, const void *key, size_t klen)
 {
-    struct mnode *n = *map_link(m, key, klen, siphash(m->sipkey, key, klen));
+    struct mnode *n = *map_link(m, key, klen, sess__short_hash(m->sipkey, key, klen));
     return n != NULL ? n->val : NULL;
 }
 
@@ -172,7 +119,7 @@ static int map_add(struct map *m, const void *key, size_t klen, void *val)
         return SESS_ENOMEM;
     if (m->count >= m->nbuckets)
         map_grow(m);
-    n->hash = siphash(m->sipkey, key, klen);
+    n->hash = sess__short_hash(m->sipkey, key, klen);
     n->val = val;
     n->klen = klen;
     memcpy(n->key, key, klen);
@@ -186,7 +133,7 @@ static int map_add(struct map *m, const void *key, size_t klen, void *val)
 /* Removes a key; returns its value, or NULL when it was absent. */
 static void *map_remove(struct map *m, const void *key, size_t klen)
 {
-    struct mnode **link = map_link(m, key, klen, siphash(m->sipkey, key, klen));
+    struct mnode **link = map_link(m, key, klen, sess__short_hash(m->sipkey, key, klen));
     struct mnode *n = *link;
     if (n == NULL)
         return NULL;
@@ -252,7 +199,7 @@ typedef struct mem_store {
     sess_store base;
     pthread_rwlock_t lock;
     _Atomic uint64_t version; /* store.h: moved by every wrlock() */
-    uint64_t sipkey[2];
+    uint8_t sipkey[SESS_SHORTHASH_KEYBYTES];
     uint64_t seq;          /* bumped on every change of a session's data (ABA-free patch check) */
     struct map sessions;   /* id -> struct msess */
     struct map tokens;     /* current or previous token hash -> struct msess */

@@ -29,6 +29,7 @@
 #include "redis_int.h"
 #include "sessiond/crypto.h"
 #include "sessiond/error.h"
+#include "../json_merge.h"
 
 /* Redis keeps a session this long past its absolute deadline (clock differences between nodes
  * and Redis must not make it vanish early). */

@@ -27,6 +27,7 @@
 
 #include "redis_int.h"
 #include "sessiond/error.h"
+#include "sessiond/text.h"
 
 int64_t sess__rs_mono_ms(void)
 {
@@ -49,39 +50,12 @@ void sess__rs_log(redis_store *st, int level, const char *fmt, ...)
 
 /* ---- the URL ----------------------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Copies `len` bytes of `s` into `dst` (capacity `cap`), decoding %XX. -1 when too long, a bad
  * escape, or an encoded NUL. */
 static int pct_decode(const char *s, size_t len, char *dst, size_t cap)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            int hi, lo;
-            if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
-                return -1;
-            c = hi * 16 + lo;
-            i += 2;
-            if (c == 0)
-                return -1;
-        }
-        if (o + 1 >= cap)
-            return -1;
-        dst[o++] = (char)c;
-    }
-    dst[o] = '\0';
-    return 0;
+    long n = sess_percent_decode(s, len, false, dst, cap);
+    return n < 0 || memchr(dst, '\0', (size_t)n) != NULL ? -1 : 0;
 }
 
 static int parse_uint(const char *s, size_t len, long max, long *out)

@@ -142,7 +142,7 @@ static int open_store(const sessd_config *cfg, bool read_only, sess_store **stor
         return r == SESS_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
     }
     if (redis && (*store)->ops->ping(*store) != 0) {
-        (*store)->ops->close(*store);
+        sess_store_close(*store);
         const char *where = cfg->redis_cluster[0]     ? "[store] redis_cluster"
                             : cfg->redis_sentinels[0] ? "[store] redis_sentinels"
                                                       : "[store] redis_url";
@@ -177,7 +177,7 @@ int cli_open(const sessd_config *cfg, bool read_only, sess_store **store, sess_c
     r = sess_ctx_new(*store, key, &pol, ctx);
     sess_wipe(key, sizeof(key));
     if (r != 0) {
-        (*store)->ops->close(*store);
+        sess_store_close(*store);
         cli_error("out of memory");
         return EXIT_RUNTIME;
     }
@@ -187,5 +187,5 @@ int cli_open(const sessd_config *cfg, bool read_only, sess_store **store, sess_c
 void cli_close(sess_store *store, sess_ctx *ctx)
 {
     sess_ctx_free(ctx);
-    store->ops->close(store);
+    sess_store_close(store);
 }

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "sessiond/record.h"
 #include "core/metrics.h"
+#include "sessiond/text.h"
 
 #define HEX_HASH (SESS_HASH_BYTES * 2)
 #define DETAIL_MAX 1024 /* bytes of `detail` kept before escaping */
@@ -98,26 +99,6 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at `p` (at most `left` bytes), 0 when there is none. */
-static size_t utf8_len(const unsigned char *p, size_t left)
-{
-    size_t n = p[0] < 0x80             ? 1
-               : (p[0] & 0xe0) == 0xc0 ? 2
-               : (p[0] & 0xf0) == 0xe0 ? 3
-               : (p[0] & 0xf8) == 0xf0 ? 4
-                                       : 0;
-    if (n == 0 || n > left || (n == 2 && p[0] < 0xc2) || (n == 4 && p[0] > 0xf4))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    /* Overlong three- and four-byte forms, UTF-16 surrogates and code points past U+10FFFF. */
-    if ((n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) ||
-        (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))))
-        return 0;
-    return n;
-}
-
 /* A JSON string for `v` (escaped, at most `max` bytes of it), or null. Bytes that are not
  * UTF-8 become '?': a client's malformed user name must not make a line that verify cannot
  * parse. */
@@ -130,7 +111,7 @@ static void json_field(char *out, size_t cap, const char *v, size_t max)
     char clean[DETAIL_MAX + 1];
     size_t in = strlen(v), o = 0, lim = max < DETAIL_MAX ? max : DETAIL_MAX;
     for (size_t i = 0; i < in && o < lim;) {
-        size_t n = utf8_len((const unsigned char *)v + i, in - i);
+        size_t n = sess_utf8_char((const unsigned char *)v + i, in - i);
         if (n == 0 || o + n > lim) {
             clean[o++] = '?';
             i += n == 0 ? 1 : n;

@@ -7,17 +7,7 @@
 
 #include <string.h>
 #include <strings.h>
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+#include "sessiond/text.h"
 
 /* Printable ASCII only, no backslash: what every later check assumes. */
 static bool plain_chars(const char *s, size_t len)
@@ -42,24 +32,11 @@ static bool decoded_chars(const char *s, size_t len)
 }
 
 /* One more round of percent-decoding, for the "is it still harmless" check. */
-static bool decode_once(const char *s, size_t len, char *out, size_t *out_len)
+static bool decode_once(const char *s, size_t len, char *out, size_t cap, size_t *out_len)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%') {
-            if (i + 2 >= len)
-                return false;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-            if (hi < 0 || lo < 0)
-                return false;
-            out[n++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[n++] = s[i];
-        }
-    }
-    *out_len = n;
-    return true;
+    long n = sess_percent_decode(s, len, false, out, cap);
+    *out_len = n > 0 ? (size_t)n : 0;
+    return n >= 0;
 }
 
 /* True when the path part (before ? or #) has a "." or ".." segment: a browser resolves
@@ -126,13 +103,13 @@ static bool absolute_ok(const char *s, size_t len, const char *public_url, const
 bool sessd_redirect_ok(const char *rd, size_t len, const char *public_url,
                        const char *allowed_origins)
 {
-    char dec[SESSD_RD_MAX];
+    char dec[SESSD_RD_MAX + 1];
     size_t dlen;
     if (rd == NULL || len == 0 || len > SESSD_RD_MAX || !plain_chars(rd, len))
         return false;
     /* Whatever a later decoding step (a framework, a proxy) might make of it must be as safe as
      * the value itself. */
-    if (!decode_once(rd, len, dec, &dlen) || !decoded_chars(dec, dlen))
+    if (!decode_once(rd, len, dec, sizeof(dec), &dlen) || !decoded_chars(dec, dlen))
         return false;
     if (rd[0] == '/')
         return relative_ok(rd, len) && relative_ok(dec, dlen);

@@ -39,7 +39,7 @@ static sess_store *inner_of(sess_store *st)
 static void t_close(sess_store *st)
 {
     sess_store *in = inner_of(st);
-    in->ops->close(in);
+    sess_store_close(in);
     free(st);
 }
 

@@ -37,7 +37,8 @@ static void *touch_main(void *arg)
             continue; /* a timeout, or not ours to read */
         int64_t now = (int64_t)time(NULL);
         for (ssize_t i = 0; i < n; i += SESS_ID_BYTES)
-            (void)sess_touch_id(ts.ctx, buf + i, now);
+            if (sess_touch_id(ts.ctx, buf + i, now) != 0)
+                continue; /* ended meanwhile, or the store failing: a touch is best effort */
     }
     return NULL;
 }

@@ -19,6 +19,7 @@
 #include "core/state.h"
 #include "sessiond/cookie.h"
 #include "sessiond/error.h"
+#include "sessiond/text.h"
 #include "sessiond/seal.h"
 
 static int64_t now_s(void)
@@ -773,36 +774,17 @@ static bool allowed(const h2o_req_t *req, const char *list)
     return false;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes one percent-encoded path segment into `out`; false for bad escapes, NUL or control
- * characters, '/', or a result that does not fit. */
+ * characters, '/', an empty segment, or a result that does not fit. */
 static bool decode_segment(const char *s, size_t len, char *out, size_t cap)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            if (i + 2 >= len || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
-                return false;
-            c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
-            i += 2;
-        }
-        if (c < 0x20 || c == 0x7f || c == '/' || o + 1 >= cap)
+    long n = sess_percent_decode(s, len, false, out, cap);
+    for (long i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)out[i];
+        if (c < 0x20 || c == 0x7f || c == '/')
             return false;
-        out[o++] = (char)c;
     }
-    out[o] = '\0';
-    return o > 0;
+    return n > 0;
 }
 
 /* Resolves `path` to a route; fills `id` or `user` for the parameterised ones. Returns the

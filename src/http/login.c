@@ -145,7 +145,9 @@ static void end_old_session(const char *token)
     sess_record rec;
     size_t len = strlen(token);
     if (len > 0 && sess_verify(sessd_srv.ctx, token, len, (int64_t)time(NULL), false, &rec) == 0) {
-        (void)sess_delete(sessd_srv.ctx, rec.id);
+        if (sess_delete(sessd_srv.ctx, rec.id) != 0)
+            sessd_log(SESSD_LOG_WARN, "the session a browser came to the login with could not be "
+                                      "ended (the store failed); it ends by its deadlines");
         sess_record_dispose(&rec);
     }
 }

@@ -361,7 +361,13 @@ static void reload(void)
     }
     sess_policy pol;
     sessd_policy_from_config(next, &pol);
-    sess_ctx_set_policy(sessd_srv.ctx, &pol);
+    if (sess_ctx_set_policy(sessd_srv.ctx, &pol) != 0) {
+        /* The configuration's bounds never allow such a policy; refuse it all the same. */
+        sessd_log(SESSD_LOG_WARN, "SIGHUP: the session policy is unusable; kept the current "
+                                  "configuration");
+        free(next);
+        return;
+    }
     sessd_log_configure(next->log_level, next->log_format);
     old_configs[n_old_configs++] = atomic_exchange(&sessd_srv.config, next);
     sessd_log(SESSD_LOG_NOTICE, "configuration reloaded from %s", next->file);
@@ -427,7 +433,7 @@ static int open_store(const sessd_config *c, int nthreads, char *err, size_t err
         sessd_log(SESSD_LOG_WARN, "Redis does not answer yet; /readyz answers 503 until it does");
     sess_store *timed;
     if (r == 0 && (r = sessd_store_timed_new(sessd_srv.store, &timed)) != 0) {
-        sessd_srv.store->ops->close(sessd_srv.store);
+        sess_store_close(sessd_srv.store);
         snprintf(err, errlen, "out of memory");
     } else if (r == 0) {
         sessd_srv.store = timed;
@@ -503,7 +509,7 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
     } else {
         return 0;
     }
-    sessd_srv.store->ops->close(sessd_srv.store);
+    sess_store_close(sessd_srv.store);
     return 1;
 }
 
@@ -599,7 +605,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         sessd_admin_stop();
         sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
-        sessd_srv.store->ops->close(sessd_srv.store);
+        sess_store_close(sessd_srv.store);
         for (int i = 0; i < nthreads; i++)
             close(workers[i].fd);
         status = 1;
@@ -636,7 +642,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     sessd_admin_stop();
     sessd_pwhelper_stop();
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
-    sessd_srv.store->ops->close(sessd_srv.store);
+    sess_store_close(sessd_srv.store);
     sessd_audit_close(true);
     free(workers);
     h2o_config_dispose(&globalconf);

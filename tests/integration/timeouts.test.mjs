@@ -66,7 +66,7 @@ test('absolute timeout 3 s: touching verifies keep it past the idle deadline, no
       await sleepUntil(created * 1000 + dt * 1000);
       const r = await verify(s, c.token);
       seen.push([dt, r.status, r.json?.idle_expires_at]);
-      if (dt <= 2.7) assert.equal(r.status, 200, `touching verify at creation + ${dt} s: ${r.text}`);
+      assert.equal(r.status, 200, `touching verify at creation + ${dt} s: ${r.text}`);
       if (r.status === 200) assert.ok(r.json.idle_expires_at <= c.expires_at, `idle deadline past the absolute one: ${JSON.stringify(r.json)}`);
     }
     // The verify at +2.3 s was 200 although the first idle deadline (+2 s) had passed: touches

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sessiond/access.h"
+#include "sessiond/text.h"
 #include "sessiond/crypto.h"
 #include "sessiond/record.h"
 
@@ -200,6 +201,37 @@ static void canonical_targets(void **state)
     assert_int_equal(sess_canonical_target("/abcdef", 7, out, 4), -1);
 }
 
+/* text.h: the one hex reader and percent decoder every part uses. */
+static void text_tools(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        int want = c >= '0' && c <= '9'   ? c - '0'
+                   : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                          : -1;
+        assert_int_equal(sess_hex_value(c), want);
+    }
+    char out[8];
+    assert_int_equal(sess_percent_decode("a%41+b", 6, false, out, sizeof(out)), 4);
+    assert_string_equal(out, "aA+b");
+    assert_int_equal(sess_percent_decode("a%41+b", 6, true, out, sizeof(out)), 4);
+    assert_string_equal(out, "aA b");
+    assert_int_equal(sess_percent_decode("%00x", 4, false, out, sizeof(out)), 2);
+    assert_memory_equal(out, "\0x", 3);
+    static const char *const bad[] = {"%", "%4", "a%", "%zz", "%4g", "%%41"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sess_percent_decode(bad[i], strlen(bad[i]), false, out, sizeof(out)), -1);
+    /* At the bound (7 bytes and the NUL) and one past it. */
+    assert_int_equal(sess_percent_decode("abcdefg", 7, false, out, sizeof(out)), 7);
+    assert_int_equal(sess_percent_decode("abcdefgh", 8, false, out, sizeof(out)), -1);
+    assert_int_equal(sess_percent_decode("", 0, false, out, 0), -1);
+    assert_int_equal(sess_utf8_char((const unsigned char *)"\xc3\xa9", 2), 2);
+    assert_int_equal(sess_utf8_char((const unsigned char *)"\xc3\xa9", 1), 0);
+    assert_int_equal(sess_utf8_char((const unsigned char *)"\xc2\x85", 2), 0); /* C1 */
+    assert_int_equal(sess_utf8_char((const unsigned char *)"\xc0\xae", 2), 0); /* overlong */
+}
+
 /* sess_i64_text against snprintf at the edges and across magnitudes. */
 static void decimal_text(void **state)
 {
@@ -224,6 +256,7 @@ int main(void)
         cmocka_unit_test(roles_and_freshness), cmocka_unit_test(safe_and_unsafe_methods),
         cmocka_unit_test(csrf_proofs),         cmocka_unit_test(comma_lists),
         cmocka_unit_test(decimal_text),        cmocka_unit_test(canonical_targets),
+        cmocka_unit_test(text_tools),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

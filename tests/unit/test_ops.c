@@ -314,7 +314,7 @@ static void timed_store_forwards_everything(void **state)
     assert_int_equal(timed->ops->count(timed, &count), 0);
     assert_int_equal(count, 0);
     assert_int_equal(timed->ops->set_roles(timed, "nobody", "a"), 0);
-    timed->ops->close(timed);
+    sess_store_close(timed);
 }
 
 int main(void)

@@ -180,7 +180,7 @@ static void prefs_cookie(void **state)
     assert_int_equal(sessd_prefs_cookie_decode(ctx, longer, SESSD_PREFS_COOKIE_MAX + 1, &q), -1);
     free(longer);
     sess_ctx_free(ctx);
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 int main(void)

@@ -65,7 +65,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     sess_ctx_free(f->ctx);
-    f->st->ops->close(f->st);
+    sess_store_close(f->st);
     if (f->dir[0] != '\0') {
         char cmd[128];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);

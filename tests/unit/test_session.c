@@ -40,7 +40,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     sess_ctx_free(f->ctx);
-    f->st->ops->close(f->st);
+    sess_store_close(f->st);
     free(f);
     return 0;
 }
@@ -453,6 +453,40 @@ static void stateless_revocation(void **state)
         sess_record_dispose(&c[i]);
 }
 
+/* A zeroed policy (the usual mistake) is refused at once, not at the first create; the
+ * defaults serve; set_policy keeps the old policy when the new one is refused. */
+static void policy_defaults_and_zero(void **state)
+{
+    (void)state;
+    sess_store *st;
+    sess_ctx *ctx = NULL;
+    char err[128];
+    uint8_t key[SESS_KEY_BYTES] = {1};
+    assert_int_equal(sess_store_memory_open(NULL, &st, err, sizeof(err)), 0);
+    sess_policy zero = {0}, def, got;
+    assert_int_equal(sess_ctx_new(st, key, &zero, &ctx), SESS_EINVAL);
+    assert_null(ctx);
+    sess_policy_default(&def);
+    assert_int_equal(def.idle_timeout, 1800);
+    assert_int_equal(def.absolute_timeout, 86400);
+    assert_int_equal(def.max_per_user, 50);
+    assert_int_equal(sess_ctx_new(st, key, &def, &ctx), 0);
+    char tok[SESS_TOKEN_STRLEN + 1];
+    sess_record rec;
+    sess_create_params cp = {.user = "alice"};
+    assert_int_equal(sess_create(ctx, &cp, 1000, tok, &rec), 0);
+    sess_record_dispose(&rec);
+    sess_policy neg = def;
+    neg.rotate_grace = -1;
+    assert_int_equal(sess_ctx_set_policy(ctx, &zero), SESS_EINVAL);
+    assert_int_equal(sess_ctx_set_policy(ctx, &neg), SESS_EINVAL);
+    sess_ctx_get_policy(ctx, &got);
+    assert_int_equal(got.idle_timeout, def.idle_timeout);
+    sess_ctx_free(ctx);
+    sess_store_close(st);
+    sess_store_close(NULL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -475,6 +509,7 @@ int main(void)
         T(preferences),
         T(api_keys),
         T(stateless_revocation),
+        cmocka_unit_test(policy_defaults_and_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

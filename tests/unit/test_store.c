@@ -185,7 +185,7 @@ static int fx_setup(void **state)
         return -1;
     }
     if (be->ready != NULL && be->ready(f) != 0) {
-        f->st->ops->close(f->st);
+        sess_store_close(f->st);
         be->cleanup(f);
         free(f);
         return -1;
@@ -197,7 +197,7 @@ static int fx_setup(void **state)
 static int fx_teardown(void **state)
 {
     fixture *f = *state;
-    f->st->ops->close(f->st);
+    sess_store_close(f->st);
     f->be->cleanup(f);
     free(f);
     return 0;
@@ -1912,7 +1912,7 @@ static void test_concurrent_lookups_and_writes(void **state)
 static void reopen(fixture *f)
 {
     char err[256] = "";
-    f->st->ops->close(f->st);
+    sess_store_close(f->st);
     f->st = NULL;
     int r = f->be->open(&f->opts, &f->st, err, sizeof(err));
     if (r != 0)

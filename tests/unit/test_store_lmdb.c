@@ -111,7 +111,7 @@ static void open_fails(const fixture *f, size_t map_size, bool read_only, int wa
     sess_store *st;
     int rc = try_open(f, map_size, read_only, &st, err, sizeof(err));
     if (rc == 0)
-        st->ops->close(st);
+        sess_store_close(st);
     assert_sess(want, rc);
     assert_null(st);
     if (needle != NULL && strstr(err, needle) == NULL)
@@ -244,7 +244,7 @@ static void test_reopen_keeps_everything(void **state)
     assert_sess(0, CALL(st, prefs_put, "alice", "{\"theme\":\"dark\"}", 16, 4096));
     sess_random(key, sizeof(key));
     assert_sess(0, CALL(st, apikey_put, "deploy", key, T0));
-    st->ops->close(st);
+    sess_store_close(st);
 
     st = open_ok(f, 0, false);
     assert_int_equal(count(st), 2);
@@ -263,7 +263,7 @@ static void test_reopen_keeps_everything(void **state)
     free(prefs);
     assert_sess(0, CALL(st, apikey_find, key, name));
     assert_string_equal(name, "deploy");
-    st->ops->close(st);
+    sess_store_close(st);
 
     /* The directory holding the environment is private to the user. */
     struct stat sb;
@@ -296,10 +296,10 @@ static void test_second_handle_sees_changes(void **state)
     /* And the other way round. */
     assert_sess(0, CALL(two, del, b.id));
     assert_sess(SESS_ESESSION, lookup(one, b.token_hash, NULL, NULL));
-    one->ops->close(one);
+    sess_store_close(one);
     /* The shared environment stays open for the remaining handle. */
     assert_int_equal(count(two), 0);
-    two->ops->close(two);
+    sess_store_close(two);
     sess_record_dispose(&a);
     sess_record_dispose(&b);
 }
@@ -316,7 +316,7 @@ static int child_revokes(const fixture *f, const sess_record *gone, sess_record 
         rc = CALL(st, revoke_user, "alice", NULL);
     if (rc == 0)
         rc = CALL(st, create, added, BIG, NULL);
-    st->ops->close(st);
+    sess_store_close(st);
     return rc == 0 ? 0 : 11;
 }
 
@@ -352,7 +352,7 @@ static void test_other_process_sees_changes(void **state)
     assert_int_equal(count(st), 2);
     /* And this process can go on writing to the same environment. */
     assert_sess(0, CALL(st, del, b.id));
-    st->ops->close(st);
+    sess_store_close(st);
     sess_record_dispose(&a);
     sess_record_dispose(&b);
     sess_record_dispose(&c);
@@ -389,7 +389,7 @@ static int child_writes(const fixture *f, const uint8_t id[SESS_ID_BYTES], int w
              : what == 1 ? sess_apikey_revoke(ctx, "deploy")
                          : sess_patch(ctx, id, "{\"step\":2}", 10, T0 + 3, NULL);
     sess_ctx_free(ctx);
-    st->ops->close(st);
+    sess_store_close(st);
     return rc == 0 ? 0 : 20 + rc;
 }
 
@@ -440,7 +440,7 @@ static void test_memo_sees_other_process(void **state)
     assert_sess(SESS_ESESSION, sess_verify(ctx, tok, strlen(tok), T0 + 5, false, &got));
     sess_record_dispose(&rec);
     sess_ctx_free(ctx);
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 /* Data exactly at the memo's bound is memoised, one byte more is not; both come back whole,
@@ -469,7 +469,7 @@ static void test_memo_data_bound(void **state)
         sess_record_dispose(&rec);
     }
     sess_ctx_free(ctx);
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 /* A thread keeps verifying a token (its memo warm, racing the commit) while another deletes the
@@ -535,7 +535,7 @@ static void test_memo_never_outlives_a_delete(void **state)
                  rounds);
     sess_ctx_free(r->ctx);
     free(r);
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 /* The child: opened with a bigger map than the parent's, it writes past the parent's map. */
@@ -559,7 +559,7 @@ static int child_grows(const fixture *f, sess_record *late)
     }
     if (rc == 0)
         rc = CALL(st, create, late, BIG, NULL);
-    st->ops->close(st);
+    sess_store_close(st);
     return rc == 0 ? 0 : 11;
 }
 
@@ -573,7 +573,7 @@ static void test_reader_follows_grown_map(void **state)
     sess_record a, late;
     int status = 0;
     make(st, &a, "alice", T0);
-    st->ops->close(st);
+    sess_store_close(st);
     st = open_ok(f, small, true);
     assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
     new_record(&late, "carol", T0 + 1000);
@@ -593,7 +593,7 @@ static void test_reader_follows_grown_map(void **state)
     assert_sess(0, lookup(st, late.token_hash, NULL, NULL));
     assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
     assert_int_equal(count(st), 602);
-    st->ops->close(st);
+    sess_store_close(st);
     sess_record_dispose(&a);
     sess_record_dispose(&late);
 }
@@ -616,7 +616,7 @@ static void test_read_only_refuses_writes(void **state)
     sess_store *st = open_ok(f, 0, false);
     make(st, &a, "alice", T0);
     assert_sess(0, CALL(st, apikey_put, "k", a.token_hash, T0));
-    st->ops->close(st);
+    sess_store_close(st);
 
     st = open_ok(f, 0, true);
     assert_sess(0, st->ops->ping(st));
@@ -641,12 +641,12 @@ static void test_read_only_refuses_writes(void **state)
 
     /* A read-only environment cannot serve a writer in the same process. */
     open_fails(f, 0, false, SESS_ESTORE, "read-only");
-    st->ops->close(st);
+    sess_store_close(st);
 
     st = open_ok(f, 0, false);
     assert_int_equal(count(st), 1);
     assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
-    st->ops->close(st);
+    sess_store_close(st);
     sess_record_dispose(&a);
     sess_record_dispose(&b);
 }
@@ -699,7 +699,7 @@ static void test_truncated_data_file(void **state)
         assert_sess(0, CALL(st, create, &r, BIG, NULL));
         sess_record_dispose(&r);
     }
-    st->ops->close(st);
+    sess_store_close(st);
 
     struct stat sb;
     assert_int_equal(stat(f->data_file, &sb), 0);
@@ -722,7 +722,7 @@ static void test_unknown_format_version(void **state)
     fixture *f = *state;
     sess_store *st = open_ok(f, 0, false);
     raw r;
-    st->ops->close(st);
+    sess_store_close(st);
 
     raw_begin(f, &r, true);
     raw_put(&r, "meta", "format", 6, (const uint8_t[4]){0, 0, 0, 99}, 4);
@@ -739,7 +739,7 @@ static void test_unknown_format_version(void **state)
     raw_put(&r, "meta", "format", 6, (const uint8_t[4]){0, 0, 0, 1}, 4);
     raw_end(&r, true);
     st = open_ok(f, 0, false);
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 static void test_foreign_environment(void **state)
@@ -773,7 +773,7 @@ static void test_corrupt_records(void **state)
     static const char data[] = "{\"cart\":[1,2],\"n\":1}"; /* what new_record stores, last */
 
     make(st, &a, "alice", T0);
-    st->ops->close(st);
+    sess_store_close(st);
 
     raw_begin(f, &r, false);
     MDB_val k = {SESS_ID_BYTES, a.id}, v;
@@ -819,7 +819,7 @@ static void test_corrupt_records(void **state)
         assert_sess(SESS_ESESSION, lookup(st, hashes[i], NULL, NULL));
     }
     assert_int_equal(count(st), 0);
-    st->ops->close(st);
+    sess_store_close(st);
     free(ids);
     free(hashes);
     sess_record_dispose(&a);
@@ -857,7 +857,7 @@ static void test_map_full(void **state)
     assert_sess(SESS_ESESSION, lookup(st, recs[made].token_hash, NULL, NULL));
     assert_sess(SESS_ESESSION, get(st, recs[made].id));
     assert_sess(0, st->ops->ping(st));
-    st->ops->close(st);
+    sess_store_close(st);
 
     /* A bigger map takes the refused session and keeps the rest. */
     st = open_ok(f, 0, false);
@@ -867,7 +867,7 @@ static void test_map_full(void **state)
         assert_sess(0, lookup(st, recs[i].token_hash, NULL, NULL));
         sess_record_dispose(&recs[i]);
     }
-    st->ops->close(st);
+    sess_store_close(st);
     free(recs);
 }
 
@@ -895,7 +895,7 @@ static void test_token_grace_mapping(void **state)
     assert_false(prev);
     assert_sess(0, lookup(st, a.token_hash, NULL, &prev));
     assert_true(prev);
-    st->ops->close(st);
+    sess_store_close(st);
     assert_int_equal(raw_entries(f, "tokens"), 2);
 
     st = open_ok(f, 0, false);
@@ -908,13 +908,13 @@ static void test_token_grace_mapping(void **state)
     assert_sess(SESS_ESESSION, lookup(st, h2, NULL, NULL));
     assert_sess(0, lookup(st, h3, NULL, &prev));
     assert_false(prev);
-    st->ops->close(st);
+    sess_store_close(st);
     assert_int_equal(raw_entries(f, "tokens"), 1);
 
     st = open_ok(f, 0, false);
     assert_sess(0, CALL(st, rotate, a.id, NULL, h2, T0 + 50, 0, NULL));
     assert_sess(0, CALL(st, del, a.id));
-    st->ops->close(st);
+    sess_store_close(st);
     assert_int_equal(raw_entries(f, "tokens"), 0);
     assert_int_equal(raw_entries(f, "sessions"), 0);
     assert_int_equal(raw_entries(f, "usess"), 0);
@@ -950,7 +950,7 @@ static void test_eviction_order_signed_times(void **state)
     assert_sess(SESS_ESESSION, lookup(st, r[1].token_hash, NULL, NULL));
     assert_sess(0, get(st, r[4].id));
     assert_sess(0, get(st, r[2].id));
-    st->ops->close(st);
+    sess_store_close(st);
     assert_int_equal(raw_entries(f, "tokens"), 2);
     assert_int_equal(raw_entries(f, "usess"), 2);
     for (int i = 0; i < 5; i++)
@@ -972,7 +972,7 @@ static void test_new_session_never_evicted(void **state)
     assert_int_equal(evicted, 2);
     assert_sess(0, get(st, old.id));
     assert_int_equal(count(st), 1);
-    st->ops->close(st);
+    sess_store_close(st);
     sess_record_dispose(&a);
     sess_record_dispose(&b);
     sess_record_dispose(&old);
@@ -1015,7 +1015,7 @@ static void test_revoke_then_create_cleans_index(void **state)
     sess_record_dispose(&out);
     assert_sess(0, CALL(st, list_user, "alice", count_cb, &seen));
     assert_int_equal(seen, 1);
-    st->ops->close(st);
+    sess_store_close(st);
 
     /* On disk: alice's and bob's one session each, nothing else. */
     assert_int_equal(raw_entries(f, "sessions"), 2);
@@ -1057,7 +1057,7 @@ static void test_sweep_bounded_and_resumes(void **state)
     }
     assert_sess(0, CALL(st, sweep, T0 + 6000, 1, &removed));
     assert_int_equal(removed, 0);
-    st->ops->close(st);
+    sess_store_close(st);
     assert_int_equal(raw_entries(f, "tokens"), 0);
     assert_int_equal(raw_entries(f, "usess"), 0);
 }
@@ -1128,7 +1128,7 @@ static void test_concurrent_readers_and_writer(void **state)
         assert_int_equal(pthread_join(t, NULL), 0);
     }
     assert_int_equal(one.bad, 0);
-    st->ops->close(st);
+    sess_store_close(st);
     for (int i = 0; i < N; i++)
         sess_record_dispose(&recs[i]);
 }
@@ -1175,7 +1175,7 @@ static void test_listing_callback_reenters(void **state)
     assert_int_equal(all.seen, 5);
     assert_int_equal(all.bad, 0);
     assert_int_equal(count(st), 5 - all.deleted);
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 static void test_bad_arguments(void **state)
@@ -1199,7 +1199,7 @@ static void test_bad_arguments(void **state)
     assert_sess(SESS_EINVAL, CALL(st, apikey_put, "", r.token_hash, T0));
     assert_sess(SESS_ENOTFOUND, CALL(st, apikey_del, ""));
     assert_int_equal(count(st), 0);
-    st->ops->close(st);
+    sess_store_close(st);
     sess_record_dispose(&r);
 }
 
@@ -1216,7 +1216,7 @@ static void test_environment_without_accounts(void **state)
 
     sess_store *st = open_ok(f, 0, false);
     make(st, &a, "alice", T0);
-    st->ops->close(st);
+    sess_store_close(st);
     raw_begin(f, &r, true);
     assert_int_equal(mdb_drop(r.txn, raw_dbi(&r, "accounts"), 1), 0);
     raw_end(&r, true);
@@ -1229,14 +1229,14 @@ static void test_environment_without_accounts(void **state)
     assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
     assert_sess(SESS_ENOTFOUND, CALL(st, user_get, "alice", buf, sizeof(buf), &len));
     assert_sess(0, CALL(st, user_list, NULL, NULL)); /* nothing to call back */
-    st->ops->close(st);
+    sess_store_close(st);
 
     st = open_ok(f, 0, false);
     assert_sess(0, lookup(st, a.token_hash, NULL, NULL));
     assert_sess(0, CALL(st, user_put, "alice", (const uint8_t *)"acct", 4, NULL, 0));
     assert_sess(0, CALL(st, user_get, "alice", buf, sizeof(buf), &len));
     assert_int_equal(len, 4);
-    st->ops->close(st);
+    sess_store_close(st);
     assert_int_equal(raw_entries(f, "accounts"), 1);
     sess_record_dispose(&a);
 }

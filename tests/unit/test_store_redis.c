@@ -89,9 +89,9 @@ static int fx_setup(void **state)
         print_error("the Redis of %s does not answer, or the near cache did not subscribe\n",
                     TEST_REDIS_ENV);
         if (f->a != NULL)
-            f->a->ops->close(f->a);
+            sess_store_close(f->a);
         if (f->b != NULL)
-            f->b->ops->close(f->b);
+            sess_store_close(f->b);
         free(f);
         return -1;
     }
@@ -107,8 +107,8 @@ static int fx_teardown(void **state)
         test_redis_config_set(c, "maxclients", 10000);
         redisFree(c);
     }
-    f->a->ops->close(f->a);
-    f->b->ops->close(f->b);
+    sess_store_close(f->a);
+    sess_store_close(f->b);
     test_redis_del_prefix(f->prefix);
     free(f);
     return 0;
@@ -260,7 +260,7 @@ static void test_sentinel_lists(void **state)
     assert_sess(SESS_EINVAL, sess_store_redis_open(&o, &st, err, sizeof(err)));
     o.redis_url = "redis://:pw@ignored:1/2";
     assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 static void test_open_refuses_bad_options(void **state)
@@ -376,7 +376,7 @@ static void test_cluster_redirects_and_options(void **state)
     o.redis_sentinels = NULL;
     o.redis_url = "redis://:pw@ignored";
     assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 /* No seed node answers: calls fail closed and at once. */
@@ -397,7 +397,7 @@ static void test_cluster_unreachable(void **state)
     assert_sess(SESS_ESTORE, CALL(st, revoke_user, "alice", NULL));
     if (now_ms() - t0 > 500)
         fail_msg("refused connections took %lld ms to report", (long long)(now_ms() - t0));
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 static void test_unreachable_fails_fast(void **state)
@@ -421,7 +421,7 @@ static void test_unreachable_fails_fast(void **state)
     if (now_ms() - t0 > 500)
         fail_msg("refused connections took %lld ms to report", (long long)(now_ms() - t0));
     sess_record_dispose(&rec);
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 /* No Sentinel answers: calls fail closed and on time. */
@@ -437,7 +437,7 @@ static void test_sentinel_unreachable(void **state)
     assert_sess(SESS_ESTORE, st->ops->ping(st));
     if (now_ms() - t0 > 500)
         fail_msg("took %lld ms", (long long)(now_ms() - t0));
-    st->ops->close(st);
+    sess_store_close(st);
 }
 
 static void test_silent_redis_times_out(void **state)
@@ -458,7 +458,7 @@ static void test_silent_redis_times_out(void **state)
         if (took > 200 + 100)
             fail_msg("a call on a silent Redis took %lld ms (timeout 200 ms)", (long long)took);
     }
-    st->ops->close(st);
+    sess_store_close(st);
     close(lfd);
 }
 
@@ -526,7 +526,7 @@ static void test_concurrent_patches_time_out_cleanly(void **state)
         assert_int_equal(pthread_create(&th[i], NULL, short_patch_thread, &p[i]), 0);
     }
     join_all(th, 8);
-    slow->ops->close(slow);
+    sess_store_close(slow);
     int ok = 0, estore = 0;
     for (int i = 0; i < 8; i++) {
         ok += p[i].ok;
@@ -543,7 +543,7 @@ static void test_concurrent_patches_time_out_cleanly(void **state)
     assert_non_null(strstr(out.data, "\"z\":1"));
     sess_record_dispose(&out);
     sess_record_dispose(&r);
-    st->ops->close(st);
+    sess_store_close(st);
     assert_int_equal(test_redis_del_prefix(prefix), 0);
 }
 
@@ -570,7 +570,7 @@ static void test_pool_is_bounded(void **state)
         if (p[i].took > 200 + 150)
             fail_msg("caller %d waited %lld ms", i, (long long)p[i].took);
     }
-    st->ops->close(st);
+    sess_store_close(st);
     close(lfd);
 }
 
@@ -639,7 +639,7 @@ static void test_logs_transitions_without_secrets(void **state)
         assert_sess(SESS_ESTORE, st->ops->ping(st));
         sleep_ms(300); /* past the reconnect pause: each ping tries again */
     }
-    st->ops->close(st);
+    sess_store_close(st);
     assert_int_equal(l.n, 1);
     assert_true(logged_has(&l, "is unreachable"));
     assert_false(logged_has(&l, "hunter2"));
@@ -667,7 +667,7 @@ static void test_old_layout_refused(void **state)
     assert_sess(SESS_ESTORE, st->ops->ping(st));
     new_session(&rec, "alice");
     assert_sess(SESS_ESTORE, CALL(st, create, &rec, 50, NULL));
-    st->ops->close(st);
+    sess_store_close(st);
     assert_true(logged_has(&l, "another key layout"));
     snprintf(key, sizeof(key), "%s*", prefix);
     r = redisCommand(c, "KEYS %s", key);
@@ -679,7 +679,7 @@ static void test_old_layout_refused(void **state)
     /* Empty: the mark is written and the store works. */
     assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
     assert_sess(0, CALL(st, create, &rec, 50, NULL));
-    st->ops->close(st);
+    sess_store_close(st);
     snprintf(key, sizeof(key), "%slayout", prefix);
     r = redisCommand(c, "GET %s", key);
     assert_non_null(r);
@@ -706,7 +706,7 @@ static void test_warns_about_allkeys_eviction(void **state)
     sess_store_opts o = {.redis_url = test_redis_url(), .log = capture, .log_arg = &l};
     assert_sess(0, sess_store_redis_open(&o, &st, err, sizeof(err)));
     int got = st->ops->ping(st);
-    st->ops->close(st);
+    sess_store_close(st);
     r = redisCommand(c, "CONFIG SET maxmemory-policy noeviction");
     if (r != NULL)
         freeReplyObject(r);
@@ -791,7 +791,7 @@ static void test_longest_keys(void **state)
     size_t removed = 0;
     assert_sess(0, CALL(st, sweep, r.created, 100, &removed));
     assert_int_equal(removed, 1);
-    st->ops->close(st);
+    sess_store_close(st);
     assert_int_equal(test_redis_del_prefix(prefix), 0);
     sess_record_dispose(&r);
 }
@@ -1071,7 +1071,7 @@ static void test_cluster_down_fails_closed(void **state)
         sleep_ms(20);
     }
     assert_sess(0, CALL(st, revoke_user, "alice", NULL));
-    st->ops->close(st);
+    sess_store_close(st);
     assert_int_equal(test_redis_del_prefix_in(true, prefix), 0);
     for (int i = 0; i < n; i++)
         redisFree(c[i]);
@@ -1147,8 +1147,8 @@ static void test_cluster_cache_resubscribes_elsewhere(void **state)
     assert_sess(0, CALL(a, del, s.id));
     EVENTUALLY("delete on another node",
                lookup(b, s.token_hash, NULL, NULL, NULL, 0) == SESS_ESESSION);
-    a->ops->close(a);
-    b->ops->close(b);
+    sess_store_close(a);
+    sess_store_close(b);
     assert_int_equal(test_redis_del_prefix_in(true, prefix), 0);
     for (int i = 0; i < n; i++)
         redisFree(c[i]);

@@ -56,7 +56,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     sess_ctx_free(f->ctx);
-    f->st->ops->close(f->st);
+    sess_store_close(f->st);
     free(f);
     return 0;
 }
@@ -376,7 +376,7 @@ static void login_rehashes_at_new_cost(void **state)
     assert_sess(0, f->st->ops->user_list(f->st, hash_has, "m=8,t=1,"));
     p.argon2_mem = 16384;
     p.argon2_ops = 2;
-    sess_ctx_set_policy(f->ctx, &p);
+    assert_int_equal(sess_ctx_set_policy(f->ctx, &p), 0);
     assert_sess(SESS_EUNAUTHORIZED, sess_user_login(f->ctx, "alice", PW("password2"), NULL));
     assert_sess(0, f->st->ops->user_list(f->st, hash_has, "m=8,t=1,"));
     assert_sess(0, sess_user_login(f->ctx, "alice", PW("password1"), NULL));
@@ -435,7 +435,7 @@ static void wrong_password_work_as_for_unknown(void **state)
     add(f, "alice", "password1", NULL); /* 1 pass x 8 KiB */
     p.argon2_ops = 3;
     p.argon2_mem = 16384;
-    sess_ctx_set_policy(f->ctx, &p);
+    assert_int_equal(sess_ctx_set_policy(f->ctx, &p), 0);
     assert_sess(0, sess_users_prepare(f->ctx));
     uint64_t unknown = failed_login_work(f, "ghost");
     assert_int_equal(3 * 16, unknown);
@@ -443,11 +443,11 @@ static void wrong_password_work_as_for_unknown(void **state)
     /* Same memory, fewer passes. */
     p.argon2_ops = 4;
     p.argon2_mem = 8192;
-    sess_ctx_set_policy(f->ctx, &p);
+    assert_int_equal(sess_ctx_set_policy(f->ctx, &p), 0);
     assert_sess(0, sess_users_prepare(f->ctx));
     assert_int_equal(failed_login_work(f, "ghost"), failed_login_work(f, "alice"));
     /* At the configured cost there is nothing to add. */
-    sess_ctx_set_policy(f->ctx, &policy);
+    assert_int_equal(sess_ctx_set_policy(f->ctx, &policy), 0);
     assert_sess(0, sess_users_prepare(f->ctx));
     assert_int_equal(8, failed_login_work(f, "alice"));
     assert_int_equal(8, failed_login_work(f, "ghost"));
@@ -466,7 +466,7 @@ static void counts_accounts_at_other_cost(void **state)
     assert_sess(0, sess_users_other_cost(f->ctx, &n));
     assert_int_equal(0, n);
     p.argon2_ops = 2;
-    sess_ctx_set_policy(f->ctx, &p);
+    assert_int_equal(sess_ctx_set_policy(f->ctx, &p), 0);
     add(f, "bob", "password1", NULL);
     assert_sess(0, sess_users_other_cost(f->ctx, &n));
     assert_int_equal(1, n);
