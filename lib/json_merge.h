@@ -13,4 +13,9 @@
 int sess_json_merge(const char *target, size_t target_len, const char *patch, size_t patch_len,
                     size_t max_bytes, char **result, size_t *result_len);
 
+/* The canonical text of a JSON object (compact, sorted keys, nulls kept): malloc'ed into
+ * `result`. SESS_EINVAL when not an object, SESS_ETOOLARGE past max_bytes. */
+int sess_json_canonical(const char *json, size_t len, size_t max_bytes, char **result,
+                        size_t *result_len);
+
 #endif

@@ -303,10 +303,13 @@ static int sessiond_open(ngx_http_request_t *r, const sessiond_main_conf *c)
         sess_wipe(key, sizeof(key));
         return -1;
     }
-    memset(&pol, 0, sizeof(pol)); /* a reader: nothing here creates, touches or rotates */
+    /* A reader: nothing here creates, touches or rotates, so the defaults serve. */
+    sess_policy_default(&pol);
     int rc = sess_ctx_new(sessiond_proc.store, key, &pol, &sessiond_proc.ctx);
     sess_wipe(key, sizeof(key));
     if (rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0, "sessiond: cannot use the store: %s",
+                      sess_strerror(rc));
         sess_store_close(sessiond_proc.store);
         sessiond_proc.store = NULL;
         sessiond_proc.ctx = NULL;

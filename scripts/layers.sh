@@ -11,14 +11,14 @@ bad=0
 if out=$(grep -n '#include "\(core\|http\|cli\)/\|#include "server/' lib/*.c lib/*.h lib/store/*.[ch] include/sessiond/*.h); then
     echo "layers: lib/ includes a header of src/:"; echo "$out"; bad=1
 fi
-if out=$(grep -n '#include "http/\|#include <h2o' src/core/*.[ch] src/cli/*.[ch]); then
+if out=$(grep -n '#include "\(\.\./\)*http/\|#include <h2o' src/core/*.[ch] src/cli/*.[ch]); then
     echo "layers: src/core or src/cli includes HTTP:"; echo "$out"; bad=1
 fi
-need=$(nm -u "$dir"/src/core/*.o "$dir"/src/cli/*.o 2>/dev/null | awk 'NF == 2 {print $2}' | sort -u)
-have=$(nm -g --defined-only "$dir"/src/http/*.o 2>/dev/null | awk 'NF == 3 {print $3}' | sort -u)
-if [ -z "$have" ]; then
-    echo "layers: no objects in $dir/src/http (build first)"; exit 1
-fi
+for o in "$dir"/src/core "$dir"/src/cli "$dir"/src/http; do
+    ls "$o"/*.o >/dev/null 2>&1 || { echo "layers: no objects in $o (build first)"; exit 1; }
+done
+need=$(nm -u "$dir"/src/core/*.o "$dir"/src/cli/*.o | awk 'NF == 2 {print $2}' | sort -u)
+have=$(nm -g --defined-only "$dir"/src/http/*.o | awk 'NF == 3 {print $3}' | sort -u)
 if out=$(comm -12 <(echo "$need") <(echo "$have")) && [ -n "$out" ]; then
     echo "layers: src/core or src/cli uses what src/http defines:"; echo "$out"; bad=1
 fi

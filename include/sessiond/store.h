@@ -251,11 +251,6 @@ SESS_EXPORT int sess_store_redis_open(const sess_store_opts *opts, sess_store **
 SESS_EXPORT int sess_store_redis_cache_stats(sess_store *st, uint64_t *hits,
                                              uint64_t *misses) SESS_WUR;
 
-/* The canonical text of a JSON object (compact, sorted keys, nulls kept): malloc'ed into
- * `result`. SESS_EINVAL when not an object, SESS_ETOOLARGE past max_bytes. */
-int sess_json_canonical(const char *json, size_t len, size_t max_bytes, char **result,
-                        size_t *result_len);
-
 /* Closes a store opened by one of the sess_store_*_open functions (what must reach the disk
  * does) and frees it; every other handle to it becomes invalid. NULL does nothing. */
 SESS_EXPORT void sess_store_close(sess_store *st);

@@ -178,7 +178,7 @@ int cli_open(const sessd_config *cfg, bool read_only, sess_store **store, sess_c
     sess_wipe(key, sizeof(key));
     if (r != 0) {
         sess_store_close(*store);
-        cli_error("out of memory");
+        cli_error("cannot use the store: %s", sess_strerror(r));
         return EXIT_RUNTIME;
     }
     return 0;

@@ -492,7 +492,7 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
     int r = sess_ctx_new(sessd_srv.store, key, &pol, &sessd_srv.ctx);
     sess_wipe(key, sizeof(key));
     if (r != 0) {
-        fprintf(stderr, "sessiond: out of memory\n");
+        fprintf(stderr, "sessiond: cannot use the store: %s\n", sess_strerror(r));
     } else if (sessd_audit_open(cfg->audit_path, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
         sess_ctx_free(sessd_srv.ctx);
