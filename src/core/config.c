@@ -215,7 +215,8 @@ const opt options[] = {
           "values are JSON-escaped."),
 };
 
-_Static_assert(sizeof options / sizeof options[0] == NOPTS, "NOPTS counts options[]");
+_Static_assert(sizeof options / sizeof options[0] <= CONF_OPTS_MAX, "raise CONF_OPTS_MAX");
+const size_t sessd__cfg_nopts = sizeof options / sizeof options[0];
 
 /* The sections in documentation order, each with a sentence for the docs. */
 const struct section sections[] = {
@@ -230,7 +231,7 @@ const struct section sections[] = {
     {"audit", "The hash-chained audit log (`sessiond audit verify`)."},
     {"log", "Diagnostics."},
 };
-_Static_assert(sizeof sections / sizeof sections[0] == NSECTIONS, "NSECTIONS counts sections[]");
+const size_t sessd__cfg_nsections = sizeof sections / sizeof sections[0];
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 

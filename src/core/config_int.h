@@ -50,6 +50,43 @@ enum {
 
 /* Extra validation of a string value: true when fine, else the problem is written to `why`.
  * Checks of secret options must not quote the value. */
+/* The names the config files share keep their short spelling in the sources; as symbols they
+ * are sessd__cfg_*, so that nothing else in the program can meet them. */
+#define options sessd__cfg_options
+#define sections sessd__cfg_sections
+#define say sessd__cfg_say
+#define say_opt sessd__cfg_say_opt
+#define excerpt sessd__cfg_excerpt
+#define is_digit sessd__cfg_is_digit
+#define is_alnum sessd__cfg_is_alnum
+#define fmt_number sessd__cfg_fmt_number
+#define is_rule_section sessd__cfg_is_rule_section
+#define opt_find sessd__cfg_opt_find
+#define section_known sessd__cfg_section_known
+#define keys_of sessd__cfg_keys_of
+#define field_of sessd__cfg_field_of
+#define opt_store sessd__cfg_opt_store
+#define opt_validate sessd__cfg_opt_validate
+#define rule_name_of sessd__cfg_rule_name_of
+#define rule_find sessd__cfg_rule_find
+#define rule_add sessd__cfg_rule_add
+#define check_listen sessd__cfg_check_listen
+#define check_public_url sessd__cfg_check_public_url
+#define check_base_path sessd__cfg_check_base_path
+#define check_cidr_list sessd__cfg_check_cidr_list
+#define check_redis_url sessd__cfg_check_redis_url
+#define check_redis_prefix sessd__cfg_check_redis_prefix
+#define check_hostport_list sessd__cfg_check_hostport_list
+#define check_name sessd__cfg_check_name
+#define check_cookie_name sessd__cfg_check_cookie_name
+#define check_cookie_domain sessd__cfg_check_cookie_domain
+#define check_origin_list sessd__cfg_check_origin_list
+#define check_forward sessd__cfg_check_forward
+#define check_seal sessd__cfg_check_seal
+#define check_methods sessd__cfg_check_methods
+#define check_policy sessd__cfg_check_policy
+#define check_access_format sessd__cfg_check_access_format
+
 typedef bool check_fn(const char *value, char *why, size_t n);
 
 typedef struct opt {
@@ -71,20 +108,22 @@ extern check_fn check_listen, check_public_url, check_base_path, check_cidr_list
     check_redis_prefix, check_hostport_list, check_name, check_cookie_name, check_cookie_domain,
     check_origin_list, check_forward, check_seal, check_methods, check_policy, check_access_format;
 
-/* The options, in the order the documentation lists them (config.c). NOPTS is how many there
- * are, a constant so that per-option arrays can be sized by it; config.c fails to compile while
- * it and the table disagree, so adding an option means raising it. */
-#define NOPTS 56
+/* The options, in the order the documentation lists them (config.c), and how many there are.
+ * A per-option array is sized by CONF_OPTS_MAX, which config.c checks the table against. */
+#define CONF_OPTS_MAX 128
 extern const opt options[];
+extern const size_t sessd__cfg_nopts;
+#define NOPTS sessd__cfg_nopts
 
-/* The sections in documentation order, each with a sentence for the docs (config.c); NSECTIONS
- * is checked like NOPTS. */
+/* The sections in documentation order, each with a sentence for the docs (config.c), and how
+ * many there are. */
 struct section {
     const char *name;
     const char *desc;
 };
-#define NSECTIONS 10
 extern const struct section sections[];
+extern const size_t sessd__cfg_nsections;
+#define NSECTIONS sessd__cfg_nsections
 
 /* ---- helpers, in config.c ---------------------------------------------------------------- */
 

@@ -28,7 +28,7 @@ typedef struct load_state {
     int line;      /* physical line last handed to inih */
     int err_line;  /* line of the first problem, 0 while none */
     int rule_from; /* rules before this index were not defined by this file */
-    int seen[NOPTS];
+    int seen[CONF_OPTS_MAX];
     char msg[WHY_MAX + 640];
 } load_state;
 
