@@ -6,7 +6,7 @@
 //
 // And service resumes WITHOUT a restart once the fault is gone: when a commit's meta page write
 // or sync fails, LMDB marks the environment as fatally failed (MDB_PANIC); the store then closes
-// and reopens it (lib/store/lmdb.c, env_reopen) and logs that it did.
+// and reopens it (lib/store/lmdb_env.c, env_reopen) and logs that it did.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
