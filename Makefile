@@ -103,7 +103,9 @@ $(B)/tests/%: tests/unit/%.c $(B)/libsessiond-server.a $(LIB_A) tests/unit/harne
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS_SAN) -o $@ $< $(B)/libsessiond-server.a $(LIB_A) \
 	    $(PKG_LIBS) -lcmocka
 
-test-bin: $(BIN) $(TESTS) $(B)/tools/token-stream
+# What make check runs: the server, the unit tests, the token stream, and the shared library
+# (scripts/abi.sh reads its exports).
+test-bin: $(BIN) $(TESTS) $(B)/tools/token-stream $(LIB_SO)
 
 # Decoded session tokens on stdout, for the token-quality battery (scripts/token-quality.sh).
 $(B)/tools/token-stream: tests/batteries/token_stream.c $(LIB_A)

@@ -101,7 +101,8 @@ test('revoke by filter: lmdb store, CLI and /v1, with --created-before and the a
     // created-before: a session made in an earlier second goes, one made later stays.
     const old = await createSession(s, { user: 'early' });
     const t = Math.floor(Date.now() / 1000) + 1;
-    await sleepUntil(t * 1000 + 5);
+    // 50 ms into the next second: the server's time() (a coarse clock) has seen it by then.
+    await sleepUntil(t * 1000 + 50);
     const young = await createSession(s, { user: 'late' });
     let r = await cli(s, ['--created-before', String(t), '--yes'], 'lmdb');
     assert.equal(r.code, 0, r.stderr);
