@@ -29,7 +29,11 @@
     X(EFULL, -14, "the session store is full", 503, "store_unavailable")                           \
     X(ECORRUPT, -15, "the store's data is corrupt or of an unknown version", 500, "internal")      \
     X(ELIMIT, -16, "a configured limit was reached", 400, "invalid_request")                       \
-    X(ECONFLICT, -17, "changed concurrently; try again", 409, "conflict")
+    X(ECONFLICT, -17, "changed concurrently; try again", 409, "conflict")                          \
+    X(EMETHOD, -18, "method not allowed", 405, "invalid_request")                                  \
+    X(EURI, -19, "the request URI is too long", 414, "too_large")                                  \
+    X(EHEADERS, -20, "the request headers are too large", 431, "too_large")                        \
+    X(EBUSY, -21, "the server is busy; try again", 503, "store_unavailable")
 
 typedef enum sess_err {
 #define SESS_ERR_ENUM(name, val, msg, status, code) SESS_##name = (val),

@@ -3,6 +3,7 @@
  * after a rotation, and checking a chain (`sessiond audit verify`).
  */
 #include "core/audit.h"
+#include "core/jsonw.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -99,17 +101,11 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-/* A JSON string for `v` (escaped, at most `max` bytes of it), or null. Bytes that are not
- * UTF-8 become '?': a client's malformed user name must not make a line that verify cannot
- * parse. */
-static void json_field(char *out, size_t cap, const char *v, size_t max)
+/* Up to `lim` bytes of `v` into `clean` (DETAIL_MAX + 1 bytes), whole UTF-8 characters only,
+ * anything else '?'. Returns the length. */
+static size_t clean_utf8(const char *v, size_t lim, char *clean)
 {
-    if (v == NULL) {
-        snprintf(out, cap, "null");
-        return;
-    }
-    char clean[DETAIL_MAX + 1];
-    size_t in = strlen(v), o = 0, lim = max < DETAIL_MAX ? max : DETAIL_MAX;
+    size_t in = strlen(v), o = 0;
     for (size_t i = 0; i < in && o < lim;) {
         size_t n = sess_utf8_char((const unsigned char *)v + i, in - i);
         if (n == 0 || o + n > lim) {
@@ -122,11 +118,39 @@ static void json_field(char *out, size_t cap, const char *v, size_t max)
         i += n;
     }
     clean[o] = '\0';
-    out[0] = '"';
-    sessd_json_escape(out + 1, cap - 2, clean);
-    size_t n = strlen(out);
-    out[n] = '"';
-    out[n + 1] = '\0';
+    return o;
+}
+
+/* A JSON string for `v` (escaped, at most `max` bytes of it and what fits `cap` escaped), or
+ * null. Bytes that are not UTF-8 become '?': a client's malformed user name must not make a
+ * line that verify cannot parse. Escaped by jsonw, as every JSON sessiond writes. */
+static void json_field(char *out, size_t cap, const char *v, size_t max)
+{
+    if (v == NULL) {
+        snprintf(out, cap, "null");
+        return;
+    }
+    size_t lim = max < DETAIL_MAX ? max : DETAIL_MAX;
+    for (;;) {
+        char clean[DETAIL_MAX + 1];
+        size_t n = clean_utf8(v, lim, clean);
+        jsonw w;
+        jw_init(&w);
+        jw_strn(&w, clean, n);
+        size_t len = w.failed ? SIZE_MAX : w.len;
+        if (len < cap)
+            memcpy(out, w.buf, len + 1);
+        jw_free(&w);
+        if (len < cap)
+            return;
+        if (len == SIZE_MAX || n == 0) { /* out of memory, or not even "" fits */
+            snprintf(out, cap, "null");
+            return;
+        }
+        /* Escapes made it too long: keep less of the value (a byte is at most six escaped). */
+        size_t drop = (len + 1 - cap) / 6 + 1;
+        lim = n > drop ? n - drop : 0;
+    }
 }
 
 static void now_iso(char out[40])

@@ -3,6 +3,7 @@
  * (a user name with quotes or newlines) cannot forge a log line.
  */
 #include "core/log.h"
+#include "core/jsonw.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -25,23 +26,6 @@ void sessd_log_configure(const char *level, const char *format)
         atomic_store(&json_format, 0);
 }
 
-void sessd_json_escape(char *out, size_t cap, const char *in)
-{
-    size_t o = 0;
-    for (; *in && o + 7 < cap; in++) {
-        unsigned char c = (unsigned char)*in;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
-}
-
 void sessd_log(enum sessd_log_level level, const char *fmt, ...)
 {
     if ((int)level < atomic_load(&threshold))
@@ -56,10 +40,18 @@ void sessd_log(enum sessd_log_level level, const char *fmt, ...)
     gmtime_r(&now, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (atomic_load(&json_format)) {
-        char esc[sizeof(msg) * 2];
-        sessd_json_escape(esc, sizeof(esc), msg);
-        fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", ts, names[level],
-                esc);
+        jsonw w; /* one writer and one escaper for every JSON sessiond writes */
+        jw_init(&w);
+        jw_raw(&w, "{\"time\":", 8);
+        jw_str(&w, ts);
+        jw_raw(&w, ",\"level\":", 9);
+        jw_str(&w, names[level]);
+        jw_raw(&w, ",\"msg\":", 7);
+        jw_str(&w, msg);
+        jw_raw(&w, "}\n", 2);
+        if (!w.failed)
+            fwrite(w.buf, 1, w.len, stderr);
+        jw_free(&w);
     } else {
         /* Text lines are one line each: control characters become '?'. */
         for (char *p = msg; *p; p++)

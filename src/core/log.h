@@ -14,9 +14,4 @@ void sessd_log_configure(const char *level, const char *format);
 void sessd_log(enum sessd_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Writes `in` as the inside of a JSON string into `out` (`cap` bytes with NUL): quotes,
- * backslashes and control characters escaped; cut short (never mid-escape) when it does not
- * fit. */
-void sessd_json_escape(char *out, size_t cap, const char *in);
-
 #endif

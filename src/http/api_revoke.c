@@ -38,13 +38,10 @@ static void revoke_done(sessd_job *base)
         free(j);
         return;
     }
-    int status;
     if (j->base.dropped) {
-        http_send_error_status(req, 503, "store_unavailable", "the server is stopping");
-        status = 503;
+        http_send_error(req, SESS_EBUSY, "the server is stopping");
     } else if (j->result != 0) {
         http_send_error(req, j->result, NULL);
-        status = sess_err_http_status(j->result);
     } else {
         jsonw w;
         jw_init(&w);
@@ -57,9 +54,8 @@ static void revoke_done(sessd_job *base)
         jw_raw(&w, j->dry_run ? "true}" : "false}", j->dry_run ? 5 : 6);
         http_send_text(req, 200, "application/json", w.buf, w.len);
         jw_free(&w);
-        status = 200;
     }
-    sessd_job_answered(&j->base, status);
+    sessd_job_answered(&j->base, req);
     free(j);
 }
 
@@ -68,8 +64,7 @@ int sessd_v1_revoke_submit(h2o_req_t *req, const struct sessd_revoke_filter *f, 
 {
     revoke_job *j = calloc(1, sizeof(*j));
     if (j == NULL) {
-        http_send_error(req, SESS_ENOMEM, NULL);
-        return 500;
+        return http_send_error(req, SESS_ENOMEM, NULL);
     }
     j->filter = *f;
     j->dry_run = dry_run;
@@ -81,6 +76,6 @@ int sessd_v1_revoke_submit(h2o_req_t *req, const struct sessd_revoke_filter *f, 
     if (sessd_job_submit(req, &j->base))
         return 0;
     free(j);
-    http_send_error_status(req, 503, "store_unavailable", "the server is busy; retry");
-    return 503;
+    int status = http_send_error(req, SESS_EBUSY, "the server is busy; retry");
+    return status;
 }

@@ -82,8 +82,7 @@ static int send_written(h2o_req_t *req, int status, jsonw *w)
 {
     if (w->failed) {
         jw_free(w);
-        http_send_error(req, SESS_ENOMEM, NULL);
-        return 500;
+        return http_send_error(req, SESS_ENOMEM, NULL);
     }
     http_send_text(req, status, "application/json", w->buf, w->len);
     jw_free(w);
@@ -347,10 +346,10 @@ static int create_sealed(h2o_req_t *req, const sess_create_params *p, char *data
             sess_record_dispose(&rec);
     }
     if (r == SESS_ETOOLARGE) {
-        http_send_error(req, r,
-                        "the session would not fit in its cookie (name plus value at most 4096 "
-                        "bytes, sealed) or \"data\" is over [session] max_data; store less data");
-        return 413;
+        return http_send_error(req, r,
+                               "the session would not fit in its cookie (name plus value at most "
+                               "4096 bytes, sealed) or \"data\" is over [session] max_data; store "
+                               "less data");
     }
     if (r != 0) {
         http_send_error(req, r, NULL);
@@ -359,7 +358,7 @@ static int create_sealed(h2o_req_t *req, const sess_create_params *p, char *data
     send_token(req, 201, &rec, value, now);
     sess_wipe(value, sizeof(value));
     sess_record_dispose(&rec);
-    return 201;
+    return http_sent(req);
 }
 
 static int v1_create(h2o_req_t *req, json_t *body)
@@ -371,18 +370,17 @@ static int v1_create(h2o_req_t *req, json_t *body)
     if (!http_only_keys(req, body, keys) || !opt_string(req, body, "user", &user) ||
         !read_roles(req, body, roles, sizeof(roles)) ||
         !opt_bool(req, body, "remember", &remember, false) || !read_client(req, body, &ip, &agent))
-        return 400;
+        return http_sent(req);
     if (user == NULL || sess_check_user(user) != 0) {
-        http_send_error(req, SESS_EINVAL,
-                        "\"user\" must be a string of 1 to 128 bytes without control characters");
-        return 400;
+        return http_send_error(
+            req, SESS_EINVAL,
+            "\"user\" must be a string of 1 to 128 bytes without control characters");
     }
     json_t *data = json_object_get(body, "data");
     char *data_text = NULL;
     if (data != NULL && !json_is_null(data)) {
         if (!json_is_object(data)) {
-            http_send_error(req, SESS_EINVAL, "\"data\" must be an object");
-            return 400;
+            return http_send_error(req, SESS_EINVAL, "\"data\" must be an object");
         }
         data_text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
     }
@@ -408,7 +406,7 @@ static int v1_create(h2o_req_t *req, json_t *body)
     send_token(req, 201, &rec, token, now);
     sess_wipe(token, sizeof(token));
     sess_record_dispose(&rec);
-    return 201;
+    return http_sent(req);
 }
 
 static bool origin_allowed(const char *origin)
@@ -490,10 +488,9 @@ __attribute__((noinline)) static int v1_verify(h2o_req_t *req, json_t *body, con
         !string_field(req, f[F_ORIGIN], "origin", &origin) ||
         !string_field(req, f[F_CSRF], "csrf_token", &csrf) ||
         !client_field(req, f[F_CLIENT], &ip, &agent))
-        return 400;
+        return http_sent(req);
     if (token == NULL) {
-        http_send_error(req, SESS_EINVAL, "\"token\" is required");
-        return 400;
+        return http_send_error(req, SESS_EINVAL, "\"token\" is required");
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -514,8 +511,7 @@ __attribute__((noinline)) static int v1_verify(h2o_req_t *req, json_t *body, con
     }
     if (!csrf_ok(&rec, method, origin, csrf)) {
         sess_record_dispose(&rec);
-        http_send_error(req, SESS_ECSRF, NULL);
-        return 403;
+        return http_send_error(req, SESS_ECSRF, NULL);
     }
     char *prefs = NULL;
     size_t prefs_len = 0;
@@ -548,10 +544,9 @@ static int v1_rotate(h2o_req_t *req, json_t *body)
     static const char *const keys[] = {"token", NULL};
     const char *token;
     if (!http_only_keys(req, body, keys) || !opt_string(req, body, "token", &token))
-        return 400;
+        return http_sent(req);
     if (token == NULL) {
-        http_send_error(req, SESS_EINVAL, "\"token\" is required");
-        return 400;
+        return http_send_error(req, SESS_EINVAL, "\"token\" is required");
     }
     char fresh[SESS_TOKEN_STRLEN + 1];
     sess_record rec;
@@ -565,7 +560,7 @@ static int v1_rotate(h2o_req_t *req, json_t *body)
     send_token(req, 200, &rec, fresh, now);
     sess_wipe(fresh, sizeof(fresh));
     sess_record_dispose(&rec);
-    return 200;
+    return http_sent(req);
 }
 
 /* POST /v1/sessions/revoke {"created_before", "ip", "agent", "dry_run"}: mass revocation by
@@ -579,7 +574,7 @@ static int v1_revoke_filter(h2o_req_t *req, json_t *body)
     memset(&f, 0, sizeof(f));
     if (!http_only_keys(req, body, keys) || !opt_string(req, body, "ip", &ip) ||
         !opt_string(req, body, "agent", &agent) || !opt_bool(req, body, "dry_run", &dry_run, true))
-        return 400;
+        return http_sent(req);
     json_t *before = json_object_get(body, "created_before");
     if (json_is_integer(before)) {
         f.has_before = true;
@@ -598,8 +593,7 @@ static int v1_revoke_filter(h2o_req_t *req, json_t *body)
     if (bad == NULL && !sessd_revoke_filter_set(&f))
         bad = "give at least one of \"created_before\", \"ip\" and \"agent\"";
     if (bad != NULL) {
-        http_send_error(req, SESS_EINVAL, bad);
-        return 400;
+        return http_send_error(req, SESS_EINVAL, bad);
     }
     char who[SESS_APIKEY_NAME_MAX + 32], peer[64];
     snprintf(who, sizeof(who), "/v1, api key %s", key_name);
@@ -610,8 +604,7 @@ static int v1_revoke_filter(h2o_req_t *req, json_t *body)
 static int answer_session(h2o_req_t *req, int r, sess_record *rec)
 {
     if (r == SESS_ESESSION) {
-        http_send_error(req, SESS_ENOTFOUND, "no such session");
-        return 404;
+        return http_send_error(req, SESS_ENOTFOUND, "no such session");
     }
     if (r != 0) {
         http_send_error(req, r,
@@ -638,22 +631,19 @@ static int v1_session(h2o_req_t *req, const uint8_t id[SESS_ID_BYTES], json_t *b
             return sess_err_http_status(r);
         }
         v1_audit(req, SESSD_AUDIT_REVOKE, NULL, id, NULL);
-        http_send_empty(req, 204);
-        return 204;
+        return http_send_empty(req, 204);
     }
     /* PATCH */
     static const char *const keys[] = {"data", NULL};
     if (!http_only_keys(req, body, keys))
-        return 400;
+        return http_sent(req);
     json_t *data = json_object_get(body, "data");
     if (!json_is_object(data)) {
-        http_send_error(req, SESS_EINVAL, "\"data\" must be an object (a JSON merge patch)");
-        return 400;
+        return http_send_error(req, SESS_EINVAL, "\"data\" must be an object (a JSON merge patch)");
     }
     char *patch = json_dumps(data, JSON_COMPACT);
     if (patch == NULL) {
-        http_send_error(req, SESS_ENOMEM, NULL);
-        return 500;
+        return http_send_error(req, SESS_ENOMEM, NULL);
     }
     int r = sess_patch(sessd_srv.ctx, id, patch, strlen(patch), now_s(), &rec);
     free(patch);
@@ -676,8 +666,7 @@ static int v1_user_sessions(h2o_req_t *req, const char *user)
     if (http_method_is(req, "DELETE")) {
         if ((r = sess_revoke_user(sessd_srv.ctx, user)) == 0) {
             v1_audit(req, SESSD_AUDIT_REVOKE_ALL, user, NULL, NULL);
-            http_send_empty(req, 204);
-            return 204;
+            return http_send_empty(req, 204);
         }
     } else {
         jsonw w;
@@ -721,9 +710,9 @@ static int v1_user_prefs(h2o_req_t *req, const char *user, json_t *body)
         http_send_error(req, r == SESS_ELIMIT ? SESS_EINVAL : r, msg);
         return sess_err_http_status(r);
     }
-    http_send_text(req, 200, "application/json", out, out_len);
+    int status = http_send_text(req, 200, "application/json", out, out_len);
     free(out);
-    return 200;
+    return status;
 }
 
 /* ---- routing ------------------------------------------------------------------------------ */
@@ -747,15 +736,13 @@ static int authorize(h2o_req_t *req)
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
                    H2O_STRLIT("Bearer realm=\"sessiond\""));
-    http_send_error(req, SESS_EUNAUTHORIZED, NULL);
-    return 401;
+    return http_send_error(req, SESS_EUNAUTHORIZED, NULL);
 }
 
 static int method_not_allowed(h2o_req_t *req, const char *allow)
 {
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
-    http_send_error_status(req, 405, "invalid_request", "method not allowed");
-    return 405;
+    return http_send_error(req, SESS_EMETHOD, "method not allowed");
 }
 
 /* True when the request's method is one of `list` ("GET, PUT"). */
@@ -842,8 +829,7 @@ int sessd_api_v1(h2o_req_t *req, const char *path, size_t len, enum sessd_route 
     bool id_ok = false, user_ok = false;
     const char *allow = resolve(path, len, route, id, &id_ok, user, &user_ok);
     if (allow == NULL) {
-        http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
-        return 404;
+        return http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
     }
     if (!allowed(req, allow))
         return method_not_allowed(req, allow);
@@ -851,13 +837,11 @@ int sessd_api_v1(h2o_req_t *req, const char *path, size_t len, enum sessd_route 
     if (denied != 0)
         return denied;
     if (*route == SESSD_ROUTE_V1_SESSION && !id_ok) {
-        http_send_error(req, SESS_ENOTFOUND, "no such session");
-        return 404;
+        return http_send_error(req, SESS_ENOTFOUND, "no such session");
     }
     if ((*route == SESSD_ROUTE_V1_USER_SESSIONS || *route == SESSD_ROUTE_V1_USER_PREFS) &&
         !user_ok) {
-        http_send_error(req, SESS_EINVAL, "bad user name in the path");
-        return 400;
+        return http_send_error(req, SESS_EINVAL, "bad user name in the path");
     }
     json_t *body = NULL;
     bool has_body =

@@ -63,21 +63,19 @@ static int send_pair(h2o_req_t *req, char *access, char *refresh)
                           "token_type", "Bearer", "expires_in", (json_int_t)access_ttl());
     sess_wipe(access, SESS_TOKEN_STRLEN + 1);
     sess_wipe(refresh, SESS_REFRESH_STRLEN + 1);
-    http_send_json(req, 200, j);
-    return 200;
+    return http_send_json(req, 200, j);
 }
 
 static int too_many(h2o_req_t *req, int64_t wait)
 {
     auth_retry_after(req, wait);
-    http_send_error_status(req, 429, "rate_limited", "too many failed logins; try again later");
-    return 429;
+    int status = http_send_error(req, SESS_ERATELIMIT, "too many failed logins; try again later");
+    return status;
 }
 
 static int invalid_login(h2o_req_t *req)
 {
-    http_send_error_status(req, 401, "unauthorized", INVALID_LOGIN);
-    return 401;
+    return http_send_error(req, SESS_EUNAUTHORIZED, INVALID_LOGIN);
 }
 
 /* On a worker: the password, then the token family. */
@@ -109,26 +107,23 @@ static void login_done(sessd_job *base)
 {
     api_login_job *j = (api_login_job *)base;
     h2o_req_t *req = j->base.req;
-    int status;
     if (req == NULL) {
         free_job(j);
         return;
     }
     if (j->base.dropped) {
-        http_send_error(req, SESS_ESTORE, "the server is stopping; try again");
-        status = 503;
+        http_send_error(req, SESS_EBUSY, "the server is stopping; try again");
     } else if (j->wait > 0) {
-        status = too_many(req, j->wait);
+        too_many(req, j->wait);
     } else if (j->result == 0) {
-        status = send_pair(req, j->access, j->refresh);
+        send_pair(req, j->access, j->refresh);
     } else if (j->result == SESS_EUNAUTHORIZED) {
-        status = invalid_login(req);
+        invalid_login(req);
     } else {
         sessd_log(SESSD_LOG_WARN, "API login failed on the store: %s", sess_strerror(j->result));
         http_send_error(req, j->result, NULL);
-        status = sess_err_http_status(j->result);
     }
-    sessd_job_answered(&j->base, status);
+    sessd_job_answered(&j->base, req);
     free_job(j);
 }
 
@@ -159,16 +154,15 @@ int sessd_auth_api_login(h2o_req_t *req)
     const sessd_config *c = sessd_cfg();
     json_t *body = http_json_body(req);
     if (body == NULL)
-        return 400; /* answered: 400 or 415 */
+        return http_sent(req); /* 400 or 415 */
     if (!http_only_keys(req, body, keys)) {
         json_decref(body);
-        return 400;
+        return http_sent(req);
     }
     api_login_job *j = calloc(1, sizeof(*j));
     if (j == NULL) {
         json_decref(body);
-        http_send_error(req, SESS_ENOMEM, NULL);
-        return 500;
+        return http_send_error(req, SESS_ENOMEM, NULL);
     }
     bool ok = read_body(body, j);
     json_decref(body); /* jansson's copy of the password is freed here, not wiped: see docs */
@@ -193,8 +187,7 @@ int sessd_auth_api_login(h2o_req_t *req)
         j->base.route = SESSD_ROUTE_AUTH_API;
         if (sessd_job_submit(req, &j->base))
             return 0; /* answered by login_done */
-        http_send_error_status(req, 503, "store_unavailable", "the server is busy; try again");
-        status = 503;
+        status = http_send_error(req, SESS_EBUSY, "the server is busy; try again");
     }
     free_job(j);
     return status;
@@ -220,16 +213,15 @@ int sessd_auth_api_refresh(h2o_req_t *req)
     static const char *const keys[] = {"refresh_token", NULL};
     json_t *body = http_json_body(req);
     if (body == NULL)
-        return 400;
+        return http_sent(req);
     if (!http_only_keys(req, body, keys)) {
         json_decref(body);
-        return 400;
+        return http_sent(req);
     }
     json_t *t = json_object_get(body, "refresh_token");
     if (!json_is_string(t)) {
         json_decref(body);
-        http_send_error(req, SESS_EINVAL, "refresh_token (a string) is required");
-        return 400;
+        return http_send_error(req, SESS_EINVAL, "refresh_token (a string) is required");
     }
     char access[SESS_TOKEN_STRLEN + 1], refresh[SESS_REFRESH_STRLEN + 1];
     sess_record rec;
@@ -246,10 +238,11 @@ int sessd_auth_api_refresh(h2o_req_t *req)
         sess_record_dispose(&rec);
     }
     if (r == SESS_EFORBIDDEN || r == SESS_ESESSION) {
-        http_send_error_status(req, 401, "unauthorized",
-                               "the refresh token is not valid (expired, revoked or replaced); "
-                               "log in again");
-        return 401;
+        int status =
+            http_send_error(req, SESS_EUNAUTHORIZED,
+                            "the refresh token is not valid (expired, revoked or replaced); "
+                            "log in again");
+        return status;
     }
     http_send_error(req, r, NULL);
     return sess_err_http_status(r);
@@ -269,14 +262,12 @@ int sessd_auth_api_logout(h2o_req_t *req)
         sess_record_dispose(&rec);
     }
     if (r == SESS_ESESSION) {
-        http_send_error_status(req, 401, "unauthorized",
+        return http_send_error(req, SESS_EUNAUTHORIZED,
                                "Authorization: Bearer with a live access token is required");
-        return 401;
     }
     if (r != 0) {
         http_send_error(req, r, NULL);
         return sess_err_http_status(r);
     }
-    http_send_empty(req, 204);
-    return 204;
+    return http_send_empty(req, 204);
 }

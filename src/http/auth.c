@@ -25,8 +25,8 @@ int auth_see_other(h2o_req_t *req, const char *location)
     size_t n = strlen(location);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
                    h2o_strdup(&req->pool, location, n).base, n);
-    http_send_text(req, 303, "text/plain; charset=utf-8", H2O_STRLIT("see other\n"));
-    return 303;
+    int status = http_send_text(req, 303, "text/plain; charset=utf-8", H2O_STRLIT("see other\n"));
+    return status;
 }
 
 bool auth_wants_json(h2o_req_t *req)
@@ -46,10 +46,11 @@ void auth_retry_after(h2o_req_t *req, int64_t wait)
                    h2o_strdup(&req->pool, secs, (size_t)n).base, (size_t)n);
 }
 
-int auth_deny(h2o_req_t *req, int status, const char *code, const char *msg)
+int auth_deny(h2o_req_t *req, int err, const char *msg)
 {
+    int status = sess_err_http_status(err);
     if (auth_wants_json(req)) {
-        http_send_error_status(req, status, code, msg);
+        http_send_error(req, err, msg);
     } else {
         char line[256];
         int n = snprintf(line, sizeof(line), "%s\n", msg);
@@ -75,8 +76,8 @@ static int current_session(h2o_req_t *req, bool touch, sess_record *rec)
 {
     int r = auth_session(req, touch, (int64_t)time(NULL), rec);
     if (r == SESS_ESESSION) { /* these two endpoints always answer JSON */
-        http_send_error_status(req, 401, "unauthorized", "no live session; log in first");
-        return 401;
+        int status = http_send_error(req, SESS_EUNAUTHORIZED, "no live session; log in first");
+        return status;
     }
     if (r != 0) {
         http_send_error(req, r, NULL);
@@ -100,38 +101,34 @@ static int whoami(h2o_req_t *req)
                   "auth_time", (json_int_t)rec.auth_time, "expires_at", (json_int_t)rec.abs_expires,
                   "idle_expires_at", (json_int_t)rec.idle_expires, "csrf_token", csrf);
     sess_record_dispose(&rec);
-    http_send_json(req, 200, j);
-    return 200;
+    return http_send_json(req, 200, j);
 }
 
 static int keepalive(h2o_req_t *req)
 {
     sess_record rec;
     if (!auth_same_origin(req, sessd_cfg()))
-        return auth_deny(req, 403, "csrf_failed", "cross-site request refused");
+        return auth_deny(req, SESS_ECSRF, "cross-site request refused");
     int status = current_session(req, false, &rec);
     if (status != 0)
         return status;
     bool ok = auth_form_token_ok(req, &rec);
     sess_record_dispose(&rec);
     if (!ok) {
-        http_send_error_status(req, 403, "csrf_failed", "X-CSRF-Token does not match the session");
-        return 403;
+        return http_send_error(req, SESS_ECSRF, "X-CSRF-Token does not match the session");
     }
     if ((status = current_session(req, true, &rec)) != 0)
         return status;
     json_t *j = json_pack("{s:I, s:I}", "idle_expires_at", (json_int_t)rec.idle_expires,
                           "expires_at", (json_int_t)rec.abs_expires);
     sess_record_dispose(&rec);
-    http_send_json(req, 200, j);
-    return 200;
+    return http_send_json(req, 200, j);
 }
 
 static int not_allowed(h2o_req_t *req, const char *allow)
 {
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
-    http_send_error_status(req, 405, "invalid_request", "method not allowed");
-    return 405;
+    return http_send_error(req, SESS_EMETHOD, "method not allowed");
 }
 
 /* The browser-facing endpoints: path under base_path, metrics route, GET and POST handlers
@@ -174,6 +171,5 @@ int sessd_auth(h2o_req_t *req, const char *rest, size_t len, enum sessd_route *r
                                                                       : "POST");
     }
     *route = SESSD_ROUTE_AUTH_OTHER;
-    http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
-    return 404;
+    return http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
 }

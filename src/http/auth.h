@@ -54,8 +54,8 @@ int auth_see_other(h2o_req_t *req, const char *location);
 /* Adds Retry-After: `wait` (seconds) to the answer (a login lockout). */
 void auth_retry_after(h2o_req_t *req, int64_t wait);
 
-/* Answers 401/403/429/503... as {"error","message"} JSON when the client wants JSON, else as a
- * one-line text. Returns `status`. */
-int auth_deny(h2o_req_t *req, int status, const char *code, const char *msg);
+/* Answers error `err` (error.h: its status and code) as {"error","message"} JSON when the client
+ * wants JSON, else as one line of text. Returns the status sent. */
+int auth_deny(h2o_req_t *req, int err, const char *msg);
 
 #endif

@@ -142,7 +142,7 @@ static int not_signed_in(h2o_req_t *req)
     char to[300];
     const char *base = sessd_cfg()->base_path;
     if (auth_wants_json(req) || !http_method_is(req, "GET"))
-        return auth_deny(req, 401, "unauthorized", "no live session; log in first");
+        return auth_deny(req, SESS_EUNAUTHORIZED, "no live session; log in first");
     snprintf(to, sizeof(to), "%s/login?rd=%s/sessions", base, base);
     return auth_see_other(req, to);
 }
@@ -229,20 +229,19 @@ int sessd_auth_devices_revoke(h2o_req_t *req)
     size_t len;
     const char *body = auth_body(req, &len);
     if (!auth_form_proof_ok(req))
-        return auth_wants_json(req)
-                   ? auth_deny(req, 403, "csrf_failed", "the form's CSRF proof is missing")
-                   : page(req, 403, SESSD_MSG_ERR_EXPIRED_FORM);
+        return auth_wants_json(req) ? auth_deny(req, SESS_ECSRF, "the form's CSRF proof is missing")
+                                    : page(req, 403, SESSD_MSG_ERR_EXPIRED_FORM);
     long hl = auth_form_value(body, len, "session_id", hex, sizeof(hex), false);
     bool all = auth_form_value(body, len, "others", others, sizeof(others), false) > 0;
     if (!all && (hl != SESS_ID_STRLEN || sess_id_from_hex(hex, (size_t)hl, id) != 0))
-        return auth_deny(req, 400, "invalid_request", "session_id or others=1 is required");
+        return auth_deny(req, SESS_EINVAL, "session_id or others=1 is required");
     sessd_visitor_load(req, false, &v);
     if (!v.signed_in)
         return not_signed_in(req);
     if (!auth_form_token_ok(req, &v.rec)) {
         sessd_visitor_dispose(&v);
         return auth_wants_json(req)
-                   ? auth_deny(req, 403, "csrf_failed", "the session's CSRF token does not match")
+                   ? auth_deny(req, SESS_ECSRF, "the session's CSRF token does not match")
                    : page(req, 403, SESSD_MSG_ERR_EXPIRED_FORM);
     }
     bool self = !all && memcmp(id, v.rec.id, SESS_ID_BYTES) == 0;

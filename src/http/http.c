@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "core/jsonflat.h"
+#include "core/jsonw.h"
 #include "core/metrics.h"
 #include "sessiond/error.h"
 #include "sessiond/record.h"
@@ -202,8 +203,8 @@ static void send_body(h2o_req_t *req, const char *body, size_t len)
     h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
 }
 
-void http_send_text(h2o_req_t *req, int status, const char *content_type, const char *body,
-                    size_t len)
+int http_send_text(h2o_req_t *req, int status, const char *content_type, const char *body,
+                   size_t len)
 {
     req->res.status = status;
     req->res.reason = reason_phrase(status);
@@ -212,35 +213,43 @@ void http_send_text(h2o_req_t *req, int status, const char *content_type, const 
     req->res.content_length = len;
     common_headers(req, content_type);
     send_body(req, body, len);
+    return status;
 }
 
-void http_send_json(h2o_req_t *req, int status, json_t *body)
+static const char oom_answer[] = "{\"error\":\"internal\",\"message\":\"out of memory\"}";
+
+int http_send_json(h2o_req_t *req, int status, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    if (text == NULL) {
-        static const char oom[] = "{\"error\":\"internal\",\"message\":\"out of memory\"}";
-        http_send_text(req, 500, "application/json", oom, sizeof(oom) - 1);
-        return;
-    }
+    if (text == NULL)
+        return http_send_text(req, 500, "application/json", oom_answer, sizeof(oom_answer) - 1);
     http_send_text(req, status, "application/json", text, strlen(text));
     free(text);
+    return status;
 }
 
-void http_send_error_status(h2o_req_t *req, int status, const char *code, const char *msg)
-{
-    http_send_json(req, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
-}
-
-void http_send_error(h2o_req_t *req, int err, const char *msg)
+int http_send_error(h2o_req_t *req, int err, const char *msg)
 {
     if (err == SESS_ESTORE || err == SESS_EFULL || err == SESS_ECORRUPT || err == SESS_EINTERNAL)
         sessd_metrics_store_error();
-    http_send_error_status(req, sess_err_http_status(err), sess_err_code(err),
-                           msg ? msg : sess_strerror(err));
+    int status = sess_err_http_status(err);
+    jsonw w;
+    jw_init(&w);
+    jw_raw(&w, "{\"error\":", 9);
+    jw_str(&w, sess_err_code(err));
+    jw_raw(&w, ",\"message\":", 11);
+    jw_str(&w, msg != NULL ? msg : sess_strerror(err));
+    jw_raw(&w, "}", 1);
+    if (w.failed)
+        status = http_send_text(req, 500, "application/json", oom_answer, sizeof(oom_answer) - 1);
+    else
+        http_send_text(req, status, "application/json", w.buf, w.len);
+    jw_free(&w);
+    return status;
 }
 
-void http_send_empty(h2o_req_t *req, int status)
+int http_send_empty(h2o_req_t *req, int status)
 {
     req->res.status = status;
     req->res.reason = reason_phrase(status);
@@ -248,6 +257,7 @@ void http_send_empty(h2o_req_t *req, int status)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
     send_body(req, "", 0);
+    return status;
 }
 
 static bool json_content_type(h2o_req_t *req)

@@ -37,18 +37,26 @@ const char *http_bearer(h2o_req_t *req, size_t *len);
 /* The client's address as text into `out` (at least 64 bytes). */
 void http_peer_addr(h2o_req_t *req, char *out, size_t cap);
 
-/* Answers `status` with `body` (serialised compactly, then decref'ed). */
-void http_send_json(h2o_req_t *req, int status, json_t *body);
+/* The answer functions send at once and return the status they sent, which is what the
+ * handlers return: the status is said once, where it is sent (metrics count what was sent).
+ * Everything they allocate lives in the request's pool. */
+
+/* Answers `status` with `body` (serialised compactly, then decref'ed); 500 when it cannot be. */
+int http_send_json(h2o_req_t *req, int status, json_t *body);
 /* Answers a contract error: {"error": CODE, "message": TEXT} with the error's status. `msg` may be
  * NULL for the table's message. Never put a secret in `msg`. */
-void http_send_error(h2o_req_t *req, int err, const char *msg);
-/* As http_send_error with an explicit status and code (for 405 and 431). */
-void http_send_error_status(h2o_req_t *req, int status, const char *code, const char *msg);
+int http_send_error(h2o_req_t *req, int err, const char *msg);
 /* Answers `status` with a text/plain body. */
-void http_send_text(h2o_req_t *req, int status, const char *content_type, const char *body,
-                    size_t len);
+int http_send_text(h2o_req_t *req, int status, const char *content_type, const char *body,
+                   size_t len);
 /* Answers 204. */
-void http_send_empty(h2o_req_t *req, int status);
+int http_send_empty(h2o_req_t *req, int status);
+/* The status of the answer a helper has already sent (a body that http_json_body refused, a key
+ * that http_only_keys refused, a page), for the handler to return. */
+static inline int http_sent(h2o_req_t *req)
+{
+    return req->res.status;
+}
 
 /* Parses the request body as a JSON object after checking the Content-Type. On failure it has
  * already answered (415 or 400) and returns NULL. The caller decrefs the result. */

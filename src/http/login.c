@@ -254,18 +254,17 @@ static void login_done(sessd_job *base)
 {
     login_job *j = (login_job *)base;
     h2o_req_t *req = j->base.req;
-    int status;
     if (req == NULL) {
         free_job(j);
         return;
     }
     if (j->base.dropped) {
-        status = show_form(req, 503, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
+        show_form(req, 503, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     } else if (j->wait > 0) {
-        status = too_many(req, j->wait, j->user, j->rd, j->reauth);
+        too_many(req, j->wait, j->user, j->rd, j->reauth);
     } else if (j->result == 0 && j->sealed && sessd_sealed_issue(req, &j->rec, time(NULL)) != 0) {
         sessd_log(SESSD_LOG_WARN, "sealing a new session failed");
-        status = show_form(req, 500, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
+        show_form(req, 500, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     } else if (j->result == 0) {
         if (!j->sealed)
             auth_set_session_cookie(req, j->token, j->max_age);
@@ -279,15 +278,14 @@ static void login_done(sessd_job *base)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL,
                        h2o_strdup(&req->pool, to, SIZE_MAX).base, strlen(to));
         http_send_text(req, 303, "text/plain; charset=utf-8", H2O_STRLIT("signed in\n"));
-        status = 303;
     } else if (j->result == SESS_EUNAUTHORIZED) {
-        status = show_form(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID, j->reauth);
+        show_form(req, 401, j->user, j->rd, SESSD_MSG_ERR_INVALID, j->reauth);
     } else {
         sessd_log(SESSD_LOG_WARN, "login failed on the store: %s", sess_strerror(j->result));
-        status = show_form(req, sess_err_http_status(j->result) >= 500 ? 503 : 400, j->user, j->rd,
-                           SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
+        show_form(req, sess_err_http_status(j->result) >= 500 ? 503 : 400, j->user, j->rd,
+                  SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     }
-    sessd_job_answered(&j->base, status);
+    sessd_job_answered(&j->base, req);
     free_job(j);
 }
 
@@ -342,8 +340,7 @@ int sessd_auth_login_post(h2o_req_t *req)
     const sessd_config *c = sessd_cfg();
     login_job *j = calloc(1, sizeof(*j));
     if (j == NULL) {
-        http_send_error(req, SESS_ENOMEM, NULL);
-        return 500;
+        return http_send_error(req, SESS_ENOMEM, NULL);
     }
     int status = 0;
     int64_t now = (int64_t)time(NULL), wait;
@@ -383,7 +380,7 @@ int sessd_auth_logout(h2o_req_t *req)
     const sessd_config *c = sessd_cfg();
     char to[160];
     if (!auth_same_origin(req, c))
-        return auth_deny(req, 403, "csrf_failed", "cross-site request refused");
+        return auth_deny(req, SESS_ECSRF, "cross-site request refused");
     sessd_visitor v;
     sessd_visitor_load(req, false, &v); /* the signed-out page speaks the user's language */
     if (v.session_error != 0) {
@@ -396,7 +393,7 @@ int sessd_auth_logout(h2o_req_t *req)
     }
     if (v.signed_in && !auth_form_token_ok(req, &v.rec)) {
         sessd_visitor_dispose(&v);
-        return auth_deny(req, 403, "csrf_failed", "the session's CSRF token does not match");
+        return auth_deny(req, SESS_ECSRF, "the session's CSRF token does not match");
     }
     if (v.signed_in) {
         int r = auth_end_session(req, &v.rec);
@@ -429,5 +426,5 @@ int sessd_auth_logout(h2o_req_t *req)
                               c->clear_site_data, strlen(c->clear_site_data));
     snprintf(to, sizeof(to), "%s/login", c->base_path);
     sessd_page_signed_out(req, &v, to);
-    return 303;
+    return http_sent(req);
 }

@@ -253,6 +253,7 @@ void sessd_page_signed_out(h2o_req_t *req, const sessd_visitor *v, const char *l
 
 int sessd_auth_style(h2o_req_t *req)
 {
-    http_send_text(req, 200, "text/css; charset=utf-8", sessd_page_css, sizeof(sessd_page_css) - 1);
-    return 200;
+    int status = http_send_text(req, 200, "text/css; charset=utf-8", sessd_page_css,
+                                sizeof(sessd_page_css) - 1);
+    return status;
 }

@@ -266,7 +266,7 @@ int sessd_auth_prefs_page(h2o_req_t *req)
     sessd_visitor_load(req, false, &v);
     show(req, 200, &v, saved ? SESSD_MSG_SAVED : -1);
     sessd_visitor_dispose(&v);
-    return 200;
+    return http_sent(req);
 }
 
 /* The three fields of the form; false when one is missing, over-long or not offered. */
@@ -303,14 +303,14 @@ int sessd_auth_prefs_post(h2o_req_t *req)
     int status = 0;
     bool proof = auth_form_proof_ok(req), form = read_form(req, &np);
     if (auth_wants_json(req) && (!proof || !form))
-        return !proof ? auth_deny(req, 403, "csrf_failed", "the form's CSRF proof is missing")
-                      : auth_deny(req, 400, "invalid_request", "invalid language, theme or size");
+        return !proof ? auth_deny(req, SESS_ECSRF, "the form's CSRF proof is missing")
+                      : auth_deny(req, SESS_EINVAL, "invalid language, theme or size");
     sessd_visitor_load(req, proof && form, &v);
     if (proof && v.signed_in && !auth_form_token_ok(req, &v.rec))
         proof = false; /* a form of another session, or of this one before a re-login */
     if (auth_wants_json(req) && !proof) {
         sessd_visitor_dispose(&v);
-        return auth_deny(req, 403, "csrf_failed", "the session's CSRF token does not match");
+        return auth_deny(req, SESS_ECSRF, "the session's CSRF token does not match");
     }
     if (!proof || !form) {
         /* The page again, with a fresh proof and the reason, in the visitor's language. */

@@ -18,20 +18,16 @@ int sessd_route(h2o_req_t *req, enum sessd_route *route)
     if (http_framing_ambiguous(req)) {
         /* Whatever follows on this connection cannot be told apart from this body: close it. */
         req->http1_is_persistent = 0;
-        http_send_error_status(req, 400, "invalid_request",
+        return http_send_error(req, SESS_EINVAL,
                                "ambiguous framing: duplicate or conflicting Content-Length, or "
                                "Content-Length with Transfer-Encoding, or a Transfer-Encoding "
                                "other than chunked");
-        return 400;
     }
     if (http_header_bytes(req) > c->max_header) {
-        http_send_error_status(req, 431, "too_large",
-                               "request headers are over [server] max_header");
-        return 431;
+        return http_send_error(req, SESS_EHEADERS, "request headers are over [server] max_header");
     }
     if (req->entity.base != NULL && req->entity.len > c->max_body) {
-        http_send_error(req, SESS_ETOOLARGE, "request body is over [server] max_body");
-        return 413;
+        return http_send_error(req, SESS_ETOOLARGE, "request body is over [server] max_body");
     }
     /* The path without its query string; routes are matched exactly. */
     size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
@@ -51,14 +47,12 @@ int sessd_route(h2o_req_t *req, enum sessd_route *route)
             return ops[i].handler(req);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
                        H2O_STRLIT("GET, HEAD"));
-        http_send_error_status(req, 405, "invalid_request", "method not allowed");
-        return 405;
+        return http_send_error(req, SESS_EMETHOD, "method not allowed");
     }
     if (len >= 4 && memcmp(p, "/v1/", 4) == 0)
         return sessd_api_v1(req, p + 3, len - 3, route);
     size_t bl = strlen(c->base_path);
     if (len > bl && memcmp(p, c->base_path, bl) == 0 && p[bl] == '/')
         return sessd_auth(req, p + bl, len - bl, route);
-    http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
-    return 404;
+    return http_send_error(req, SESS_ENOTFOUND, "no such endpoint");
 }

@@ -67,7 +67,7 @@ const char sessd_page_script[] =
 
 int sessd_auth_script(h2o_req_t *req)
 {
-    http_send_text(req, 200, "text/javascript; charset=utf-8", sessd_page_script,
-                   sizeof(sessd_page_script) - 1);
-    return 200;
+    int status = http_send_text(req, 200, "text/javascript; charset=utf-8", sessd_page_script,
+                                sizeof(sessd_page_script) - 1);
+    return status;
 }

@@ -66,9 +66,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     enum sessd_route route;
-    int status = sessd_route(req, &route);
-    if (status != 0)
-        sessd_metrics_request(route, status);
+    /* Counted from what was sent; an answer that comes later (a login on the worker pool) is
+     * counted when it is sent (sessd_job_answered). */
+    if (sessd_route(req, &route) != 0 && req->res.status != 0)
+        sessd_metrics_request(route, req->res.status);
     return 0;
 }
 

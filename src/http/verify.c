@@ -100,7 +100,7 @@ static int describe(h2o_req_t *req, const proxy_headers *ph, original *o)
     }
     if (bad || o->uri == NULL || o->uri_len == 0 || m == NULL || ml == 0 ||
         ml >= sizeof(o->method)) {
-        auth_deny(req, 400, "invalid_request",
+        auth_deny(req, SESS_EINVAL,
                   "the proxy must describe the original request once: X-Forwarded-Uri (or "
                   "X-Original-URI), X-Forwarded-Method, X-Forwarded-Host");
         return -1;
@@ -114,7 +114,7 @@ static int describe(h2o_req_t *req, const proxy_headers *ph, original *o)
     int n = sess_canonical_target(o->uri, o->uri_len, o->path, sizeof(o->path));
     int k = sessd_normalize_host(h, hl, o->host, sizeof(o->host));
     if (n < 0 || k < 0) {
-        auth_deny(req, 400, "invalid_request",
+        auth_deny(req, SESS_EINVAL,
                   n < 0 ? "the original request target is not canonical (dot segments, //, #, "
                           "encoded characters that need no escape, invalid escapes or UTF-8)"
                         : "the original host is malformed");
@@ -279,8 +279,9 @@ static int to_login(h2o_req_t *req, const original *o, const sessd_config *c, co
         }
     }
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, loc, n);
-    http_send_text(req, 302, "text/plain; charset=utf-8", H2O_STRLIT("log in first\n"));
-    return 302;
+    int status =
+        http_send_text(req, 302, "text/plain; charset=utf-8", H2O_STRLIT("log in first\n"));
+    return status;
 }
 
 /* 401, or for a navigation when the proxy asked for it, a 302 to the login page that brings the
@@ -288,7 +289,7 @@ static int to_login(h2o_req_t *req, const original *o, const sessd_config *c, co
 static int unauthenticated(h2o_req_t *req, const original *o, const sessd_config *c)
 {
     if (!wants_redirect(req) || auth_wants_json(req))
-        return auth_deny(req, 401, "unauthorized", "no live session; log in first");
+        return auth_deny(req, SESS_EUNAUTHORIZED, "no live session; log in first");
     return to_login(req, o, c, "/login?rd=");
 }
 
@@ -301,17 +302,16 @@ static int reauth_needed(h2o_req_t *req, const original *o, const sessd_config *
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-auth-reason"), 0, NULL,
                           H2O_STRLIT("reauth"));
     if (!wants_redirect(req) || auth_wants_json(req))
-        return auth_deny(req, 403, "forbidden", "this needs a recent login; log in again");
+        return auth_deny(req, SESS_EFORBIDDEN, "this needs a recent login; log in again");
     return to_login(req, o, c, "/login?reauth=1&rd=");
 }
 
 static int check(h2o_req_t *req, const original *o, const sessd_access *acc, const sessd_config *c)
 {
     if (acc->kind == SESSD_POLICY_DENY)
-        return auth_deny(req, 403, "forbidden", "no access rule allows this request");
+        return auth_deny(req, SESS_EFORBIDDEN, "no access rule allows this request");
     if (acc->kind == SESSD_POLICY_PUBLIC) {
-        http_send_empty(req, 200);
-        return 200;
+        return http_send_empty(req, 200);
     }
     sess_record rec;
     int64_t now = (int64_t)time(NULL);
@@ -333,13 +333,13 @@ static int check(h2o_req_t *req, const original *o, const sessd_access *acc, con
                                acc->kind == SESSD_POLICY_FRESH ? acc->fresh : -1, o->method,
                                o->method_len, &q, &cp)) {
     case SESS_ACCESS_NO_ROLE:
-        status = auth_deny(req, 403, "forbidden", "this needs a role the session does not have");
+        status = auth_deny(req, SESS_EFORBIDDEN, "this needs a role the session does not have");
         break;
     case SESS_ACCESS_REAUTH:
         status = reauth_needed(req, o, c);
         break;
     case SESS_ACCESS_CSRF_FAILED:
-        status = auth_deny(req, 403, "csrf_failed", "CSRF check failed");
+        status = auth_deny(req, SESS_ECSRF, "CSRF check failed");
         break;
     case SESS_ACCESS_ALLOW:
         break;
@@ -368,9 +368,9 @@ int sessd_auth_verify(h2o_req_t *req)
     proxy_headers ph;
     find_proxy_headers(req, &ph);
     if (forwarded(&ph, FWD_URI, ORIG_URI, &ul, &dup) != NULL && ul > SESSD_URI_MAX)
-        return auth_deny(req, 414, "too_large", "the original URI is too long");
+        return auth_deny(req, SESS_EURI, "the original URI is too long");
     if (describe(req, &ph, &o) != 0)
-        return 400;
+        return http_sent(req);
     sessd_rules_match(c, o.host, o.host_len, o.path, o.path_len, o.method, o.method_len, &acc);
     int status = check(req, &o, &acc, c);
     clock_gettime(CLOCK_MONOTONIC, &t1);

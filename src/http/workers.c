@@ -184,7 +184,7 @@ bool sessd_job_submit(h2o_req_t *req, sessd_job *job)
     return ok;
 }
 
-void sessd_job_answered(sessd_job *job, int status)
+void sessd_job_answered(sessd_job *job, h2o_req_t *req)
 {
-    sessd_metrics_request(job->route, status);
+    sessd_metrics_request(job->route, req->res.status);
 }

@@ -50,7 +50,8 @@ void sessd_workers_detach(h2o_context_t *ctx);
  * is saturated or stopping: the caller answers 503 itself. */
 bool sessd_job_submit(h2o_req_t *req, sessd_job *job);
 
-/* Counts the answer of an asynchronous request in metrics (done calls it after answering). */
-void sessd_job_answered(sessd_job *job, int status);
+/* Counts the answer of an asynchronous request in metrics, from what was sent (done calls it
+ * after answering). */
+void sessd_job_answered(sessd_job *job, h2o_req_t *req);
 
 #endif

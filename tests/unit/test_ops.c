@@ -137,6 +137,34 @@ static void malformed_utf8_still_verifies(void **state)
     assert_non_null(strstr(text, "\"user\":\"caf\xc3\xa9 ??? \xf0\x9f\x98\x80\""));
 }
 
+/* A detail whose escapes would overflow its field is cut before the escapes, never inside
+ * one: the line stays JSON and the chain verifies. C1 controls are written as '?'. */
+static void escaped_detail_is_cut_whole(void **state)
+{
+    (void)state;
+    char path[512], why[512], err[256], detail[1025];
+    path_of("e.log", path, sizeof(path));
+    memset(detail, '\x01', sizeof(detail) - 1); /* each one six bytes escaped */
+    detail[sizeof(detail) - 1] = '\0';
+    assert_int_equal(sessd_audit_open(path, err, sizeof(err)), 0);
+    sessd_audit(SESSD_AUDIT_ADMIN, "c1 \xc2\x85 x", NULL, NULL, detail);
+    sessd_audit_close(false);
+    const char *files[] = {path};
+    assert_int_equal(verify(files, 1, why, sizeof(why)), 0);
+    FILE *f = fopen(path, "r");
+    char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(text, "\"user\":\"c1 ?? x\""));
+    const char *d = strstr(text, "\"detail\":\"\\u0001");
+    assert_non_null(d);
+    const char *end = strstr(d + 10, "\",\"prev\"");
+    assert_non_null(end);
+    /* Only whole escapes between the quotes. */
+    assert_int_equal((size_t)(end - (d + 10)) % 6, 0);
+}
+
 static void edits_and_deletions_are_named(void **state)
 {
     (void)state;
@@ -322,6 +350,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(chain_intact_and_escaped),
         cmocka_unit_test(malformed_utf8_still_verifies),
+        cmocka_unit_test(escaped_detail_is_cut_whole),
         cmocka_unit_test(edits_and_deletions_are_named),
         cmocka_unit_test(rotation_continues_the_chain),
         cmocka_unit_test(concurrent_writers_keep_the_chain),
