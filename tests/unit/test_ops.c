@@ -48,6 +48,16 @@ static int verify(const char *const *files, int n, char *why, size_t cap)
     return r;
 }
 
+/* The start of file `path` (at most cap - 1 bytes) into `text`, NUL-terminated. */
+static void read_text(const char *path, char *text, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, cap - 1, f);
+    text[n] = '\0';
+    fclose(f);
+}
+
 static void write_events(const char *path, int n)
 {
     char err[256];
@@ -127,11 +137,8 @@ static void malformed_utf8_still_verifies(void **state)
     sessd_audit_close(false);
     const char *files[] = {path};
     assert_int_equal(verify(files, 1, why, sizeof(why)), 0);
-    FILE *f = fopen(path, "r");
     char text[4096];
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    text[n] = '\0';
-    fclose(f);
+    read_text(path, text, sizeof(text));
     assert_non_null(strstr(text, "\"user\":\"bad?? name ?\""));
     assert_non_null(strstr(text, "\"detail\":\"??\""));
     assert_non_null(strstr(text, "\"user\":\"caf\xc3\xa9 ??? \xf0\x9f\x98\x80\""));
@@ -151,11 +158,8 @@ static void escaped_detail_is_cut_whole(void **state)
     sessd_audit_close(false);
     const char *files[] = {path};
     assert_int_equal(verify(files, 1, why, sizeof(why)), 0);
-    FILE *f = fopen(path, "r");
     char text[8192];
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    text[n] = '\0';
-    fclose(f);
+    read_text(path, text, sizeof(text));
     assert_non_null(strstr(text, "\"user\":\"c1 ?? x\""));
     const char *d = strstr(text, "\"detail\":\"\\u0001");
     assert_non_null(d);
