@@ -15,12 +15,12 @@
 #include "http/handlers.h"
 #include "core/revoke.h"
 #include "core/jsonw.h"
-#include "http/sealed.h"
+#include "core/source.h"
 #include "core/state.h"
+#include "http/identity.h"
 #include "sessiond/cookie.h"
 #include "sessiond/error.h"
 #include "sessiond/text.h"
-#include "sessiond/seal.h"
 
 static int64_t now_s(void)
 {
@@ -331,36 +331,6 @@ static void v1_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user
     sessd_audit(ev, user, id, client, detail);
 }
 
-/* Create under [store] kind = cookie: the token is the sealed session itself (the cookie's
- * value), which must fit a 4096-byte cookie. Frees `data_text`. */
-static int create_sealed(h2o_req_t *req, const sess_create_params *p, char *data_text, int64_t now)
-{
-    sess_record rec;
-    char value[SESS_SEAL_COOKIE_MAX + 1];
-    size_t len;
-    int r = sess_new_stateless(sessd_srv.ctx, p, now, &rec);
-    free(data_text);
-    if (r == 0) {
-        r = sessd_sealed_value(&rec, value, sizeof(value), &len);
-        if (r != 0)
-            sess_record_dispose(&rec);
-    }
-    if (r == SESS_ETOOLARGE) {
-        return http_send_error(req, r,
-                               "the session would not fit in its cookie (name plus value at most "
-                               "4096 bytes, sealed) or \"data\" is over [session] max_data; store "
-                               "less data");
-    }
-    if (r != 0) {
-        http_send_error(req, r, NULL);
-        return sess_err_http_status(r);
-    }
-    send_token(req, 201, &rec, value, now);
-    sess_wipe(value, sizeof(value));
-    sess_record_dispose(&rec);
-    return http_sent(req);
-}
-
 static int v1_create(h2o_req_t *req, json_t *body)
 {
     static const char *const keys[] = {"user", "roles", "data", "remember", "client", NULL};
@@ -391,20 +361,20 @@ static int v1_create(h2o_req_t *req, json_t *body)
     }
     sess_create_params p = {user,     roles, data_text, data_text ? strlen(data_text) : 0,
                             remember, ip,    agent,     0};
+    /* Under [store] kind = cookie the token is the sealed session itself (the cookie's value,
+     * which must fit a 4096-byte cookie). */
+    const sessd_source *src = sessd_source_cookie();
+    sessd_value value;
     sess_record rec;
     int64_t now = now_s();
-    if (sessd_sealed())
-        return create_sealed(req, &p, data_text, now);
-    char token[SESS_TOKEN_STRLEN + 1];
-    int r = sess_create(sessd_srv.ctx, &p, now, token, &rec);
+    int r = src->create(&p, now, &value, &rec);
     free(data_text);
     if (r != 0) {
-        http_send_error(req, r, r == SESS_ETOOLARGE ? "\"data\" is over [session] max_data" : NULL);
-        return sess_err_http_status(r);
+        return http_send_error(req, r, r == SESS_ETOOLARGE ? src->too_large : NULL);
     }
     v1_audit(req, SESSD_AUDIT_LOGIN, user, rec.id, ip);
-    send_token(req, 201, &rec, token, now);
-    sess_wipe(token, sizeof(token));
+    send_token(req, 201, &rec, value.text, now);
+    sess_wipe(value.text, value.len);
     sess_record_dispose(&rec);
     return http_sent(req);
 }
@@ -497,11 +467,10 @@ __attribute__((noinline)) static int v1_verify(h2o_req_t *req, json_t *body, con
     sess_record rec;
     int64_t now = now_s();
     /* A sealed session (cookie store) carries no touch here: its cookie is the browser's. */
-    int r = sessd_sealed() && strlen(token) > SESS_TOKEN_STRLEN
-                ? sessd_sealed_open(req, token, strlen(token), false, now, &rec)
-                : sess_verify(sessd_srv.ctx, token, strlen(token), now, touch, &rec);
+    const sessd_source *src = sessd_source_of(strlen(token));
+    int r = auth_session_open(NULL, src, token, strlen(token), touch, now, &rec);
     if (r == 0 && !agent_ok(&rec, agent)) {
-        auth_end_bound_session(&rec);
+        auth_end_bound_session(src, &rec);
         sess_record_dispose(&rec);
         r = SESS_ESESSION;
     }
@@ -622,10 +591,7 @@ static int v1_session(h2o_req_t *req, const uint8_t id[SESS_ID_BYTES], json_t *b
     if (http_method_is(req, "GET"))
         return answer_session(req, sess_get(sessd_srv.ctx, id, now_s(), &rec), &rec);
     if (http_method_is(req, "DELETE")) {
-        int r = sess_delete(sessd_srv.ctx, id);
-        /* The cookie store: the id may name a sealed session, which only a deny entry ends. */
-        if (r == 0 && sessd_sealed())
-            r = sess_stateless_end_id(sessd_srv.ctx, id, now_s());
+        int r = sessd_source_end_id(id, now_s());
         if (r != 0) {
             http_send_error(req, r, NULL);
             return sess_err_http_status(r);

@@ -34,6 +34,12 @@ void auth_set_session_cookie(h2o_req_t *req, const char *token, int64_t max_age)
     auth_set_cookie(req, sessd_cfg()->cookie_name, token, max_age);
 }
 
+void auth_set_session_value(h2o_req_t *req, const char *value, const sess_record *rec, int64_t now)
+{
+    auth_set_session_cookie(req, value,
+                            (rec->flags & SESS_REC_REMEMBER) ? rec->abs_expires - now : -1);
+}
+
 void auth_clear_session_cookie(h2o_req_t *req)
 {
     auth_set_cookie(req, sessd_cfg()->cookie_name, "", 0);

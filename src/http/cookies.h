@@ -9,9 +9,13 @@
 #include <stdint.h>
 
 #include "http/http.h"
+#include "sessiond/record.h"
 
 /* Adds Set-Cookie for a new session token; max_age < 0 for a browser-session cookie. */
 void auth_set_session_cookie(h2o_req_t *req, const char *token, int64_t max_age);
+/* Adds Set-Cookie for session `rec` presented as `value` (its token or sealed value): kept
+ * until the absolute deadline for remember-me, a browser-session cookie otherwise. */
+void auth_set_session_value(h2o_req_t *req, const char *value, const sess_record *rec, int64_t now);
 /* Adds a Set-Cookie that clears the session cookie (same attributes, Max-Age=0). */
 void auth_clear_session_cookie(h2o_req_t *req);
 /* Adds any other cookie of ours (login CSRF), with the session cookie's attributes. */

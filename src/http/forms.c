@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "http/sealed.h"
 #include "core/state.h"
 #include "sessiond/access.h"
 #include "sessiond/cookie.h"

@@ -14,8 +14,9 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "http/sealed.h"
+#include "core/source.h"
 #include "core/state.h"
+#include "http/cookies.h"
 #include "sessiond/access.h"
 #include "sessiond/cookie.h"
 #include "sessiond/error.h"
@@ -149,15 +150,14 @@ static int bearer_conflict(h2o_req_t *req, const sess_record *rec, int64_t now)
 
 static int end_presented(h2o_req_t *req, const char *tok, size_t len, bool cookie, int64_t now)
 {
+    const sessd_source *s = cookie ? sessd_source_cookie() : &sessd_source_stored;
     sess_record rec;
-    int r = cookie && sessd_sealed() ? sessd_sealed_open(req, tok, len, false, now, &rec)
-                                     : sess_verify(sessd_srv.ctx, tok, len, now, false, &rec);
+    int r = s->open(tok, len, now, false, &rec, NULL);
     if (r == SESS_ESESSION)
         return 0;
     if (r != 0)
         return r;
-    r = cookie && sessd_sealed() ? sess_stateless_end(sessd_srv.ctx, &rec, now)
-                                 : sess_delete(sessd_srv.ctx, rec.id);
+    r = s->end(&rec, now);
     auth_audit(req, SESSD_AUDIT_LOGOUT, rec.user, rec.id,
                r == 0 ? "one of several tokens presented" : "failed");
     sess_record_dispose(&rec);
@@ -220,24 +220,28 @@ void auth_session_rotate(h2o_req_t *req, sess_record *rec, int64_t now)
     const char *tok = auth_token_src(req, &len, &from_cookie);
     if (!from_cookie || sess_rotate(sessd_srv.ctx, tok, len, now, false, fresh, &after) != 0)
         return;
-    auth_set_session_cookie(req, fresh,
-                            (after.flags & SESS_REC_REMEMBER) ? after.abs_expires - now : -1);
+    auth_set_session_value(req, fresh, &after, now);
     auth_audit(req, SESSD_AUDIT_ROTATE, after.user, after.id, "the user's roles changed");
     sess_wipe(fresh, sizeof(fresh));
     sess_record_dispose(rec);
     *rec = after;
 }
 
+/* Where the request's token lives: the session cookie's source, or stored for a Bearer token. */
+static const sessd_source *token_source(bool from_cookie)
+{
+    return from_cookie ? sessd_source_cookie() : &sessd_source_stored;
+}
+
 int auth_end_session(h2o_req_t *req, const sess_record *rec)
 {
     size_t len;
-    bool from_cookie;
-    if (sessd_sealed() && auth_token_src(req, &len, &from_cookie) != NULL && from_cookie)
-        return sess_stateless_end(sessd_srv.ctx, rec, (int64_t)time(NULL));
-    return sess_delete(sessd_srv.ctx, rec->id);
+    bool from_cookie = false;
+    auth_token_src(req, &len, &from_cookie);
+    return token_source(from_cookie)->end(rec, (int64_t)time(NULL));
 }
 
-void auth_end_bound_session(const sess_record *rec)
+void auth_end_bound_session(const sessd_source *s, const sess_record *rec)
 {
     /* Another browser holds this session's token: end the session for everyone. */
     char id[SESS_ID_STRLEN + 1];
@@ -246,11 +250,23 @@ void auth_end_bound_session(const sess_record *rec)
               id, rec->user);
     sessd_audit(SESSD_AUDIT_THEFT, rec->user, rec->id, NULL,
                 "token used from another user agent (bind_user_agent): session ended");
-    if (sess_delete(sessd_srv.ctx, rec->id) != 0)
+    if (s->end(rec, (int64_t)time(NULL)) != 0)
         sessd_log(SESSD_LOG_WARN,
                   "session %s could not be ended (the store failed); its token "
                   "is refused from that user agent, and the request was answered 401",
                   id);
+}
+
+int auth_session_open(h2o_req_t *answer, const sessd_source *s, const char *value, size_t len,
+                      bool touch, int64_t now, sess_record *rec)
+{
+    sessd_value renewed;
+    int r = s->open(value, len, now, touch, rec, answer != NULL ? &renewed : NULL);
+    if (r != 0 || answer == NULL || renewed.len == 0)
+        return r;
+    auth_set_session_value(answer, renewed.text, rec, now);
+    sess_wipe(renewed.text, renewed.len);
+    return 0;
 }
 
 int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec)
@@ -260,23 +276,18 @@ int auth_session_check(h2o_req_t *req, bool touch, int64_t now, sess_record *rec
     const char *tok = auth_token_src(req, &len, &from_cookie);
     if (tok == NULL)
         return SESS_ESESSION;
-    /* [store] kind = cookie: the cookie is the sealed session; Bearer tokens are stored ones. */
-    if (from_cookie && sessd_sealed()) {
-        int r = sessd_sealed_open(req, tok, len, touch, now, rec);
-        if (r == 0 && (r = bearer_conflict(req, rec, now)) != 0)
-            sess_record_dispose(rec);
-        return r;
-    }
-    int r = sess_verify(sessd_srv.ctx, tok, len, now, touch, rec);
+    const sessd_source *s = token_source(from_cookie);
+    int r = auth_session_open(req, s, tok, len, touch, now, rec);
     if (r == 0 && from_cookie && (r = bearer_conflict(req, rec, now)) != 0)
         sess_record_dispose(rec);
     if (r != 0)
         return r;
+    /* A sealed session carries no user agent: sess_agent_matches finds nothing bound. */
     if (sessd_cfg()->bind_user_agent) {
         char agent[SESS_AGENT_MAX + 1];
         auth_client_agent(req, agent);
         if (!auth_agent_matches(rec, agent)) {
-            auth_end_bound_session(rec);
+            auth_end_bound_session(s, rec);
             sess_record_dispose(rec);
             return SESS_ESESSION;
         }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "core/source.h"
 #include "http/http.h"
 #include "sessiond/record.h"
 
@@ -49,11 +50,18 @@ void auth_client_agent(h2o_req_t *req, char out[SESS_AGENT_MAX + 1]);
  * with (sessions created without one are not bound). */
 bool auth_agent_matches(const sess_record *rec, const char *agent);
 
-/* Ends the request's session `rec` (logout): deleted, or for a sealed cookie a deny entry. */
+/* Opens `value` from source `s` (source.h open); a sealed session's due touch goes out as the
+ * Set-Cookie of `answer`. A NULL `answer` (a /v1 call, whose answer goes to a backend, not to
+ * the browser) leaves a sealed session untouched. */
+int auth_session_open(h2o_req_t *answer, const sessd_source *s, const char *value, size_t len,
+                      bool touch, int64_t now, sess_record *rec);
+
+/* Ends the request's session `rec` (logout) in the source its token came from. */
 int auth_end_session(h2o_req_t *req, const sess_record *rec);
 
-/* Deletes a session whose token came from another user agent (logged with its id and user). */
-void auth_end_bound_session(const sess_record *rec);
+/* Ends session `rec` of source `s`, whose token came from another user agent (logged with its
+ * id and user, audited). */
+void auth_end_bound_session(const sessd_source *s, const sess_record *rec);
 
 /* The value of cookie `name` in any Cookie header, or NULL. */
 const char *auth_cookie(h2o_req_t *req, const char *name, size_t *len);

@@ -32,7 +32,7 @@
 #include "http/pages.h"
 #include "http/prefs.h"
 #include "core/redirect.h"
-#include "http/sealed.h"
+#include "core/source.h"
 #include "core/state.h"
 #include "core/throttle.h"
 #include "http/workers.h"
@@ -109,7 +109,8 @@ typedef struct login_job {
     char user[SESS_USER_MAX + 1];
     char password[SESS_PASSWORD_MAX + 1];
     size_t password_len;
-    char old_token[SESS_TOKEN_STRLEN + 1];
+    const sessd_source *old_source; /* where the session the browser came with lives */
+    sessd_value old;                /* its value, or len 0 */
     char rd[SESSD_RD_MAX + 1];
     char ip[64];
     char agent[SESS_AGENT_MAX + 1];
@@ -121,11 +122,9 @@ typedef struct login_job {
     bool reserved; /* holds a throttle reservation for user and address (released by done) */
     /* Results. */
     int result;
-    int64_t wait; /* > 0: locked out meanwhile, not checked (answer 429) */
-    char token[SESS_TOKEN_STRLEN + 1];
-    int64_t max_age; /* of the new cookie; -1 for a browser-session cookie */
-    bool sealed;     /* [store] kind = cookie: `rec` is the new session, sealed by done */
-    sess_record rec;
+    int64_t wait;      /* > 0: locked out meanwhile, not checked (answer 429) */
+    sessd_value value; /* the new session's cookie value */
+    int64_t max_age;   /* of the new cookie; -1 for a browser-session cookie */
 } login_job;
 
 static void free_job(login_job *j)
@@ -134,22 +133,21 @@ static void free_job(login_job *j)
         sessd_throttle_release(SESSD_THROTTLE_USER, j->user);
         sessd_throttle_release(SESSD_THROTTLE_ADDR, j->ip);
     }
-    sess_record_dispose(&j->rec);
     sess_wipe(j, sizeof(*j));
     free(j);
 }
 
 /* Ends the session the browser came with, if it has one. */
-static void end_old_session(const char *token)
+static void end_old_session(const login_job *j, int64_t now)
 {
     sess_record rec;
-    size_t len = strlen(token);
-    if (len > 0 && sess_verify(sessd_srv.ctx, token, len, (int64_t)time(NULL), false, &rec) == 0) {
-        if (sess_delete(sessd_srv.ctx, rec.id) != 0)
-            sessd_log(SESSD_LOG_WARN, "the session a browser came to the login with could not be "
-                                      "ended (the store failed); it ends by its deadlines");
-        sess_record_dispose(&rec);
-    }
+    if (j->old.len == 0 ||
+        j->old_source->open(j->old.text, j->old.len, now, false, &rec, NULL) != 0)
+        return;
+    if (j->old_source->end(&rec, now) != 0)
+        sessd_log(SESSD_LOG_WARN, "the session a browser came to the login with could not be "
+                                  "ended (the store failed); it ends by its deadlines");
+    sess_record_dispose(&rec);
 }
 
 /* The preferences chosen anonymously join the user's; they win over the user's stored values
@@ -169,14 +167,18 @@ static void merge_anon_prefs(login_job *j, const char *user)
  * and a new CSRF token. False when there is no such session: an ordinary login follows. */
 static bool reauth_session(login_job *j, const char *user, int64_t now)
 {
+    /* Only a stored session rotates; a sealed one has no record to rotate: the step-up then
+     * ends it and signs in anew (login_run), which is as fresh. */
     sess_record rec;
-    size_t len = strlen(j->old_token);
-    if (len == 0 || sess_verify(sessd_srv.ctx, j->old_token, len, now, false, &rec) != 0)
+    if (j->old.len == 0 || j->old_source != &sessd_source_stored ||
+        sess_verify(sessd_srv.ctx, j->old.text, j->old.len, now, false, &rec) != 0)
         return false;
     bool mine = strcmp(rec.user, user) == 0;
     sess_record_dispose(&rec);
-    if (!mine || sess_rotate(sessd_srv.ctx, j->old_token, len, now, true, j->token, &rec) != 0)
+    if (!mine ||
+        sess_rotate(sessd_srv.ctx, j->old.text, j->old.len, now, true, j->value.text, &rec) != 0)
         return false;
+    j->value.len = SESS_TOKEN_STRLEN;
     j->result = 0;
     j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
     sessd_audit(SESSD_AUDIT_ROTATE, user, rec.id, j->ip, "step-up: password confirmed");
@@ -218,7 +220,7 @@ static void login_run(sessd_job *base)
         return;
     if (j->reauth && reauth_session(j, acct.user, now))
         return;
-    end_old_session(j->old_token);
+    end_old_session(j, now);
     sess_create_params p = {.user = acct.user,
                             .roles = acct.roles,
                             .remember = j->remember,
@@ -226,16 +228,12 @@ static void login_run(sessd_job *base)
                             .agent = j->agent,
                             .auth_time = now};
     sess_record rec;
-    j->result = j->sealed ? sess_new_stateless(sessd_srv.ctx, &p, now, &j->rec)
-                          : sess_create(sessd_srv.ctx, &p, now, j->token, &rec);
+    const sessd_source *src = sessd_source_cookie();
+    j->result = src->create(&p, now, &j->value, &rec);
     if (j->result == 0) {
-        if (!j->sealed) {
-            j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
-            sessd_audit(SESSD_AUDIT_LOGIN, acct.user, rec.id, j->ip, "login form");
-            sess_record_dispose(&rec);
-        } else {
-            sessd_audit(SESSD_AUDIT_LOGIN, acct.user, j->rec.id, j->ip, "login form (sealed)");
-        }
+        j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
+        sessd_audit(SESSD_AUDIT_LOGIN, acct.user, rec.id, j->ip, "login form");
+        sess_record_dispose(&rec);
         if (sess_user_recheck_roles(sessd_srv.ctx, &acct) != 0)
             sessd_log(SESSD_LOG_WARN, "re-reading the roles of a new session failed");
         sessd_metrics_login(1);
@@ -262,12 +260,8 @@ static void login_done(sessd_job *base)
         show_form(req, 503, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     } else if (j->wait > 0) {
         too_many(req, j->wait, j->user, j->rd, j->reauth);
-    } else if (j->result == 0 && j->sealed && sessd_sealed_issue(req, &j->rec, time(NULL)) != 0) {
-        sessd_log(SESSD_LOG_WARN, "sealing a new session failed");
-        show_form(req, 500, j->user, j->rd, SESSD_MSG_ERR_UNAVAILABLE, j->reauth);
     } else if (j->result == 0) {
-        if (!j->sealed)
-            auth_set_session_cookie(req, j->token, j->max_age);
+        auth_set_session_cookie(req, j->value.text, j->max_age);
         auth_form_proof_clear(req);
         if (j->anon_cookie) {
             char name[160];
@@ -320,10 +314,13 @@ static void fill_client(h2o_req_t *req, login_job *j, const sessd_config *c)
     size_t n;
     auth_client_ip(req, c, j->ip);
     auth_client_agent(req, j->agent);
-    const char *tok = auth_token(req, &n);
-    if (tok != NULL && n == SESS_TOKEN_STRLEN) {
-        memcpy(j->old_token, tok, n);
-        j->old_token[n] = '\0';
+    bool from_cookie;
+    const char *tok = auth_token_src(req, &n, &from_cookie);
+    if (tok != NULL && n <= SESSD_VALUE_MAX) {
+        memcpy(j->old.text, tok, n);
+        j->old.text[n] = '\0';
+        j->old.len = n;
+        j->old_source = from_cookie ? sessd_source_cookie() : &sessd_source_stored;
     }
     sessd_prefs anon;
     if (sessd_prefs_anon(req, &anon) == 0) {
@@ -331,8 +328,6 @@ static void fill_client(h2o_req_t *req, login_job *j, const sessd_config *c)
         sessd_prefs_to_json(&anon, false, j->anon_prefs);
     }
     j->throttle = (sessd_throttle_policy){c->max_failures, c->failure_window, c->lockout};
-    j->sealed = sessd_sealed();
-    sess_record_init(&j->rec);
 }
 
 int sessd_auth_login_post(h2o_req_t *req)

@@ -255,3 +255,25 @@ test('with [store] redis_url, two nodes share revocations (logout, revoke-all) a
   const down = await whoami(a, three.cookie);
   assert.equal(down.status, 503, `store down: ${down.text}`);
 });
+
+test('a login from a browser that holds a sealed session ends that one; a /v1 create is audited', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const s = await startServer(`k1:${newKey()}`);
+  const a = await signIn(s);
+  const other = await signIn(s);
+  const r = await login(s.port, a.jar, 'alice', PASSWORD);
+  assert.equal(r.status, 303, r.text);
+  const fresh = a.jar.cookies.get('sid');
+  assert.ok(fresh && fresh !== a.cookie, 'a new sealed session');
+  leakSecret(fresh);
+  assert.equal((await whoami(s, a.cookie)).status, 401, 'a copy of the session the browser came with is refused');
+  assert.equal((await whoami(s, fresh)).status, 200);
+  assert.equal((await whoami(s, other.cookie)).status, 200, 'the other device stays signed in');
+  const c = await s.api('POST', '/v1/sessions', { body: { user: 'bob' } });
+  assert.equal(c.status, 201, c.text);
+  leakSecret(c.json.token);
+  const lines = fs.readFileSync(path.join(s.dataPath, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const made = lines.find((l) => l.event === 'login' && l.user === 'bob');
+  assert.ok(made, 'the /v1 create of a sealed session is in the audit log');
+  assert.equal(made.session_id, c.json.session_id);
+  assert.match(made.detail, /^\/v1, api key it$/);
+});
