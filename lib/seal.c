@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "codec.h"
 #include "sessiond/error.h"
 #include "seal_int.h"
 
@@ -134,116 +135,49 @@ void sess_seal_ring_dispose(sess_seal_ring *ring)
 
 /* ---- the payload ------------------------------------------------------------------------- */
 
-typedef struct wbuf {
-    uint8_t *p, *end;
-    bool over;
-} wbuf;
-
-static void put(wbuf *w, const void *src, size_t n)
-{
-    if (w->over || (size_t)(w->end - w->p) < n) {
-        w->over = true;
-        return;
-    }
-    memcpy(w->p, src, n);
-    w->p += n;
-}
-
-static void put_uint(wbuf *w, uint64_t v, size_t n)
-{
-    uint8_t b[8];
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    put(w, b, n);
-}
-
-typedef struct rbuf {
-    const uint8_t *p, *end;
-    bool bad;
-} rbuf;
-
-static const uint8_t *take(rbuf *r, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = true;
-        return NULL;
-    }
-    const uint8_t *at = r->p;
-    r->p += n;
-    return at;
-}
-
-static uint64_t take_uint(rbuf *r, size_t n)
-{
-    const uint8_t *b = take(r, n);
-    uint64_t v = 0;
-    for (size_t i = 0; b != NULL && i < n; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
-/* A string of `n` bytes into a fixed field of `cap` bytes; no NUL inside. */
-static void take_str(rbuf *r, size_t n, char *dst, size_t cap)
-{
-    const uint8_t *b = n < cap ? take(r, n) : NULL;
-    if (b == NULL || memchr(b, '\0', n) != NULL) {
-        r->bad = true;
-        return;
-    }
-    memcpy(dst, b, n);
-    dst[n] = '\0';
-}
-
 static size_t encode_payload(const sess_record *rec, uint64_t epoch, uint8_t *buf, size_t cap)
 {
     size_t ul = strlen(rec->user), rl = strlen(rec->roles);
     const char *data = rec->data != NULL ? rec->data : "{}";
     size_t dl = rec->data != NULL ? rec->data_len : 2;
-    wbuf w = {buf, buf + cap, false};
-    put_uint(&w, PAYLOAD_VERSION, 1);
-    put(&w, rec->id, SESS_ID_BYTES);
-    put_uint(&w, rec->flags, 4);
-    put_uint(&w, (uint64_t)rec->created, 8);
-    put_uint(&w, (uint64_t)rec->last_seen, 8);
-    put_uint(&w, (uint64_t)rec->idle_expires, 8);
-    put_uint(&w, (uint64_t)rec->abs_expires, 8);
-    put_uint(&w, (uint64_t)rec->auth_time, 8);
-    put_uint(&w, epoch, 8);
-    put(&w, rec->csrf_secret, SESS_CSRF_SECRET_BYTES);
-    put_uint(&w, ul, 1);
-    put(&w, rec->user, ul);
-    put_uint(&w, rl, 2);
-    put(&w, rec->roles, rl);
-    put_uint(&w, dl, 4);
-    put(&w, data, dl);
-    return w.over ? 0 : (size_t)(w.p - buf);
+    sess_writer w = sess_writer_of(buf, cap, SESS_LITTLE_ENDIAN);
+    sess_put_uint(&w, PAYLOAD_VERSION, 1);
+    sess_put(&w, rec->id, SESS_ID_BYTES);
+    sess_put_uint(&w, rec->flags, 4);
+    sess_put_uint(&w, (uint64_t)rec->created, 8);
+    sess_put_uint(&w, (uint64_t)rec->last_seen, 8);
+    sess_put_uint(&w, (uint64_t)rec->idle_expires, 8);
+    sess_put_uint(&w, (uint64_t)rec->abs_expires, 8);
+    sess_put_uint(&w, (uint64_t)rec->auth_time, 8);
+    sess_put_uint(&w, epoch, 8);
+    sess_put(&w, rec->csrf_secret, SESS_CSRF_SECRET_BYTES);
+    sess_put_counted(&w, rec->user, ul, 1);
+    sess_put_counted(&w, rec->roles, rl, 2);
+    sess_put_counted(&w, data, dl, 4);
+    return sess_written(&w);
 }
 
 static int decode_payload(const uint8_t *buf, size_t len, sess_record *out, uint64_t *epoch)
 {
-    rbuf r = {buf, buf + len, false};
-    if (take_uint(&r, 1) != PAYLOAD_VERSION)
+    sess_reader r = sess_reader_of(buf, len, SESS_LITTLE_ENDIAN);
+    if (sess_take_uint(&r, 1) != PAYLOAD_VERSION)
         return SESS_ESESSION;
-    const uint8_t *id = take(&r, SESS_ID_BYTES);
-    if (id != NULL)
-        memcpy(out->id, id, SESS_ID_BYTES);
-    out->flags = (uint32_t)take_uint(&r, 4);
-    out->created = (int64_t)take_uint(&r, 8);
-    out->last_seen = (int64_t)take_uint(&r, 8);
-    out->idle_expires = (int64_t)take_uint(&r, 8);
-    out->abs_expires = (int64_t)take_uint(&r, 8);
-    out->auth_time = (int64_t)take_uint(&r, 8);
-    *epoch = take_uint(&r, 8);
+    sess_take_bytes(&r, out->id, SESS_ID_BYTES);
+    out->flags = (uint32_t)sess_take_uint(&r, 4);
+    out->created = (int64_t)sess_take_uint(&r, 8);
+    out->last_seen = (int64_t)sess_take_uint(&r, 8);
+    out->idle_expires = (int64_t)sess_take_uint(&r, 8);
+    out->abs_expires = (int64_t)sess_take_uint(&r, 8);
+    out->auth_time = (int64_t)sess_take_uint(&r, 8);
+    *epoch = sess_take_uint(&r, 8);
     out->generation = *epoch;
-    const uint8_t *csrf = take(&r, SESS_CSRF_SECRET_BYTES);
-    if (csrf != NULL)
-        memcpy(out->csrf_secret, csrf, SESS_CSRF_SECRET_BYTES);
-    take_str(&r, (size_t)take_uint(&r, 1), out->user, sizeof(out->user));
-    take_str(&r, (size_t)take_uint(&r, 2), out->roles, sizeof(out->roles));
-    size_t dl = (size_t)take_uint(&r, 4);
-    const uint8_t *data = take(&r, dl);
+    sess_take_bytes(&r, out->csrf_secret, SESS_CSRF_SECRET_BYTES);
+    sess_take_counted_str(&r, 1, out->user, sizeof(out->user));
+    sess_take_counted_str(&r, 2, out->roles, sizeof(out->roles));
+    size_t dl = (size_t)sess_take_uint(&r, 4);
+    const uint8_t *data = sess_take(&r, dl);
     /* Data is a JSON object's text: braces around it and no NUL inside. */
-    if (r.bad || r.p != r.end || out->user[0] == '\0' || dl < 2 || data[0] != '{' ||
+    if (!sess_read_all(&r) || out->user[0] == '\0' || dl < 2 || data[0] != '{' ||
         data[dl - 1] != '}' || memchr(data, '\0', dl) != NULL)
         return SESS_ESESSION;
     return sess_record_set_data(out, (const char *)data, dl);

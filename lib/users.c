@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "codec.h"
 #include "sessiond/crypto.h"
 #include "sessiond/error.h"
 
@@ -45,72 +46,35 @@ void sess_users_set_hasher(const sess_hasher *h)
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
-static uint8_t *put_uint(uint8_t *p, uint64_t v, size_t width)
-{
-    for (size_t i = width; i > 0; i--, v >>= 8)
-        p[i - 1] = (uint8_t)v;
-    return p + width;
-}
+/* Every account fits its record, so encode never comes back short. */
+_Static_assert(1 + 4 + 8 + 8 + 1 + SESS_PWHASH_STRBYTES + 2 + SESS_ROLES_MAX <= SESS_ACCOUNT_MAX,
+               "the largest account fits SESS_ACCOUNT_MAX");
 
 static size_t encode(const account *a, uint8_t out[SESS_ACCOUNT_MAX])
 {
     size_t hl = strnlen(a->hash, sizeof(a->hash) - 1), rl = strlen(a->pub.roles);
-    uint8_t *p = out;
-    *p++ = ACCOUNT_VERSION;
-    p = put_uint(p, a->pub.flags, 4);
-    p = put_uint(p, (uint64_t)a->pub.created, 8);
-    p = put_uint(p, (uint64_t)a->pub.password_changed, 8);
-    p = put_uint(p, hl, 1);
-    memcpy(p, a->hash, hl);
-    p += hl;
-    p = put_uint(p, rl, 2);
-    memcpy(p, a->pub.roles, rl);
-    p += rl;
-    return (size_t)(p - out);
-}
-
-typedef struct reader {
-    const uint8_t *p, *end;
-    bool bad;
-} reader;
-
-static uint64_t get_uint(reader *r, size_t width)
-{
-    uint64_t v = 0;
-    if (r->bad || (size_t)(r->end - r->p) < width) {
-        r->bad = true;
-        return 0;
-    }
-    for (size_t i = 0; i < width; i++)
-        v = (v << 8) | *r->p++;
-    return v;
-}
-
-/* Copies a length-prefixed string into `dst` (`cap` bytes with NUL). */
-static void get_str(reader *r, size_t width, char *dst, size_t cap)
-{
-    size_t n = (size_t)get_uint(r, width);
-    if (r->bad || n >= cap || (size_t)(r->end - r->p) < n || memchr(r->p, 0, n) != NULL) {
-        r->bad = true;
-        return;
-    }
-    memcpy(dst, r->p, n);
-    dst[n] = '\0';
-    r->p += n;
+    sess_writer w = sess_writer_of(out, SESS_ACCOUNT_MAX, SESS_BIG_ENDIAN);
+    sess_put_uint(&w, ACCOUNT_VERSION, 1);
+    sess_put_uint(&w, a->pub.flags, 4);
+    sess_put_uint(&w, (uint64_t)a->pub.created, 8);
+    sess_put_uint(&w, (uint64_t)a->pub.password_changed, 8);
+    sess_put_counted(&w, a->hash, hl, 1);
+    sess_put_counted(&w, a->pub.roles, rl, 2);
+    return sess_written(&w);
 }
 
 static int decode(const char *user, const uint8_t *rec, size_t len, account *a)
 {
-    reader r = {rec, rec + len, false};
+    sess_reader r = sess_reader_of(rec, len, SESS_BIG_ENDIAN);
     memset(a, 0, sizeof(*a));
-    if (get_uint(&r, 1) != ACCOUNT_VERSION)
+    if (sess_take_uint(&r, 1) != ACCOUNT_VERSION)
         return SESS_ECORRUPT;
-    a->pub.flags = (uint32_t)get_uint(&r, 4);
-    a->pub.created = (int64_t)get_uint(&r, 8);
-    a->pub.password_changed = (int64_t)get_uint(&r, 8);
-    get_str(&r, 1, a->hash, sizeof(a->hash));
-    get_str(&r, 2, a->pub.roles, sizeof(a->pub.roles));
-    if (r.bad || r.p != r.end) {
+    a->pub.flags = (uint32_t)sess_take_uint(&r, 4);
+    a->pub.created = (int64_t)sess_take_uint(&r, 8);
+    a->pub.password_changed = (int64_t)sess_take_uint(&r, 8);
+    sess_take_counted_str(&r, 1, a->hash, sizeof(a->hash));
+    sess_take_counted_str(&r, 2, a->pub.roles, sizeof(a->pub.roles));
+    if (!sess_read_all(&r)) {
         sess_wipe(a, sizeof(*a));
         return SESS_ECORRUPT;
     }

@@ -111,8 +111,7 @@ static int rec_put(MDB_txn *txn, const lmdb_store *s, const sess_record *r, unsi
             v = {.mv_size = sess__lmdb_rec_size(&l), .mv_data = NULL};
     if ((rc = mdb_put(txn, s->dbi[DBI_SESSIONS], &k, &v, flags | MDB_RESERVE)) != 0)
         return sess__lmdb_map_err(rc);
-    sess__lmdb_rec_encode(r, &l, v.mv_data);
-    return 0;
+    return sess__lmdb_rec_encode(r, &l, v.mv_data);
 }
 
 /* Maps a new token hash to a session id; SESS_EEXIST when the hash is already mapped (even to

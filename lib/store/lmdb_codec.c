@@ -11,6 +11,7 @@
 
 #include <lmdb.h>
 
+#include "../codec.h"
 #include "sessiond/error.h"
 #include "sessiond/record.h"
 #include "lmdb_int.h"
@@ -86,124 +87,57 @@ size_t sess__lmdb_rec_size(const rec_lens *l)
     return REC_FIXED_BYTES + 2 + l->user + 2 + l->roles + 2 + l->ip + 2 + l->agent + 4 + l->data;
 }
 
-static uint8_t *w_u64(uint8_t *p, uint64_t v)
+int sess__lmdb_rec_encode(const sess_record *r, const rec_lens *l, uint8_t *p)
 {
-    sess__lmdb_put_be64(p, v);
-    return p + 8;
-}
-
-static uint8_t *w_uint(uint8_t *p, uint64_t v, size_t width)
-{
-    for (size_t i = width; i > 0; i--, v >>= 8)
-        p[i - 1] = (uint8_t)v;
-    return p + width;
-}
-
-static uint8_t *w_bytes(uint8_t *p, const void *src, size_t n)
-{
-    memcpy(p, src, n);
-    return p + n;
-}
-
-static uint8_t *w_str(uint8_t *p, const void *src, size_t n, size_t width)
-{
-    return w_bytes(w_uint(p, n, width), src, n);
-}
-
-void sess__lmdb_rec_encode(const sess_record *r, const rec_lens *l, uint8_t *p)
-{
-    *p++ = REC_VERSION;
-    p = w_uint(p, r->flags, 4);
-    p = w_u64(p, (uint64_t)r->created);
-    p = w_u64(p, (uint64_t)r->last_seen);
-    p = w_u64(p, (uint64_t)r->idle_expires);
-    p = w_u64(p, (uint64_t)r->abs_expires);
-    p = w_u64(p, (uint64_t)r->auth_time);
-    p = w_u64(p, (uint64_t)r->prev_until);
-    p = w_u64(p, r->generation);
-    p = w_bytes(p, r->csrf_secret, SESS_CSRF_SECRET_BYTES);
-    p = w_bytes(p, r->token_hash, SESS_HASH_BYTES);
-    p = w_bytes(p, r->prev_hash, SESS_HASH_BYTES);
-    p = w_str(p, r->user, l->user, 2);
-    p = w_str(p, r->roles, l->roles, 2);
-    p = w_str(p, r->ip, l->ip, 2);
-    p = w_str(p, r->agent, l->agent, 2);
-    w_str(p, l->data_text, l->data, 4);
-}
-
-/* A bounds-checked reader: any read past the end sets `bad` and yields zeros. */
-typedef struct rd {
-    const uint8_t *p, *end;
-    bool bad;
-} rd;
-
-static const uint8_t *rd_take(rd *r, size_t n)
-{
-    if (r->bad || (size_t)(r->end - r->p) < n) {
-        r->bad = true;
-        return NULL;
-    }
-    const uint8_t *at = r->p;
-    r->p += n;
-    return at;
-}
-
-static uint64_t rd_uint(rd *r, size_t width)
-{
-    const uint8_t *p = rd_take(r, width);
-    uint64_t v = 0;
-    for (size_t i = 0; p != NULL && i < width; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void rd_bytes(rd *r, void *dst, size_t n)
-{
-    const uint8_t *p = rd_take(r, n);
-    if (p != NULL)
-        memcpy(dst, p, n);
-}
-
-/* A length-prefixed string into a fixed field of `cap` bytes (NUL included). */
-static void rd_str(rd *r, char *dst, size_t cap)
-{
-    size_t n = (size_t)rd_uint(r, 2);
-    const uint8_t *p = rd_take(r, n);
-    if (p == NULL || n >= cap || memchr(p, 0, n) != NULL) {
-        r->bad = true;
-        return;
-    }
-    memcpy(dst, p, n);
-    dst[n] = '\0';
+    sess_writer w = sess_writer_of(p, sess__lmdb_rec_size(l), SESS_BIG_ENDIAN);
+    sess_put_uint(&w, REC_VERSION, 1);
+    sess_put_uint(&w, r->flags, 4);
+    sess_put_uint(&w, (uint64_t)r->created, 8);
+    sess_put_uint(&w, (uint64_t)r->last_seen, 8);
+    sess_put_uint(&w, (uint64_t)r->idle_expires, 8);
+    sess_put_uint(&w, (uint64_t)r->abs_expires, 8);
+    sess_put_uint(&w, (uint64_t)r->auth_time, 8);
+    sess_put_uint(&w, (uint64_t)r->prev_until, 8);
+    sess_put_uint(&w, r->generation, 8);
+    sess_put(&w, r->csrf_secret, SESS_CSRF_SECRET_BYTES);
+    sess_put(&w, r->token_hash, SESS_HASH_BYTES);
+    sess_put(&w, r->prev_hash, SESS_HASH_BYTES);
+    sess_put_counted(&w, r->user, l->user, 2);
+    sess_put_counted(&w, r->roles, l->roles, 2);
+    sess_put_counted(&w, r->ip, l->ip, 2);
+    sess_put_counted(&w, r->agent, l->agent, 2);
+    sess_put_counted(&w, l->data_text, l->data, 4);
+    /* sess__lmdb_rec_size measured exactly these fields: anything else is a bug here, and the
+     * caller's transaction is then aborted rather than a short record committed. */
+    return !w.over && w.p == w.end ? 0 : SESS_EINTERNAL;
 }
 
 /* Decodes a sessions value into `out` (initialised here). With want_data false, out->data stays
  * NULL (internal use only). SESS_ECORRUPT for anything that is not a well-formed record. */
 int sess__lmdb_rec_decode(const MDB_val *v, sess_record *out, bool want_data)
 {
-    rd r = {.p = v->mv_data, .end = (const uint8_t *)v->mv_data + v->mv_size, .bad = false};
+    sess_reader r = sess_reader_of(v->mv_data, v->mv_size, SESS_BIG_ENDIAN);
     sess_record_init(out);
-    if (rd_uint(&r, 1) != REC_VERSION)
+    if (sess_take_uint(&r, 1) != REC_VERSION)
         return SESS_ECORRUPT;
-    out->flags = (uint32_t)rd_uint(&r, 4);
-    out->created = (int64_t)rd_uint(&r, 8);
-    out->last_seen = (int64_t)rd_uint(&r, 8);
-    out->idle_expires = (int64_t)rd_uint(&r, 8);
-    out->abs_expires = (int64_t)rd_uint(&r, 8);
-    out->auth_time = (int64_t)rd_uint(&r, 8);
-    out->prev_until = (int64_t)rd_uint(&r, 8);
-    out->generation = rd_uint(&r, 8);
-    rd_bytes(&r, out->csrf_secret, SESS_CSRF_SECRET_BYTES);
-    rd_bytes(&r, out->token_hash, SESS_HASH_BYTES);
-    rd_bytes(&r, out->prev_hash, SESS_HASH_BYTES);
-    rd_str(&r, out->user, sizeof(out->user));
-    rd_str(&r, out->roles, sizeof(out->roles));
-    rd_str(&r, out->ip, sizeof(out->ip));
-    rd_str(&r, out->agent, sizeof(out->agent));
-    size_t dlen = (size_t)rd_uint(&r, 4);
-    const uint8_t *data = rd_take(&r, dlen);
-    if (r.bad || r.p != r.end || out->user[0] == '\0' || dlen == 0 ||
-        memchr(data, 0, dlen) != NULL) {
+    out->flags = (uint32_t)sess_take_uint(&r, 4);
+    out->created = (int64_t)sess_take_uint(&r, 8);
+    out->last_seen = (int64_t)sess_take_uint(&r, 8);
+    out->idle_expires = (int64_t)sess_take_uint(&r, 8);
+    out->abs_expires = (int64_t)sess_take_uint(&r, 8);
+    out->auth_time = (int64_t)sess_take_uint(&r, 8);
+    out->prev_until = (int64_t)sess_take_uint(&r, 8);
+    out->generation = sess_take_uint(&r, 8);
+    sess_take_bytes(&r, out->csrf_secret, SESS_CSRF_SECRET_BYTES);
+    sess_take_bytes(&r, out->token_hash, SESS_HASH_BYTES);
+    sess_take_bytes(&r, out->prev_hash, SESS_HASH_BYTES);
+    sess_take_counted_str(&r, 2, out->user, sizeof(out->user));
+    sess_take_counted_str(&r, 2, out->roles, sizeof(out->roles));
+    sess_take_counted_str(&r, 2, out->ip, sizeof(out->ip));
+    sess_take_counted_str(&r, 2, out->agent, sizeof(out->agent));
+    size_t dlen = (size_t)sess_take_uint(&r, 4);
+    const uint8_t *data = sess_take(&r, dlen);
+    if (!sess_read_all(&r) || out->user[0] == '\0' || dlen == 0 || memchr(data, 0, dlen) != NULL) {
         sess_record_dispose(out);
         return SESS_ECORRUPT;
     }

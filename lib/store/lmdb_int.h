@@ -148,8 +148,9 @@ typedef struct rec_lens {
 int sess__lmdb_rec_measure(const sess_record *r, rec_lens *l);
 /* The encoded size of a measured record. */
 size_t sess__lmdb_rec_size(const rec_lens *l);
-/* Encodes a measured record into sess__lmdb_rec_size bytes at p. */
-void sess__lmdb_rec_encode(const sess_record *r, const rec_lens *l, uint8_t *p);
+/* Encodes a measured record into sess__lmdb_rec_size bytes at p; SESS_EINTERNAL when the
+ * measure and the record disagree (nothing to commit). */
+int sess__lmdb_rec_encode(const sess_record *r, const rec_lens *l, uint8_t *p);
 /* Decodes a sessions value; SESS_ECORRUPT for anything that is not a well-formed record. */
 int sess__lmdb_rec_decode(const MDB_val *v, sess_record *out, bool want_data);
 
