@@ -639,8 +639,11 @@ int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool 
     sess_keyed_hash(ctx->key, tok, sizeof(tok), hash);
     if (reauth)
         sess_random(csrf, sizeof(csrf));
-    r = ctx->store->ops->rotate(ctx->store, id, expected, hash, now + pol.rotate_grace,
-                                reauth ? now : 0, reauth ? csrf : NULL);
+    /* A re-authentication keeps no grace (ASVS 7.2.4): the token it replaces may be the one an
+     * attacker holds, and the client that proved the password has the new one. */
+    r = ctx->store->ops->rotate(ctx->store, id, expected, hash,
+                                reauth ? now : now + pol.rotate_grace, reauth ? now : 0,
+                                reauth ? csrf : NULL);
     sess_wipe(csrf, sizeof(csrf));
     if (r == 0)
         r = sess_get(ctx, id, now, out);

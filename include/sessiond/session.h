@@ -111,8 +111,9 @@ SESS_EXPORT int sess_patch(sess_ctx *ctx, const uint8_t id[SESS_ID_BYTES], const
                            size_t len, int64_t now, sess_record *out) SESS_WUR;
 
 /* Rotates: the token (which must be the session's current one and live) is replaced by a new
- * one written into `new_token`; the old one works for rotate_grace. `reauth` also records a new
- * authentication time and a new CSRF secret. `out` receives the record after rotation. */
+ * one written into `new_token`; the old one works for rotate_grace. `reauth` (a password just
+ * proved again) also records a new authentication time and a new CSRF secret, and keeps no
+ * grace: the old token is refused at once. `out` receives the record after rotation. */
 SESS_EXPORT int sess_rotate(sess_ctx *ctx, const char *token, size_t len, int64_t now, bool reauth,
                             char new_token[SESS_TOKEN_STRLEN + 1], sess_record *out) SESS_WUR;
 

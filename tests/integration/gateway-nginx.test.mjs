@@ -316,6 +316,11 @@ test('step-up: a fresh: rule sends an old login to "confirm your password" and t
   assert.equal(after.json.headers['x-auth-user'], 'dave');
   const csrfAfter = (await get('/auth/whoami', { jar })).json.csrf_token;
   assert.notEqual(csrfAfter, csrfBefore, 're-authentication renews the CSRF token');
+  // ASVS 7.2.4: re-authentication rotates without grace; the token from before is refused at
+  // once (a role change or an API rotation keeps rotate_grace; a step-up does not).
+  const old = await browse(port, 'GET', '/auth/whoami', { headers: { Cookie: `sid=${tokenBefore}` } });
+  assert.equal(old.status, 401, 'the token from before the step-up is refused');
+  assert.equal((await get('/auth/whoami', { jar })).status, 200, 'the new one works');
 });
 
 test('the step-up form without a session is the ordinary login form', T, async () => {

@@ -270,6 +270,11 @@ static void rotation_grace(void **state)
     assert_int_equal(got.auth_time, T0 + 200);
     assert_memory_not_equal(got.csrf_secret, rec.csrf_secret, SESS_CSRF_SECRET_BYTES);
     sess_record_dispose(&got);
+    /* ... and keeps no grace (ASVS 7.2.4): the token it replaced is refused at once. */
+    assert_int_equal(sess_verify(f->ctx, fresh, strlen(fresh), T0 + 200, false, &got),
+                     SESS_ESESSION);
+    assert_int_equal(sess_verify(f->ctx, again, strlen(again), T0 + 200, false, &got), 0);
+    sess_record_dispose(&got);
     sess_record_dispose(&rec);
 }
 
