@@ -24,6 +24,12 @@ int cli_config(const cli_args *a)
         r = cli_finish_config(&cfg);
     if (r != 0)
         return r;
+    /* Valid, but said loudly: [session] require_secure = true would refuse it. */
+    char why[512];
+    if (sessd_config_insecure_cookie(&cfg, why, sizeof(why)))
+        fprintf(stderr,
+                "sessiond: warning: %s (set [session] require_secure = true to refuse this)\n",
+                why);
     printf("%s: ok\n", a->config_file ? a->config_file : "defaults and environment");
     return EXIT_OK;
 }

@@ -155,6 +155,10 @@ const opt options[] = {
     O_BOOL("session", "bind_user_agent", bind_user_agent, "false", F_RELOAD,
            "A token presented with another User-Agent than the session was created with is "
            "refused (401, 404 for /v1) and its session deleted."),
+    O_BOOL("session", "require_secure", require_secure, "false", F_RELOAD,
+           "Refuse to start (and a reload) when the session cookie would go out without Secure "
+           "(a plain-http public_url) or without a __Host-/__Secure- prefix (an explicit "
+           "cookie_name); without it those only warn. Set it in production."),
     O_STR("session", "clear_site_data", clear_site_data, "\"cache\"", NULL, F_RELOAD,
           "Value of the Clear-Site-Data header sent at logout, quotes included; empty: no "
           "header."),

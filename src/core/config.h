@@ -73,6 +73,7 @@ typedef struct sessd_config {
     uint64_t max_per_user;    /* default 50 */
     uint64_t max_data;        /* bytes, default 16k */
     bool bind_user_agent;
+    bool require_secure;       /* refuse a session cookie without Secure or without a prefix */
     char clear_site_data[128]; /* default "cache" (with the quotes) */
     /* [login] */
     uint64_t max_failures;
@@ -127,6 +128,13 @@ int sessd_config_set(sessd_config *c, const char *section, const char *key, cons
  * parse, listen is HOST:PORT. Fills derived defaults (cookie_name, public_url, touch_interval,
  * store_path, audit_path). -1 with a message. */
 int sessd_config_finish(sessd_config *c, char *err, size_t errlen);
+
+/* Why the session cookie of a finished configuration would go out unprotected (ASVS 3.3.1 and
+ * 3.3.3): without Secure (a plain-http public_url) or without a __Host-/__Secure- prefix (an
+ * explicit cookie_name under https). The reasons, one sentence each, in `why`; false when
+ * there is none. `config check` and `serve` warn with them; [session] require_secure = true
+ * makes sessd_config_finish refuse them. */
+bool sessd_config_insecure_cookie(const sessd_config *c, char *why, size_t cap);
 
 /* True when `section.key` may change on SIGHUP without a restart. */
 bool sessd_config_reloadable(const char *section, const char *key);

@@ -20,6 +20,26 @@ static bool is_https(const sessd_config *c)
     return strncasecmp(c->public_url, "https://", 8) == 0;
 }
 
+bool sessd_config_insecure_cookie(const sessd_config *c, char *why, size_t cap)
+{
+    bool prefixed =
+        strncmp(c->cookie_name, "__Host-", 7) == 0 || strncmp(c->cookie_name, "__Secure-", 9) == 0;
+    why[0] = '\0';
+    if (!is_https(c))
+        snprintf(why, cap,
+                 "the session cookie \"%s\" goes out without Secure and without a prefix: "
+                 "[server] public_url is not https (%s); anyone on the network path can read "
+                 "it. Serve sessiond behind https and set public_url = https://...",
+                 c->cookie_name, c->public_url);
+    else if (!prefixed)
+        snprintf(why, cap,
+                 "the session cookie \"%s\" has no __Host- or __Secure- prefix ([session] "
+                 "cookie_name), so a sibling subdomain or an http page of the same host can "
+                 "plant or shadow it; leave cookie_name unset (__Host-sid) or prefix it",
+                 c->cookie_name);
+    return why[0] != '\0';
+}
+
 int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
 {
     char why[WHY_MAX];
@@ -113,6 +133,11 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
             "%s: [session] cookie_domain: a __Host- cookie cannot have a Domain; clear "
             "cookie_domain or rename the cookie (e.g. __Secure-sid)",
             from);
+        return -1;
+    }
+    char insecure[512];
+    if (c->require_secure && sessd_config_insecure_cookie(c, insecure, sizeof insecure)) {
+        say(err, errlen, "%s: [session] require_secure: %s", from, insecure);
         return -1;
     }
     if (c->absolute_timeout < c->idle_timeout) {

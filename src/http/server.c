@@ -326,6 +326,15 @@ static void setup_h2o(const sessd_config *c)
 
 /* ---- reload and maintenance ------------------------------------------------------------ */
 
+/* At start and after each reload: a session cookie without Secure or a prefix is said loudly
+ * ([session] require_secure = true refuses such a configuration instead). */
+static void warn_insecure_cookie(const sessd_config *c)
+{
+    char why[512];
+    if (sessd_config_insecure_cookie(c, why, sizeof(why)))
+        sessd_log(SESSD_LOG_WARN, "%s (set [session] require_secure = true to refuse this)", why);
+}
+
 static void reload(void)
 {
     const sessd_config *cur = sessd_cfg();
@@ -372,6 +381,7 @@ static void reload(void)
     sessd_log_configure(next->log_level, next->log_format);
     old_configs[n_old_configs++] = atomic_exchange(&sessd_srv.config, next);
     sessd_log(SESSD_LOG_NOTICE, "configuration reloaded from %s", next->file);
+    warn_insecure_cookie(next);
 }
 
 static void maintenance(int64_t *last_sweep)
@@ -630,6 +640,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     else
         sessd_log(SESSD_LOG_INFO, "%d threads, %s store at %s", nthreads, cfg->store_kind,
                   cfg->store_path);
+    warn_insecure_cookie(cfg);
 
     wait_for_signals();
     atomic_store(&sessd_srv.stopping, true);

@@ -3,6 +3,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sandbox, startWithKey, createSession, verify, assertError, run, httpRequest, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Jar, browse, formFields } from './gateway-lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 let sb;
@@ -86,6 +87,61 @@ describe('set_cookie', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.ok(r.stderr.startsWith('sessiond: '), r.stderr);
     assert.match(r.stderr, /same_site/, r.stderr);
+  });
+
+  test('a cookie without Secure or without a prefix: config check and serve warn, require_secure refuses', T, async () => {
+    const cases = {
+      'plain http': ['', /without Secure/],
+      'https, unprefixed name': ['[server]\npublic_url = https://auth.example.com\n[session]\ncookie_name = sid\n', /no __Host- or __Secure- prefix/],
+    };
+    for (const [what, [text, why]] of Object.entries(cases)) {
+      const f = sb.writeFile(`insecure-${what.replace(/\W+/g, '-')}.ini`, text);
+      const chk = await run(['config', 'check', '-c', f]);
+      assert.equal(chk.code, 0, `${what}: ${chk.stderr}`);
+      assert.match(chk.stderr, /^sessiond: warning: /, what);
+      assert.match(chk.stderr, why, what);
+      const strict = sb.writeFile(`strict-${what.replace(/\W+/g, '-')}.ini`, text.includes('[session]') ? `${text}require_secure = true\n` : `${text}[session]\nrequire_secure = true\n`);
+      const refused = await run(['config', 'check', '-c', strict]);
+      assert.equal(refused.code, 2, `${what}: ${refused.stderr}`);
+      assert.match(refused.stderr, /\[session\] require_secure: /, what);
+      assert.match(refused.stderr, why, what);
+    }
+    // serve says it at start, as a warning log line.
+    const s = await startWithKey(sb, { config: sb.writeFile('insecure-serve.ini', '[server]\npublic_url = https://auth.example.com\n[session]\ncookie_name = sid\n') });
+    try {
+      assert.match(s.output, /warn.*no __Host- or __Secure- prefix/);
+    } finally {
+      await s.stop();
+    }
+    const ok = sb.writeFile('secure.ini', '[server]\npublic_url = https://auth.example.com\n[session]\nrequire_secure = true\n');
+    const good = await run(['config', 'check', '-c', ok]);
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(good.stderr, '', 'no warning for __Host-sid under https');
+  });
+
+  test('https: the login nonce and anonymous preferences cookies are __Host- and Secure too', T, async () => {
+    const s = await startWithKey(sb, { config: sb.writeFile('https-pages.ini', '[server]\npublic_url = https://auth.example.com\n') });
+    try {
+      const origin = { Origin: 'https://auth.example.com' };
+      const jar = new Jar();
+      const page = await browse(s.port, 'GET', '/auth/login', { jar });
+      assert.equal(page.status, 200, page.text);
+      const nonce = (page.headers['set-cookie'] || []).find((c) => c.startsWith('__Host-sid_login='));
+      assert.ok(nonce, `the login nonce cookie: ${page.headers['set-cookie']}`);
+      assert.match(nonce, /; Path=\/;.*Secure/);
+      assert.doesNotMatch(nonce, /Domain=/i);
+      const prefs = await browse(s.port, 'GET', '/auth/preferences', { jar });
+      assert.equal(prefs.status, 200, prefs.text);
+      const saved = await browse(s.port, 'POST', '/auth/preferences', { jar, headers: origin,
+        form: { language: 'de', theme: 'dark', font_size: 'large', csrf: formFields(prefs.text).csrf } });
+      assert.equal(saved.status, 303, saved.text);
+      const set = (saved.headers['set-cookie'] || []).find((c) => c.startsWith('__Host-sid_prefs='));
+      assert.ok(set, `the anonymous preferences cookie: ${saved.headers['set-cookie']}`);
+      assert.match(set, /; Path=\/;.*Secure/);
+      assert.doesNotMatch(set, /Domain=/i);
+    } finally {
+      await s.stop();
+    }
   });
 
   test('https with a cookie_domain never yields an invalid __Host- cookie', T, async () => {

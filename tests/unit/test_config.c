@@ -803,6 +803,43 @@ static void test_finish_derives_defaults(void **state)
     assert_string_equal(cfg->cookie_name, "app");
 }
 
+/* ASVS 3.3.1 / 3.3.3: a session cookie without Secure or without a prefix is named (config
+ * check and serve warn with it) and refused under [session] require_secure = true. */
+static void test_insecure_cookie_warned_or_refused(void **state)
+{
+    (void)state;
+    char why[512];
+    assert_int_equal(finish(), 0); /* the default: plain http on loopback */
+    assert_true(sessd_config_insecure_cookie(cfg, why, sizeof(why)));
+    assert_non_null(strstr(why, "without Secure"));
+    assert_int_equal(set("session", "require_secure", "true"), 0);
+    assert_int_equal(finish(), -1);
+    assert_non_null(strstr(err, "[session] require_secure"));
+
+    sessd_config_defaults(cfg);
+    assert_int_equal(set("server", "public_url", "https://auth.example.com"), 0);
+    assert_int_equal(set("session", "require_secure", "true"), 0);
+    assert_int_equal(finish(), 0); /* __Host-sid */
+    assert_false(sessd_config_insecure_cookie(cfg, why, sizeof(why)));
+    assert_string_equal(why, "");
+
+    sessd_config_defaults(cfg);
+    assert_int_equal(set("server", "public_url", "https://auth.example.com"), 0);
+    assert_int_equal(set("session", "cookie_domain", "example.com"), 0);
+    assert_int_equal(set("session", "require_secure", "true"), 0);
+    assert_int_equal(finish(), 0); /* __Secure-sid: shared with subdomains on purpose */
+    assert_false(sessd_config_insecure_cookie(cfg, why, sizeof(why)));
+
+    sessd_config_defaults(cfg);
+    assert_int_equal(set("server", "public_url", "https://auth.example.com"), 0);
+    assert_int_equal(set("session", "cookie_name", "sid"), 0);
+    assert_int_equal(finish(), 0); /* allowed, but named */
+    assert_true(sessd_config_insecure_cookie(cfg, why, sizeof(why)));
+    assert_non_null(strstr(why, "no __Host- or __Secure- prefix"));
+    assert_int_equal(set("session", "require_secure", "true"), 0);
+    assert_int_equal(finish(), -1);
+}
+
 static void test_finish_same_site_none_needs_https(void **state)
 {
     (void)state;
@@ -1091,6 +1128,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_overrides_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_derives_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insecure_cookie_warned_or_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_same_site_none_needs_https, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_cross_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_rechecks_fields_and_names_file, setup,
