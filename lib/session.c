@@ -70,6 +70,7 @@ void sess_policy_default(sess_policy *p)
     *p = (sess_policy){.idle_timeout = 30 * 60,
                        .absolute_timeout = 24 * 3600,
                        .remember_me = 30 * 86400,
+                       .remember_idle = 7 * 86400,
                        .touch_interval = 18,
                        .rotate_grace = 30,
                        .access_ttl = 900,
@@ -77,12 +78,21 @@ void sess_policy_default(sess_policy *p)
                        .max_data = 16 * 1024};
 }
 
+/* The idle deadline a remember-me session moves to when used at `now`: remember_idle on, never
+ * past its absolute deadline; 0 (no remember_idle) is the absolute deadline itself. */
+static int64_t remember_idle_deadline(const sess_policy *pol, const sess_record *rec, int64_t now)
+{
+    if (pol->remember_idle == 0 || now + pol->remember_idle > rec->abs_expires)
+        return rec->abs_expires;
+    return now + pol->remember_idle;
+}
+
 /* What no session could live under: a zeroed policy is the usual mistake. */
 static bool policy_ok(const sess_policy *p)
 {
     return p->idle_timeout > 0 && p->absolute_timeout > 0 && p->remember_me >= 0 &&
-           p->touch_interval >= 0 && p->rotate_grace >= 0 && p->access_ttl >= 0 &&
-           p->max_per_user > 0;
+           p->remember_idle >= 0 && p->touch_interval >= 0 && p->rotate_grace >= 0 &&
+           p->access_ttl >= 0 && p->max_per_user > 0;
 }
 
 int sess_ctx_new(sess_store *store, const uint8_t key[SESS_KEY_BYTES], const sess_policy *policy,
@@ -248,6 +258,8 @@ static int new_record(const sess_policy *pol, const sess_create_params *p, int64
         return SESS_EINVAL;
     if (p->roles != NULL && strlen(p->roles) > SESS_ROLES_MAX)
         return SESS_EINVAL;
+    if (p->remember && pol->remember_me == 0) /* remember-me is turned off */
+        return SESS_EINVAL;
 
     sess_record_init(out);
     char *data = NULL;
@@ -270,8 +282,9 @@ static int new_record(const sess_policy *pol, const sess_create_params *p, int64
     out->idle_expires = now + pol->idle_timeout;
     if (p->remember) {
         out->flags |= SESS_REC_REMEMBER;
-        /* A remember-me session outlives browser restarts and idle gaps up to its lifetime. */
-        out->idle_expires = out->abs_expires;
+        /* A remember-me session outlives browser restarts and idle gaps up to remember_idle
+         * (none: up to its lifetime). */
+        out->idle_expires = remember_idle_deadline(pol, out, now);
     }
     if (out->idle_expires > out->abs_expires)
         out->idle_expires = out->abs_expires;
@@ -572,7 +585,7 @@ bool sess_touch_due(sess_ctx *ctx, sess_record *rec, int64_t now)
         return false;
     int64_t idle = now + pol.idle_timeout;
     if (rec->flags & SESS_REC_REMEMBER)
-        idle = rec->abs_expires;
+        idle = remember_idle_deadline(&pol, rec, now);
     if (idle > rec->abs_expires)
         idle = rec->abs_expires;
     if (idle < rec->idle_expires)

@@ -30,22 +30,25 @@
 typedef struct sess_policy {
     int64_t idle_timeout;
     int64_t absolute_timeout;
-    int64_t remember_me;    /* absolute lifetime of a remember-me session */
+    int64_t remember_me;    /* absolute lifetime of a remember-me session; 0: remember-me off */
     int64_t touch_interval; /* a verify writes last-seen at most this often per session */
     int64_t rotate_grace;   /* the previous token keeps working this long after a rotation */
     int64_t access_ttl;     /* life of an API access token (sess_api_login); 0: 900 s */
     uint32_t max_per_user;
-    size_t max_data;     /* bytes of a session's data (compact JSON) */
-    uint64_t argon2_ops; /* cost of new password hashes ([login]); 0: libsodium's interactive */
-    size_t argon2_mem;   /* bytes; 0: libsodium's interactive (64 MiB) */
+    size_t max_data;       /* bytes of a session's data (compact JSON) */
+    uint64_t argon2_ops;   /* cost of new password hashes ([login]); 0: libsodium's interactive */
+    size_t argon2_mem;     /* bytes; 0: libsodium's interactive (64 MiB) */
+    int64_t remember_idle; /* inactivity timeout of a remember-me session; 0: none (it lives to
+                              its absolute deadline however long it is left unused) */
 } sess_policy;
 
 typedef struct sess_ctx sess_ctx;
 
 /* The contract's defaults (docs/configuration.md): idle 30 minutes, absolute 24 hours,
- * remember-me 30 days, touches at most every 18 s (1% of idle), a rotation grace of 30 s, API
- * access tokens of 15 minutes, 50 sessions per user, 16 KiB of data per session, and
- * libsodium's interactive argon2id cost. Start from these and change what differs. */
+ * remember-me 30 days with an inactivity timeout of 7 days, touches at most every 18 s (1% of
+ * idle), a rotation grace of 30 s, API access tokens of 15 minutes, 50 sessions per user, 16 KiB of
+ * data per session, and libsodium's interactive argon2id cost. Start from these and change what
+ * differs. */
 SESS_EXPORT void sess_policy_default(sess_policy *p);
 
 /* Creates a context over `store` (not owned: the caller closes it after sess_ctx_free) with
@@ -67,7 +70,8 @@ typedef struct sess_create_params {
     const char *roles; /* comma list, may be NULL */
     const char *data;  /* JSON object text, may be NULL */
     size_t data_len;
-    bool remember;     /* remember-me: absolute lifetime remember_me instead of absolute_timeout */
+    bool remember;     /* remember-me: absolute lifetime remember_me instead of absolute_timeout
+                          (SESS_EINVAL when the policy's remember_me is 0: turned off) */
     const char *ip;    /* may be NULL; truncated to SESS_IP_MAX */
     const char *agent; /* may be NULL; truncated to SESS_AGENT_MAX */
     int64_t auth_time; /* when the user last entered a password; 0 = now */

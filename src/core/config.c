@@ -138,8 +138,14 @@ const opt options[] = {
     O_DUR("session", "absolute_timeout", absolute_timeout, "24h", 1 * SEC, 365 * DAY, F_RELOAD,
           "A session ends this long after login however much it is used; at least "
           "idle_timeout."),
-    O_DUR("session", "remember_me", remember_me, "30d", 1 * MIN, 365 * DAY, F_RELOAD,
-          "Lifetime of a session created with \"remember me\"; its cookie gets this Max-Age."),
+    O_DUR("session", "remember_me", remember_me, "30d", 1 * MIN, 365 * DAY, F_RELOAD | F_OFF,
+          "Lifetime of a session created with \"remember me\"; its cookie gets this Max-Age. "
+          "off: no remember-me (the login page has no checkbox, and a login or /v1 create that "
+          "asks for it is refused)."),
+    O_DUR("session", "remember_idle_timeout", remember_idle_timeout, "7d", 1 * SEC, 365 * DAY,
+          F_RELOAD,
+          "Inactivity timeout of a remember-me session: unused this long, it ends, however long "
+          "its remember_me lifetime still runs."),
     O_DUR("session", "touch_interval", touch_interval, "0", 0, 1 * DAY, F_RELOAD,
           "Least time between two writes of a session's last-seen time; 0: 1% of idle_timeout, "
           "at least 1s. Must be below idle_timeout."),
@@ -603,8 +609,13 @@ int opt_store(const opt *o, void *base, const char *value, char *why, size_t n)
         }
         break;
     case T_DURATION:
+        if ((o->flags & F_OFF) && strcmp(value, "off") == 0) {
+            *(int64_t *)f = 0;
+            return 0;
+        }
         if (sessd_parse_duration(value, &d) < 0) {
-            snprintf(why, n, "\"%s\" is not a duration; %s", shown, type_hint(o));
+            snprintf(why, n, "\"%s\" is not a duration; %s%s", shown, type_hint(o),
+                     (o->flags & F_OFF) ? ", or off" : "");
             return -1;
         }
         v = (uint64_t)d;
@@ -678,6 +689,8 @@ int opt_validate(const opt *o, void *base, char *why, size_t n)
             return -1;
         }
         v = (uint64_t) * (const int64_t *)f;
+        if (v == 0 && (o->flags & F_OFF))
+            return 0;
         break;
     default:
         v = *(const uint64_t *)f;

@@ -63,15 +63,16 @@ typedef struct sessd_config {
     /* [session] */
     char cookie_name[128]; /* default: __Host-sid under https, sid otherwise */
     char cookie_domain[256];
-    char same_site[16];       /* lax|strict|none */
-    int64_t idle_timeout;     /* seconds, default 30m */
-    int64_t absolute_timeout; /* seconds, default 24h */
-    int64_t remember_me;      /* seconds, default 30d */
-    int64_t touch_interval;   /* seconds; 0 = 1% of idle_timeout, at least 1 s */
-    int64_t rotate_grace;     /* seconds, default 30s */
-    int64_t access_ttl;       /* seconds, default 15m: API access tokens */
-    uint64_t max_per_user;    /* default 50 */
-    uint64_t max_data;        /* bytes, default 16k */
+    char same_site[16];            /* lax|strict|none */
+    int64_t idle_timeout;          /* seconds, default 30m */
+    int64_t absolute_timeout;      /* seconds, default 24h */
+    int64_t remember_me;           /* seconds, default 30d */
+    int64_t remember_idle_timeout; /* default 7d */
+    int64_t touch_interval;        /* seconds; 0 = 1% of idle_timeout, at least 1 s */
+    int64_t rotate_grace;          /* seconds, default 30s */
+    int64_t access_ttl;            /* seconds, default 15m: API access tokens */
+    uint64_t max_per_user;         /* default 50 */
+    uint64_t max_data;             /* bytes, default 16k */
     bool bind_user_agent;
     bool require_secure;       /* refuse a session cookie without Secure or without a prefix */
     char clear_site_data[128]; /* default "cache" (with the quotes) */

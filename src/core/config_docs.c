@@ -71,8 +71,8 @@ static void doc_row(FILE *out, const opt *o)
         fputs("-", out);
         break;
     default:
-        fprintf(out, "%s .. %s", fmt_number(o, o->min, a, sizeof a),
-                fmt_number(o, o->max, b, sizeof b));
+        fprintf(out, "%s .. %s%s", fmt_number(o, o->min, a, sizeof a),
+                fmt_number(o, o->max, b, sizeof b), (o->flags & F_OFF) ? ", or `off`" : "");
         break;
     }
     fprintf(out, " | %s | ", (o->flags & F_RELOAD) ? "yes" : "no");

@@ -46,6 +46,7 @@ enum {
     F_SECRET = 2,   /* the value never appears in a message */
     F_RULE = 4,     /* a key of [rule NAME]: offset is into sessd_rule */
     F_REQUIRED = 8, /* must be given (only for rule keys) */
+    F_OFF = 16,     /* a duration that "off" turns off (stored as 0) */
 };
 
 /* Extra validation of a string value: true when fine, else the problem is written to `why`.

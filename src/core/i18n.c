@@ -26,6 +26,8 @@ static const char *const en[SESSD_MSG_COUNT] = {
     [SESSD_MSG_ERR_COOKIE_CONFLICT] =
         "Your browser sent two different sign-in cookies or tokens, so neither was used. The "
         "cookies have been cleared as far as this site can; please sign in again.",
+    [SESSD_MSG_ERR_REMEMBER_OFF] =
+        "\u201cKeep me signed in\u201d is turned off on this site; please sign in without it.",
     [SESSD_MSG_ERR_INVALID_CHOICE] = "Please choose one of the offered values.",
     [SESSD_MSG_PREFERENCES] = "Preferences",
     [SESSD_MSG_LANGUAGE] = "Language",
@@ -81,6 +83,9 @@ static const char *const fr[SESSD_MSG_COUNT] = {
         "Votre navigateur a envoyé deux cookies ou jetons de connexion différents : aucun n’a été "
         "utilisé. Les cookies ont été effacés autant que ce site le peut ; veuillez vous "
         "reconnecter.",
+    [SESSD_MSG_ERR_REMEMBER_OFF] =
+        "\u00ab\u00a0Rester connect\u00e9\u00a0\u00bb est d\u00e9sactiv\u00e9 sur ce site\u00a0; "
+        "connectez-vous sans cette option.",
     [SESSD_MSG_ERR_INVALID_CHOICE] = "Veuillez choisir l’une des valeurs proposées.",
     [SESSD_MSG_PREFERENCES] = "Préférences",
     [SESSD_MSG_LANGUAGE] = "Langue",
@@ -137,6 +142,8 @@ static const char *const de[SESSD_MSG_COUNT] = {
         "keines "
         "verwendet. Die Cookies wurden gelöscht, soweit diese Seite es kann; bitte melden Sie "
         "sich erneut an.",
+    [SESSD_MSG_ERR_REMEMBER_OFF] = "\u201eAngemeldet bleiben\u201c ist auf dieser Seite "
+                                   "abgeschaltet; bitte melden Sie sich ohne diese Option an.",
     [SESSD_MSG_ERR_INVALID_CHOICE] = "Bitte einen der angebotenen Werte wählen.",
     [SESSD_MSG_PREFERENCES] = "Einstellungen",
     [SESSD_MSG_LANGUAGE] = "Sprache",

@@ -29,6 +29,7 @@ enum sessd_lang { SESSD_LANG_EN, SESSD_LANG_FR, SESSD_LANG_DE, SESSD_LANG_COUNT 
     X(ERR_UNAVAILABLE)                                                                             \
     X(ERR_BUSY)                                                                                    \
     X(ERR_COOKIE_CONFLICT)                                                                         \
+    X(ERR_REMEMBER_OFF)                                                                            \
     X(ERR_INVALID_CHOICE)                                                                          \
     X(PREFERENCES)                                                                                 \
     X(LANGUAGE)                                                                                    \

@@ -68,6 +68,7 @@ void sessd_policy_from_config(const sessd_config *c, sess_policy *p)
     p->idle_timeout = c->idle_timeout;
     p->absolute_timeout = c->absolute_timeout;
     p->remember_me = c->remember_me;
+    p->remember_idle = c->remember_idle_timeout;
     p->touch_interval = c->touch_interval;
     p->rotate_grace = c->rotate_grace;
     p->access_ttl = c->access_ttl;

@@ -341,6 +341,11 @@ static int v1_create(h2o_req_t *req, json_t *body)
         !read_roles(req, body, roles, sizeof(roles)) ||
         !opt_bool(req, body, "remember", &remember, false) || !read_client(req, body, &ip, &agent))
         return http_sent(req);
+    if (remember && sessd_cfg()->remember_me == 0) {
+        return http_send_error(req, SESS_EINVAL,
+                               "\"remember\": remember-me is turned off ([session] remember_me "
+                               "= off)");
+    }
     if (user == NULL || sess_check_user(user) != 0) {
         return http_send_error(
             req, SESS_EINVAL,

@@ -349,6 +349,8 @@ int sessd_auth_login_post(h2o_req_t *req)
         status = show_form(req, 403, j->user, j->rd, SESSD_MSG_ERR_EXPIRED_FORM, j->reauth);
     else if ((wait = sessd_throttle_wait_login(j->ip, j->user, now)) > 0)
         status = too_many(req, wait, j->user, j->rd, j->reauth);
+    else if (j->remember && c->remember_me == 0) /* asked for what this site turned off */
+        status = show_form(req, 400, j->user, j->rd, SESSD_MSG_ERR_REMEMBER_OFF, j->reauth);
     else if (!form) {
         auth_audit(req, SESSD_AUDIT_LOGIN_FAILED, j->user[0] ? j->user : NULL, NULL, "bad form");
         sessd_throttle_fail(SESSD_THROTTLE_ADDR, j->ip, now, &j->throttle);

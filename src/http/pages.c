@@ -215,7 +215,7 @@ void sessd_page_login(h2o_req_t *req, int status, const sessd_visitor *v,
             lv->error >= 0 || lv->reauth ? " autofocus" : "");
     if (lv->reauth) {
         sessd_page_hidden(&p, "reauth", "1");
-    } else {
+    } else if (sessd_cfg()->remember_me > 0) { /* [session] remember_me = off: no checkbox */
         fputs("<div class=\"check\"><input type=\"checkbox\" id=\"remember\" name=\"remember\" "
               "value=\"1\"><label for=\"remember\">",
               p.f);

@@ -356,3 +356,30 @@ test('session.js and style.css are served with their types, small, never cached'
   assert.match(page.text, /<main id="main">/);
   assert.match(page.headers['content-security-policy'], /script-src 'self'/);
 });
+
+test('remember_me = off: the login page offers no "keep me signed in", and a form that asks for it is refused', T, async () => {
+  const p = await freePort();
+  const data = sb.dataDir();
+  const config = sb.writeFile('remember-off.ini', `[server]\npublic_url = http://127.0.0.1:${p}\n[login]\nargon2_ops = 1\nargon2_mem = 8m\n[session]\nremember_me = off\n`);
+  await addUser(data, 'alice', { config });
+  const s = await sb.start({ data, config, args: ['--listen', `127.0.0.1:${p}`] });
+  try {
+    const on = await get('/auth/login');
+    assert.match(on.text, /name="remember"/, 'the default server offers it');
+    const jar = new Jar();
+    const page = await browse(p, 'GET', '/auth/login', { jar });
+    assert.equal(page.status, 200);
+    assert.doesNotMatch(page.text, /name="remember"/);
+    const asked = await browse(p, 'POST', '/auth/login', { jar, form: { ...formFields(page.text), username: 'alice', password: PASSWORD, remember: '1' } });
+    assert.equal(asked.status, 400, asked.text);
+    assert.match(asked.text, /Keep me signed in.{0,8} is turned off/);
+    assert.equal(jar.cookies.get('sid'), undefined, 'no session');
+    const fr = await browse(p, 'POST', '/auth/login', { jar, headers: { 'Accept-Language': 'fr' }, form: { ...formFields(asked.text), username: 'alice', password: PASSWORD, remember: '1' } });
+    assert.match(fr.text, /Rester connect.{1,12}est d.sactiv/);
+    const ok = await login(p, jar, 'alice', PASSWORD);
+    assert.equal(ok.status, 303, ok.text);
+    assert.match(ok.headers['set-cookie'].find((c) => c.startsWith('sid=')), /^sid=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/, 'a browser-session cookie');
+  } finally {
+    await s.stop();
+  }
+});

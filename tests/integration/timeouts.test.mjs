@@ -156,3 +156,43 @@ test('a touch survives a clean restart (last-seen flushed at SIGTERM)', T, async
     await s.stop();
   }
 });
+
+test('remember-me has its own inactivity timeout (remember_idle_timeout), far inside its lifetime', T, async () => {
+  const cfg = sb.writeFile('remember-idle.ini', '[session]\nidle_timeout = 1h\nremember_me = 1d\nremember_idle_timeout = 2s\ntouch_interval = 1s\n');
+  const s = await startWithKey(sb, { config: cfg });
+  try {
+    const used = await createSession(s, { user: 'alice', remember: true });
+    const left = await createSession(s, { user: 'alice', remember: true });
+    const plain = await createSession(s, { user: 'alice' });
+    assert.ok(used.expires_at - used.idle_expires_at > 80000, `a day's lifetime, a 2 s idle deadline: ${JSON.stringify(used)}`);
+    assert.equal(used.idle_expires_at - (used.expires_at - 86400), 2);
+    // Used every ~1.2 s, the remember-me session lives on past the first deadline; the other
+    // one, left alone, ends at it, while the plain session keeps its hour.
+    const deadline = left.idle_expires_at;
+    for (let i = 0; i < 3; i++) {
+      await sleep(1200);
+      assert.equal((await verify(s, used.token)).status, 200, `used, round ${i}`);
+    }
+    await sleepUntil(deadline * 1000 + 300);
+    assertError(await verify(s, left.token, { touch: false }), 404, 'invalid_session', 'left unused past remember_idle_timeout');
+    assert.equal((await verify(s, used.token, { touch: false })).status, 200, 'the used one lives on');
+    assert.equal((await verify(s, plain.token, { touch: false })).status, 200, 'a plain session keeps idle_timeout');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('remember_me = off: /v1 refuses "remember": true, and a session without it is made as ever', T, async () => {
+  const cfg = sb.writeFile('remember-off.ini', '[session]\nremember_me = off\n');
+  const s = await startWithKey(sb, { config: cfg });
+  try {
+    const r = await s.api('POST', '/v1/sessions', { body: { user: 'alice', remember: true } });
+    assertError(r, 400, 'invalid_request');
+    assert.match(r.json.message, /remember_me = off/);
+    assert.equal((await s.api('GET', '/v1/users/alice/sessions')).json.length, 0, 'nothing made');
+    const c = await createSession(s, { user: 'alice' });
+    assert.equal((await verify(s, c.token)).status, 200);
+  } finally {
+    await s.stop();
+  }
+});

@@ -326,6 +326,52 @@ static void remember_me(void **state)
     sess_record_dispose(&rec);
 }
 
+/* ASVS 7.3.1: a remember-me session has an inactivity timeout of its own (remember_idle), and
+ * remember-me can be turned off (remember_me = 0). */
+static void remember_me_idle_and_off(void **state)
+{
+    fixture *f = *state;
+    sess_policy pol = policy;
+    pol.remember_idle = 3600;
+    assert_int_equal(sess_ctx_set_policy(f->ctx, &pol), 0);
+    char tok[SESS_TOKEN_STRLEN + 1], unused[SESS_TOKEN_STRLEN + 1];
+    sess_record rec, got;
+    sess_create_params p = {.user = "carol", .remember = true};
+    assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), 0);
+    assert_int_equal(rec.abs_expires, T0 + 86400);
+    assert_int_equal(rec.idle_expires, T0 + 3600);
+    sess_record_dispose(&rec);
+    assert_int_equal(sess_create(f->ctx, &p, T0, unused, &rec), 0);
+    sess_record_dispose(&rec);
+    /* Used every 50 minutes, it lives on; left an hour, it ends. */
+    for (int64_t t = T0 + 3000; t < T0 + 20000; t += 3000) {
+        assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), t, true, &got), 0);
+        assert_int_equal(got.idle_expires, t + 3600);
+        sess_record_dispose(&got);
+        assert_int_equal(sess_touch_flush(f->ctx), 0);
+    }
+    assert_int_equal(sess_verify(f->ctx, unused, strlen(unused), T0 + 3599, false, &got), 0);
+    sess_record_dispose(&got);
+    assert_int_equal(sess_verify(f->ctx, unused, strlen(unused), T0 + 3600, false, &got),
+                     SESS_ESESSION);
+    /* Never past its absolute deadline. */
+    pol.remember_idle = 2 * 86400;
+    assert_int_equal(sess_ctx_set_policy(f->ctx, &pol), 0);
+    assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), 0);
+    assert_int_equal(rec.idle_expires, rec.abs_expires);
+    sess_record_dispose(&rec);
+    assert_int_equal(sess_verify(f->ctx, tok, strlen(tok), T0 + 80000, true, &got), 0);
+    assert_int_equal(got.idle_expires, T0 + 86400);
+    sess_record_dispose(&got);
+
+    pol.remember_me = 0;
+    assert_int_equal(sess_ctx_set_policy(f->ctx, &pol), 0);
+    assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), SESS_EINVAL);
+    p.remember = false;
+    assert_int_equal(sess_create(f->ctx, &p, T0, tok, &rec), 0);
+    sess_record_dispose(&rec);
+}
+
 static void patch_live_only(void **state)
 {
     fixture *f = *state;
@@ -510,6 +556,7 @@ int main(void)
         T(pending_touch_counts_at_once),
         T(revoke_all_and_eviction),
         T(remember_me),
+        T(remember_me_idle_and_off),
         T(patch_live_only),
         T(preferences),
         T(api_keys),
