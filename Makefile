@@ -62,11 +62,13 @@ EXE_LDFLAGS = $(LDFLAGS_SAN) $(HARDEN_EXE_LDFLAGS)
 
 # $(B)/flags holds the flags the build dir was made with; every object and link depends on it,
 # so a change of flags (the hardening list above, SAN, CFLAGS) rebuilds what they went into
-# instead of mixing old objects into a new build.
+# instead of mixing old objects into a new build. Goals that build nothing leave it alone.
 FLAGS_NOW = $(ALL_CFLAGS) | $(EXE_LDFLAGS) $(LDFLAGS)
+ifneq ($(filter-out help format format-check clean,$(or $(MAKECMDGOALS),all)),)
 ifneq ($(file <$(B)/flags),$(FLAGS_NOW))
 $(shell mkdir -p $(B))
 $(file >$(B)/flags,$(FLAGS_NOW))
+endif
 endif
 
 LIB_SRC  := $(sort $(wildcard lib/*.c lib/store/*.c))
