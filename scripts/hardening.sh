@@ -7,7 +7,7 @@
 # position-independent (ELF type DYN). Prints one line per file; exits 1 if anything is missing.
 #   scripts/hardening.sh DIR   (the build directory; its sessiond is ./sessiond for DIR=build)
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 dir=${1:?build dir}
 bin=$dir/sessiond
 [ "$dir" = build ] && bin=sessiond
