@@ -24,9 +24,52 @@ endif
 ifeq ($(WERROR),1)
 CFLAGS_BASE += -Werror
 endif
+
+# Hardening (docs/security.md, V14; scripts/hardening.sh checks the result): Debian's flags with
+# every hardening feature on, from dpkg-buildflags when dpkg-dev is installed, else the same list
+# fixed here. Only the hardening flags are taken: its -g, -O2 and path maps would override ours.
+# Two flags dpkg 1.21 (Debian 12) does not give yet are always added: -fstack-clash-protection,
+# and on x86 -fcf-protection. _FORTIFY_SOURCE needs optimisation and is left out of builds
+# with -O0 and of the sanitizer builds (SAN=1, fuzz, tsan): their runtimes check memcpy and
+# friends through interceptors that glibc's __*_chk variants would partly bypass.
+# Executables are position-independent (-fPIE is implied by the -fPIC every object has, -pie
+# links them so) with full RELRO; libsessiond.so and the nginx module get full RELRO.
+DPKG_FLAGS = $(shell DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get $(1) 2>/dev/null)
+HARDEN_DROP := -g -O% -ffile-prefix-map=% -fdebug-prefix-map=% -fstack-clash-protection \
+               -fcf-protection%
+ifneq ($(shell command -v dpkg-buildflags 2>/dev/null),)
+HARDEN_CFLAGS := $(filter-out $(HARDEN_DROP),$(call DPKG_FLAGS,CFLAGS))
+HARDEN_CPPFLAGS := $(call DPKG_FLAGS,CPPFLAGS)
+HARDEN_LDFLAGS := $(call DPKG_FLAGS,LDFLAGS)
+else
+HARDEN_CFLAGS := -fstack-protector-strong -Wformat -Werror=format-security
+HARDEN_CPPFLAGS := -Wdate-time -D_FORTIFY_SOURCE=2
+HARDEN_LDFLAGS := -Wl,-z,relro -Wl,-z,now
+endif
+HARDEN_CFLAGS += -fstack-clash-protection
+ifneq ($(filter x86_64-% i386-% i486-% i586-% i686-%,$(shell $(CC) -dumpmachine)),)
+HARDEN_CFLAGS += -fcf-protection
+endif
+ifneq ($(filter -O0 -fsanitize=%,$(CFLAGS_BASE) $(CFLAGS)),)
+HARDEN_CPPFLAGS := $(filter-out -D_FORTIFY_SOURCE%,$(HARDEN_CPPFLAGS))
+endif
+HARDEN_EXE_LDFLAGS := -pie $(HARDEN_LDFLAGS)
+
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
-ALL_CFLAGS = $(CFLAGS_BASE) $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = $(CFLAGS_BASE) $(HARDEN_CPPFLAGS) $(HARDEN_CFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+EXE_LDFLAGS = $(LDFLAGS_SAN) $(HARDEN_EXE_LDFLAGS)
+
+# $(B)/flags holds the flags the build dir was made with; every object and link depends on it,
+# so a change of flags (the hardening list above, SAN, CFLAGS) rebuilds what they went into
+# instead of mixing old objects into a new build. Goals that build nothing leave it alone.
+FLAGS_NOW = $(ALL_CFLAGS) | $(EXE_LDFLAGS) $(LDFLAGS)
+ifneq ($(filter-out help format format-check clean,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(file <$(B)/flags),$(FLAGS_NOW))
+$(shell mkdir -p $(B))
+$(file >$(B)/flags,$(FLAGS_NOW))
+endif
+endif
 
 LIB_SRC  := $(sort $(wildcard lib/*.c lib/store/*.c))
 SRV_SRC  := $(sort $(wildcard src/core/*.c src/http/*.c src/cli/*.c))
@@ -70,7 +113,7 @@ help:
 	@echo "make deb         the Debian package, into $(B)/ (scripts/deb.sh)"
 	@echo "make format      clang-format every C file"
 
-$(B)/%.o: %.c
+$(B)/%.o: %.c $(B)/flags
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -83,7 +126,7 @@ $(LIB_A): $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libsessiond.so.0 $(LDFLAGS_SAN) -o $@ $^ \
+	$(CC) -shared -Wl,-soname,libsessiond.so.0 $(LDFLAGS_SAN) $(HARDEN_LDFLAGS) -o $@ $^ \
 	    $(shell pkg-config --libs $(LIB_PKGS) 2>/dev/null) -lpthread
 	ln -sf libsessiond.so.0 $(B)/libsessiond.so
 
@@ -92,7 +135,7 @@ $(B)/libsessiond-server.a: $(SRV_OBJ)
 	ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(B)/libsessiond-server.a $(LIB_A)
-	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(EXE_LDFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/sessiond.pc: sessiond.pc.in Makefile
 	@mkdir -p $(B)
@@ -100,7 +143,7 @@ $(B)/sessiond.pc: sessiond.pc.in Makefile
 
 $(B)/tests/%: tests/unit/%.c $(B)/libsessiond-server.a $(LIB_A) tests/unit/harness.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS_SAN) -o $@ $< $(B)/libsessiond-server.a $(LIB_A) \
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(EXE_LDFLAGS) -o $@ $< $(B)/libsessiond-server.a $(LIB_A) \
 	    $(PKG_LIBS) -lcmocka
 
 # What make check runs: the server, the unit tests, the token stream, and the shared library
@@ -110,14 +153,14 @@ test-bin: $(BIN) $(TESTS) $(B)/tools/token-stream $(LIB_SO)
 # Decoded session tokens on stdout, for the token-quality battery (scripts/token-quality.sh).
 $(B)/tools/token-stream: tests/batteries/token_stream.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIB_A) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(EXE_LDFLAGS) -o $@ $< $(LIB_A) $(PKG_LIBS)
 
 # libFuzzer targets: the library and server objects are built with clang and
 # -fsanitize=fuzzer-no-link plus ASan+UBSan (SAN=1) into build-fuzz/, each target links
 # libFuzzer's main. Seeds in fuzz/corpus/TARGET/, dictionaries in fuzz/dict/TARGET.dict.
 $(B)/fuzz/%: fuzz/%.c fuzz/fuzz.h $(B)/libsessiond-server.a $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS_SAN) -o $@ $< $(B)/libsessiond-server.a \
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(EXE_LDFLAGS) -o $@ $< $(B)/libsessiond-server.a \
 	    $(LIB_A) $(PKG_LIBS)
 
 fuzz-bin: $(FUZZERS)
@@ -127,7 +170,7 @@ fuzz-bin: $(FUZZERS)
 # bench/results/ and docs/benchmarks.md. BENCH_QUICK=1 runs short rounds and 100k sessions.
 $(B)/bench/fill: bench/fill.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS_SAN) -o $@ $< $(LIB_A) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) $(EXE_LDFLAGS) -o $@ $< $(LIB_A) $(PKG_LIBS)
 
 bench: all $(B)/bench/fill $(NGINX_MODULE)
 	scripts/deps.sh bench
@@ -147,8 +190,11 @@ tsan:
 # $(B)/ngx_http_sessiond_module.so; with SAN=1 built with ASan+UBSan.
 nginx-module: $(NGINX_MODULE)
 
-$(NGINX_MODULE): nginx/ngx_http_sessiond_module.c nginx/config scripts/nginx-module.sh $(LIB_A)
-	@SAN=$(SAN) scripts/nginx-module.sh $(B)
+# It gets the hardening flags above (nginx's own objects keep Debian's).
+$(NGINX_MODULE): nginx/ngx_http_sessiond_module.c nginx/config scripts/nginx-module.sh $(LIB_A) \
+                 $(B)/flags
+	@SAN=$(SAN) HARDEN_CFLAGS="$(HARDEN_CPPFLAGS) $(HARDEN_CFLAGS)" HARDEN_LDFLAGS="$(HARDEN_LDFLAGS)" \
+	    scripts/nginx-module.sh $(B)
 
 fuzz-smoke: fuzz
 	@scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)

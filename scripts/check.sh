@@ -2,9 +2,10 @@
 # The test driver behind `make check`: unit tests (cmocka) and integration tests (node --test)
 # against the normal build, then both again against the ASan+UBSan build, then the example that
 # links libsessiond through pkg-config. Then the batteries (docs/batteries.md): the constant-time
-# lint (scripts/ct-lint.mjs); the layering and ABI checks (scripts/layers.sh, scripts/abi.sh); a
-# scan of everything the normal integration pass made the server write for every secret it used
-# (scripts/leak-scan.mjs); token quality with ent and dieharder
+# lint (scripts/ct-lint.mjs); the layering, ABI and hardening checks (scripts/layers.sh,
+# scripts/abi.sh, scripts/hardening.sh: readelf on the normal build's binary, library and nginx
+# module); a scan of everything the normal integration pass made the server write for every
+# secret it used (scripts/leak-scan.mjs); token quality with ent and dieharder
 # (scripts/token-quality.sh); tests/batteries/ against the normal build (kill -9 crash safety,
 # CRASH_CYCLES cycles, default 20; damaged data files; a full tmpfs disk; libfiu I/O faults);
 # the integration suite and the store suite's Redis cases against a ThreadSanitizer build;
@@ -216,9 +217,9 @@ run_ct_lint() { # secrets compared only in constant time: the tree passes, the f
     fi
 }
 
-run_layers() { # run_layers BUILD_DIR: lib < core, cli < http; the library's exports
+run_layers() { # run_layers BUILD_DIR: lib < core, cli < http; the library's exports; hardening
     local out s
-    for s in layers abi; do
+    for s in layers abi hardening; do
         if out=$(scripts/$s.sh "$1" 2>&1); then pass=$((pass + 1)); else
             fail=$((fail + 1)); echo "$out" >&2; note_fail "$s"; fi
         echo "$out" | tail -1

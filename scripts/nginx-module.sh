@@ -2,7 +2,8 @@
 # scripts/nginx-module.sh BUILD_DIR - builds ngx_http_sessiond_module.so into BUILD_DIR against
 # Debian's nginx-dev (its configure flags, so the module's signature matches the packaged
 # nginx), linking BUILD_DIR/libsessiond.a. SAN=1 builds it with ASan+UBSan (load it into nginx
-# with libasan preloaded, as tests/integration/gateway-nginx.test.mjs does).
+# with libasan preloaded, as tests/integration/gateway-nginx.test.mjs does). HARDEN_CFLAGS and
+# HARDEN_LDFLAGS (set by `make nginx-module`) are added to the compile and link options.
 set -euo pipefail
 B=${1:?usage: nginx-module.sh BUILD_DIR}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +24,9 @@ if [ "${SAN:-0}" = 1 ]; then
     CC_OPT="-g -O1 -fPIC -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE"
     LD_OPT="-fPIC -fsanitize=address,undefined"
 fi
+# The Makefile's hardening flags (stack protector, fortify, full RELRO; docs/security.md, V14).
+CC_OPT="$CC_OPT ${HARDEN_CFLAGS:-}"
+LD_OPT="$LD_OPT ${HARDEN_LDFLAGS:-}"
 export SESSIOND_ROOT="$ROOT"
 export SESSIOND_LIBS="$ROOT/$B/libsessiond.a $(pkg-config --libs libsodium lmdb jansson hiredis) -lpthread"
 cd "$OUT/src"

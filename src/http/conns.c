@@ -23,6 +23,7 @@ typedef struct tracked {
     "{\"error\":\"overloaded\",\"message\":\"too many connections; retry in a moment\"}\n"
 static const char busy_answer[] = "HTTP/1.1 503 Service Unavailable\r\n"
                                   "Content-Type: application/json\r\n"
+                                  "Content-Disposition: " HTTP_JSON_DISPOSITION "\r\n"
                                   "Cache-Control: no-store\r\n"
                                   "Retry-After: 1\r\n"
                                   "Connection: close\r\n"

@@ -1,6 +1,7 @@
 /*
  * http.c - request and response helpers shared by the handlers. Every answer carries
- * Cache-Control: no-store (session state must never be cached by a proxy) and nosniff.
+ * Cache-Control: no-store (session state must never be cached by a proxy) and nosniff; every
+ * JSON answer also Content-Disposition: attachment (HTTP_JSON_DISPOSITION in http.h).
  */
 #include "http/http.h"
 
@@ -186,6 +187,9 @@ static void common_headers(h2o_req_t *req, const char *ctype)
                    H2O_STRLIT("no-store"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"), 0,
                           NULL, H2O_STRLIT("nosniff"));
+    if (strncmp(ctype, "application/json", 16) == 0)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
+                       H2O_STRLIT(HTTP_JSON_DISPOSITION));
 }
 
 /* An empty body goes out with no buffer at all: h2o_send_inline's one zero-length buffer made

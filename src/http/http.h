@@ -37,6 +37,13 @@ const char *http_bearer(h2o_req_t *req, size_t *len);
 /* The client's address as text into `out` (at least 64 bytes). */
 void http_peer_addr(h2o_req_t *req, char *out, size_t cap);
 
+/* Every application/json answer carries `Content-Disposition: attachment` with this value (ASVS
+ * 4.0.3 14.4.2): an API answer opened as a page is saved, never rendered as a document. fetch()
+ * and XMLHttpRequest ignore the header, so the pages' own calls read the JSON as before. The
+ * two JSON answers sent outside http_send_* (h2o's own 413 rewritten by server.c, the busy 503
+ * of conns.c) carry it too. */
+#define HTTP_JSON_DISPOSITION "attachment; filename=\"api.json\""
+
 /* The answer functions send at once and return the status they sent, which is what the
  * handlers return: the status is said once, where it is sent (metrics count what was sent).
  * Everything they allocate lives in the request's pool. */
@@ -46,7 +53,7 @@ int http_send_json(h2o_req_t *req, int status, json_t *body);
 /* Answers a contract error: {"error": CODE, "message": TEXT} with the error's status. `msg` may be
  * NULL for the table's message. Never put a secret in `msg`. */
 int http_send_error(h2o_req_t *req, int err, const char *msg);
-/* Answers `status` with a text/plain body. */
+/* Answers `status` with a body of `content_type` (text, or JSON already written). */
 int http_send_text(h2o_req_t *req, int status, const char *content_type, const char *body,
                    size_t len);
 /* Answers 204. */

@@ -291,6 +291,8 @@ static void on_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
                        H2O_STRLIT("application/json"));
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                        H2O_STRLIT("no-store"));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_DISPOSITION, NULL,
+                       H2O_STRLIT(HTTP_JSON_DISPOSITION));
         req->res.content_length = sizeof(too_large_json) - 1;
         h2o_ostream_t *os = h2o_add_ostream(req, sizeof(*os), slot);
         os->do_send = send_json_413;

@@ -7,6 +7,8 @@ import {
 } from './lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
+// Every JSON answer is a download when opened as a page (ASVS 4.0.3 14.4.2; src/http/http.h).
+const DISPOSITION = 'attachment; filename="api.json"';
 const ANY_ID = '0123456789abcdef0123456789abcdef';
 let sb;
 let s;
@@ -38,6 +40,7 @@ describe('API key', () => {
     for (const [what, opts] of cases) {
       const r = await s.api('POST', '/v1/sessions', { key: undefined, body, ...opts });
       assertError(r, 401, 'unauthorized', what);
+      assert.equal(r.headers['content-disposition'], DISPOSITION, `${what}: an error answer too`);
     }
     // Every /v1 route is protected, including GETs.
     for (const [m, p] of [['GET', `/v1/sessions/${ANY_ID}`], ['DELETE', `/v1/sessions/${ANY_ID}`], ['GET', '/v1/users/alice/sessions'], ['GET', '/v1/users/alice/preferences'], ['POST', '/v1/sessions/verify']]) {
@@ -77,6 +80,7 @@ describe('create', () => {
     const t1 = Math.ceil(Date.now() / 1000);
     assert.equal(r.status, 201, r.text);
     assert.match(r.headers['content-type'], /^application\/json/);
+    assert.equal(r.headers['content-disposition'], DISPOSITION);
     const c = r.json;
     assert.match(c.session_id, SESSION_ID_RE);
     assert.match(c.token, TOKEN_RE);

@@ -185,6 +185,7 @@ describe('sizes', () => {
     const text = x.data.toString('latin1');
     assert.equal(statusOf(x.data), 413, `answer: ${JSON.stringify(text.slice(0, 300))}`);
     assert.match(text.split('\r\n\r\n')[0], /^content-type: application\/json/im, `a JSON 413: ${JSON.stringify(text.slice(0, 300))}`);
+    assert.match(text.split('\r\n\r\n')[0], /^content-disposition: attachment; filename="api\.json"\r?$/im, 'h2o\'s own 413, rewritten to JSON, is a download like every JSON answer');
     await s.assertAlive('after a 1 MiB body was announced');
   });
 

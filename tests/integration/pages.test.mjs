@@ -339,6 +339,7 @@ test('session.js and style.css are served with their types, small, never cached'
   assert.equal(js.status, 200);
   assert.equal(js.headers['content-type'], 'text/javascript; charset=utf-8');
   assert.equal(js.headers['cache-control'], 'no-store');
+  assert.equal(js.headers['content-disposition'], undefined, 'only JSON answers are downloads');
   assert.ok(js.text.length < 4096, `session.js is ${js.text.length} bytes`);
   for (const s of ['BroadcastChannel', "addEventListener('storage'", '/keepalive', 'X-CSRF-Token', '/whoami', 'Stay signed in', 'alertdialog']) {
     assert.ok(js.text.includes(s), `session.js has ${s}`);
