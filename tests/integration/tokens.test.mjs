@@ -80,7 +80,12 @@ for (const store of ['lmdb', 'redis']) {
     r = await httpRequest(s.port, 'GET', '/auth/verify', { headers: { ...fwd, ...bearer(t.access_token).headers } });
     assert.equal(r.status, 200);
     assert.equal(r.headers['x-auth-user'], 'alice');
+    // Keepalive is an unsafe request without a browser's word (no Origin, no Sec-Fetch-Site):
+    // it needs the session's CSRF token, which whoami gives.
     r = await httpRequest(s.port, 'POST', '/auth/keepalive', bearer(t.access_token));
+    assertError(r, 403, 'csrf_failed', 'keepalive without the CSRF token');
+    const csrf = (await whoami(s, t.access_token)).json.csrf_token;
+    r = await httpRequest(s.port, 'POST', '/auth/keepalive', { headers: { ...bearer(t.access_token).headers, 'X-CSRF-Token': csrf } });
     assert.equal(r.status, 200, r.text);
     r = await httpRequest(s.port, 'GET', '/auth/sessions', { headers: { ...bearer(t.access_token).headers, Accept: 'application/json' } });
     assert.equal(r.status, 200, r.text);
