@@ -47,7 +47,8 @@ it knows who you are only from the X-Auth-* headers sessiond gave nginx.</p>
 <form method="post" action="/notes"><label for="note">A note</label>
 <input type="text" id="note" name="note"><button>Save</button></form>
 <ul>${notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>
-<form method="post" action="/auth/logout"><button>Sign out</button></form></main></html>`);
+<form method="post" action="/auth/logout"><input type="hidden" name="csrf_token" value="${esc(req.headers['x-auth-csrf-token'])}">
+<button>Sign out</button></form></main></html>`);
   });
 });
 await new Promise((r) => app.listen(0, '127.0.0.1', r));

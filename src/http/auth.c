@@ -114,7 +114,9 @@ static int keepalive(h2o_req_t *req)
     bool ok = auth_form_token_ok(req, &rec);
     sess_record_dispose(&rec);
     if (!ok) {
-        return http_send_error(req, SESS_ECSRF, "X-CSRF-Token does not match the session");
+        return http_send_error(req, SESS_ECSRF,
+                               "X-CSRF-Token is missing (and no same-origin evidence) or is not "
+                               "the session's");
     }
     if ((status = current_session(req, true, &rec)) != 0)
         return status;

@@ -123,15 +123,11 @@ bool auth_form_token_ok(h2o_req_t *req, const sess_record *rec)
         n = fl >= 0 ? (size_t)fl : 0;
     }
     if (tok == NULL) {
-        /* Without the token: a Bearer client needs none (no browser attaches its header on
-         * its own); a cookie needs the browser's own word that the request is same-origin.
-         * A request with neither Origin nor Sec-Fetch-Site is refused, as verify does. */
-        size_t len;
-        bool from_cookie;
-        if (sessd_cfg()->require_token)
-            return false;
-        return auth_token_src(req, &len, &from_cookie) == NULL || !from_cookie ||
-               auth_origin_proven(req, sessd_cfg());
+        /* Without the token, only the browser's own word that the request is same-origin
+         * passes, whether the session came in the cookie or as a Bearer token: a request with
+         * neither Origin nor Sec-Fetch-Site is refused, as verify does. A client that is no
+         * browser sends the token (whoami and /v1 answer it). */
+        return !sessd_cfg()->require_token && auth_origin_proven(req, sessd_cfg());
     }
     sess_csrf_token(rec->csrf_secret, want);
     bool ok = n == SESS_TOKEN_STRLEN && sess_ct_equal(tok, want, SESS_TOKEN_STRLEN);

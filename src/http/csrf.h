@@ -15,7 +15,8 @@
  * Sec-Fetch-Site says cross-site or Origin names an origin that is neither the public URL's nor
  * an allowed one; true when Sec-Fetch-Site says same-origin, whatever Origin says (a page with
  * Referrer-Policy: no-referrer posts with "Origin: null"). Requests without either header
- * (non-browser clients) pass. */
+ * pass this first check; a signed-in one then needs the session's CSRF token
+ * (auth_form_token_ok). */
 bool auth_same_origin(h2o_req_t *req, const sessd_config *c);
 /* Positive evidence only: Sec-Fetch-Site same-origin, or an Origin that is the public URL's or
  * an allowed one (and no Sec-Fetch-Site cross-site). False without either header. */
@@ -35,8 +36,9 @@ void auth_form_proof_clear(h2o_req_t *req);
 
 /* The session's own CSRF token on a signed-in request: the X-CSRF-Token header (session.js)
  * or else the form field `csrf_token` (sessd_page_csrf). When sent it must be the session's
- * (constant-time compare); with [csrf] require_token it must be sent; without it, a request
- * that came with the cookie needs auth_origin_proven (a Bearer one needs nothing). */
+ * (constant-time compare); with [csrf] require_token it must be sent; without it, the request
+ * needs auth_origin_proven, whether its token came in the cookie or as a Bearer credential
+ * (ASVS 3.5.1: a request with neither Origin nor Sec-Fetch-Site proves nothing). */
 bool auth_form_token_ok(h2o_req_t *req, const sess_record *rec);
 
 #endif

@@ -114,6 +114,13 @@ bool auth_token_ambiguous(h2o_req_t *req)
     return t.ambiguous;
 }
 
+bool auth_token_presented(h2o_req_t *req)
+{
+    request_token t;
+    read_token(req, &t);
+    return t.cookie.value != NULL || t.bearer != NULL || t.ambiguous;
+}
+
 /* A session cookie's live session `rec` and a Bearer credential that names another live
  * session: the request names two sessions (contract section 4). A Bearer credential that is
  * no session token (an application's own) or the same session's does not count. 0 when there

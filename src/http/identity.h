@@ -25,6 +25,9 @@ const char *auth_token_src(h2o_req_t *req, size_t *len, bool *from_cookie);
  * ("cookie_conflict", at most 10 lines a second, the rest counted in the next). For the paths
  * that answer "no session" (verify's 401, the login page). */
 bool auth_token_ambiguous(h2o_req_t *req);
+/* True when the request presents any session token at all: a session cookie (one value or
+ * several) or a Bearer credential (one or several), live or not. */
+bool auth_token_presented(h2o_req_t *req);
 /* For a logout that found no one session: ends the session of every token the request
  * presents (each session cookie value and the Bearer credential, at most 8; holding a token is
  * authority enough to end its session), each audited as a logout. 0, or the store's first

@@ -390,7 +390,15 @@ int sessd_auth_logout(h2o_req_t *req)
     }
     if (v.signed_in && !auth_form_token_ok(req, &v.rec)) {
         sessd_visitor_dispose(&v);
-        return auth_deny(req, SESS_ECSRF, "the session's CSRF token does not match");
+        return auth_deny(req, SESS_ECSRF,
+                         "the session's CSRF token is missing (and no same-origin "
+                         "evidence) or is not the session's");
+    }
+    if (!v.signed_in && auth_token_presented(req) && !auth_origin_proven(req, c)) {
+        /* Tokens but no one session (two of them, or a dead one): no CSRF token can be checked,
+         * so ending them needs the browser's own word that the request is same-origin. */
+        sessd_visitor_dispose(&v);
+        return auth_deny(req, SESS_ECSRF, "no same-origin evidence (Origin, Sec-Fetch-Site)");
     }
     if (v.signed_in) {
         int r = auth_end_session(req, &v.rec);
@@ -404,7 +412,7 @@ int sessd_auth_logout(h2o_req_t *req)
     if (!v.signed_in) {
         /* No one session (none, or two tokens: neither is "the" session), but the user asked
          * to sign out: end whatever live session a token presented names (the same-origin
-         * check above stands in for the form's CSRF token) and clear every copy of the
+         * evidence above stands in for the form's CSRF token) and clear every copy of the
          * cookie. */
         (void)auth_token_ambiguous(req); /* audited when two tokens were why */
         int r = auth_end_presented_sessions(req);

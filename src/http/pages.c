@@ -92,8 +92,9 @@ void sessd_page_csrf(sessd_page *p)
         sessd_page_hidden(p, "csrf_token", p->csrf);
 }
 
-/* Logout is protected by its same-origin check (auth_same_origin), like keepalive, and by the
- * session's CSRF token that the form carries. */
+/* Logout, like keepalive, refuses a cross-site request and otherwise needs the session's CSRF
+ * token or the browser's own same-origin word (csrf.h); the form carries the token, so it
+ * passes even from a browser that sends neither Origin nor Sec-Fetch-Site. */
 static void nav(sessd_page *p)
 {
     fputs("<nav aria-label=\"", p->f);

@@ -3,6 +3,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Sandbox, run, startWithKey, createApiKey, createSession, verify, assertError, assertNoSanitizerReport, SESSION_ID_RE, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Jar, addUser, browse, login, PASSWORD } from './gateway-lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 let sb;
@@ -108,6 +109,53 @@ describe('against a running server on the same data', () => {
     assert.notEqual(again.code, 0, 'revoking a missing key fails');
     assert.ok(again.stderr.startsWith('sessiond: '));
   });
+});
+
+/* ASVS 7.4.2 (contract section 1): `user disable` and `user del`, run while a server serves
+ * the data, end every session of that user on its very next request: a login's cookie session
+ * (verify 401) and a /v1 one (404); another user's sessions live. With the lmdb store the CLI
+ * writes the data directory the server reads; with the memory store it asks the server through
+ * its admin socket. */
+describe('user disable and user del against a running server', () => {
+  const users = ['mallory', 'nina', 'oscar'];
+  for (const store of ['lmdb', 'memory']) {
+    for (const verb of ['disable', 'del']) {
+      test(`${store}: user ${verb} ends every session of that user at once; another user's live`, T, async () => {
+        const config = sb.writeFile(`users-${store}-${verb}.ini`, `[store]\nkind = ${store}\n[login]\nargon2_ops = 1\nargon2_mem = 8m\n[rule app]\npolicy = authenticated\n`);
+        const s = store === 'memory' ? await startWithKey(sb, { config, store }) : await startWithKey(sb, { config });
+        try {
+          for (const u of users) await addUser(s.data, u, { config });
+          const cookieVerify = (jar) => browse(s.port, 'GET', '/auth/verify', {
+            jar, headers: { 'X-Forwarded-Uri': '/app', 'X-Forwarded-Method': 'GET', Accept: 'application/json' },
+          });
+          const sessions = {};
+          for (const u of users) {
+            const jars = [new Jar(), new Jar()];
+            for (const jar of jars) assert.equal((await login(s.port, jar, u, PASSWORD)).status, 303, `${u} signs in`);
+            sessions[u] = { jars, api: [await createSession(s, { user: u }), await createSession(s, { user: u })] };
+            for (const jar of jars) assert.equal((await cookieVerify(jar)).status, 200, `${u}: cookie session`);
+            for (const c of sessions[u].api) assert.equal((await verify(s, c.token)).status, 200, `${u}: /v1 session`);
+          }
+          const [target, other] = verb === 'disable' ? ['mallory', 'nina'] : ['nina', 'oscar'];
+          const r = await run(['user', verb, target, '--data', s.data, '-c', config]);
+          assert.equal(r.code, 0, `user ${verb}: ${r.stderr}`);
+          assertNoSanitizerReport(r.stderr, `user ${verb}`);
+          for (const jar of sessions[target].jars) assert.equal((await cookieVerify(jar)).status, 401, `${target}: cookie session after user ${verb}`);
+          for (const c of sessions[target].api) assertError(await verify(s, c.token), 404, 'invalid_session', `${target}: /v1 session after user ${verb}`);
+          for (const u of users.filter((x) => x !== target)) {
+            for (const jar of sessions[u].jars) assert.equal((await cookieVerify(jar)).status, 200, `${u} after user ${verb} ${target}`);
+            for (const c of sessions[u].api) assert.equal((await verify(s, c.token)).status, 200, `${u} after user ${verb} ${target}`);
+          }
+          // The user cannot sign in again; the other one can.
+          assert.equal((await login(s.port, new Jar(), target, PASSWORD)).status, 401, `${target} signs in after user ${verb}`);
+          assert.equal((await login(s.port, new Jar(), other, PASSWORD)).status, 303, `${other} signs in`);
+          await s.assertAlive(`after user ${verb}`);
+        } finally {
+          await s.stop();
+        }
+      });
+    }
+  }
 });
 
 describe('admin commands without a server', () => {

@@ -137,6 +137,26 @@ test('wrong method is 405', T, async () => {
   }
 });
 
+/* ASVS 3.5.3: the endpoints that change state take only POST; a GET or HEAD (which a link, an
+ * image or a prefetch sends, with the cookie) is 405 with Allow and changes nothing. */
+test('GET and HEAD on every POST-only endpoint are 405 with Allow: POST, and change nothing', T, async () => {
+  const live = await createSession(s, { user: 'alice' });
+  const postOnly = ['/v1/sessions', '/v1/sessions/verify', '/v1/sessions/rotate', '/v1/sessions/revoke',
+    '/auth/logout', '/auth/keepalive', '/auth/sessions/revoke', '/auth/api/login', '/auth/api/refresh', '/auth/api/logout'];
+  for (const p of postOnly) {
+    for (const m of ['GET', 'HEAD']) {
+      const r = await s.api(m, p, { headers: { Cookie: `sid=${live.token}`, 'Sec-Fetch-Site': 'same-origin' } });
+      assert.equal(r.status, 405, `${m} ${p}: ${r.status} ${r.text}`);
+      assert.equal(r.headers.allow, 'POST', `${m} ${p}: Allow`);
+      if (m === 'GET') assert.equal(r.json?.error, 'invalid_request', `${m} ${p}: ${r.text}`);
+      else assert.equal(r.text, '', `${m} ${p}: no body`);
+    }
+  }
+  const v = await verify(s, live.token);
+  assert.equal(v.status, 200, 'the session a GET /auth/logout came with lives');
+  assert.equal(v.json.idle_expires_at, live.idle_expires_at, 'and was not kept alive');
+});
+
 test('405 on /v1 carries an Allow header listing the methods', T, async () => {
   const r = await s.api('GET', '/v1/sessions');
   assert.equal(r.status, 405);

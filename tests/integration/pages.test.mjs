@@ -25,7 +25,7 @@ max_per_user = 400
 [rule app]
 policy = authenticated
 `);
-  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace']) await addUser(data, u, { config });
+  for (const u of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy']) await addUser(data, u, { config });
   apiKey = await createApiKey(data);
   srv = await sb.start({ data, config, args: ['--listen', `127.0.0.1:${port}`] });
 });
@@ -332,6 +332,81 @@ test('every form of a signed-in page carries the session\'s CSRF token; a wrong 
   const out = await post('/auth/logout', { jar: a, form: { csrf_token: mine } });
   assert.equal(out.status, 303);
   assert.equal((await verifyWith(token(b))).status, 200);
+});
+
+/* ASVS 3.5.1 / 7.4.1: a POST to logout or keepalive with neither Origin nor Sec-Fetch-Site
+ * (which every browser sends on a POST) is no browser's word that it is same-origin: it needs
+ * the session's CSRF token, whether the session came in the cookie or as a Bearer token. */
+const bare = { 'Sec-Fetch-Site': null, Accept: 'application/json' };
+const credentials = (jar) => [
+  ['cookie', { jar }],
+  ['bearer', { headers: { Authorization: `Bearer ${token(jar)}` } }],
+];
+const withHeaders = (opts, headers) => ({ ...opts, headers: { ...bare, ...opts.headers, ...headers } });
+
+test('keepalive with neither Origin nor Sec-Fetch-Site needs the session\'s CSRF token (cookie or Bearer)', T, async () => {
+  const jar = await signIn('heidi');
+  const csrf = (await get('/auth/whoami', { jar })).json.csrf_token;
+  for (const [what, opts] of credentials(jar)) {
+    for (const headers of [{}, { 'X-CSRF-Token': 'A'.repeat(43) }]) {
+      const no = await post('/auth/keepalive', withHeaders(opts, headers));
+      assert.equal(no.status, 403, `${what} ${JSON.stringify(headers)}: ${no.text}`);
+      assert.equal(no.json?.error, 'csrf_failed', `${what}: ${no.text}`);
+    }
+    assert.equal((await verifyWith(token(jar))).status, 200, `${what}: the session lives`);
+    const cross = await post('/auth/keepalive', withHeaders(opts, { 'Sec-Fetch-Site': 'cross-site', 'X-CSRF-Token': csrf }));
+    assert.equal(cross.status, 403, `${what}: cross-site stays refused, token or not`);
+    for (const headers of [{ 'X-CSRF-Token': csrf }, { 'Sec-Fetch-Site': 'same-origin' }, { Origin: `http://127.0.0.1:${port}` }]) {
+      const ok = await post('/auth/keepalive', withHeaders(opts, headers));
+      assert.equal(ok.status, 200, `${what} ${JSON.stringify(headers)}: ${ok.text}`);
+      assert.equal(typeof ok.json.idle_expires_at, 'number');
+    }
+  }
+});
+
+test('logout with neither Origin nor Sec-Fetch-Site needs the session\'s CSRF token (cookie or Bearer)', T, async () => {
+  for (const kind of ['cookie', 'bearer']) {
+    // Refused without the token (or with a wrong one): the session lives.
+    const jar = await signIn('ivan');
+    const opts = Object.fromEntries(credentials(jar))[kind];
+    for (const headers of [{}, { 'X-CSRF-Token': 'A'.repeat(43) }]) {
+      const no = await post('/auth/logout', withHeaders(opts, headers));
+      assert.equal(no.status, 403, `${kind} ${JSON.stringify(headers)}: ${no.text}`);
+      assert.equal(no.json?.error, 'csrf_failed', `${kind}: ${no.text}`);
+      assert.equal((await verifyWith(token(jar))).status, 200, `${kind}: the refused logout ended nothing`);
+    }
+    // The token ends it: the cookie client as the pages' sign-out form sends it (a field), the
+    // Bearer one as a header.
+    const page = await get('/auth/preferences', { jar });
+    const csrf = formFields(page.text).csrf_token;
+    assert.equal(csrf, (await get('/auth/whoami', { jar })).json.csrf_token, 'the sign-out form carries the token');
+    const out = kind === 'cookie'
+      ? await post('/auth/logout', { ...withHeaders(opts, {}), form: { csrf_token: csrf } })
+      : await post('/auth/logout', withHeaders(opts, { 'X-CSRF-Token': csrf }));
+    assert.equal(out.status, 303, `${kind} with the token: ${out.text}`);
+    assert.equal((await verifyWith(token(jar))).status, 401, `${kind}: signed out`);
+    // A browser's own word, without the token, ends it too.
+    for (const headers of [{ 'Sec-Fetch-Site': 'same-origin' }, { Origin: `http://127.0.0.1:${port}` }]) {
+      const j = await signIn('ivan');
+      const o = Object.fromEntries(credentials(j))[kind];
+      const r = await post('/auth/logout', withHeaders(o, headers));
+      assert.equal(r.status, 303, `${kind} ${JSON.stringify(headers)}: ${r.text}`);
+      assert.equal((await verifyWith(token(j))).status, 401, `${kind} ${JSON.stringify(headers)}: signed out`);
+    }
+  }
+});
+
+test('logout with two session cookies and neither Origin nor Sec-Fetch-Site ends neither', T, async () => {
+  const a = await signIn('judy', 'device A');
+  const b = await signIn('judy', 'device B');
+  const two = { Cookie: `sid=${token(a)}; sid=${token(b)}` };
+  const no = await post('/auth/logout', { headers: { ...bare, ...two } });
+  assert.equal(no.status, 403, no.text);
+  assert.equal(no.json?.error, 'csrf_failed', no.text);
+  for (const j of [a, b]) assert.equal((await verifyWith(token(j))).status, 200, 'both sessions live');
+  const ok = await post('/auth/logout', { headers: { ...two, Accept: 'application/json', 'Sec-Fetch-Site': 'same-origin' } });
+  assert.equal(ok.status, 303, ok.text);
+  for (const j of [a, b]) assert.equal((await verifyWith(token(j))).status, 401, 'both ended');
 });
 
 test('session.js and style.css are served with their types, small, never cached', T, async () => {

@@ -80,7 +80,12 @@ for (const store of ['lmdb', 'redis']) {
     r = await httpRequest(s.port, 'GET', '/auth/verify', { headers: { ...fwd, ...bearer(t.access_token).headers } });
     assert.equal(r.status, 200);
     assert.equal(r.headers['x-auth-user'], 'alice');
+    // Keepalive is an unsafe request without a browser's word (no Origin, no Sec-Fetch-Site):
+    // it needs the session's CSRF token, which whoami gives.
     r = await httpRequest(s.port, 'POST', '/auth/keepalive', bearer(t.access_token));
+    assertError(r, 403, 'csrf_failed', 'keepalive without the CSRF token');
+    const csrf = (await whoami(s, t.access_token)).json.csrf_token;
+    r = await httpRequest(s.port, 'POST', '/auth/keepalive', { headers: { ...bearer(t.access_token).headers, 'X-CSRF-Token': csrf } });
     assert.equal(r.status, 200, r.text);
     r = await httpRequest(s.port, 'GET', '/auth/sessions', { headers: { ...bearer(t.access_token).headers, Accept: 'application/json' } });
     assert.equal(r.status, 200, r.text);
@@ -184,7 +189,13 @@ test('POST /auth/logout takes the access token too', { timeout: TEST_TIMEOUT_MS 
   const s = await startServer();
   const a = await apiLogin(s);
   const c = await apiLogin(s);
-  const r = await httpRequest(s.port, 'POST', '/auth/logout', bearer(a.access_token));
+  // Without a browser's word (Origin, Sec-Fetch-Site) the session's CSRF token is needed, as
+  // for the cookie; /auth/api/logout is the Bearer client's logout without one.
+  const bare = await httpRequest(s.port, 'POST', '/auth/logout', { headers: { ...bearer(a.access_token).headers, Accept: 'application/json' } });
+  assertError(bare, 403, 'csrf_failed', 'logout without the CSRF token');
+  assert.equal((await whoami(s, a.access_token)).status, 200, 'the refused logout ended nothing');
+  const csrf = (await whoami(s, a.access_token)).json.csrf_token;
+  const r = await httpRequest(s.port, 'POST', '/auth/logout', { headers: { ...bearer(a.access_token).headers, 'X-CSRF-Token': csrf } });
   assert.equal(r.status, 303, r.text);
   assert.equal((await whoami(s, a.access_token)).status, 401);
   assertError(await refresh(s, a.refresh_token), 401, 'unauthorized', 'refresh after logout');
