@@ -161,6 +161,10 @@ const opt options[] = {
     O_BOOL("session", "bind_user_agent", bind_user_agent, "false", F_RELOAD,
            "A token presented with another User-Agent than the session was created with is "
            "refused (401, 404 for /v1) and its session deleted."),
+    O_DUR("session", "devices_fresh", devices_fresh, "5m", 1 * SEC, 1 * DAY, F_RELOAD,
+          "Ending another device on \"Your devices\" needs a login at most this old; after "
+          "that the user confirms the password first (the step-up form, which brings them "
+          "back)."),
     O_BOOL("session", "require_secure", require_secure, "false", F_RELOAD,
            "Refuse to start (and a reload) when the session cookie would go out without Secure "
            "(a plain-http public_url) or without a __Host-/__Secure- prefix (an explicit "

@@ -74,6 +74,7 @@ typedef struct sessd_config {
     uint64_t max_per_user;         /* default 50 */
     uint64_t max_data;             /* bytes, default 16k */
     bool bind_user_agent;
+    int64_t devices_fresh;     /* seconds, default 5m: ending other devices without a password */
     bool require_secure;       /* refuse a session cookie without Secure or without a prefix */
     char clear_site_data[128]; /* default "cache" (with the quotes) */
     /* [login] */

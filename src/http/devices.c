@@ -221,6 +221,24 @@ static int revoke_one(const sessd_visitor *v, const uint8_t id[SESS_ID_BYTES])
     return r;
 }
 
+/* ASVS 7.5.2: ending another device takes the password again unless the login is fresh
+ * ([session] devices_fresh). A browser goes through the step-up form, which renews the login
+ * and brings it back to this page; a script gets 403 with X-Auth-Reason: reauth, as a fresh:
+ * rule answers it. Nothing is ended meanwhile. */
+static int confirm_first(h2o_req_t *req)
+{
+    char to[2 * 128 + 32]; /* base_path twice */
+    const char *base = sessd_cfg()->base_path;
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-auth-reason"), 0, NULL,
+                          H2O_STRLIT("reauth"));
+    if (auth_wants_json(req))
+        return auth_deny(req, SESS_EFORBIDDEN,
+                         "ending another device needs a recent login; confirm the password at "
+                         "the login page with ?reauth=1 first");
+    snprintf(to, sizeof(to), "%s/login?reauth=1&rd=%s/sessions", base, base);
+    return auth_see_other(req, to);
+}
+
 int sessd_auth_devices_revoke(h2o_req_t *req)
 {
     sessd_visitor v;
@@ -245,6 +263,10 @@ int sessd_auth_devices_revoke(h2o_req_t *req)
                    : page(req, 403, SESSD_MSG_ERR_EXPIRED_FORM);
     }
     bool self = !all && memcmp(id, v.rec.id, SESS_ID_BYTES) == 0;
+    if (!self && (int64_t)time(NULL) - v.rec.auth_time >= sessd_cfg()->devices_fresh) {
+        sessd_visitor_dispose(&v);
+        return confirm_first(req);
+    }
     int r = all ? revoke_others(&v) : revoke_one(&v, id);
     sessd_visitor_dispose(&v);
     if (r != 0) {

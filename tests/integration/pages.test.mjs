@@ -459,3 +459,50 @@ test('remember_me = off: the login page offers no "keep me signed in", and a for
     await s.stop();
   }
 });
+
+test('ending another device takes the password again once the login is older than devices_fresh (ASVS 7.5.2)', T, async () => {
+  const p = await freePort();
+  const data = sb.dataDir();
+  const config = sb.writeFile('devices-fresh.ini', `[server]\npublic_url = http://127.0.0.1:${p}\n[login]\nargon2_ops = 1\nargon2_mem = 8m\n[session]\ndevices_fresh = 3s\n[rule app]\npolicy = authenticated\n`);
+  await addUser(data, 'erin', { config });
+  const s = await sb.start({ data, config, args: ['--listen', `127.0.0.1:${p}`] });
+  const at = (method, path, opts) => browse(p, method, path, opts);
+  const verifyAt = (t) => at('GET', '/auth/verify', { headers: { Cookie: `sid=${t}`, 'X-Forwarded-Uri': '/app', 'X-Forwarded-Method': 'GET' } });
+  const revokeAt = async (jar, fields, headers = {}) => {
+    const page = await at('GET', '/auth/sessions', { jar });
+    return at('POST', '/auth/sessions/revoke', { jar, headers, form: { ...fields, csrf: formFields(page.text).csrf } });
+  };
+  try {
+    const a = new Jar();
+    const b = new Jar();
+    const c = new Jar();
+    for (const j of [a, b, c]) assert.equal((await login(p, j, 'erin', PASSWORD)).status, 303);
+    const idB = (await at('GET', '/auth/whoami', { jar: b })).json.session_id;
+    await new Promise((res) => setTimeout(res, 3300));
+    // Stale: a browser is sent to the step-up form, which comes back here; a script gets 403.
+    const stale = await revokeAt(a, { session_id: idB });
+    assert.equal(stale.status, 303, stale.text);
+    assert.equal(stale.headers.location, '/auth/login?reauth=1&rd=/auth/sessions');
+    const staleAll = await revokeAt(a, { others: '1' }, { Accept: 'application/json' });
+    assert.equal(staleAll.status, 403, staleAll.text);
+    assert.equal(staleAll.headers['x-auth-reason'], 'reauth');
+    assert.equal((await verifyAt(b.cookies.get('sid'))).status, 200, 'nothing ended meanwhile');
+    assert.equal((await verifyAt(c.cookies.get('sid'))).status, 200);
+    // The step-up form: the password again, then back to the devices page.
+    const form = await at('GET', stale.headers.location, { jar: a });
+    assert.match(form.text, /name="username"[^>]*value="erin" readonly/);
+    const ok = await at('POST', '/auth/login', { jar: a, form: { ...formFields(form.text), username: 'erin', password: PASSWORD } });
+    assert.equal(ok.status, 303, ok.text);
+    assert.equal(ok.headers.location, '/auth/sessions');
+    const one = await revokeAt(a, { session_id: idB });
+    assert.equal(one.status, 303, one.text);
+    assert.equal(one.headers.location, '/auth/sessions?revoked=1');
+    assert.equal((await verifyAt(b.cookies.get('sid'))).status, 401, 'ended after the password');
+    const all = await revokeAt(a, { others: '1' });
+    assert.equal(all.status, 303);
+    assert.equal((await verifyAt(c.cookies.get('sid'))).status, 401);
+    assert.equal((await verifyAt(a.cookies.get('sid'))).status, 200, 'the current session lives on');
+  } finally {
+    await s.stop();
+  }
+});
