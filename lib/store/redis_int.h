@@ -163,6 +163,11 @@ typedef struct redis_store {
 } redis_store;
 
 int64_t sess__rs_mono_ms(void);
+/* What is left of `want` ms before `deadline` (sess__rs_mono_ms), 0 when nothing. */
+uint32_t sess__rs_budget(uint32_t want, int64_t deadline);
+/* Sets `c`'s socket timeout to what is left of `want` before `deadline`; false when nothing is
+ * left or the call fails. */
+bool sess__rs_arm(redisContext *c, uint32_t want, int64_t deadline);
 
 /* ---- Cluster (redis_cluster.c) ---- */
 
