@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "sessiond/error.h"
 
 static int print_key(const char *name, int64_t created, void *arg)
@@ -24,7 +25,7 @@ static int print_key(const char *name, int64_t created, void *arg)
 static int create(sess_ctx *ctx, const char *name, FILE *out, FILE *err)
 {
     char key[SESS_APIKEY_STRLEN + 1];
-    int e = sess_apikey_create(ctx, name, (int64_t)time(NULL), key);
+    int e = sess_apikey_create(ctx, name, sessd_now(), key);
     if (e == 0) {
         fprintf(out, "%s\n", key);
         sess_wipe(key, sizeof(key));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/storage.h"
 #include "sessiond/error.h"
 
@@ -132,6 +133,8 @@ static int open_store(const sessd_config *cfg, bool read_only, sess_store **stor
 {
     char err[512];
     sessd_store_use use = {.redis_pool = 2, .read_only = read_only, .log = store_warn};
+    /* Deadlines judged as the server judges them: never before the data directory's clock. */
+    sessd_clock_init(cfg->data_dir, err, sizeof(err));
     int r = sessd_store_open(cfg, &use, store, err, sizeof(err));
     bool redis = sessd_store_in_redis(cfg);
     if (r != 0) {

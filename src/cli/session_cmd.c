@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "core/audit.h"
 #include "core/revoke.h"
 #include "sessiond/error.h"
@@ -147,8 +148,8 @@ static void progress(size_t done, size_t total, void *arg)
 static int revoke_filtered(sess_ctx *ctx, const session_args *a, FILE *out, FILE *err)
 {
     size_t matched, revoked;
-    int e = sessd_revoke_by_filter(ctx, &a->filter, !a->yes, (int64_t)time(NULL),
-                                   sessd_audit_actor(), NULL, &matched, &revoked, progress, err);
+    int e = sessd_revoke_by_filter(ctx, &a->filter, !a->yes, sessd_now(), sessd_audit_actor(), NULL,
+                                   &matched, &revoked, progress, err);
     if (!a->yes)
         fprintf(out, "%zu sessions match; run again with --yes to revoke them\n", matched);
     else
@@ -178,7 +179,7 @@ int cli_session_run(sess_ctx *ctx, int argc, char **argv, FILE *out, FILE *err)
         return EXIT_OK;
     int e;
     if (is_list) {
-        int64_t now = (int64_t)time(NULL);
+        int64_t now = sessd_now();
         fprintf(out, "ID\tUSER\tCREATED\tLAST_SEEN\tEXPIRES\tCLIENT\n");
         e = a.user ? sess_list_user(ctx, a.user, now, print_session, out)
                    : sess_list_all(ctx, now, print_session, out);

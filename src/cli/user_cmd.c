@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/clock.h"
 #include "sessiond/error.h"
 #include "sessiond/users.h"
 
@@ -119,7 +120,7 @@ static void warn_mixed_cost(sess_ctx *ctx, FILE *err)
 
 static int with_password(sess_ctx *ctx, const user_args *u, FILE *out, FILE *err)
 {
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = sessd_now();
     int e;
     if (strcmp(u->verb, "add") == 0) {
         e = sess_user_add(ctx, u->name, u->password, u->password_len, u->roles, now);

@@ -85,6 +85,10 @@ const opt options[] = {
          "Longest time an answer may wait for a client that does not read it; the connection is "
          "then closed (slow read). Checked about once a second."),
 
+    O_DUR("server", "clock_step_warning", clock_step_warning, "30s", 1 * SEC, 1 * DAY, F_RELOAD,
+          "A forward step of the wall clock larger than this is logged as a warning with its "
+          "size (a step back of a second or more always is). Deadlines are judged on a clock "
+          "that never goes back (docs/operations.md)."),
     O_ENUM("store", "kind", store_kind, "lmdb", "lmdb|memory|redis|cookie", 0,
            "Session store: lmdb on local disk, memory (lost on restart), redis, or cookie (sealed "
            "in the browser, needs [keys] seal; revocations, accounts and API keys then live in "

@@ -2,6 +2,7 @@
  * touchsock.c - DATA/touch.sock, the touches the nginx module reports (touchsock.h).
  */
 #include "core/touchsock.h"
+#include "core/clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -35,7 +36,7 @@ static void *touch_main(void *arg)
         ssize_t n = recv(ts.fd, buf, sizeof(buf), 0);
         if (n <= 0 || n % SESS_ID_BYTES != 0 || n > SESSD_TOUCH_MAX_IDS * SESS_ID_BYTES)
             continue; /* a timeout, or not ours to read */
-        int64_t now = (int64_t)time(NULL);
+        int64_t now = sessd_now();
         for (ssize_t i = 0; i < n; i += SESS_ID_BYTES)
             if (sess_touch_id(ts.ctx, buf + i, now) != 0)
                 continue; /* ended meanwhile, or the store failing: a touch is best effort */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "http/handlers.h"
+#include "core/clock.h"
 #include "core/jsonw.h"
 #include "core/revoke.h"
 #include "core/state.h"
@@ -26,8 +27,8 @@ typedef struct revoke_job {
 static void revoke_run(sessd_job *base)
 {
     revoke_job *j = (revoke_job *)base;
-    j->result = sessd_revoke_by_filter(sessd_srv.ctx, &j->filter, j->dry_run, (int64_t)time(NULL),
-                                       j->who, j->client, &j->matched, &j->revoked, NULL, NULL);
+    j->result = sessd_revoke_by_filter(sessd_srv.ctx, &j->filter, j->dry_run, sessd_now(), j->who,
+                                       j->client, &j->matched, &j->revoked, NULL, NULL);
 }
 
 static void revoke_done(sessd_job *base)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/audit.h"
+#include "core/clock.h"
 #include "http/auth.h"
 #include "http/handlers.h"
 #include "core/revoke.h"
@@ -24,7 +25,7 @@
 
 static int64_t now_s(void)
 {
-    return (int64_t)time(NULL);
+    return sessd_now();
 }
 
 /* ---- JSON views of a session ------------------------------------------------------------ */

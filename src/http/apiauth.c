@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "core/audit.h"
+#include "core/clock.h"
 #include "http/auth.h"
 #include "core/log.h"
 #include "core/state.h"
@@ -83,7 +84,7 @@ static void login_run(sessd_job *base)
 {
     api_login_job *j = (api_login_job *)base;
     sess_account acct;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = sessd_now();
     j->result = sessd_login_check(j->ip, j->user, j->password, j->password_len, &j->throttle, now,
                                   &j->wait, &acct);
     if (j->result == SESS_EUNAUTHORIZED)
@@ -171,7 +172,7 @@ int sessd_auth_api_login(h2o_req_t *req)
     auth_client_ip(req, c, j->ip);
     auth_client_agent(req, j->agent);
     j->throttle = (sessd_throttle_policy){c->max_failures, c->failure_window, c->lockout};
-    int64_t now = (int64_t)time(NULL), wait;
+    int64_t now = sessd_now(), wait;
     int status;
     if ((wait = sessd_throttle_wait_login(j->ip, j->user, now)) > 0) {
         status = too_many(req, wait);
@@ -226,7 +227,7 @@ int sessd_auth_api_refresh(h2o_req_t *req)
     char access[SESS_TOKEN_STRLEN + 1], refresh[SESS_REFRESH_STRLEN + 1];
     sess_record rec;
     int r = sess_api_refresh(sessd_srv.ctx, json_string_value(t), json_string_length(t),
-                             (int64_t)time(NULL), access, refresh, &rec);
+                             sessd_now(), access, refresh, &rec);
     json_decref(body);
     if (r == 0) {
         auth_audit(req, SESSD_AUDIT_ROTATE, rec.user, rec.id, "refresh token");
@@ -254,7 +255,7 @@ int sessd_auth_api_logout(h2o_req_t *req)
     sess_record rec;
     /* The bearer header only: a cookie rides along on cross-site requests, a header does not. */
     const char *tok = http_bearer(req, &len);
-    int r = tok != NULL ? sess_verify(sessd_srv.ctx, tok, len, (int64_t)time(NULL), false, &rec)
+    int r = tok != NULL ? sess_verify(sessd_srv.ctx, tok, len, sessd_now(), false, &rec)
                         : SESS_ESESSION;
     if (r == 0) {
         r = sess_delete(sessd_srv.ctx, rec.id);

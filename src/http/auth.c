@@ -5,6 +5,7 @@
  * base_path answers with Cache-Control: no-store (http.c sets it on every answer).
  */
 #include "http/auth.h"
+#include "core/clock.h"
 
 #include <arpa/inet.h>
 #include <stdatomic.h>
@@ -73,7 +74,7 @@ static json_t *roles_json(const char *roles)
 /* The live session of the request into `rec`; answers 401 (or 503) itself otherwise. */
 static int current_session(h2o_req_t *req, bool touch, sess_record *rec)
 {
-    int r = auth_session(req, touch, (int64_t)time(NULL), rec);
+    int r = auth_session(req, touch, sessd_now(), rec);
     if (r == SESS_ESESSION) { /* these two endpoints always answer JSON */
         int status = http_send_error(req, SESS_EUNAUTHORIZED, "no live session; log in first");
         return status;

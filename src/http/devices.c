@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/audit.h"
+#include "core/clock.h"
 #include "http/auth.h"
 #include "http/pages.h"
 #include "http/prefs.h"
@@ -53,7 +54,7 @@ static int list_devices(const char *user, device_list *l)
     l->rows = calloc(DEVICES_MAX, sizeof(device));
     if (l->rows == NULL)
         return SESS_ENOMEM;
-    return sess_list_user(sessd_srv.ctx, user, (int64_t)time(NULL), collect, l);
+    return sess_list_user(sessd_srv.ctx, user, sessd_now(), collect, l);
 }
 
 static void when(FILE *f, int64_t t)
@@ -206,7 +207,7 @@ static int revoke_others(const sessd_visitor *v)
 static int revoke_one(const sessd_visitor *v, const uint8_t id[SESS_ID_BYTES])
 {
     sess_record rec;
-    int r = sess_get(sessd_srv.ctx, id, (int64_t)time(NULL), &rec);
+    int r = sess_get(sessd_srv.ctx, id, sessd_now(), &rec);
     if (r == SESS_ESESSION)
         return SESS_ENOTFOUND;
     if (r != 0)
@@ -263,7 +264,7 @@ int sessd_auth_devices_revoke(h2o_req_t *req)
                    : page(req, 403, SESSD_MSG_ERR_EXPIRED_FORM);
     }
     bool self = !all && memcmp(id, v.rec.id, SESS_ID_BYTES) == 0;
-    if (!self && (int64_t)time(NULL) - v.rec.auth_time >= sessd_cfg()->devices_fresh) {
+    if (!self && sessd_now() - v.rec.auth_time >= sessd_cfg()->devices_fresh) {
         sessd_visitor_dispose(&v);
         return confirm_first(req);
     }

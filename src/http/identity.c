@@ -5,6 +5,7 @@
  * change), and ending it.
  */
 #include "http/identity.h"
+#include "core/clock.h"
 #include "http/auth.h"
 
 #include <arpa/inet.h>
@@ -89,7 +90,7 @@ static void audit_conflict(h2o_req_t *req, const char *what)
     static _Atomic int64_t window;
     static _Atomic unsigned used;
     static _Atomic unsigned long left_out;
-    int64_t now = (int64_t)time(NULL), w = atomic_load(&window);
+    int64_t now = sessd_now(), w = atomic_load(&window);
     if (w != now && atomic_compare_exchange_strong(&window, &w, now))
         atomic_store(&used, 0);
     if (atomic_fetch_add(&used, 1) >= CONFLICT_AUDIT_PER_S) {
@@ -174,7 +175,7 @@ static int end_presented(h2o_req_t *req, const char *tok, size_t len, bool cooki
 int auth_end_presented_sessions(h2o_req_t *req)
 {
     const char *name = sessd_cfg()->cookie_name;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = sessd_now();
     int first = 0, n = 0;
     for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) != -1;) {
         const h2o_iovec_t *h = &req->headers.entries[i].value;
@@ -245,7 +246,7 @@ int auth_end_session(h2o_req_t *req, const sess_record *rec)
     size_t len;
     bool from_cookie = false;
     auth_token_src(req, &len, &from_cookie);
-    return token_source(from_cookie)->end(rec, (int64_t)time(NULL));
+    return token_source(from_cookie)->end(rec, sessd_now());
 }
 
 void auth_end_bound_session(const sessd_source *s, const sess_record *rec)
@@ -257,7 +258,7 @@ void auth_end_bound_session(const sessd_source *s, const sess_record *rec)
               id, rec->user);
     sessd_audit(SESSD_AUDIT_THEFT, rec->user, rec->id, NULL,
                 "token used from another user agent (bind_user_agent): session ended");
-    if (s->end(rec, (int64_t)time(NULL)) != 0)
+    if (s->end(rec, sessd_now()) != 0)
         sessd_log(SESSD_LOG_WARN,
                   "session %s could not be ended (the store failed); its token "
                   "is refused from that user agent, and the request was answered 401",

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "http/auth.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "http/pages.h"
 #include "http/prefs.h"
@@ -211,7 +212,7 @@ static void login_run(sessd_job *base)
 {
     login_job *j = (login_job *)base;
     sess_account acct;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = sessd_now();
     j->result = sessd_login_check(j->ip, j->user, j->password, j->password_len, &j->throttle, now,
                                   &j->wait, &acct);
     if (j->result == SESS_EUNAUTHORIZED)
@@ -338,7 +339,7 @@ int sessd_auth_login_post(h2o_req_t *req)
         return http_send_error(req, SESS_ENOMEM, NULL);
     }
     int status = 0;
-    int64_t now = (int64_t)time(NULL), wait;
+    int64_t now = sessd_now(), wait;
     bool form = read_form(req, j);
     fill_client(req, j, c);
     bool proof = auth_form_proof_ok(req);

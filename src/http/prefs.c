@@ -5,6 +5,7 @@
  * (post/redirect/get), so reloading never resubmits.
  */
 #include "http/prefs.h"
+#include "core/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,7 +166,7 @@ void sessd_visitor_load(h2o_req_t *req, bool touch, sessd_visitor *v)
     size_t len;
     memset(v, 0, sizeof(*v));
     sess_record_init(&v->rec);
-    int r = auth_session(req, touch, (int64_t)time(NULL), &v->rec);
+    int r = auth_session(req, touch, sessd_now(), &v->rec);
     if (r != 0 && sess_err_http_status(r) >= 500) /* the store failed, not the token */
         v->session_error = r;
     if (r == 0) {

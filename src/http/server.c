@@ -14,6 +14,7 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "core/audit.h"
+#include "core/clock.h"
 #include "http/conns.h"
 #include "http/handlers.h"
 #include "core/log.h"
@@ -388,9 +390,18 @@ static void reload(void)
 
 static void maintenance(int64_t *last_sweep)
 {
+    int64_t step;
+    if (sessd_clock_tick(sessd_cfg()->clock_step_warning, &step))
+        sessd_log(SESSD_LOG_WARN,
+                  step > 0 ? "the wall clock stepped forward by %" PRId64
+                             " s; sessions whose deadlines it passed have ended"
+                           : "the wall clock stepped back by %" PRId64
+                             " s; deadlines are judged on the time already reached, which runs on "
+                             "until the wall clock catches up",
+                  step > 0 ? step : -step);
     if (sess_touch_flush(sessd_srv.ctx) != 0)
         sessd_log(SESSD_LOG_WARN, "could not write last-seen updates; will retry");
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = sessd_now();
     if (now - *last_sweep >= SWEEP_EVERY_S) {
         size_t removed = 0;
         if (sessd_srv.store->ops->sweep(sessd_srv.store, now, SWEEP_BATCH, &removed) == 0 &&
@@ -497,6 +508,9 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
     int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1)
         nthreads = 1;
+    sessd_clock_init(cfg->data_dir, err, sizeof(err));
+    if (err[0] != '\0')
+        sessd_log(SESSD_LOG_WARN, "%s", err);
     if (open_store(cfg, nthreads, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: cannot open the %s store: %s\n", cfg->store_kind, err);
         sess_wipe(key, sizeof(key));
@@ -658,6 +672,9 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     sess_ctx_free(sessd_srv.ctx); /* flushes pending touches */
     sess_store_close(sessd_srv.store);
     sessd_audit_close(true);
+    if (sessd_clock_save() != 0)
+        sessd_log(SESSD_LOG_WARN, "could not record the clock in the data directory: %s",
+                  strerror(errno));
     free(workers);
     h2o_config_dispose(&globalconf);
     free_configs();

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "http/auth.h"
+#include "core/clock.h"
 #include "core/rules.h"
 #include "core/state.h"
 #include "sessiond/access.h"
@@ -314,7 +315,7 @@ static int check(h2o_req_t *req, const original *o, const sessd_access *acc, con
         return http_send_empty(req, 200);
     }
     sess_record rec;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = sessd_now();
     int r = auth_session_check(req, acc->touch, now, &rec);
     if (r == SESS_ESESSION) {
         (void)auth_token_ambiguous(req); /* audited when two tokens were why */
