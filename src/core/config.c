@@ -237,7 +237,7 @@ const struct section sections[] = {
     {"server", "The listening socket, the address users see, and HTTP limits."},
     {"store", "Where sessions are kept."},
     {"session", "The cookie and the lifetime of sessions."},
-    {"login", "Login throttling and password hashing."},
+    {"login", "Login throttling, password hashing, and the passwords users may choose."},
     {"csrf", "Cross-site request forgery protection for unsafe methods."},
     {"headers", "What a successful `/auth/verify` tells the application."},
     {"rule", NULL},
