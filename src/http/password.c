@@ -124,11 +124,7 @@ static int page(h2o_req_t *req, int status, int note)
 
 int sessd_auth_password_page(h2o_req_t *req)
 {
-    char flag[4];
-    bool saved =
-        req->query_at != SIZE_MAX &&
-        auth_form_value(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
-                        "saved", flag, sizeof(flag), false) > 0;
+    bool saved = auth_query_flag(req, "saved");
     return page(req, 200, saved ? SESSD_MSG_PASSWORD_CHANGED : -1);
 }
 
