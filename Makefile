@@ -121,6 +121,17 @@ $(B)/%.o: %.c $(B)/flags
 # everything else of lib/ is hidden in libsessiond.so (scripts/abi.sh lists what is exported).
 $(LIB_OBJ): ALL_CFLAGS += -fvisibility=hidden
 
+# The common-password list the password page refuses (src/core/pwpolicy.c, docs/security.md):
+# Debian's john-data list, made into C string literals at build time and compiled in, so that
+# nothing is read or fetched at run time. scripts/deps.sh installs john-data.
+PWLIST ?= /usr/share/john/password.lst
+$(B)/gen/pwlist.inc: scripts/pwlist.sh $(wildcard $(PWLIST))
+	@mkdir -p $(dir $@)
+	scripts/pwlist.sh $(PWLIST) $@
+
+$(B)/src/core/pwpolicy.o: $(B)/gen/pwlist.inc
+$(B)/src/core/pwpolicy.o: ALL_CFLAGS += -I$(B)/gen
+
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

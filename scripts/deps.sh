@@ -14,9 +14,11 @@ set -e
 # `npm ci` installs from package-lock.json; playwright's own browser downloads are never used).
 # systemd (systemd-analyze verify of the unit) and man-db check the packaging. libfaketime
 # steps the wall clock under a running server (tests/integration/clock.test.mjs).
+# john-data's password.lst is the common-password list the build compiles in (scripts/pwlist.sh;
+# the password page refuses its entries); it is needed to build, not to run.
 PKGS="build-essential pkg-config libh2o-evloop-dev libsodium-dev liblmdb-dev libjansson-dev
       libinih-dev libhiredis-dev libcmocka-dev nodejs npm nginx nginx-dev libnginx-mod-http-headers-more-filter caddy redis-server clang libclang-rt-14-dev
-      ent dieharder fiu-utils slowhttptest chromium systemd man-db libfaketime"
+      ent dieharder fiu-utils slowhttptest chromium systemd man-db libfaketime john-data"
 # `scripts/deps.sh bench` adds what `make bench` runs: wrk drives the load, gnuplot draws the
 # chart; npm (already in the list) installs the Node peer (bench/package.json), and
 # redis-benchmark comes with redis-server.

@@ -42,6 +42,7 @@
     X(LOCKOUT, "lockout")                                                                          \
     X(ADMIN, "admin")                                                                              \
     X(COOKIE_CONFLICT, "cookie_conflict")                                                          \
+    X(PASSWORD_CHANGED, "password_changed")                                                        \
     X(CONTINUED, "audit_continued")
 
 enum sessd_audit_event {

@@ -188,6 +188,10 @@ const opt options[] = {
             "Argon2id passes for new password hashes."),
     O_SIZE("login", "argon2_mem", argon2_mem, "64m", 8 * MIB, 1 * GIB, F_RELOAD,
            "Argon2id memory for new password hashes."),
+    O_COUNT("login", "min_password", min_password, "15", 8, 64, F_RELOAD,
+            "Fewest characters (not bytes) of a password chosen on the password page; "
+            "docs/security.md says why 15. `user add` and `user passwd` keep the floor of 8 "
+            "bytes."),
 
     O_STR("csrf", "allowed_origins", allowed_origins, "", check_origin_list, F_RELOAD,
           "Comma list of origins (scheme://host[:port]) trusted for unsafe requests and as rd= "
@@ -241,7 +245,7 @@ const struct section sections[] = {
     {"server", "The listening socket, the address users see, and HTTP limits."},
     {"store", "Where sessions are kept."},
     {"session", "The cookie and the lifetime of sessions."},
-    {"login", "Login throttling and password hashing."},
+    {"login", "Login throttling, password hashing, and the passwords users may choose."},
     {"csrf", "Cross-site request forgery protection for unsafe methods."},
     {"headers", "What a successful `/auth/verify` tells the application."},
     {"rule", NULL},

@@ -83,7 +83,8 @@ typedef struct sessd_config {
     int64_t failure_window;
     int64_t lockout;
     uint64_t argon2_ops;
-    uint64_t argon2_mem; /* bytes */
+    uint64_t argon2_mem;   /* bytes */
+    uint64_t min_password; /* characters of a password set on the password page, default 15 */
     /* [csrf] */
     char allowed_origins[SESSD_STR];
     bool require_token;

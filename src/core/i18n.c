@@ -65,6 +65,25 @@ static const char *const en[SESSD_MSG_COUNT] = {
     [SESSD_MSG_REAUTH] = "Confirm your password",
     [SESSD_MSG_REAUTH_NOTE] =
         "This page needs a recent sign-in: enter your password again to continue.",
+    [SESSD_MSG_CHANGE_PASSWORD] = "Change password",
+    [SESSD_MSG_CURRENT_PASSWORD] = "Current password",
+    [SESSD_MSG_NEW_PASSWORD] = "New password",
+    [SESSD_MSG_NEW_PASSWORD_AGAIN] = "New password, again",
+    [SESSD_MSG_PASSWORD_HINT] =
+        "At least %s characters. A long passphrase of several unrelated words is strong and easy "
+        "to remember; spaces and any characters are welcome. Changing it signs you out on every "
+        "other device.",
+    [SESSD_MSG_PASSWORD_CHANGED] =
+        "Your password has been changed. Every other device has been signed out.",
+    [SESSD_MSG_ERR_CURRENT_WRONG] = "The current password is not right.",
+    [SESSD_MSG_ERR_PW_MISMATCH] = "The two new passwords are not the same.",
+    [SESSD_MSG_ERR_PW_TOO_SHORT] = "The new password is too short: use at least %s characters.",
+    [SESSD_MSG_ERR_PW_TOO_LONG] = "The new password is too long: at most 1024 bytes.",
+    [SESSD_MSG_ERR_PW_INVALID] =
+        "The new password contains a character that cannot be used (the null character).",
+    [SESSD_MSG_ERR_PW_COMMON] =
+        "This password is too common or too easy to guess (it is on a list of common passwords, "
+        "or it is your username). Please choose another.",
 };
 
 static const char *const fr[SESSD_MSG_COUNT] = {
@@ -123,6 +142,26 @@ static const char *const fr[SESSD_MSG_COUNT] = {
     [SESSD_MSG_REAUTH] = "Confirmez votre mot de passe",
     [SESSD_MSG_REAUTH_NOTE] = "Cette page demande une connexion récente : saisissez à nouveau "
                               "votre mot de passe pour continuer.",
+    [SESSD_MSG_CHANGE_PASSWORD] = "Changer le mot de passe",
+    [SESSD_MSG_CURRENT_PASSWORD] = "Mot de passe actuel",
+    [SESSD_MSG_NEW_PASSWORD] = "Nouveau mot de passe",
+    [SESSD_MSG_NEW_PASSWORD_AGAIN] = "Nouveau mot de passe, une seconde fois",
+    [SESSD_MSG_PASSWORD_HINT] =
+        "Au moins %s caractères. Une longue phrase de passe de plusieurs mots sans rapport entre "
+        "eux est solide et facile à retenir ; les espaces et tous les caractères sont permis. Le "
+        "changer vous déconnecte de tous vos autres appareils.",
+    [SESSD_MSG_PASSWORD_CHANGED] =
+        "Votre mot de passe a été changé. Tous vos autres appareils ont été déconnectés.",
+    [SESSD_MSG_ERR_CURRENT_WRONG] = "Le mot de passe actuel n’est pas le bon.",
+    [SESSD_MSG_ERR_PW_MISMATCH] = "Les deux nouveaux mots de passe ne sont pas identiques.",
+    [SESSD_MSG_ERR_PW_TOO_SHORT] =
+        "Le nouveau mot de passe est trop court : utilisez au moins %s caractères.",
+    [SESSD_MSG_ERR_PW_TOO_LONG] = "Le nouveau mot de passe est trop long : 1024 octets au plus.",
+    [SESSD_MSG_ERR_PW_INVALID] = "Le nouveau mot de passe contient un caractère qui ne peut pas "
+                                 "être utilisé (le caractère nul).",
+    [SESSD_MSG_ERR_PW_COMMON] =
+        "Ce mot de passe est trop courant ou trop facile à deviner (il figure sur une liste de "
+        "mots de passe courants, ou c’est votre nom d’utilisateur). Veuillez en choisir un autre.",
 };
 
 static const char *const de[SESSD_MSG_COUNT] = {
@@ -181,6 +220,26 @@ static const char *const de[SESSD_MSG_COUNT] = {
     [SESSD_MSG_REAUTH] = "Passwort bestätigen",
     [SESSD_MSG_REAUTH_NOTE] = "Diese Seite verlangt eine frische Anmeldung: Geben Sie Ihr Passwort "
                               "erneut ein, um fortzufahren.",
+    [SESSD_MSG_CHANGE_PASSWORD] = "Passwort ändern",
+    [SESSD_MSG_CURRENT_PASSWORD] = "Aktuelles Passwort",
+    [SESSD_MSG_NEW_PASSWORD] = "Neues Passwort",
+    [SESSD_MSG_NEW_PASSWORD_AGAIN] = "Neues Passwort wiederholen",
+    [SESSD_MSG_PASSWORD_HINT] =
+        "Mindestens %s Zeichen. Eine lange Passphrase aus mehreren voneinander unabhängigen "
+        "Wörtern ist sicher und leicht zu merken; Leerzeichen und alle Zeichen sind erlaubt. Eine "
+        "Änderung meldet Sie auf allen anderen Geräten ab.",
+    [SESSD_MSG_PASSWORD_CHANGED] =
+        "Ihr Passwort wurde geändert. Alle anderen Geräte wurden abgemeldet.",
+    [SESSD_MSG_ERR_CURRENT_WRONG] = "Das aktuelle Passwort ist nicht richtig.",
+    [SESSD_MSG_ERR_PW_MISMATCH] = "Die beiden neuen Passwörter stimmen nicht überein.",
+    [SESSD_MSG_ERR_PW_TOO_SHORT] =
+        "Das neue Passwort ist zu kurz: Verwenden Sie mindestens %s Zeichen.",
+    [SESSD_MSG_ERR_PW_TOO_LONG] = "Das neue Passwort ist zu lang: höchstens 1024 Bytes.",
+    [SESSD_MSG_ERR_PW_INVALID] = "Das neue Passwort enthält ein Zeichen, das nicht verwendet "
+                                 "werden kann (das Nullzeichen).",
+    [SESSD_MSG_ERR_PW_COMMON] =
+        "Dieses Passwort ist zu verbreitet oder zu leicht zu erraten (es steht auf einer Liste "
+        "häufiger Passwörter oder ist Ihr Benutzername). Bitte wählen Sie ein anderes.",
 };
 
 static const char *const *const tables[SESSD_LANG_COUNT] = {en, fr, de};

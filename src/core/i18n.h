@@ -63,7 +63,19 @@ enum sessd_lang { SESSD_LANG_EN, SESSD_LANG_FR, SESSD_LANG_DE, SESSD_LANG_COUNT 
     X(NAVIGATION)                                                                                  \
     X(SKIP)                                                                                        \
     X(REAUTH)                                                                                      \
-    X(REAUTH_NOTE)
+    X(REAUTH_NOTE)                                                                                 \
+    X(CHANGE_PASSWORD)                                                                             \
+    X(CURRENT_PASSWORD)                                                                            \
+    X(NEW_PASSWORD)                                                                                \
+    X(NEW_PASSWORD_AGAIN)                                                                          \
+    X(PASSWORD_HINT)                                                                               \
+    X(PASSWORD_CHANGED)                                                                            \
+    X(ERR_CURRENT_WRONG)                                                                           \
+    X(ERR_PW_MISMATCH)                                                                             \
+    X(ERR_PW_TOO_SHORT)                                                                            \
+    X(ERR_PW_TOO_LONG)                                                                             \
+    X(ERR_PW_INVALID)                                                                              \
+    X(ERR_PW_COMMON)
 
 enum sessd_msg {
 #define SESSD_MSG_ENUM(name) SESSD_MSG_##name,

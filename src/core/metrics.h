@@ -28,6 +28,7 @@
     X(AUTH_KEEPALIVE, "/auth/keepalive")                                                           \
     X(AUTH_SESSIONS, "/auth/sessions")                                                             \
     X(AUTH_PREFERENCES, "/auth/preferences")                                                       \
+    X(AUTH_PASSWORD, "/auth/password")                                                             \
     X(AUTH_API, "/auth/api")                                                                       \
     X(AUTH_OTHER, "/auth/other")                                                                   \
     X(OTHER, "other")

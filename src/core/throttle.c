@@ -169,6 +169,12 @@ int64_t sessd_throttle_reserve_login(const char *ip, const char *user, int64_t n
     return wait;
 }
 
+void sessd_throttle_release_login(const char *ip, const char *user)
+{
+    sessd_throttle_release(SESSD_THROTTLE_USER, user);
+    sessd_throttle_release(SESSD_THROTTLE_ADDR, ip);
+}
+
 int64_t sessd_throttle_wait_login(const char *ip, const char *user, int64_t now)
 {
     int64_t wait = sessd_throttle_wait(SESSD_THROTTLE_ADDR, ip, now);

@@ -47,6 +47,8 @@ void sessd_throttle_release(enum sessd_throttle_kind kind, const char *key);
  * (release both later), or the seconds to wait. */
 int64_t sessd_throttle_reserve_login(const char *ip, const char *user, int64_t now,
                                      const sessd_throttle_policy *p);
+/* Releases both reservations of sessd_throttle_reserve_login. */
+void sessd_throttle_release_login(const char *ip, const char *user);
 /* Seconds until a login from `ip` for `user` (may be "") may be tried: either one locked out. */
 int64_t sessd_throttle_wait_login(const char *ip, const char *user, int64_t now);
 

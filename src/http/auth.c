@@ -29,6 +29,16 @@ int auth_see_other(h2o_req_t *req, const char *location)
     return status;
 }
 
+int auth_sign_in_first(h2o_req_t *req, const char *back)
+{
+    char to[300];
+    const char *base = sessd_cfg()->base_path;
+    if (auth_wants_json(req) || !http_method_is(req, "GET"))
+        return auth_deny(req, SESS_EUNAUTHORIZED, "no live session; log in first");
+    snprintf(to, sizeof(to), "%s/login?rd=%s%s", base, base, back);
+    return auth_see_other(req, to);
+}
+
 bool auth_wants_json(h2o_req_t *req)
 {
     size_t n;
@@ -149,6 +159,7 @@ static const struct {
     {"/preferences", SESSD_ROUTE_AUTH_PREFERENCES, sessd_auth_prefs_page, sessd_auth_prefs_post},
     {"/sessions", SESSD_ROUTE_AUTH_SESSIONS, sessd_auth_devices_page, NULL},
     {"/sessions/revoke", SESSD_ROUTE_AUTH_SESSIONS, NULL, sessd_auth_devices_revoke},
+    {"/password", SESSD_ROUTE_AUTH_PASSWORD, sessd_auth_password_page, sessd_auth_password_post},
     {"/session.js", SESSD_ROUTE_AUTH_OTHER, sessd_auth_script, NULL},
     {"/style.css", SESSD_ROUTE_AUTH_OTHER, sessd_auth_style, NULL},
     {"/api/login", SESSD_ROUTE_AUTH_API, NULL, sessd_auth_api_login},

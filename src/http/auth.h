@@ -41,6 +41,8 @@ int sessd_auth_prefs_page(h2o_req_t *req);
 int sessd_auth_prefs_post(h2o_req_t *req);
 int sessd_auth_devices_page(h2o_req_t *req);
 int sessd_auth_devices_revoke(h2o_req_t *req);
+int sessd_auth_password_page(h2o_req_t *req); /* password.c */
+int sessd_auth_password_post(h2o_req_t *req);
 int sessd_auth_api_login(h2o_req_t *req);   /* apiauth.c */
 int sessd_auth_api_refresh(h2o_req_t *req); /* apiauth.c */
 int sessd_auth_api_logout(h2o_req_t *req);  /* apiauth.c */
@@ -50,6 +52,11 @@ bool auth_wants_json(h2o_req_t *req);
 
 /* Answers 303 to `location` (a path under our control, never a token) with a short body. */
 int auth_see_other(h2o_req_t *req, const char *location);
+
+/* For a page that needs a session, asked without one: a browser's GET goes to the login page
+ * and comes back to base_path + `back` afterwards (303); anything else gets 401. Returns the
+ * status answered. */
+int auth_sign_in_first(h2o_req_t *req, const char *back);
 
 /* Adds Retry-After: `wait` (seconds) to the answer (a login lockout). */
 void auth_retry_after(h2o_req_t *req, int64_t wait);

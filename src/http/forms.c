@@ -23,6 +23,14 @@ const char *auth_body(h2o_req_t *req, size_t *len)
     return req->entity.base != NULL ? req->entity.base : "";
 }
 
+bool auth_query_flag(h2o_req_t *req, const char *name)
+{
+    char v[4];
+    return req->query_at != SIZE_MAX &&
+           auth_form_value(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
+                           name, v, sizeof(v), false) > 0;
+}
+
 long auth_form_value(const char *src, size_t len, const char *name, char *out, size_t cap,
                      bool to_end)
 {

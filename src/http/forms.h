@@ -19,6 +19,9 @@ const char *auth_body(h2o_req_t *req, size_t *len);
 long auth_form_value(const char *src, size_t len, const char *name, char *out, size_t cap,
                      bool to_end);
 
+/* True when the request's query string has parameter `name` with a short non-empty value
+ * ("?saved=1"). */
+bool auth_query_flag(h2o_req_t *req, const char *name);
 /* Writes `s` HTML-escaped (& < > " ') to `f`. */
 void auth_html(FILE *f, const char *s);
 

@@ -130,10 +130,8 @@ typedef struct login_job {
 
 static void free_job(login_job *j)
 {
-    if (j->reserved) {
-        sessd_throttle_release(SESSD_THROTTLE_USER, j->user);
-        sessd_throttle_release(SESSD_THROTTLE_ADDR, j->ip);
-    }
+    if (j->reserved)
+        sessd_throttle_release_login(j->ip, j->user);
     sess_wipe(j, sizeof(*j));
     free(j);
 }

@@ -104,6 +104,10 @@ static void nav(sessd_page *p)
     fputs("\">", p->f);
     text(p, SESSD_MSG_DEVICES);
     fputs("</a></li>\n<li><a href=\"", p->f);
+    sessd_page_url(p, "/password");
+    fputs("\">", p->f);
+    text(p, SESSD_MSG_CHANGE_PASSWORD);
+    fputs("</a></li>\n<li><a href=\"", p->f);
     sessd_page_url(p, "/preferences");
     fputs("\">", p->f);
     text(p, SESSD_MSG_PREFERENCES);

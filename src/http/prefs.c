@@ -259,11 +259,7 @@ static void show(h2o_req_t *req, int status, const sessd_visitor *v, int note)
 int sessd_auth_prefs_page(h2o_req_t *req)
 {
     sessd_visitor v;
-    char flag[4];
-    bool saved =
-        req->query_at != SIZE_MAX &&
-        auth_form_value(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
-                        "saved", flag, sizeof(flag), false) > 0;
+    bool saved = auth_query_flag(req, "saved");
     sessd_visitor_load(req, false, &v);
     show(req, 200, &v, saved ? SESSD_MSG_SAVED : -1);
     sessd_visitor_dispose(&v);

@@ -89,7 +89,7 @@ export function leakExchange(urlPath, { key, body, form } = {}, res) {
   leakSecret(key);
   // A public session_id sent as a token (to show it grants nothing) is no secret: the audit log
   // names sessions by it.
-  for (const b of [body, form]) if (b && typeof b === 'object') for (const f of ['password', 'token']) if (!SESSION_ID_RE.test(b[f])) leakSecret(b[f]);
+  for (const b of [body, form]) if (b && typeof b === 'object') for (const f of ['password', 'token', 'current_password', 'new_password', 'new_password2']) if (!SESSION_ID_RE.test(b[f])) leakSecret(b[f]);
   if (res) {
     if (typeof res.json?.token === 'string') leakSecret(res.json.token);
     for (const line of res.headers?.['set-cookie'] || []) {

@@ -174,7 +174,7 @@ test('your devices lists the sessions with this device marked, escaped, without 
   assert.ok(!page.text.includes('<script>alert'), 'the user agent is escaped');
   for (const t of [token(a), token(b)]) assert.ok(!page.text.includes(t), 'no token in the page');
   assert.match(page.text, /<script src="\/auth\/session\.js" defer><\/script>/);
-  assert.match(page.text, /<nav aria-label="Account"><ul>\n<li><a href="\/auth\/sessions">Your devices<\/a><\/li>\n<li><a href="\/auth\/preferences">Preferences<\/a><\/li>\n<li><form method="post" action="\/auth\/logout"><input type="hidden" name="csrf_token" value="[A-Za-z0-9_-]{43}">\n<button type="submit" class="plain">Sign out<\/button><\/form><\/li>/);
+  assert.match(page.text, /<nav aria-label="Account"><ul>\n<li><a href="\/auth\/sessions">Your devices<\/a><\/li>\n<li><a href="\/auth\/password">Change password<\/a><\/li>\n<li><a href="\/auth\/preferences">Preferences<\/a><\/li>\n<li><form method="post" action="\/auth\/logout"><input type="hidden" name="csrf_token" value="[A-Za-z0-9_-]{43}">\n<button type="submit" class="plain">Sign out<\/button><\/form><\/li>/);
   const who = await get('/auth/whoami', { jar: a });
   assert.deepEqual(d.current, [who.json.session_id]);
   const fr = await get('/auth/sessions', { jar: a, headers: { 'Accept-Language': 'fr-FR, en;q=0.5' } });
