@@ -506,3 +506,24 @@ test('ending another device takes the password again once the login is older tha
     await s.stop();
   }
 });
+
+test('no JSONP and no user data in scripts (ASVS 3.5.6, 3.5.7): a callback parameter changes nothing; session.js is the same for everyone', T, async () => {
+  const jar = await signIn('grace', 'jsonp');
+  for (const p of ['/auth/whoami', '/auth/whoami?callback=steal', '/auth/whoami?jsonp=steal&callback=steal']) {
+    const r = await get(p, { jar });
+    assert.equal(r.status, 200, p);
+    assert.equal(r.headers['content-type'], 'application/json', p);
+    assert.equal(r.headers['x-content-type-options'], 'nosniff', p);
+    assert.ok(r.text.startsWith('{') && !r.text.includes('steal'), `${p}: plain JSON, not wrapped: ${r.text.slice(0, 40)}`);
+  }
+  const v1 = await browse(port, 'GET', `/v1/users/grace/sessions?callback=steal`, { headers: { Authorization: `Bearer ${apiKey}` } });
+  assert.equal(v1.status, 200, v1.text);
+  assert.equal(v1.headers['content-type'], 'application/json');
+  assert.ok(v1.text.startsWith('[') && !v1.text.includes('steal'));
+  const anon = await get('/auth/session.js');
+  const mine = await get('/auth/session.js', { jar });
+  assert.equal(mine.text, anon.text, 'the script carries nothing of the signed-in user');
+  assert.ok(!mine.text.includes('grace'));
+  const who = (await get('/auth/whoami', { jar })).json;
+  assert.ok(!mine.text.includes(who.csrf_token) && !mine.text.includes(who.session_id));
+});
