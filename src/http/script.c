@@ -3,8 +3,10 @@
  * includes with <script src=".../session.js" defer>. It
  *   - reads the session's deadlines and CSRF token from whoami (same origin, the cookie goes);
  *     without a session it does nothing more (a public page may include it too);
- *   - sends POST keepalive (with X-CSRF-Token) on user activity, at most once per throttle
- *     period (a tenth of the idle timeout, between 15 s and 5 min);
+ *   - sends POST keepalive on user activity, at most once per throttle period (a tenth of the
+ *     idle timeout, between 15 s and 5 min), with the session's X-CSRF-Token once whoami gave
+ *     it (before that, the browser's Sec-Fetch-Site and Origin are the same-origin evidence:
+ *     an empty token would be refused);
  *   - shows a warning with a "stay signed in" button shortly before the idle deadline (a minute,
  *     or a quarter of the idle timeout when that is shorter);
  *   - on logout (a form posting to base_path/logout, or a 401 from keepalive) tells every other
@@ -52,7 +54,8 @@ const char sessd_page_script[] =
     "else if(r.ok)r.json().then(j=>learn(r,j))}).catch(()=>{})}\n"
     "function "
     "keep(){last=Date.now();fetch(base+'/keepalive',{method:'POST',credentials:'same-origin',\n"
-    "headers:{'X-CSRF-Token':csrf,'Accept':'application/json'}}).then(r=>{\n"
+    "headers:csrf?{'X-CSRF-Token':csrf,'Accept':'application/json'}:{'Accept':'application/json'}})"
+    ".then(r=>{\n"
     "if(r.status===401){announce();toLogin()}else "
     "if(r.ok)r.json().then(j=>learn(r,j))}).catch(()=>{})}\n"
     "const "
