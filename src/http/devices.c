@@ -137,17 +137,6 @@ static void show(h2o_req_t *req, int status, const sessd_visitor *v, const devic
     sessd_page_end(&p, status);
 }
 
-/* Without a session: a browser goes to the login page (and comes back), a script gets 401. */
-static int not_signed_in(h2o_req_t *req)
-{
-    char to[300];
-    const char *base = sessd_cfg()->base_path;
-    if (auth_wants_json(req) || !http_method_is(req, "GET"))
-        return auth_deny(req, SESS_EUNAUTHORIZED, "no live session; log in first");
-    snprintf(to, sizeof(to), "%s/login?rd=%s/sessions", base, base);
-    return auth_see_other(req, to);
-}
-
 /* Answers the page for the request's session (or sends a visitor without one to log in). */
 static int page(h2o_req_t *req, int status, int note)
 {
@@ -155,7 +144,7 @@ static int page(h2o_req_t *req, int status, int note)
     device_list l = {0};
     sessd_visitor_load(req, status == 200, &v);
     if (!v.signed_in)
-        return not_signed_in(req);
+        return auth_sign_in_first(req, "/sessions");
     int r = list_devices(v.rec.user, &l);
     if (r == 0) {
         show(req, status, &v, &l, note);
@@ -170,12 +159,7 @@ static int page(h2o_req_t *req, int status, int note)
 
 int sessd_auth_devices_page(h2o_req_t *req)
 {
-    char flag[4];
-    bool revoked =
-        req->query_at != SIZE_MAX &&
-        auth_form_value(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
-                        "revoked", flag, sizeof(flag), false) > 0;
-    return page(req, 200, revoked ? SESSD_MSG_REVOKED : -1);
+    return page(req, 200, auth_query_flag(req, "revoked") ? SESSD_MSG_REVOKED : -1);
 }
 
 /* Ends every session of the user but the current one, a page of DEVICES_MAX at a time (the
@@ -256,7 +240,7 @@ int sessd_auth_devices_revoke(h2o_req_t *req)
         return auth_deny(req, SESS_EINVAL, "session_id or others=1 is required");
     sessd_visitor_load(req, false, &v);
     if (!v.signed_in)
-        return not_signed_in(req);
+        return auth_sign_in_first(req, "/sessions");
     if (!auth_form_token_ok(req, &v.rec)) {
         sessd_visitor_dispose(&v);
         return auth_wants_json(req)
