@@ -347,7 +347,7 @@ int sess__lmdb_wtxn_begin(lmdb_store *s, MDB_txn **txn)
  * a write is acknowledged, sync_upto makes sure an mdb_env_sync that started after its commit
  * has finished; concurrent writers share one such sync instead of each paying their own, and the
  * write lock is not held while it runs. */
-static int sync_upto(shared_env *e, uint64_t mine)
+static int sync_upto(shared_env *e, uint64_t mine) /* an LMDB code, or an errno */
 {
     int rc = 0;
     pthread_mutex_lock(&e->sync_mu);
@@ -359,7 +359,7 @@ static int sync_upto(shared_env *e, uint64_t mine)
         uint64_t target = e->committed;
         e->syncing = true;
         pthread_mutex_unlock(&e->sync_mu);
-        rc = sess__lmdb_map_err(mdb_env_sync(e->env, 1));
+        rc = mdb_env_sync(e->env, 1);
         pthread_mutex_lock(&e->sync_mu);
         e->syncing = false;
         if (rc == 0 && target > e->synced)
@@ -370,25 +370,6 @@ static int sync_upto(shared_env *e, uint64_t mine)
     return rc;
 }
 
-/* Commits when `rc` is 0 and aborts otherwise; returns the outcome. A failed commit has freed
- * the transaction and applied nothing. Returns 0 only once the commit is on disk. `disk` is set
- * when the commit failed for lack of space on the file system. */
-static int wtxn_finish(lmdb_store *s, MDB_txn *txn, int rc, bool *disk)
-{
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    int raw = mdb_txn_commit(txn);
-    *disk = raw == ENOSPC || raw == EDQUOT;
-    if ((rc = sess__lmdb_map_err(raw)) != 0 || !s->shared->group_commit)
-        return rc;
-    pthread_mutex_lock(&s->shared->sync_mu);
-    uint64_t mine = ++s->shared->committed;
-    pthread_mutex_unlock(&s->shared->sync_mu);
-    return sync_upto(s->shared, mine);
-}
-
 /* Free bytes for an unprivileged writer on the file system of the store; 0 when unknown. */
 static unsigned long long disk_free(const shared_env *e)
 {
@@ -396,6 +377,47 @@ static unsigned long long disk_free(const shared_env *e)
     if (statvfs(e->dir, &sv) != 0)
         return 0;
     return (unsigned long long)sv.f_bavail * sv.f_frsize;
+}
+
+/* Whether a failed commit or sync (`raw`, an LMDB code or errno) failed for lack of space.
+ * LMDB reports a short write as EIO: on a file system with next to nothing free, that is the
+ * write that found the last blocks. */
+static bool no_space(const shared_env *e, int raw)
+{
+    return raw == ENOSPC || raw == EDQUOT || (raw == EIO && disk_free(e) < DISK_ROOM);
+}
+
+/* Commits when `rc` is 0 and aborts otherwise; returns the outcome. A failed commit has freed
+ * the transaction and applied nothing. Returns 0 only once the commit is on disk. When it
+ * fails for lack of space, `*why` says which: FULL_MAP (the transaction ran out of map: it may
+ * run again in a bigger one) or FULL_DISK. */
+static int wtxn_finish(lmdb_store *s, MDB_txn *txn, int rc, int *why)
+{
+    shared_env *e = s->shared;
+    *why = 0;
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        if (rc == SESS_EFULL) /* only MDB_MAP_FULL while writing */
+            *why = FULL_MAP;
+        return rc;
+    }
+    int raw = mdb_txn_commit(txn);
+    if (raw == MDB_MAP_FULL)
+        *why = FULL_MAP;
+    else if (raw != 0 && no_space(e, raw))
+        *why = FULL_DISK;
+    if (raw != 0)
+        return *why != 0 ? SESS_EFULL : sess__lmdb_map_err(raw);
+    if (!e->group_commit)
+        return 0;
+    pthread_mutex_lock(&e->sync_mu);
+    uint64_t mine = ++e->committed;
+    pthread_mutex_unlock(&e->sync_mu);
+    /* A failed sync leaves the commit in place: never run again, whatever the reason. */
+    raw = sync_upto(e, mine);
+    if (raw != 0 && no_space(e, raw))
+        *why = FULL_DISK;
+    return *why != 0 ? SESS_EFULL : sess__lmdb_map_err(raw);
 }
 
 /* With the life lock held. */
@@ -493,19 +515,19 @@ int sess__lmdb_wtxn_end(lmdb_store *s, MDB_txn *txn, int rc)
 {
     shared_env *e = s->shared;
     size_t id = mdb_txn_id(txn);
-    bool disk = false;
-    rc = wtxn_finish(s, txn, rc, &disk);
+    int why;
+    rc = wtxn_finish(s, txn, rc, &why);
     if (rc == 0)
         after_commit(e, id);
     uint64_t seen = e->reopens;
     life_leave(e);
-    if (rc != SESS_EFULL)
+    if (why == 0)
         return rc;
     /* Out of map: grow it and run the write again. A thread inside another transaction (a
      * listing's callback) cannot wait for the others to end: it fails as full. */
-    if (!disk && lives_held == 0 && env_grow(e, seen))
+    if (why == FULL_MAP && lives_held == 0 && env_grow(e, seen))
         return LMDB_GROWN;
-    full_begin(e, disk ? FULL_DISK : FULL_MAP);
+    full_begin(e, why);
     return SESS_EFULL;
 }
 
