@@ -26,7 +26,7 @@
     X(EINTERNAL, -11, "internal error", 500, "internal")                                           \
     X(ENOMEM, -12, "out of memory", 500, "internal")                                               \
     X(EEXIST, -13, "already exists", 400, "invalid_request")                                       \
-    X(EFULL, -14, "the session store is full", 503, "store_unavailable")                           \
+    X(EFULL, -14, "the session store is out of space", 507, "store_full")                          \
     X(ECORRUPT, -15, "the store's data is corrupt or of an unknown version", 500, "internal")      \
     X(ELIMIT, -16, "a configured limit was reached", 400, "invalid_request")                       \
     X(ECONFLICT, -17, "changed concurrently; try again", 409, "conflict")                          \

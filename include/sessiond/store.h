@@ -53,7 +53,9 @@ typedef struct sess_store_ops {
 
     /* Releases everything; pending writes are already durable. */
     void (*close)(sess_store *st);
-    /* 0 when the backend can serve requests, SESS_ESTORE otherwise (readiness). */
+    /* 0 when the backend can serve requests, SESS_ESTORE otherwise (readiness); lmdb:
+     * SESS_EFULL while writes fail for lack of space (reads still work), until a write finds
+     * room again. */
     int (*ping)(sess_store *st);
     /* A number that is different after any write to the store, by this process or another one,
      * has become visible to lookups; 0 when the backend cannot tell (nothing is then memoised).
@@ -194,11 +196,15 @@ enum { SESS_STORE_LOG_INFO = 0, SESS_STORE_LOG_WARN = 1 };
 /* Options for opening a store. Fields a backend does not use are ignored; zero means the
  * default everywhere. */
 typedef struct sess_store_opts {
-    const char *path;  /* lmdb: the data directory (the environment lives in PATH/store) */
-    size_t map_size;   /* lmdb: maximum size of the data file in bytes; 0 = default (1 GiB) */
-    bool read_only;    /* lmdb: open for reading only (the CLI's list commands) */
-    bool group_commit; /* lmdb: concurrent writers share fsyncs ([store] fsync = batch); a
-                          write still returns only once it is on disk */
+    const char *path; /* lmdb: the data directory (the environment lives in PATH/store) */
+    /* lmdb: the ceiling of the map in bytes ([store] map_size): the map starts at map_initial
+     * and doubles, up to this, whenever a write runs out of it; past it writes fail with
+     * SESS_EFULL. 0 = default (1 GiB). */
+    size_t map_size;
+    size_t map_initial; /* lmdb: the first map in bytes; 0 = 1 GiB (at most map_size) */
+    bool read_only;     /* lmdb: open for reading only (the CLI's list commands) */
+    bool group_commit;  /* lmdb: concurrent writers share fsyncs ([store] fsync = batch); a
+                           write still returns only once it is on disk */
 
     /* redis: where the server is, redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or
      * unix:PATH[?db=N]. Never copied into an error message (it may hold a password). */
@@ -250,6 +256,18 @@ SESS_EXPORT int sess_store_redis_open(const sess_store_opts *opts, sess_store **
  * store. */
 SESS_EXPORT int sess_store_redis_cache_stats(sess_store *st, uint64_t *hits,
                                              uint64_t *misses) SESS_WUR;
+
+/* How much of its map an lmdb store uses: the data file's pages in use (LMDB never gives them
+ * back to the file system, pages freed inside it are reused), the map now, and its ceiling. */
+typedef struct sess_store_usage {
+    uint64_t used_bytes;
+    uint64_t map_bytes;
+    uint64_t max_bytes;
+} sess_store_usage;
+
+/* Fills `out` for a store opened by sess_store_lmdb_open: 0, or SESS_EINVAL for any other
+ * store, SESS_ESTORE when the environment is not open. Reads two headers in memory, no I/O. */
+SESS_EXPORT int sess_store_lmdb_usage(sess_store *st, sess_store_usage *out) SESS_WUR;
 
 /* Closes a store opened by one of the sess_store_*_open functions (what must reach the disk
  * does) and frees it; every other handle to it becomes invalid. NULL does nothing. */

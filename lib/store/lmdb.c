@@ -185,6 +185,8 @@ static int drop_by_id(MDB_txn *txn, const lmdb_store *s, const uint8_t *id)
 static int lmdb_ping(sess_store *st)
 {
     rtxn r;
+    if (atomic_load(&from_base(st)->shared->full) != 0)
+        return SESS_EFULL;
     if (sess__lmdb_rtxn_begin(from_base(st), &r) != 0)
         return SESS_ESTORE;
     sess__lmdb_rtxn_end(&r);
@@ -304,7 +306,7 @@ static int create_in(MDB_txn *txn, const lmdb_store *s, const sess_record *rec,
     return enforce_limit(txn, s, &user, gen, rec->id, max_per_user, evicted);
 }
 
-static int lmdb_create(sess_store *st, const sess_record *rec, uint32_t max_per_user,
+static int create_once(sess_store *st, const sess_record *rec, uint32_t max_per_user,
                        uint32_t *evicted)
 {
     lmdb_store *s = from_base(st);
@@ -319,6 +321,12 @@ static int lmdb_create(sess_store *st, const sess_record *rec, uint32_t max_per_
     if (rc == 0 && evicted != NULL)
         *evicted = n;
     return rc;
+}
+
+static int lmdb_create(sess_store *st, const sess_record *rec, uint32_t max_per_user,
+                       uint32_t *evicted)
+{
+    GROWING(create_once, st, rec, max_per_user, evicted);
 }
 
 /* ---- lookup, get ---- */
@@ -447,7 +455,7 @@ static int touch_one(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, int64
     return rc;
 }
 
-static int lmdb_touch_many(sess_store *st, size_t n, const uint8_t (*ids)[SESS_ID_BYTES],
+static int touch_many_once(sess_store *st, size_t n, const uint8_t (*ids)[SESS_ID_BYTES],
                            const int64_t *last_seen, const int64_t *idle_expires)
 {
     lmdb_store *s = from_base(st);
@@ -462,6 +470,12 @@ static int lmdb_touch_many(sess_store *st, size_t n, const uint8_t (*ids)[SESS_I
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = touch_one(txn, s, ids[i], last_seen[i], idle_expires[i]);
     return sess__lmdb_wtxn_end(s, txn, rc);
+}
+
+static int lmdb_touch_many(sess_store *st, size_t n, const uint8_t (*ids)[SESS_ID_BYTES],
+                           const int64_t *last_seen, const int64_t *idle_expires)
+{
+    GROWING(touch_many_once, st, n, ids, last_seen, idle_expires);
 }
 
 static int patch_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const char *patch,
@@ -481,7 +495,7 @@ static int patch_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const 
     return rec_put(txn, s, r, 0);
 }
 
-static int lmdb_patch(sess_store *st, const uint8_t id[SESS_ID_BYTES], const char *patch,
+static int patch_once(sess_store *st, const uint8_t id[SESS_ID_BYTES], const char *patch,
                       size_t patch_len, size_t max_data, sess_record *out)
 {
     lmdb_store *s = from_base(st);
@@ -498,6 +512,12 @@ static int lmdb_patch(sess_store *st, const uint8_t id[SESS_ID_BYTES], const cha
     else
         sess_record_dispose(&r);
     return rc;
+}
+
+static int lmdb_patch(sess_store *st, const uint8_t id[SESS_ID_BYTES], const char *patch,
+                      size_t patch_len, size_t max_data, sess_record *out)
+{
+    GROWING(patch_once, st, id, patch, patch_len, max_data, out);
 }
 
 typedef struct rotate_args {
@@ -534,7 +554,7 @@ static int rotate_in(MDB_txn *txn, const lmdb_store *s, const uint8_t *id, const
     return rc;
 }
 
-static int lmdb_rotate(sess_store *st, const uint8_t id[SESS_ID_BYTES],
+static int rotate_once(sess_store *st, const uint8_t id[SESS_ID_BYTES],
                        const uint8_t *expected_hash, const uint8_t new_hash[SESS_HASH_BYTES],
                        int64_t prev_until, int64_t auth_time, const uint8_t *new_csrf_secret)
 {
@@ -543,6 +563,13 @@ static int lmdb_rotate(sess_store *st, const uint8_t id[SESS_ID_BYTES],
     MDB_txn *txn;
     int rc = sess__lmdb_wtxn_begin(s, &txn);
     return rc != 0 ? rc : sess__lmdb_wtxn_end(s, txn, rotate_in(txn, s, id, &a));
+}
+
+static int lmdb_rotate(sess_store *st, const uint8_t id[SESS_ID_BYTES],
+                       const uint8_t *expected_hash, const uint8_t new_hash[SESS_HASH_BYTES],
+                       int64_t prev_until, int64_t auth_time, const uint8_t *new_csrf_secret)
+{
+    GROWING(rotate_once, st, id, expected_hash, new_hash, prev_until, auth_time, new_csrf_secret);
 }
 
 static int set_roles_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, const char *roles)
@@ -568,7 +595,7 @@ static int set_roles_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, 
     return rc;
 }
 
-static int lmdb_set_roles(sess_store *st, const char *user, const char *roles)
+static int set_roles_once(sess_store *st, const char *user, const char *roles)
 {
     lmdb_store *s = from_base(st);
     MDB_txn *txn;
@@ -579,12 +606,22 @@ static int lmdb_set_roles(sess_store *st, const char *user, const char *roles)
     return sess__lmdb_wtxn_end(s, txn, set_roles_in(txn, s, &k, roles));
 }
 
-static int lmdb_del(sess_store *st, const uint8_t id[SESS_ID_BYTES])
+static int lmdb_set_roles(sess_store *st, const char *user, const char *roles)
+{
+    GROWING(set_roles_once, st, user, roles);
+}
+
+static int del_once(sess_store *st, const uint8_t id[SESS_ID_BYTES])
 {
     lmdb_store *s = from_base(st);
     MDB_txn *txn;
     int rc = sess__lmdb_wtxn_begin(s, &txn);
     return rc != 0 ? rc : sess__lmdb_wtxn_end(s, txn, drop_by_id(txn, s, id));
+}
+
+static int lmdb_del(sess_store *st, const uint8_t id[SESS_ID_BYTES])
+{
+    GROWING(del_once, st, id);
 }
 
 static int revoke_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, uint64_t *gen)
@@ -598,7 +635,7 @@ static int revoke_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, uin
     return sess__lmdb_map_err(mdb_put(txn, s->dbi[DBI_USERS], &k, &v, 0));
 }
 
-static int lmdb_revoke_user(sess_store *st, const char *user, uint64_t *generation)
+static int revoke_user_once(sess_store *st, const char *user, uint64_t *generation)
 {
     lmdb_store *s = from_base(st);
     MDB_txn *txn;
@@ -611,6 +648,11 @@ static int lmdb_revoke_user(sess_store *st, const char *user, uint64_t *generati
     if (rc == 0 && generation != NULL)
         *generation = gen;
     return rc;
+}
+
+static int lmdb_revoke_user(sess_store *st, const char *user, uint64_t *generation)
+{
+    GROWING(revoke_user_once, st, user, generation);
 }
 
 /* ---- listing, count ---- */
@@ -833,7 +875,7 @@ static size_t sweep_budget(size_t max_items)
     return b < SWEEP_SCAN_MIN ? SWEEP_SCAN_MIN : b;
 }
 
-static int lmdb_sweep(sess_store *st, int64_t now, size_t max_items, size_t *removed)
+static int sweep_once(sess_store *st, int64_t now, size_t max_items, size_t *removed)
 {
     lmdb_store *s = from_base(st);
     sweep_state sw = {.now = now, .max = max_items, .budget = sweep_budget(max_items)};
@@ -856,6 +898,11 @@ static int lmdb_sweep(sess_store *st, int64_t now, size_t max_items, size_t *rem
     if (removed != NULL)
         *removed = sw.removed;
     return 0;
+}
+
+static int lmdb_sweep(sess_store *st, int64_t now, size_t max_items, size_t *removed)
+{
+    GROWING(sweep_once, st, now, max_items, removed);
 }
 
 const sess_store_ops sess__lmdb_ops = {

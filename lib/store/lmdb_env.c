@@ -17,6 +17,19 @@
  * and the failed one was never acknowledged. Every transaction runs with the environment's
  * `life` lock held for reading; the reopen takes it for writing, so no thread uses the old
  * MDB_env (or a cached read transaction of it) once it is closed.
+ *
+ * The map grows on demand: it starts at 1 GiB (or [store] map_size when smaller) and, when a
+ * write transaction runs out of map (MDB_MAP_FULL), it is doubled, up to the ceiling
+ * [store] map_size, and the write runs again. mdb_env_set_mapsize may only be called while no
+ * transaction of this process is active: the growth takes the same `life` lock for writing,
+ * so the process's writers and readers pause for the remap (a few microseconds: the data file
+ * itself does not change). Other processes (the CLI, the nginx module) learn of it at their
+ * next transaction, which LMDB answers MDB_MAP_RESIZED once the data passes their map; they
+ * adopt the new size the same way (env_adopt_size). A write that finds no room, with the map
+ * at its ceiling or the file system full (ENOSPC), fails with SESS_EFULL; the first such
+ * failure starts an "episode", logged once with the free space, during which ping says
+ * SESS_EFULL (readiness), and the next write that changes something and finds room again ends
+ * it, logged once too.
  */
 #include <errno.h>
 #include <limits.h>
@@ -27,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -36,8 +50,13 @@
 #include "sessiond/store.h"
 #include "lmdb_int.h"
 
-#define STORE_FORMAT_VERSION 1u /* meta "format": the layout of the databases (lmdb.c) */
-#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
+#define STORE_FORMAT_VERSION 1u            /* meta "format": the layout of the databases (lmdb.c) */
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30) /* the first map, and the ceiling when none is given */
+#define FULL_MAP 1                         /* shared_env.full: the map is at its ceiling */
+#define FULL_DISK 2                        /* shared_env.full: the file system is full */
+/* A full file system counts as having room again from this much free space: less than that
+ * is what a sweep or a touch may still find, not the end of the episode. */
+#define DISK_ROOM ((unsigned long long)1 << 20)
 #define MAX_READERS 512
 
 static const char META_FORMAT_KEY[] = "format";
@@ -72,6 +91,8 @@ int sess__lmdb_map_err(int rc)
     case MDB_KEYEXIST:
         return SESS_EEXIST;
     case MDB_MAP_FULL:
+    case ENOSPC:
+    case EDQUOT:
         return SESS_EFULL;
     case MDB_BAD_VALSIZE:
         return SESS_EINVAL;
@@ -83,7 +104,7 @@ int sess__lmdb_map_err(int rc)
         return SESS_ECORRUPT;
     case ENOMEM:
         return SESS_ENOMEM;
-    default: /* EIO, ENOSPC, MDB_PANIC, MDB_READERS_FULL, MDB_MAP_RESIZED, ... */
+    default: /* EIO, MDB_PANIC, MDB_READERS_FULL, MDB_MAP_RESIZED, ... */
         return SESS_ESTORE;
     }
 }
@@ -326,7 +347,7 @@ int sess__lmdb_wtxn_begin(lmdb_store *s, MDB_txn **txn)
  * a write is acknowledged, sync_upto makes sure an mdb_env_sync that started after its commit
  * has finished; concurrent writers share one such sync instead of each paying their own, and the
  * write lock is not held while it runs. */
-static int sync_upto(shared_env *e, uint64_t mine)
+static int sync_upto(shared_env *e, uint64_t mine) /* an LMDB code, or an errno */
 {
     int rc = 0;
     pthread_mutex_lock(&e->sync_mu);
@@ -338,7 +359,7 @@ static int sync_upto(shared_env *e, uint64_t mine)
         uint64_t target = e->committed;
         e->syncing = true;
         pthread_mutex_unlock(&e->sync_mu);
-        rc = sess__lmdb_map_err(mdb_env_sync(e->env, 1));
+        rc = mdb_env_sync(e->env, 1);
         pthread_mutex_lock(&e->sync_mu);
         e->syncing = false;
         if (rc == 0 && target > e->synced)
@@ -349,28 +370,165 @@ static int sync_upto(shared_env *e, uint64_t mine)
     return rc;
 }
 
-/* Commits when `rc` is 0 and aborts otherwise; returns the outcome. A failed commit has freed
- * the transaction and applied nothing. Returns 0 only once the commit is on disk. */
-static int wtxn_finish(lmdb_store *s, MDB_txn *txn, int rc)
+/* Free bytes for an unprivileged writer on the file system of the store; 0 when unknown. */
+static unsigned long long disk_free(const shared_env *e)
 {
+    struct statvfs sv;
+    if (statvfs(e->dir, &sv) != 0)
+        return 0;
+    return (unsigned long long)sv.f_bavail * sv.f_frsize;
+}
+
+/* Whether a failed commit or sync (`raw`, an LMDB code or errno) failed for lack of space.
+ * LMDB reports a short write as EIO: on a file system with next to nothing free, that is the
+ * write that found the last blocks. */
+static bool no_space(const shared_env *e, int raw)
+{
+    return raw == ENOSPC || raw == EDQUOT || (raw == EIO && disk_free(e) < DISK_ROOM);
+}
+
+/* Commits when `rc` is 0 and aborts otherwise; returns the outcome. A failed commit has freed
+ * the transaction and applied nothing. Returns 0 only once the commit is on disk. When it
+ * fails for lack of space, `*why` says which: FULL_MAP (the transaction ran out of map: it may
+ * run again in a bigger one) or FULL_DISK. */
+static int wtxn_finish(lmdb_store *s, MDB_txn *txn, int rc, int *why)
+{
+    shared_env *e = s->shared;
+    *why = 0;
     if (rc != 0) {
         mdb_txn_abort(txn);
+        if (rc == SESS_EFULL) /* only MDB_MAP_FULL while writing */
+            *why = FULL_MAP;
         return rc;
     }
-    if ((rc = sess__lmdb_map_err(mdb_txn_commit(txn))) != 0 || !s->shared->group_commit)
-        return rc;
-    pthread_mutex_lock(&s->shared->sync_mu);
-    uint64_t mine = ++s->shared->committed;
-    pthread_mutex_unlock(&s->shared->sync_mu);
-    return sync_upto(s->shared, mine);
+    int raw = mdb_txn_commit(txn);
+    if (raw == MDB_MAP_FULL)
+        *why = FULL_MAP;
+    else if (raw != 0 && no_space(e, raw))
+        *why = FULL_DISK;
+    if (raw != 0)
+        return *why != 0 ? SESS_EFULL : sess__lmdb_map_err(raw);
+    if (!e->group_commit)
+        return 0;
+    pthread_mutex_lock(&e->sync_mu);
+    uint64_t mine = ++e->committed;
+    pthread_mutex_unlock(&e->sync_mu);
+    /* A failed sync leaves the commit in place: never run again, whatever the reason. */
+    raw = sync_upto(e, mine);
+    if (raw != 0 && no_space(e, raw))
+        *why = FULL_DISK;
+    return *why != 0 ? SESS_EFULL : sess__lmdb_map_err(raw);
+}
+
+/* With the life lock held. */
+static int env_usage(const shared_env *e, sess_store_usage *u)
+{
+    MDB_envinfo info;
+    MDB_stat ms;
+    if (e->env == NULL || mdb_env_info(e->env, &info) != 0 || mdb_env_stat(e->env, &ms) != 0)
+        return SESS_ESTORE;
+    u->used_bytes = ((uint64_t)info.me_last_pgno + 1) * ms.ms_psize;
+    u->map_bytes = info.me_mapsize;
+    u->max_bytes = e->map_max > info.me_mapsize ? e->map_max : info.me_mapsize;
+    return 0;
+}
+
+/* Doubles the map (up to map_max) unless another thread changed the environment since the
+ * caller saw `seen` (then the caller just tries again). Called with no life lock held: waits
+ * until no transaction of this process is active. True when the write may run again. */
+static bool env_grow(shared_env *e, uint64_t seen)
+{
+    bool again = false;
+    sess_store_usage u;
+    pthread_rwlock_wrlock(&e->life);
+    if (e->reopens != seen) {
+        again = true;
+    } else if (env_usage(e, &u) == 0 && u.map_bytes < e->map_max) {
+        size_t next = u.map_bytes > e->map_max / 2 ? e->map_max : (size_t)u.map_bytes * 2;
+        drop_cached_readers(e);
+        int rc = mdb_env_set_mapsize(e->env, next);
+        e->reopens++;
+        if (rc == 0) {
+            again = true;
+            env_log(e, SESS_STORE_LOG_INFO,
+                    "grew the LMDB map of %s from %llu to %zu bytes ([store] map_size %zu)", e->dir,
+                    (unsigned long long)u.map_bytes, next, e->map_max);
+        } else {
+            /* The old mapping is gone: the next transaction opens the environment again. */
+            env_log(e, SESS_STORE_LOG_WARN, "cannot grow the LMDB map of %s to %zu bytes: %s",
+                    e->dir, next, mdb_strerror(rc));
+            mdb_env_close(e->env);
+            e->env = NULL;
+        }
+    }
+    pthread_rwlock_unlock(&e->life);
+    return again;
+}
+
+/* A write found no room: starts an episode (logged once) unless one is going on. */
+static void full_begin(shared_env *e, int why)
+{
+    if (atomic_exchange(&e->full, why) != 0)
+        return;
+    env_log(e, SESS_STORE_LOG_WARN,
+            "the session store in %s is out of space (%s): writes fail with store_full until "
+            "there is room again; %llu bytes free on its file system",
+            e->dir,
+            why == FULL_DISK ? "the file system is full"
+                             : "the LMDB map is at its ceiling, [store] map_size",
+            disk_free(e));
+}
+
+/* With the life lock held, after a successful commit of transaction `id`: warns once when the
+ * data passes 80 % and 95 % of the ceiling, and ends an out-of-space episode when the commit
+ * wrote something (an empty commit needs no room) and, for a full file system, there is room
+ * again. */
+static void after_commit(shared_env *e, size_t id)
+{
+    MDB_envinfo info;
+    sess_store_usage u;
+    if (env_usage(e, &u) != 0)
+        return;
+    int pct = u.used_bytes * 100 >= u.max_bytes * 95ull   ? 95
+              : u.used_bytes * 100 >= u.max_bytes * 80ull ? 80
+                                                          : 0;
+    int was = atomic_load(&e->warned_pct);
+    if (pct > was && atomic_compare_exchange_strong(&e->warned_pct, &was, pct))
+        env_log(e, SESS_STORE_LOG_WARN,
+                "the session store in %s uses %d %% of its ceiling ([store] map_size): %llu of "
+                "%llu bytes",
+                e->dir, pct, (unsigned long long)u.used_bytes, (unsigned long long)u.max_bytes);
+    int why = atomic_load(&e->full);
+    if (why == 0 || mdb_env_info(e->env, &info) != 0 || info.me_last_txnid < id)
+        return;
+    unsigned long long room = disk_free(e);
+    if (why == FULL_DISK && room < DISK_ROOM)
+        return;
+    if (atomic_compare_exchange_strong(&e->full, &why, 0))
+        env_log(e, SESS_STORE_LOG_INFO,
+                "the session store in %s has room again (%llu bytes free on its file system)",
+                e->dir, room);
 }
 
 /* Ends what sess__lmdb_wtxn_begin started, including its hold on the environment. */
 int sess__lmdb_wtxn_end(lmdb_store *s, MDB_txn *txn, int rc)
 {
-    rc = wtxn_finish(s, txn, rc);
-    life_leave(s->shared);
-    return rc;
+    shared_env *e = s->shared;
+    size_t id = mdb_txn_id(txn);
+    int why;
+    rc = wtxn_finish(s, txn, rc, &why);
+    if (rc == 0)
+        after_commit(e, id);
+    uint64_t seen = e->reopens;
+    life_leave(e);
+    if (why == 0)
+        return rc;
+    /* Out of map: grow it and run the write again. A thread inside another transaction (a
+     * listing's callback) cannot wait for the others to end: it fails as full. */
+    if (why == FULL_MAP && lives_held == 0 && env_grow(e, seen))
+        return LMDB_GROWN;
+    full_begin(e, why);
+    return SESS_EFULL;
 }
 
 /* ---- opening and closing the environment ---- */
@@ -565,7 +723,10 @@ static int env_open(const sess_store_opts *opts, const char *dir, shared_env *e,
     int n = snprintf(e->dir, sizeof(e->dir), "%s", dir);
     if (n < 0 || (size_t)n >= sizeof(e->dir))
         return fail(err, errlen, SESS_EINVAL, "data directory path is too long");
-    e->map_size = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
+    e->map_max = opts->map_size ? opts->map_size : DEFAULT_MAP_SIZE;
+    e->map_size = opts->map_initial ? opts->map_initial : DEFAULT_MAP_SIZE;
+    if (e->map_size > e->map_max)
+        e->map_size = e->map_max;
     e->read_only = opts->read_only;
     e->group_commit = opts->group_commit && !opts->read_only;
     e->log = opts->log;
@@ -738,5 +899,16 @@ int sess_store_lmdb_open(const sess_store_opts *opts, sess_store **out, char *er
     pthread_mutex_unlock(&registry_mu);
     if (rc == 0 && (rc = handle_new(e, opts->read_only, out, err, errlen)) != 0)
         env_release(e);
+    return rc;
+}
+
+int sess_store_lmdb_usage(sess_store *st, sess_store_usage *out)
+{
+    if (st == NULL || out == NULL || st->ops != &sess__lmdb_ops)
+        return SESS_EINVAL;
+    shared_env *e = from_base(st)->shared;
+    life_enter(e);
+    int rc = env_usage(e, out);
+    life_leave(e);
     return rc;
 }

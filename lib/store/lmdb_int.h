@@ -14,6 +14,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,10 +56,15 @@ typedef struct shared_env {
     /* Held for reading by every transaction, for writing by a reopen (see lmdb_env.c). Guards
      * env, dbi, reopens, handles and every handle's cached read transactions. */
     pthread_rwlock_t life;
-    uint64_t reopens; /* how many times env was reopened after MDB_PANIC or took a grown map */
+    uint64_t reopens; /* how many times env was reopened, or its map was grown or adopted */
     struct lmdb_store *handles; /* every handle on this environment */
     char dir[PATH_MAX];         /* what a reopen needs */
-    size_t map_size;
+    size_t map_size;            /* the map at opening (LMDB raises it to the data in use) */
+    size_t map_max; /* the ceiling the map grows to on MDB_MAP_FULL ([store] map_size) */
+    /* Out of space now (a store_full episode, see lmdb_env.c): 0 no, else FULL_MAP or
+     * FULL_DISK; and the highest share of map_max reported in the log (0, 80 or 95). */
+    _Atomic int full;
+    _Atomic int warned_pct;
     void (*log)(void *arg, int level, const char *msg);
     void *log_arg;
     pthread_mutex_t sync_mu; /* guards the three below */
@@ -115,6 +121,19 @@ static inline lmdb_store *from_base(sess_store *st)
 
 /* ---- the environment and its transactions (lmdb_env.c) ---- */
 
+/* Not a sess_err: "the map grew, run the write again" (sess__lmdb_wtxn_end). */
+#define LMDB_GROWN 1
+
+/* Runs a write operation `once(...)` again for as long as it ends with LMDB_GROWN: each time
+ * the map grew (at least doubled, up to the ceiling), so this ends. */
+#define GROWING(once, ...)                                                                         \
+    do {                                                                                           \
+        int rc_;                                                                                   \
+        while ((rc_ = once(__VA_ARGS__)) == LMDB_GROWN)                                            \
+            ;                                                                                      \
+        return rc_;                                                                                \
+    } while (0)
+
 /* An LMDB code (or errno) as a sess_err. */
 int sess__lmdb_map_err(int rc);
 
@@ -124,7 +143,10 @@ void sess__lmdb_rtxn_end(rtxn *r);
 
 /* Starts a write transaction (SESS_EINVAL on a read-only handle); ended with sess__lmdb_wtxn_end,
  * always, which commits when its `rc` is 0 and aborts otherwise, and returns 0 only once the commit
- * is on disk. */
+ * is on disk. When the transaction ran out of map and the map could grow, it returns
+ * LMDB_GROWN: nothing was written, and the caller runs the whole operation again (GROWING in
+ * lmdb.c). Out of space for good (the map at [store] map_size, or the file system full), it is
+ * SESS_EFULL. */
 int sess__lmdb_wtxn_begin(lmdb_store *s, MDB_txn **txn);
 int sess__lmdb_wtxn_end(lmdb_store *s, MDB_txn *txn, int rc);
 

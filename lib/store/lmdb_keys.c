@@ -30,8 +30,8 @@ static int apikey_put_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *name,
     return sess__lmdb_map_err(mdb_put(txn, s->dbi[DBI_APIKEY_HASH], &k, &v, MDB_NOOVERWRITE));
 }
 
-int sess__lmdb_apikey_put(sess_store *st, const char *name, const uint8_t hash[SESS_HASH_BYTES],
-                          int64_t created)
+static int apikey_put_once(sess_store *st, const char *name, const uint8_t hash[SESS_HASH_BYTES],
+                           int64_t created)
 {
     lmdb_store *s = from_base(st);
     MDB_txn *txn;
@@ -40,6 +40,12 @@ int sess__lmdb_apikey_put(sess_store *st, const char *name, const uint8_t hash[S
     if (rc != 0 || (rc = sess__lmdb_wtxn_begin(s, &txn)) != 0)
         return rc;
     return sess__lmdb_wtxn_end(s, txn, apikey_put_in(txn, s, &k, hash, created));
+}
+
+int sess__lmdb_apikey_put(sess_store *st, const char *name, const uint8_t hash[SESS_HASH_BYTES],
+                          int64_t created)
+{
+    GROWING(apikey_put_once, st, name, hash, created);
 }
 
 int sess__lmdb_apikey_find(sess_store *st, const uint8_t hash[SESS_HASH_BYTES],
@@ -81,7 +87,7 @@ static int apikey_del_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *name)
     return sess__lmdb_map_err(mdb_del(txn, s->dbi[DBI_APIKEYS], &k, NULL));
 }
 
-int sess__lmdb_apikey_del(sess_store *st, const char *name)
+static int apikey_del_once(sess_store *st, const char *name)
 {
     lmdb_store *s = from_base(st);
     MDB_txn *txn;
@@ -90,6 +96,11 @@ int sess__lmdb_apikey_del(sess_store *st, const char *name)
         return s->read_only ? SESS_EINVAL : SESS_ENOTFOUND; /* no such name can exist */
     int rc = sess__lmdb_wtxn_begin(s, &txn);
     return rc != 0 ? rc : sess__lmdb_wtxn_end(s, txn, apikey_del_in(txn, s, &k));
+}
+
+int sess__lmdb_apikey_del(sess_store *st, const char *name)
+{
+    GROWING(apikey_del_once, st, name);
 }
 
 static int apikey_list_in(MDB_txn *txn, const lmdb_store *s, sess_apikey_cb cb, void *arg)

@@ -53,8 +53,8 @@ static int prefs_store(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, c
     return sess__lmdb_map_err(mdb_put(txn, s->dbi[DBI_PREFS], &k, &v, 0));
 }
 
-int sess__lmdb_prefs_put(sess_store *st, const char *user, const char *json, size_t len,
-                         size_t max_bytes)
+static int prefs_put_once(sess_store *st, const char *user, const char *json, size_t len,
+                          size_t max_bytes)
 {
     lmdb_store *s = from_base(st);
     MDB_txn *txn;
@@ -68,6 +68,12 @@ int sess__lmdb_prefs_put(sess_store *st, const char *user, const char *json, siz
         rc = sess__lmdb_wtxn_end(s, txn, prefs_store(txn, s, &k, text, text_len));
     free(text);
     return rc;
+}
+
+int sess__lmdb_prefs_put(sess_store *st, const char *user, const char *json, size_t len,
+                         size_t max_bytes)
+{
+    GROWING(prefs_put_once, st, user, json, len, max_bytes);
 }
 
 static int prefs_patch_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, const char *patch,
@@ -86,8 +92,8 @@ static int prefs_patch_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user
     return rc;
 }
 
-int sess__lmdb_prefs_patch(sess_store *st, const char *user, const char *patch, size_t len,
-                           size_t max_bytes, char **result, size_t *result_len)
+static int prefs_patch_once(sess_store *st, const char *user, const char *patch, size_t len,
+                            size_t max_bytes, char **result, size_t *result_len)
 {
     lmdb_store *s = from_base(st);
     MDB_txn *txn;
@@ -107,6 +113,12 @@ int sess__lmdb_prefs_patch(sess_store *st, const char *user, const char *patch, 
     }
     free(res);
     return rc;
+}
+
+int sess__lmdb_prefs_patch(sess_store *st, const char *user, const char *patch, size_t len,
+                           size_t max_bytes, char **result, size_t *result_len)
+{
+    GROWING(prefs_patch_once, st, user, patch, len, max_bytes, result, result_len);
 }
 
 /* ---- user accounts ---- */
@@ -156,8 +168,8 @@ static int user_put_in(MDB_txn *txn, const lmdb_store *s, const MDB_val *user, c
     return sess__lmdb_map_err(mdb_put(txn, s->dbi[DBI_ACCOUNTS], &k, &v, 0));
 }
 
-int sess__lmdb_user_put(sess_store *st, const char *user, const uint8_t *rec, size_t len,
-                        const uint8_t *prev, size_t prev_len)
+static int user_put_once(sess_store *st, const char *user, const uint8_t *rec, size_t len,
+                         const uint8_t *prev, size_t prev_len)
 {
     lmdb_store *s = from_base(st);
     MDB_txn *txn;
@@ -170,7 +182,13 @@ int sess__lmdb_user_put(sess_store *st, const char *user, const uint8_t *rec, si
     return sess__lmdb_wtxn_end(s, txn, user_put_in(txn, s, &k, rec, len, prev, prev_len));
 }
 
-int sess__lmdb_user_del(sess_store *st, const char *user)
+int sess__lmdb_user_put(sess_store *st, const char *user, const uint8_t *rec, size_t len,
+                        const uint8_t *prev, size_t prev_len)
+{
+    GROWING(user_put_once, st, user, rec, len, prev, prev_len);
+}
+
+static int user_del_once(sess_store *st, const char *user)
 {
     lmdb_store *s = from_base(st);
     MDB_txn *txn;
@@ -180,6 +198,11 @@ int sess__lmdb_user_del(sess_store *st, const char *user)
         return rc;
     return sess__lmdb_wtxn_end(s, txn,
                                sess__lmdb_map_err(mdb_del(txn, s->dbi[DBI_ACCOUNTS], &k, NULL)));
+}
+
+int sess__lmdb_user_del(sess_store *st, const char *user)
+{
+    GROWING(user_del_once, st, user);
 }
 
 static int user_list_in(MDB_txn *txn, const lmdb_store *s, sess_account_cb cb, void *arg)

@@ -128,6 +128,10 @@ const opt options[] = {
     O_ENUM("store", "fsync", fsync, "always", "always|batch", 0,
            "lmdb: always syncs every commit; batch groups concurrent commits into one sync. "
            "Either way a write is acknowledged only once durable."),
+    O_SIZE("store", "map_size", map_size, "16g", 1 * MIB, 16384 * GIB, 0,
+           "lmdb: ceiling of the data file. The map starts at 1 GiB (or this, when smaller) and "
+           "doubles up to it when a write needs room; past it writes fail with 507 store_full. "
+           "Warnings are logged at 80 % and 95 %."),
 
     O_STR("session", "cookie_name", cookie_name, "", check_cookie_name, 0,
           "Session cookie name; empty: __Host-sid under an https public_url (__Secure-sid when "

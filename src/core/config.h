@@ -61,6 +61,7 @@ typedef struct sessd_config {
     int64_t redis_cache_ttl;       /* milliseconds, default 5000 */
     uint64_t redis_cache_size;     /* entries, default 10000 */
     char fsync[16];                /* always|batch, default always */
+    uint64_t map_size;             /* lmdb: ceiling of the map in bytes, default 16g */
     /* [session] */
     char cookie_name[128]; /* default: __Host-sid under https, sid otherwise */
     char cookie_domain[256];

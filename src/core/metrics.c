@@ -1,9 +1,12 @@
 /*
  * metrics.c - request counters by route and status, verify and store latency histograms, store
- * errors, login outcomes, lockouts, rotations, audit write failures and the near cache's hits.
- * Relaxed atomics: each counter is exact, a scrape is not a snapshot.
+ * errors, writes refused for lack of space and how much of its ceiling the lmdb map uses, login
+ * outcomes, lockouts, rotations, audit write failures and the near cache's hits. Relaxed
+ * atomics: each counter is exact, a scrape is not a snapshot.
  */
 #include "core/metrics.h"
+#include "core/state.h"
+#include "core/store_timed.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -18,8 +21,8 @@ static const char *route_labels[] = {
 };
 
 /* The statuses sessiond answers with; anything else is counted as "other". */
-static const int statuses[] = {200, 201, 204, 302, 303, 400, 401, 403, 404,
-                               405, 409, 413, 414, 415, 429, 431, 500, 503};
+static const int statuses[] = {200, 201, 204, 302, 303, 400, 401, 403, 404, 405,
+                               409, 413, 414, 415, 429, 431, 500, 503, 507};
 #define NSTATUS (sizeof(statuses) / sizeof(statuses[0]) + 1)
 
 static const uint64_t buckets_us[] = {100, 250, 500, 1000, 2500, 5000, 10000, 50000, 250000};
@@ -36,7 +39,7 @@ static const char *store_op_labels[] = {"read", "write", "scan"};
 static _Atomic uint64_t requests[SESSD_ROUTE_COUNT][NSTATUS];
 static histogram verify_hist;
 static histogram store_hist[SESSD_STORE_OP_COUNT];
-static _Atomic uint64_t store_errors;
+static _Atomic uint64_t store_errors, store_full;
 static _Atomic uint64_t logins[2];
 static _Atomic uint64_t lockouts, rotations, audit_errors;
 
@@ -90,6 +93,30 @@ void sessd_metrics_audit_error(void)
 void sessd_metrics_store_error(void)
 {
     atomic_fetch_add_explicit(&store_errors, 1, memory_order_relaxed);
+}
+
+void sessd_metrics_store_full(void)
+{
+    atomic_fetch_add_explicit(&store_full, 1, memory_order_relaxed);
+}
+
+/* The lmdb store's data over its ceiling ([store] map_size): the high-water mark of the data
+ * file, which pages freed inside it do not lower (they are reused first). */
+static void write_map_usage(FILE *out)
+{
+    sess_store_usage u;
+    if (sessd_srv.store == NULL ||
+        sess_store_lmdb_usage(sessd_store_timed_inner(sessd_srv.store), &u) != 0 ||
+        u.max_bytes == 0)
+        return;
+    fprintf(out,
+            "# HELP sessiond_store_map_used_ratio Pages in use in the lmdb data file over its "
+            "ceiling ([store] map_size).\n# TYPE sessiond_store_map_used_ratio gauge\n"
+            "sessiond_store_map_used_ratio %.6f\n"
+            "# HELP sessiond_store_map_bytes The lmdb map now (it grows up to [store] "
+            "map_size).\n# TYPE sessiond_store_map_bytes gauge\n"
+            "sessiond_store_map_bytes %" PRIu64 "\n",
+            (double)u.used_bytes / (double)u.max_bytes, u.map_bytes);
 }
 
 void sessd_metrics_login(int ok)
@@ -165,6 +192,9 @@ void sessd_metrics_write(FILE *out, int64_t live_sessions, const sessd_cache_sta
             "# HELP sessiond_store_errors_total Store operations that failed.\n"
             "# TYPE sessiond_store_errors_total counter\nsessiond_store_errors_total %" PRIu64 "\n",
             atomic_load(&store_errors));
+    write_counter(out, "sessiond_store_full_total",
+                  "Store writes refused for lack of space (507 store_full).", &store_full);
+    write_map_usage(out);
     write_counter(out, "sessiond_lockouts_total",
                   "Login lockouts started (a user or a client address over max_failures).",
                   &lockouts);

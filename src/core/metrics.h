@@ -44,6 +44,8 @@ void sessd_metrics_request(enum sessd_route route, int status);
 /* Records one verify's latency in microseconds. */
 void sessd_metrics_verify_latency(uint64_t usec);
 void sessd_metrics_store_error(void);
+/* One store write refused for lack of space (SESS_EFULL: the file system or the map's ceiling). */
+void sessd_metrics_store_full(void);
 /* Store operations by kind, for the store latency histogram. */
 enum sessd_store_op { SESSD_STORE_OP_READ, SESSD_STORE_OP_WRITE, SESSD_STORE_OP_SCAN };
 #define SESSD_STORE_OP_COUNT 3

@@ -107,6 +107,7 @@ int sessd_store_open(const sessd_config *c, const sessd_store_use *u, sess_store
 {
     sess_store_opts o = {.path = c->store_path,
                          .group_commit = strcmp(c->fsync, "batch") == 0,
+                         .map_size = (size_t)c->map_size,
                          .read_only = u->read_only,
                          .log = u->log};
     if (sessd_store_in_redis(c)) {

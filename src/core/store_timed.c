@@ -1,6 +1,7 @@
 /*
  * store_timed.c - the timing wrapper of store_timed.h. Each forwarder is one line through TIMED:
- * the clock is read before and after the inner call, nothing else changes.
+ * the clock is read before and after the inner call, and a write refused for lack of space is
+ * counted (sessiond_store_full_total); nothing else changes.
  */
 #include "core/store_timed.h"
 
@@ -33,6 +34,8 @@ static sess_store *inner_of(sess_store *st)
         uint64_t t0 = mono_us();                                                                   \
         int r = in->ops->op(in, __VA_ARGS__);                                                      \
         sessd_metrics_store_latency(SESSD_STORE_OP_##kind, mono_us() - t0);                        \
+        if (r == SESS_EFULL)                                                                       \
+            sessd_metrics_store_full();                                                            \
         return r;                                                                                  \
     } while (0)
 

@@ -8,6 +8,7 @@
 #include "http/handlers.h"
 #include "core/state.h"
 #include "core/store_timed.h"
+#include "sessiond/error.h"
 
 int sessd_ops_healthz(h2o_req_t *req)
 {
@@ -15,9 +16,15 @@ int sessd_ops_healthz(h2o_req_t *req)
     return status;
 }
 
+/* Not ready while the store cannot be reached, or cannot take writes for lack of space (reads
+ * still work then: the body says which). */
 int sessd_ops_readyz(h2o_req_t *req)
 {
-    if (sessd_srv.store->ops->ping(sessd_srv.store) != 0) {
+    int rc = sessd_srv.store->ops->ping(sessd_srv.store);
+    if (rc == SESS_EFULL)
+        return http_send_text(req, 503, "text/plain; charset=utf-8",
+                              H2O_STRLIT("store full: the session store is out of space\n"));
+    if (rc != 0) {
         int status = http_send_text(req, 503, "text/plain; charset=utf-8",
                                     H2O_STRLIT("store unavailable\n"));
         return status;

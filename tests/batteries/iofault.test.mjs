@@ -1,6 +1,7 @@
 // iofault.test.mjs - I/O faults under the lmdb store, injected with libfiu (Debian's fiu-utils:
 // the posix preload library, steered at run time with fiu-ctrl). While pwrite, fsync and
-// fdatasync fail at random, a write is either acknowledged or answered 503 store_unavailable,
+// fdatasync fail at random, a write is either acknowledged or refused: 503 store_unavailable, or
+// 507 store_full when the injected errno is ENOSPC or EDQUOT (refusedAs below),
 // never anything else; the server stays up; every acknowledged write is there after kill -9 and a
 // restart, and writes succeed again after it.
 //
@@ -58,7 +59,14 @@ async function create(s, acked, i) {
   return r;
 }
 
-/* FAULTY_WRITES creates and patches with the faults on: each answered 2xx or 503, some 503. */
+/* A write refused under injected faults: libfiu picks the errno among those the call may return,
+ * and a lack of space (ENOSPC, EDQUOT) is 507 store_full, any other failure 503. */
+function refusedAs(r, what) {
+  if (r.status === 507) assertError(r, 507, 'store_full', what);
+  else assertError(r, 503, 'store_unavailable', what);
+}
+
+/* FAULTY_WRITES creates and patches with the faults on: each answered 2xx, 503 or 507, some refused. */
 async function writeUnderFaults(s, fifo, acked) {
   fiuCtrl(fifo, s.pid, POINTS.map((p) => `enable_random name=${p},probability=${PROBABILITY}`));
   let ok = 0;
@@ -74,7 +82,7 @@ async function writeUnderFaults(s, fifo, acked) {
     }
     if (r.status === 200 || r.status === 201) ok++;
     else {
-      assertError(r, 503, 'store_unavailable', `write ${i} under I/O faults`);
+      refusedAs(r, `write ${i} under I/O faults`);
       refused++;
     }
   }
@@ -92,7 +100,7 @@ async function checkAll(s, acked, what) {
   }
 }
 
-test(`libfiu I/O faults (${POINTS.join(', ')} at p=${PROBABILITY}): only 2xx or 503, server up, acknowledged writes kept across kill -9, writes work after the restart`, { timeout: 180000 }, async () => {
+test(`libfiu I/O faults (${POINTS.join(', ')} at p=${PROBABILITY}): only 2xx, 503 or 507, server up, acknowledged writes kept across kill -9, writes work after the restart`, { timeout: 180000 }, async () => {
   const { s, fifo, acked } = await startUnderFiu('kept');
   let ok = 0;
   let refused = 0;
@@ -142,7 +150,7 @@ test('libfiu I/O faults under concurrent verifies and writes: reads never see a 
       const r = await create(s, acked, `c${w}-${i}`);
       if (r.status === 201) counts.created++;
       else {
-        assertError(r, 503, 'store_unavailable', `concurrent create ${w}/${i}`);
+        refusedAs(r, `concurrent create ${w}/${i}`);
         counts.refused++;
       }
     }

@@ -3,7 +3,8 @@
  * conformance suite (test_store.c): durability across close and reopen, changes made through
  * another handle or another process seen on the very next lookup despite cached read
  * transactions, read-only opening, refusing damaged or foreign data files without crashing,
- * a full map, and the on-disk indexes (token hashes, the per-user index) left exactly in step
+ * a full map, a map that grows up to its ceiling (followed by another process), and the on-disk
+ * indexes (token hashes, the per-user index) left exactly in step
  * with the sessions. Some cases inspect or damage the environment directly through LMDB while
  * the store is closed.
  */
@@ -856,7 +857,8 @@ static void test_map_full(void **state)
         assert_sess(0, lookup(st, recs[i].token_hash, NULL, NULL));
     assert_sess(SESS_ESESSION, lookup(st, recs[made].token_hash, NULL, NULL));
     assert_sess(SESS_ESESSION, get(st, recs[made].id));
-    assert_sess(0, st->ops->ping(st));
+    /* Readiness says why writes fail; reads go on. */
+    assert_sess(SESS_EFULL, st->ops->ping(st));
     sess_store_close(st);
 
     /* A bigger map takes the refused session and keeps the rest. */
@@ -869,6 +871,217 @@ static void test_map_full(void **state)
     }
     sess_store_close(st);
     free(recs);
+}
+
+/* What the store reported through opts.log. */
+typedef struct logbook {
+    int warn, info, full, room, grew, pct80, pct95;
+} logbook;
+
+static void log_into(void *arg, int level, const char *msg)
+{
+    logbook *b = arg;
+    if (level == SESS_STORE_LOG_WARN)
+        b->warn++;
+    else
+        b->info++;
+    b->full += strstr(msg, "out of space") != NULL;
+    b->room += strstr(msg, "has room again") != NULL;
+    b->grew += strstr(msg, "grew the LMDB map") != NULL;
+    b->pct80 += strstr(msg, "uses 80 %") != NULL;
+    b->pct95 += strstr(msg, "uses 95 %") != NULL;
+}
+
+static sess_store *open_growing(const fixture *f, size_t initial, size_t max, logbook *b)
+{
+    char err[512] = "";
+    sess_store *st = NULL;
+    sess_store_opts opts = {.path = f->dir,
+                            .map_size = max,
+                            .map_initial = initial,
+                            .log = b != NULL ? log_into : NULL,
+                            .log_arg = b};
+    int rc = sess_store_lmdb_open(&opts, &st, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("open %s: %s (%s)", f->dir, sess_errname(rc), err);
+    return st;
+}
+
+static uint64_t map_bytes(sess_store *st)
+{
+    sess_store_usage u;
+    assert_sess(0, sess_store_lmdb_usage(st, &u));
+    assert_true(u.used_bytes <= u.map_bytes);
+    return u.map_bytes;
+}
+
+/* A session with ~1 KB of data. */
+static void fill_record(sess_record *r, int i)
+{
+    char data[1000];
+    memset(data, 'd', sizeof(data));
+    memcpy(data, "{\"d\":\"", 6);
+    memcpy(data + sizeof(data) - 2, "\"}", 2);
+    new_record(r, "alice", T0 + i);
+    assert_sess(0, sess_record_set_data(r, data, sizeof(data)));
+}
+
+/* A 256 KiB map with a 4 MiB ceiling: creates go on across four doublings, the ceiling then
+ * refuses them as full (logged once, readiness says so, reads go on), and a higher ceiling
+ * takes them again. */
+static void test_map_grows_to_ceiling(void **state)
+{
+    fixture *f = *state;
+    const size_t initial = 256 * 1024, max = 4 * 1024 * 1024;
+    logbook b = {0};
+    sess_store *st = open_growing(f, initial, max, &b);
+    enum { MAX = 20000 };
+    sess_record *recs = calloc(MAX, sizeof(*recs));
+    uint64_t sizes[8] = {map_bytes(st)};
+    int nsizes = 1, made = 0, rc = 0;
+
+    assert_non_null(recs);
+    assert_int_equal(sizes[0], initial);
+    for (; made < MAX; made++) {
+        fill_record(&recs[made], made);
+        if ((rc = CALL(st, create, &recs[made], BIG, NULL)) != 0)
+            break;
+        uint64_t now = map_bytes(st);
+        if (now != sizes[nsizes - 1]) {
+            assert_true(nsizes < 8);
+            sizes[nsizes++] = now;
+        }
+    }
+    assert_sess(SESS_EFULL, rc);
+    /* 256 KiB -> 512 KiB -> 1 MiB -> 2 MiB -> 4 MiB, doubling each time. */
+    assert_int_equal(nsizes, 5);
+    for (int i = 1; i < nsizes; i++)
+        assert_int_equal(sizes[i], sizes[i - 1] * 2);
+    assert_int_equal(sizes[nsizes - 1], max);
+    assert_int_equal(b.grew, 4);
+    assert_true(made > 1500); /* a fixed 256 KiB map takes ~100 of these */
+
+    /* Every acknowledged write is there, the refused one left nothing. */
+    assert_int_equal(count(st), made);
+    for (int i = 0; i < made; i++)
+        assert_sess(0, lookup(st, recs[i].token_hash, NULL, NULL));
+    assert_sess(SESS_ESESSION, lookup(st, recs[made].token_hash, NULL, NULL));
+
+    /* One episode, one line, however many writes fail; 80 % and 95 % each warned once. */
+    assert_sess(SESS_EFULL, CALL(st, create, &recs[made], BIG, NULL));
+    assert_sess(SESS_EFULL, CALL(st, create, &recs[made], BIG, NULL));
+    assert_int_equal(b.full, 1);
+    assert_int_equal(b.room, 0);
+    assert_int_equal(b.pct80, 1);
+    assert_int_equal(b.pct95, 1);
+    assert_sess(SESS_EFULL, st->ops->ping(st));
+    assert_sess(0, lookup(st, recs[0].token_hash, NULL, NULL));
+
+    sess_store_close(st);
+
+    /* Reopened with a higher ceiling: the map covers the data, the data is there, and the
+     * refused session goes in after one more doubling. */
+    memset(&b, 0, sizeof(b));
+    st = open_growing(f, initial, 2 * max, &b);
+    assert_true(map_bytes(st) > max / 2);
+    assert_sess(0, st->ops->ping(st));
+    assert_sess(0, CALL(st, create, &recs[made], BIG, NULL));
+    assert_sess(0, lookup(st, recs[made].token_hash, NULL, NULL));
+    assert_int_equal(count(st), made + 1);
+    assert_int_equal(b.full, 0);
+    sess_store_close(st);
+    for (int i = 0; i <= made; i++)
+        sess_record_dispose(&recs[i]);
+    free(recs);
+}
+
+static void pipe_send(int fd, const void *p, size_t n)
+{
+    if (write(fd, p, n) != (ssize_t)n)
+        _exit(90);
+}
+
+static void pipe_recv(int fd, void *p, size_t n)
+{
+    if (read(fd, p, n) != (ssize_t)n)
+        _exit(91);
+}
+
+/* The other process: a read-only handle with a 256 KiB map (as the nginx module or the CLI
+ * has one of its own size), opened before the writer's map grew, then asked for a session that
+ * lies past it. Exits 0 when it read it, having adopted the grown map. */
+static void growth_reader(const fixture *f, int in, int out)
+{
+    uint8_t first[SESS_HASH_BYTES], last[SESS_HASH_BYTES], ok = 1;
+    sess_store *st = NULL;
+    char err[256];
+    sess_store_opts opts = {
+        .path = f->dir, .map_size = 256 * 1024, .map_initial = 256 * 1024, .read_only = true};
+    sess_store_usage u;
+    sess_record r;
+    pipe_recv(in, first, sizeof(first));
+    if (sess_store_lmdb_open(&opts, &st, err, sizeof(err)) != 0)
+        _exit(92);
+    sess_record_init(&r);
+    if (CALL(st, lookup, first, &r, NULL, NULL) != 0)
+        _exit(93);
+    sess_record_dispose(&r);
+    if (sess_store_lmdb_usage(st, &u) != 0 || u.map_bytes != 256 * 1024)
+        _exit(94);
+    pipe_send(out, &ok, 1);
+    pipe_recv(in, last, sizeof(last));
+    if (CALL(st, lookup, last, &r, NULL, NULL) != 0)
+        _exit(95);
+    sess_record_dispose(&r);
+    if (CALL(st, lookup, first, &r, NULL, NULL) != 0)
+        _exit(96);
+    sess_record_dispose(&r);
+    if (sess_store_lmdb_usage(st, &u) != 0 || u.map_bytes <= 256 * 1024)
+        _exit(97);
+    sess_store_close(st);
+    _exit(0);
+}
+
+static void test_growth_followed_by_another_process(void **state)
+{
+    fixture *f = *state;
+    int to_child[2], to_parent[2], status;
+    assert_int_equal(pipe(to_child), 0);
+    assert_int_equal(pipe(to_parent), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(to_child[1]);
+        close(to_parent[0]);
+        growth_reader(f, to_child[0], to_parent[1]);
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+
+    sess_store *st = open_growing(f, 256 * 1024, 4 * 1024 * 1024, NULL);
+    sess_record r;
+    uint8_t ok = 0;
+    fill_record(&r, 0);
+    assert_sess(0, CALL(st, create, &r, BIG, NULL));
+    assert_int_equal(write(to_child[1], r.token_hash, SESS_HASH_BYTES), SESS_HASH_BYTES);
+    sess_record_dispose(&r);
+    assert_int_equal(read(to_parent[0], &ok, 1), 1);
+    /* Grow to 2 MiB while the other process holds its 256 KiB map. */
+    for (int i = 1; map_bytes(st) < 2 * 1024 * 1024; i++) {
+        fill_record(&r, i);
+        assert_sess(0, CALL(st, create, &r, BIG, NULL));
+        sess_record_dispose(&r);
+    }
+    fill_record(&r, 99999);
+    assert_sess(0, CALL(st, create, &r, BIG, NULL));
+    assert_int_equal(write(to_child[1], r.token_hash, SESS_HASH_BYTES), SESS_HASH_BYTES);
+    sess_record_dispose(&r);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    close(to_child[1]);
+    close(to_parent[0]);
+    sess_store_close(st);
 }
 
 /* ---- Token hashes and the per-user index, checked on disk. ---- */
@@ -1268,6 +1481,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listing_callback_reenters, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_environment_without_accounts, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_map_grows_to_ceiling, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_growth_followed_by_another_process, fx_setup,
+                                        fx_teardown),
     };
     if (sess_crypto_init() != 0) {
         fprintf(stderr, "test_store_lmdb: libsodium cannot be initialised\n");
