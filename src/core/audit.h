@@ -42,7 +42,8 @@
     X(LOCKOUT, "lockout")                                                                          \
     X(ADMIN, "admin")                                                                              \
     X(COOKIE_CONFLICT, "cookie_conflict")                                                          \
-    X(CONTINUED, "audit_continued")
+    X(CONTINUED, "audit_continued")                                                                \
+    X(GAP, "audit_gap")
 
 enum sessd_audit_event {
 #define SESSD_AUDIT_ENUM(name, text) SESSD_AUDIT_##name,
@@ -50,8 +51,11 @@ enum sessd_audit_event {
 #undef SESSD_AUDIT_ENUM
 };
 
-/* Opens (creating, 0600) the log for this process. 0, or -1 with a message. Until it is called
- * (unit tests, fuzzers) sessd_audit does nothing. */
+/* Opens (creating, 0600) the log for this process. A torn last line (no newline, or not an
+ * audit line: a crash in the middle of an append) is cut back to the last whole line, synced,
+ * and an "audit_gap" line says so. 0, or -1 with a message (also when the file ends in more
+ * than a line's worth of bytes that are not an audit line: nothing is cut then). Until it is
+ * called (unit tests, fuzzers) sessd_audit does nothing. */
 int sessd_audit_open(const char *path, char *err, size_t errlen);
 /* For SIGHUP: when the file at the path is no longer the one open (moved away by a rotation),
  * fsyncs and closes the old one and opens the new one, which starts with an "audit_continued"

@@ -219,3 +219,51 @@ test('audit: a token from another user agent is theft_detected; a verify after a
     await s.stop();
   }
 });
+
+test('audit: a torn tail (a crash in the middle of an append) is cut at start with an audit_gap line; an edit is still found', T, async () => {
+  const d = sb.dataDir('torn');
+  const k = await createApiKey(d);
+  let s = await sb.start({ data: d });
+  s.key = k;
+  const file = path.join(d, 'audit.log');
+  try {
+    for (let i = 0; i < 3; i++) {
+      const c = await s.api('POST', '/v1/sessions', { body: { user: `t${i}` } });
+      assert.equal(c.status, 201);
+      assert.equal((await s.api('DELETE', `/v1/sessions/${c.json.session_id}`)).status, 204);
+    }
+  } finally {
+    await s.stop();
+  }
+  const whole = fs.readFileSync(file);
+  const ends = [];
+  whole.forEach((b, i) => b === 0x0a && ends.push(i + 1));
+  const last = ends.at(-2); // where the last line starts
+  // Inside the second-to-last line, inside the last one, and the last one without its newline.
+  for (const cut of [ends.at(-3) + 40, last + 1, last + 100, whole.length - 1]) {
+    fs.writeFileSync(file, whole.subarray(0, cut));
+    const keep = ends.filter((e) => e <= cut).at(-1);
+    s = await sb.start({ data: d });
+    try {
+      assert.match(s.output, new RegExp(`a torn tail of ${cut - keep} bytes cut at start`));
+      const ev = events(file);
+      const gap = ev[ends.indexOf(keep) + 1];
+      assert.equal(gap.event, 'audit_gap', JSON.stringify(ev.slice(-2)));
+      assert.equal(gap.detail, `torn tail of ${cut - keep} bytes cut at start`);
+      assert.equal(gap.seq, ends.indexOf(keep) + 2);
+      assert.ok(fs.readFileSync(file).subarray(0, keep).equals(whole.subarray(0, keep)), 'whole lines are kept');
+      const r = await verifyAudit(file);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`audit\\.log:${gap.seq}: note: audit_gap: torn tail of ${cut - keep} bytes cut at start`));
+      assert.match(r.stdout, /intact, \d+ lines, last hash [0-9a-f]{64} \(with the gaps noted above\)/);
+    } finally {
+      await s.stop();
+    }
+  }
+  // An edit in the middle is not a cut at the tail: it still fails.
+  const all = lines(file);
+  const edited = sb.writeFile('torn-edited.log', all.map((l, i) => (i === 1 ? l.replace('"client":"127.0.0.1"', '"client":"127.0.0.2"') : l)).join('\n') + '\n');
+  const r = await verifyAudit(edited);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /torn-edited\.log:2: the audit chain is broken: line 2 was changed/);
+});
