@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "sessiond/error.h"
 #include "sessiond/record.h"
 #include "core/metrics.h"
 #include "sessiond/text.h"
@@ -38,7 +39,13 @@ static struct {
     pthread_mutex_t mu;
     int fd;
     char path[1024];
-} audit = {PTHREAD_MUTEX_INITIALIZER, -1, ""};
+    bool go_on; /* [audit] on_failure = continue */
+    /* Events that could not be written since the last line that was: the next line written is
+     * an audit_gap line saying how many, and from when to when. */
+    uint64_t lost;
+    char lost_from[40], lost_to[40];
+    int lost_errno;
+} audit = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 
 /* What a writer needs to know about the file's last line. */
 typedef struct tail {
@@ -258,14 +265,37 @@ static int cut_tail(int fd, tail *t, bool at_open)
     return write_line(fd, t, SESSD_AUDIT_GAP, NULL, NULL, NULL, detail);
 }
 
-/* Appends one line to `fd` (flock held by the caller), after cutting a torn tail. */
+/* Appends one line to `fd` (audit.mu and flock held by the caller), after cutting a torn tail
+ * and after the audit_gap line of the events lost before it. */
 static int append_line(int fd, enum sessd_audit_event ev, const char *user,
                        const uint8_t *session_id, const char *client, const char *detail)
 {
     tail t;
     if (read_tail(fd, &t) != 0 || cut_tail(fd, &t, false) != 0)
         return -1;
+    if (audit.lost > 0) {
+        char gap[160];
+        snprintf(gap, sizeof(gap),
+                 "%" PRIu64 " event%s lost from %s to %s: the audit log could not be written (%s)",
+                 audit.lost, audit.lost == 1 ? "" : "s", audit.lost_from, audit.lost_to,
+                 strerror(audit.lost_errno));
+        if (write_line(fd, &t, SESSD_AUDIT_GAP, NULL, NULL, NULL, gap) != 0)
+            return -1;
+        sessd_log(SESSD_LOG_NOTICE, "audit log %s: writing again; %s", audit.path, gap);
+        audit.lost = 0;
+    }
     return write_line(fd, &t, ev, user, session_id, client, detail);
+}
+
+/* Counts an event that could not be written (audit.mu held), for the next audit_gap line. */
+static void note_lost(int err)
+{
+    char when[40];
+    now_iso(when);
+    if (audit.lost++ == 0)
+        memcpy(audit.lost_from, when, sizeof(when));
+    memcpy(audit.lost_to, when, sizeof(when));
+    audit.lost_errno = err;
 }
 
 /* Read access too: writers hash the last line. */
@@ -398,30 +428,70 @@ void sessd_audit_close(bool announce)
     pthread_mutex_unlock(&audit.mu);
 }
 
-void sessd_audit(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
-                 const char *client, const char *detail)
+void sessd_audit_on_failure(bool go_on)
+{
+    pthread_mutex_lock(&audit.mu);
+    audit.go_on = go_on;
+    pthread_mutex_unlock(&audit.mu);
+}
+
+/* Appends one event: 0, or -1 when it could not be written (logged, counted, and remembered for
+ * the next audit_gap line), with `*go_on` saying whether [audit] on_failure = continue. */
+static int append_event(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
+                        const char *client, const char *detail, bool *go_on)
 {
     if (ev == SESSD_AUDIT_ROTATE)
         sessd_metrics_rotation();
     else if (ev == SESSD_AUDIT_LOCKOUT)
         sessd_metrics_lockout();
     pthread_mutex_lock(&audit.mu);
+    *go_on = audit.go_on;
     if (audit.fd < 0) {
         pthread_mutex_unlock(&audit.mu);
-        return;
+        return 0;
     }
     int r = -1;
     if (flock(audit.fd, LOCK_EX) == 0) {
         r = append_line(audit.fd, ev, user, session_id, client, detail);
+        int e = errno;
         flock(audit.fd, LOCK_UN);
+        errno = e;
     }
     int e = errno;
+    if (r != 0)
+        note_lost(e);
     pthread_mutex_unlock(&audit.mu);
     if (r != 0) {
         sessd_metrics_audit_error();
         sessd_log(SESSD_LOG_WARN, "audit log: cannot append a %s event: %s", event_names[ev],
                   strerror(e));
     }
+    return r;
+}
+
+void sessd_audit(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
+                 const char *client, const char *detail)
+{
+    bool go_on;
+    (void)append_event(ev, user, session_id, client, detail, &go_on);
+}
+
+int sessd_audit_change(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
+                       const char *client, const char *detail)
+{
+    bool go_on;
+    if (append_event(ev, user, session_id, client, detail, &go_on) != 0 && !go_on)
+        return SESS_EAUDIT;
+    return 0;
+}
+
+int sessd_audit_change_nosync(enum sessd_audit_event ev, const char *user,
+                              const uint8_t *session_id, const char *client, const char *detail)
+{
+    bool go_on;
+    if (append_event(ev, user, session_id, client, detail, &go_on) != 0 && !go_on)
+        return SESS_EAUDIT;
+    return 0;
 }
 
 static const char *_Atomic actor = "cli";
@@ -436,10 +506,10 @@ const char *sessd_audit_actor(void)
     return atomic_load(&actor);
 }
 
-void sessd_audit_admin(int argc, char **argv, int status)
+int sessd_audit_admin(int argc, char **argv, int status)
 {
     if (argc < 2 || strcmp(argv[1], "list") == 0)
-        return;
+        return 0;
     char detail[DETAIL_MAX + 1];
     size_t n = 0;
     for (int i = 0; i < argc && n < sizeof(detail); i++) {
@@ -454,7 +524,7 @@ void sessd_audit_admin(int argc, char **argv, int status)
         memcpy(detail + n, tail_text, strlen(tail_text) + 1);
     /* The target user of `user ...` commands, for searching the log by user. */
     const char *user = strcmp(argv[0], "user") == 0 && argc > 2 ? argv[2] : NULL;
-    sessd_audit(SESSD_AUDIT_ADMIN, user, NULL, sessd_audit_actor(), detail);
+    return sessd_audit_change(SESSD_AUDIT_ADMIN, user, NULL, sessd_audit_actor(), detail);
 }
 
 /* ---- verify ------------------------------------------------------------------------------ */

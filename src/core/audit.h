@@ -65,11 +65,30 @@ int sessd_audit_reopen(void);
  * server's log, an anchor outside the file (see sessd_audit_reopen too). */
 void sessd_audit_close(bool log_head);
 
-/* Appends one event. `user`, `session_id` (SESS_ID_BYTES), `client` and `detail` may be NULL.
- * Never pass a token, a password or an API key. Rotations and lockouts are also counted in the
- * metrics. A failed write is logged and counted, and does not fail the caller's operation. */
+/* [audit] on_failure: false (refuse, the default) or true (continue); see sessd_audit_change. */
+void sessd_audit_on_failure(bool go_on);
+
+/* Appends one event that records no change of its own (a failed login, a lockout, a cookie
+ * conflict, a theft already answered 401). `user`, `session_id` (SESS_ID_BYTES), `client` and
+ * `detail` may be NULL. Never pass a token, a password or an API key. Rotations and lockouts are
+ * also counted in the metrics. A failed write is logged, counted, and recorded by an audit_gap
+ * line ("N events lost from T1 to T2") before the next line that can be written. */
 void sessd_audit(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
                  const char *client, const char *detail);
+
+/* The same for the event of a change (a login, a rotation, a revocation, a logout, an admin
+ * command), called after the change and before it is acknowledged. 0 when the line is written,
+ * or when it could not be but [audit] on_failure = continue (the loss is then recorded as in
+ * sessd_audit). SESS_EAUDIT under on_failure = refuse: the caller must not acknowledge the
+ * change (it answers the error) and undoes it where that is possible (a new session is ended).
+ * Without an open log (unit tests), 0. */
+int sessd_audit_change(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
+                       const char *client, const char *detail) __attribute__((warn_unused_result));
+/* The same for one of many lines of one request (a mass revocation): never synced on its own;
+ * the caller ends with a sessd_audit_change (its summary line), which covers them all. */
+int sessd_audit_change_nosync(enum sessd_audit_event ev, const char *user,
+                              const uint8_t *session_id, const char *client, const char *detail)
+    __attribute__((warn_unused_result));
 
 /* Who runs admin commands in this process, for the audit lines they write: "cli" by default,
  * "admin socket" in a server. */
@@ -77,9 +96,10 @@ void sessd_audit_set_actor(const char *actor);
 const char *sessd_audit_actor(void);
 
 /* Appends an "admin" event for an admin command's words (argv[0] is the group: "user",
- * "apikey", "session") and its exit status. Listings are not audited, and internal words (a
- * password carried to `user add`) never appear. */
-void sessd_audit_admin(int argc, char **argv, int status);
+ * "apikey", "session") and its exit status, as sessd_audit_change: SESS_EAUDIT when the command
+ * must report a failure (it ran, but is not confirmed). Listings are not audited, and internal
+ * words (a password carried to `user add`) never appear. */
+int sessd_audit_admin(int argc, char **argv, int status) __attribute__((warn_unused_result));
 
 /* Checks the chain of `files` (n >= 1, oldest first: the first line of each later file must be
  * an "audit_continued" line whose prev is the last hash of the one before). Writes a summary to
