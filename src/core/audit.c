@@ -47,6 +47,19 @@ static struct {
     int lost_errno;
 } audit = {.mu = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 
+/* Group commit of the lines that must be durable before their answer: `written` counts the
+ * lines this process wrote (moved after each write, under audit.mu, so in file order); a writer
+ * waits until `synced` covers its line, which takes an fdatasync that started after its write.
+ * Writers that wait at once share one. Lock order: audit.mu, then gc.mu (never held together by
+ * a syncer). */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic uint64_t written;
+    uint64_t synced;
+    bool syncing;
+} gc = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
 /* What a writer needs to know about the file's last line. */
 typedef struct tail {
     uint8_t hash[SESS_HASH_BYTES]; /* of the last line, zeros for an empty file */
@@ -435,11 +448,57 @@ void sessd_audit_on_failure(bool go_on)
     pthread_mutex_unlock(&audit.mu);
 }
 
-/* Appends one event: 0, or -1 when it could not be written (logged, counted, and remembered for
- * the next audit_gap line), with `*go_on` saying whether [audit] on_failure = continue. */
-static int append_event(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
-                        const char *client, const char *detail, bool *go_on)
+/* Fdatasyncs the open log (a duplicate of its descriptor, so that a rotation may close the
+ * original meanwhile: it fsyncs the old file itself first). 0, or -1 with errno. */
+static int sync_file(void)
 {
+    pthread_mutex_lock(&audit.mu);
+    int fd = audit.fd >= 0 ? fcntl(audit.fd, F_DUPFD_CLOEXEC, 0) : -2;
+    pthread_mutex_unlock(&audit.mu);
+    if (fd == -2)
+        return 0; /* closed, and close fsyncs */
+    if (fd < 0)
+        return -1;
+    int r = fdatasync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}
+
+/* Returns once line number `mine` of this process is on disk (see gc). 0, or -1 with errno. */
+static int sync_upto(uint64_t mine)
+{
+    int r = 0;
+    pthread_mutex_lock(&gc.mu);
+    while (gc.synced < mine && r == 0) {
+        if (gc.syncing) {
+            pthread_cond_wait(&gc.cv, &gc.mu);
+            continue;
+        }
+        uint64_t target = atomic_load(&gc.written);
+        gc.syncing = true;
+        pthread_mutex_unlock(&gc.mu);
+        r = sync_file();
+        int e = errno;
+        pthread_mutex_lock(&gc.mu);
+        gc.syncing = false;
+        if (r == 0 && target > gc.synced)
+            gc.synced = target;
+        pthread_cond_broadcast(&gc.cv);
+        errno = e;
+    }
+    pthread_mutex_unlock(&gc.mu);
+    return r;
+}
+
+/* Appends one event: 0, or -1 when it could not be written (logged, counted, and remembered for
+ * the next audit_gap line), with `*go_on` saying whether [audit] on_failure = continue and
+ * `*mine` the line's number for sync_upto (0 when nothing was written). */
+static int append_event(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
+                        const char *client, const char *detail, bool *go_on, uint64_t *mine)
+{
+    *mine = 0;
     if (ev == SESSD_AUDIT_ROTATE)
         sessd_metrics_rotation();
     else if (ev == SESSD_AUDIT_LOCKOUT)
@@ -460,6 +519,8 @@ static int append_event(enum sessd_audit_event ev, const char *user, const uint8
     int e = errno;
     if (r != 0)
         note_lost(e);
+    else
+        *mine = atomic_fetch_add(&gc.written, 1) + 1;
     pthread_mutex_unlock(&audit.mu);
     if (r != 0) {
         sessd_metrics_audit_error();
@@ -473,25 +534,56 @@ void sessd_audit(enum sessd_audit_event ev, const char *user, const uint8_t *ses
                  const char *client, const char *detail)
 {
     bool go_on;
-    (void)append_event(ev, user, session_id, client, detail, &go_on);
+    uint64_t mine;
+    (void)append_event(ev, user, session_id, client, detail, &go_on, &mine);
+}
+
+/* Syncs up to line `mine`: 0, or SESS_EAUDIT when that failed under on_failure = refuse (the
+ * line is in the file, but may not survive a power cut). */
+static int sync_change(uint64_t mine, bool go_on)
+{
+    if (mine == 0 || sync_upto(mine) == 0)
+        return 0;
+    int e = errno;
+    sessd_metrics_audit_error();
+    sessd_log(SESSD_LOG_WARN, "audit log: cannot sync: %s", strerror(e));
+    return go_on ? 0 : SESS_EAUDIT;
+}
+
+/* The events whose line is on disk before their answer: those that end access, and admin
+ * commands. A login or a rotation is answered once its line reached the kernel. */
+static bool synced_event(enum sessd_audit_event ev)
+{
+    return ev == SESSD_AUDIT_REVOKE || ev == SESSD_AUDIT_REVOKE_ALL ||
+           ev == SESSD_AUDIT_REVOKE_FILTER || ev == SESSD_AUDIT_LOGOUT || ev == SESSD_AUDIT_ADMIN;
 }
 
 int sessd_audit_change(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
                        const char *client, const char *detail)
 {
     bool go_on;
-    if (append_event(ev, user, session_id, client, detail, &go_on) != 0 && !go_on)
-        return SESS_EAUDIT;
-    return 0;
+    uint64_t mine;
+    if (append_event(ev, user, session_id, client, detail, &go_on, &mine) != 0)
+        return go_on ? 0 : SESS_EAUDIT;
+    return synced_event(ev) ? sync_change(mine, go_on) : 0;
 }
 
 int sessd_audit_change_nosync(enum sessd_audit_event ev, const char *user,
                               const uint8_t *session_id, const char *client, const char *detail)
 {
     bool go_on;
-    if (append_event(ev, user, session_id, client, detail, &go_on) != 0 && !go_on)
+    uint64_t mine;
+    if (append_event(ev, user, session_id, client, detail, &go_on, &mine) != 0 && !go_on)
         return SESS_EAUDIT;
     return 0;
+}
+
+int sessd_audit_sync(void)
+{
+    pthread_mutex_lock(&audit.mu);
+    bool go_on = audit.go_on;
+    pthread_mutex_unlock(&audit.mu);
+    return sync_change(atomic_load(&gc.written), go_on);
 }
 
 static const char *_Atomic actor = "cli";

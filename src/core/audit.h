@@ -15,8 +15,10 @@
  * Writers are the server's threads and the CLI's processes at once: each line is built, then,
  * under a mutex (threads) and flock (processes), the file's last line is read back and hashed
  * and the new line goes out in one write(2) on an O_APPEND descriptor. Lines reach the kernel at
- * once (they survive the process being killed); they are fsynced at rotation and at close only,
- * so a power cut may lose the last lines (docs/operations.md).
+ * once (they survive the process being killed); the line of a revocation, a logout or an admin
+ * command is fdatasynced before its answer (group commit), the others at the next such sync, at
+ * rotation and at close, so a power cut may lose the last logins and rotations
+ * (docs/operations.md).
  */
 #ifndef SESSIOND_CORE_AUDIT_H
 #define SESSIOND_CORE_AUDIT_H
@@ -77,11 +79,14 @@ void sessd_audit(enum sessd_audit_event ev, const char *user, const uint8_t *ses
                  const char *client, const char *detail);
 
 /* The same for the event of a change (a login, a rotation, a revocation, a logout, an admin
- * command), called after the change and before it is acknowledged. 0 when the line is written,
- * or when it could not be but [audit] on_failure = continue (the loss is then recorded as in
- * sessd_audit). SESS_EAUDIT under on_failure = refuse: the caller must not acknowledge the
- * change (it answers the error) and undoes it where that is possible (a new session is ended).
- * Without an open log (unit tests), 0. */
+ * command), called after the change and before it is acknowledged. The line of a revocation, a
+ * logout or an admin command is also synced (fdatasync) before this returns: writers waiting at
+ * once share one sync that started after their write (group commit); it blocks the calling
+ * thread, an event loop's included, as an lmdb commit with [store] fsync = always does. 0 when
+ * the line is written (and synced), or when it could not be but [audit] on_failure = continue
+ * (the loss is then recorded as in sessd_audit). SESS_EAUDIT under on_failure = refuse: the caller
+ * must not acknowledge the change (it answers the error) and undoes it where that is possible (a
+ * new session is ended). Without an open log (unit tests), 0. */
 int sessd_audit_change(enum sessd_audit_event ev, const char *user, const uint8_t *session_id,
                        const char *client, const char *detail) __attribute__((warn_unused_result));
 /* The same for one of many lines of one request (a mass revocation): never synced on its own;
@@ -89,6 +94,10 @@ int sessd_audit_change(enum sessd_audit_event ev, const char *user, const uint8_
 int sessd_audit_change_nosync(enum sessd_audit_event ev, const char *user,
                               const uint8_t *session_id, const char *client, const char *detail)
     __attribute__((warn_unused_result));
+/* Syncs every line this process wrote so far (group commit, as sessd_audit_change): after a
+ * run of sessd_audit_change_nosync lines without a summary line. 0, or SESS_EAUDIT under
+ * on_failure = refuse when the sync failed. */
+int sessd_audit_sync(void) __attribute__((warn_unused_result));
 
 /* Who runs admin commands in this process, for the audit lines they write: "cli" by default,
  * "admin socket" in a server. */

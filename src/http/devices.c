@@ -191,14 +191,14 @@ static int revoke_others(const sessd_visitor *v)
             if (memcmp(l.rows[i].id, v->rec.id, SESS_ID_BYTES) != 0) {
                 r = sess_delete(sessd_srv.ctx, l.rows[i].id);
                 if (r == 0)
-                    r = sessd_audit_change(SESSD_AUDIT_REVOKE, v->rec.user, l.rows[i].id, NULL,
-                                           "by the user: every other device");
+                    r = sessd_audit_change_nosync(SESSD_AUDIT_REVOKE, v->rec.user, l.rows[i].id,
+                                                  NULL, "by the user: every other device");
                 ended++;
             }
         }
         free(l.rows);
     } while (r == 0 && l.n == DEVICES_MAX && ended > 0);
-    return r;
+    return r == 0 ? sessd_audit_sync() : r;
 }
 
 /* Ends one session of the user's; SESS_ENOTFOUND for another user's or an unknown one (the
