@@ -33,7 +33,9 @@
     X(EMETHOD, -18, "method not allowed", 405, "invalid_request")                                  \
     X(EURI, -19, "the request URI is too long", 414, "too_large")                                  \
     X(EHEADERS, -20, "the request headers are too large", 431, "too_large")                        \
-    X(EBUSY, -21, "the server is busy; try again", 503, "store_unavailable")
+    X(EBUSY, -21, "the server is busy; try again", 503, "store_unavailable")                       \
+    X(EAUDIT, -22, "the audit log cannot be written; nothing was confirmed", 503,                  \
+      "audit_unavailable")
 
 typedef enum sess_err {
 #define SESS_ERR_ENUM(name, val, msg, status, code) SESS_##name = (val),

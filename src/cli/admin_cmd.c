@@ -82,8 +82,14 @@ int cli_admin(const cli_args *args, const char *group)
             cli_close(st, ctx);
             r = EXIT_RUNTIME;
         } else if (r == 0) {
+            sessd_audit_on_failure(strcmp(cfg.audit_on_failure, "continue") == 0);
             r = cli_admin_dispatch(ctx, argc, words, stdout, stderr);
-            sessd_audit_admin(argc, words, r);
+            if (sessd_audit_admin(argc, words, r) != 0) {
+                cli_error("the command ran, but its audit line could not be written, so it is "
+                          "not confirmed ([audit] on_failure = refuse); check the disk and %s",
+                          cfg.audit_path);
+                r = EXIT_RUNTIME;
+            }
             sessd_audit_close(false);
             cli_close(st, ctx);
         }

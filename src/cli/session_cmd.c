@@ -45,10 +45,12 @@ static int revoke(sess_ctx *ctx, const char *id_hex, const char *user, FILE *out
 {
     if (user != NULL) {
         int e = sess_revoke_user(ctx, user);
-        if (e == 0) {
+        /* The admin line that follows (sessd_audit_admin) syncs this one too. */
+        if (e == 0)
+            e = sessd_audit_change_nosync(SESSD_AUDIT_REVOKE_ALL, user, NULL, NULL,
+                                          sessd_audit_actor());
+        if (e == 0)
             fprintf(out, "revoked every session of %s\n", user);
-            sessd_audit(SESSD_AUDIT_REVOKE_ALL, user, NULL, NULL, sessd_audit_actor());
-        }
         return e;
     }
     uint8_t id[SESS_ID_BYTES];
@@ -61,10 +63,11 @@ static int revoke(sess_ctx *ctx, const char *id_hex, const char *user, FILE *out
     }
     sess_store *st = sess_ctx_store(ctx);
     int e = st->ops->del(st, id);
-    if (e == 0) {
+    if (e == 0)
+        e = sessd_audit_change_nosync(SESSD_AUDIT_REVOKE, NULL, id, NULL, sessd_audit_actor());
+    if (e == 0)
         fprintf(out, "revoked %s\n", id_hex);
-        sessd_audit(SESSD_AUDIT_REVOKE, NULL, id, NULL, sessd_audit_actor());
-    } else if (e == SESS_ESESSION)
+    else if (e == SESS_ESESSION)
         fprintf(err, "sessiond: no session with id %s\n", id_hex);
     return e;
 }

@@ -145,7 +145,19 @@ static void serve_one(int fd)
         fclose(o);
     if (e)
         fclose(e);
-    sessd_audit_admin(argc, argv, status);
+    /* Not confirmed without its audit line ([audit] on_failure = refuse): the client says so. */
+    static const char unaudited[] =
+        "sessiond: the command ran, but its audit line could not be written, so it is not "
+        "confirmed ([audit] on_failure = refuse); check the disk and the audit log\n";
+    if (sessd_audit_admin(argc, argv, status) != 0 && errt != NULL) {
+        status = 1;
+        char *more = realloc(errt, err_len + sizeof(unaudited));
+        if (more != NULL) {
+            memcpy(more + err_len, unaudited, sizeof(unaudited));
+            errt = more;
+            err_len += sizeof(unaudited) - 1;
+        }
+    }
     sessd_log(SESSD_LOG_NOTICE, "admin socket: %s %s -> exit %d", argv[0], argc > 1 ? argv[1] : "",
               status);
     if (out && errt && out_len <= SESSD_ADMIN_MAX_ANSWER && err_len <= SESSD_ADMIN_MAX_ANSWER)

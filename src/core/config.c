@@ -224,6 +224,11 @@ const opt options[] = {
           "keys); the first seals, all open; reload to rotate. Never quoted in messages."),
 
     O_STR("audit", "path", audit_path, "", NULL, 0, "Audit log file; empty: DATA/audit.log."),
+    O_ENUM("audit", "on_failure", audit_on_failure, "refuse", "refuse|continue", 0,
+           "When the event of a change (login, rotation, revocation, logout, admin command) "
+           "cannot be written: refuse answers 503 audit_unavailable (the command exits 1) and "
+           "does not confirm the change; continue lets it through. Either way an audit_gap line "
+           "records the lost events once writing works again."),
 
     O_ENUM("log", "level", log_level, "info", "debug|info|notice|warn", F_RELOAD,
            "Least severity written to the log."),

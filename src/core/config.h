@@ -98,6 +98,7 @@ typedef struct sessd_config {
     char seal[SESSD_STR];
     /* [audit] */
     char audit_path[SESSD_STR];
+    char audit_on_failure[16]; /* refuse|continue */
     /* [log] */
     char log_level[16];  /* debug|info|notice|warn */
     char log_format[16]; /* text|json */

@@ -169,7 +169,8 @@ int sessd_revoke_by_filter(sess_ctx *ctx, const sessd_revoke_filter *f, bool dry
         int e = st->ops->del(st, c.ids[i]);
         if (e == 0) {
             ++*revoked;
-            sessd_audit(SESSD_AUDIT_REVOKE, c.users[i], c.ids[i], client, detail);
+            /* Ended, but not confirmed without its audit line: stop there. */
+            r = sessd_audit_change_nosync(SESSD_AUDIT_REVOKE, c.users[i], c.ids[i], client, detail);
         } else if (e != SESS_ESESSION) {
             r = e;
         }
@@ -182,8 +183,13 @@ int sessd_revoke_by_filter(sess_ctx *ctx, const sessd_revoke_filter *f, bool dry
     if (!dry_run) {
         char summary[700];
         snprintf(summary, sizeof(summary), "%s matched=%zu revoked=%zu%s", detail, *matched,
-                 *revoked, r == 0 ? "" : " (stopped by a store error)");
-        sessd_audit(SESSD_AUDIT_REVOKE_FILTER, NULL, NULL, client, summary);
+                 *revoked,
+                 r == 0             ? ""
+                 : r == SESS_EAUDIT ? " (stopped: the audit log could not be written)"
+                                    : " (stopped by a store error)");
+        int a = sessd_audit_change(SESSD_AUDIT_REVOKE_FILTER, NULL, NULL, client, summary);
+        if (r == 0)
+            r = a;
     }
     free(c.ids);
     free(c.users);

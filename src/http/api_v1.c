@@ -318,10 +318,11 @@ static bool read_client(h2o_req_t *req, json_t *o, const char **ip, const char *
  * handlers run synchronously on their loop's thread), for the audit log. */
 static __thread char key_name[SESS_APIKEY_NAME_MAX + 1];
 
-/* Audits a /v1 write: the actor is the API key, the client the caller's address unless the
- * event is about a session's own client (`client`). */
-static void v1_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user, const uint8_t *id,
-                     const char *client)
+/* Audits a /v1 write, before it is answered: the actor is the API key, the client the caller's
+ * address unless the event is about a session's own client (`client`). 0, or SESS_EAUDIT when
+ * the write must not be confirmed (sessd_audit_change). */
+static int v1_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user, const uint8_t *id,
+                    const char *client)
 {
     char peer[64], detail[SESS_APIKEY_NAME_MAX + 32];
     if (client == NULL) {
@@ -329,7 +330,7 @@ static void v1_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user
         client = peer;
     }
     snprintf(detail, sizeof(detail), "/v1, api key %s", key_name);
-    sessd_audit(ev, user, id, client, detail);
+    return sessd_audit_change(ev, user, id, client, detail);
 }
 
 static int v1_create(h2o_req_t *req, json_t *body)
@@ -378,7 +379,13 @@ static int v1_create(h2o_req_t *req, json_t *body)
     if (r != 0) {
         return http_send_error(req, r, r == SESS_ETOOLARGE ? src->too_large : NULL);
     }
-    v1_audit(req, SESSD_AUDIT_LOGIN, user, rec.id, ip);
+    if (v1_audit(req, SESSD_AUDIT_LOGIN, user, rec.id, ip) != 0) {
+        /* Not confirmed, so not kept: nobody will ever hold its token. */
+        (void)src->end_id(rec.id, now);
+        sess_wipe(value.text, value.len);
+        sess_record_dispose(&rec);
+        return http_send_error(req, SESS_EAUDIT, NULL);
+    }
     send_token(req, 201, &rec, value.text, now);
     sess_wipe(value.text, value.len);
     sess_record_dispose(&rec);
@@ -531,7 +538,12 @@ static int v1_rotate(h2o_req_t *req, json_t *body)
         http_send_error(req, r, NULL);
         return sess_err_http_status(r);
     }
-    v1_audit(req, SESSD_AUDIT_ROTATE, rec.user, rec.id, NULL);
+    if (v1_audit(req, SESSD_AUDIT_ROTATE, rec.user, rec.id, NULL) != 0) {
+        /* The new token is never sent; the old one lasts its grace, as for a lost answer. */
+        sess_wipe(fresh, sizeof(fresh));
+        sess_record_dispose(&rec);
+        return http_send_error(req, SESS_EAUDIT, NULL);
+    }
     send_token(req, 200, &rec, fresh, now);
     sess_wipe(fresh, sizeof(fresh));
     sess_record_dispose(&rec);
@@ -597,12 +609,14 @@ static int v1_session(h2o_req_t *req, const uint8_t id[SESS_ID_BYTES], json_t *b
     if (http_method_is(req, "GET"))
         return answer_session(req, sess_get(sessd_srv.ctx, id, now_s(), &rec), &rec);
     if (http_method_is(req, "DELETE")) {
+        /* Ended first (access only shrinks), confirmed only once audited. */
         int r = sessd_source_end_id(id, now_s());
+        if (r == 0)
+            r = v1_audit(req, SESSD_AUDIT_REVOKE, NULL, id, NULL);
         if (r != 0) {
             http_send_error(req, r, NULL);
             return sess_err_http_status(r);
         }
-        v1_audit(req, SESSD_AUDIT_REVOKE, NULL, id, NULL);
         return http_send_empty(req, 204);
     }
     /* PATCH */
@@ -636,10 +650,9 @@ static int v1_user_sessions(h2o_req_t *req, const char *user)
 {
     int r;
     if (http_method_is(req, "DELETE")) {
-        if ((r = sess_revoke_user(sessd_srv.ctx, user)) == 0) {
-            v1_audit(req, SESSD_AUDIT_REVOKE_ALL, user, NULL, NULL);
+        if ((r = sess_revoke_user(sessd_srv.ctx, user)) == 0 &&
+            (r = v1_audit(req, SESSD_AUDIT_REVOKE_ALL, user, NULL, NULL)) == 0)
             return http_send_empty(req, 204);
-        }
     } else {
         jsonw w;
         jw_init(&w);

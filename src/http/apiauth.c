@@ -95,8 +95,16 @@ static void login_run(sessd_job *base)
         .user = acct.user, .roles = acct.roles, .ip = j->ip, .agent = j->agent, .auth_time = now};
     sess_record rec;
     j->result = sess_api_login(sessd_srv.ctx, &p, now, j->access, j->refresh, &rec);
+    if (j->result == 0 &&
+        sessd_audit_change(SESSD_AUDIT_LOGIN, acct.user, rec.id, j->ip, "/auth/api/login") != 0) {
+        /* Not confirmed, so not kept: nobody will ever hold its tokens. */
+        if (sess_delete(sessd_srv.ctx, rec.id) != 0)
+            sessd_log(SESSD_LOG_WARN, "a session not confirmed (no audit line) stays until it "
+                                      "expires: the store could not end it");
+        sess_record_dispose(&rec);
+        j->result = SESS_EAUDIT;
+    }
     if (j->result == 0) {
-        sessd_audit(SESSD_AUDIT_LOGIN, acct.user, rec.id, j->ip, "/auth/api/login");
         sess_record_dispose(&rec);
         if (sess_user_recheck_roles(sessd_srv.ctx, &acct) != 0)
             sessd_log(SESSD_LOG_WARN, "re-reading the roles of a new session failed");
@@ -230,9 +238,14 @@ int sessd_auth_api_refresh(h2o_req_t *req)
                              sessd_now(), access, refresh, &rec);
     json_decref(body);
     if (r == 0) {
-        auth_audit(req, SESSD_AUDIT_ROTATE, rec.user, rec.id, "refresh token");
+        /* Without its audit line the new pair is never sent: as for a lost answer, the client
+         * retries with the refresh token it holds (rotate_grace). */
+        r = auth_audit(req, SESSD_AUDIT_ROTATE, rec.user, rec.id, "refresh token");
         sess_record_dispose(&rec);
-        return send_pair(req, access, refresh);
+        if (r == 0)
+            return send_pair(req, access, refresh);
+        sess_wipe(access, sizeof(access));
+        sess_wipe(refresh, sizeof(refresh));
     }
     if (r == SESS_EFORBIDDEN) {
         audit_reuse(req, &rec);
@@ -259,7 +272,10 @@ int sessd_auth_api_logout(h2o_req_t *req)
                         : SESS_ESESSION;
     if (r == 0) {
         r = sess_delete(sessd_srv.ctx, rec.id);
-        auth_audit(req, SESSD_AUDIT_LOGOUT, rec.user, rec.id, r == 0 ? "/auth/api" : "failed");
+        int a =
+            auth_audit(req, SESSD_AUDIT_LOGOUT, rec.user, rec.id, r == 0 ? "/auth/api" : "failed");
+        if (r == 0)
+            r = a; /* ended, but not confirmed without its audit line */
         sess_record_dispose(&rec);
     }
     if (r == SESS_ESESSION) {

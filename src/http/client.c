@@ -111,10 +111,10 @@ void auth_client_ip(h2o_req_t *req, const sessd_config *c, char out[64])
     }
 }
 
-void auth_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user,
-                const uint8_t *session_id, const char *detail)
+int auth_audit(h2o_req_t *req, enum sessd_audit_event ev, const char *user,
+               const uint8_t *session_id, const char *detail)
 {
     char ip[64];
     auth_client_ip(req, sessd_cfg(), ip);
-    sessd_audit(ev, user, session_id, ip, detail);
+    return sessd_audit_change(ev, user, session_id, ip, detail);
 }

@@ -176,14 +176,14 @@ static int revoke_others(const sessd_visitor *v)
             if (memcmp(l.rows[i].id, v->rec.id, SESS_ID_BYTES) != 0) {
                 r = sess_delete(sessd_srv.ctx, l.rows[i].id);
                 if (r == 0)
-                    sessd_audit(SESSD_AUDIT_REVOKE, v->rec.user, l.rows[i].id, NULL,
-                                "by the user: every other device");
+                    r = sessd_audit_change_nosync(SESSD_AUDIT_REVOKE, v->rec.user, l.rows[i].id,
+                                                  NULL, "by the user: every other device");
                 ended++;
             }
         }
         free(l.rows);
     } while (r == 0 && l.n == DEVICES_MAX && ended > 0);
-    return r;
+    return r == 0 ? sessd_audit_sync() : r;
 }
 
 /* Ends one session of the user's; SESS_ENOTFOUND for another user's or an unknown one (the
@@ -201,8 +201,9 @@ static int revoke_one(const sessd_visitor *v, const uint8_t id[SESS_ID_BYTES])
     if (!mine)
         return SESS_ENOTFOUND;
     r = sess_delete(sessd_srv.ctx, id);
-    if (r == 0)
-        sessd_audit(SESSD_AUDIT_REVOKE, v->rec.user, id, NULL, "by the user: one device");
+    if (r == 0) /* ended, but not confirmed without its audit line */
+        r = sessd_audit_change(SESSD_AUDIT_REVOKE, v->rec.user, id, NULL,
+                               "by the user: one device");
     return r;
 }
 

@@ -166,8 +166,10 @@ static int end_presented(h2o_req_t *req, const char *tok, size_t len, bool cooki
     if (r != 0)
         return r;
     r = s->end(&rec, now);
-    auth_audit(req, SESSD_AUDIT_LOGOUT, rec.user, rec.id,
-               r == 0 ? "one of several tokens presented" : "failed");
+    int a = auth_audit(req, SESSD_AUDIT_LOGOUT, rec.user, rec.id,
+                       r == 0 ? "one of several tokens presented" : "failed");
+    if (r == 0)
+        r = a; /* ended, but not confirmed without its audit line */
     sess_record_dispose(&rec);
     return r;
 }

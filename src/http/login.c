@@ -180,7 +180,10 @@ static bool reauth_session(login_job *j, const char *user, int64_t now)
     j->value.len = SESS_TOKEN_STRLEN;
     j->result = 0;
     j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
-    sessd_audit(SESSD_AUDIT_ROTATE, user, rec.id, j->ip, "step-up: password confirmed");
+    /* Without its audit line the new token is never sent (the old one lasts its grace). */
+    if (sessd_audit_change(SESSD_AUDIT_ROTATE, user, rec.id, j->ip,
+                           "step-up: password confirmed") != 0)
+        j->result = SESS_EAUDIT;
     sess_record_dispose(&rec);
     sessd_metrics_login(1);
     return true;
@@ -229,9 +232,16 @@ static void login_run(sessd_job *base)
     sess_record rec;
     const sessd_source *src = sessd_source_cookie();
     j->result = src->create(&p, now, &j->value, &rec);
+    if (j->result == 0 &&
+        sessd_audit_change(SESSD_AUDIT_LOGIN, acct.user, rec.id, j->ip, "login form") != 0) {
+        /* Not confirmed, so not kept: nobody will ever hold its token. */
+        (void)src->end_id(rec.id, now);
+        sess_record_dispose(&rec);
+        sess_wipe(j->value.text, j->value.len);
+        j->result = SESS_EAUDIT;
+    }
     if (j->result == 0) {
         j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
-        sessd_audit(SESSD_AUDIT_LOGIN, acct.user, rec.id, j->ip, "login form");
         sess_record_dispose(&rec);
         if (sess_user_recheck_roles(sessd_srv.ctx, &acct) != 0)
             sessd_log(SESSD_LOG_WARN, "re-reading the roles of a new session failed");
@@ -401,7 +411,9 @@ int sessd_auth_logout(h2o_req_t *req)
     }
     if (v.signed_in) {
         int r = auth_end_session(req, &v.rec);
-        auth_audit(req, SESSD_AUDIT_LOGOUT, v.rec.user, v.rec.id, r == 0 ? NULL : "failed");
+        int a = auth_audit(req, SESSD_AUDIT_LOGOUT, v.rec.user, v.rec.id, r == 0 ? NULL : "failed");
+        if (r == 0)
+            r = a; /* ended, but not confirmed without its audit line */
         sessd_visitor_dispose(&v);
         if (r != 0) {
             http_send_error(req, r, NULL);
@@ -418,7 +430,9 @@ int sessd_auth_logout(h2o_req_t *req)
         if (r != 0) {
             sessd_visitor_dispose(&v);
             http_send_error(req, r,
-                            "the session could not be ended (store unavailable); try again");
+                            r == SESS_EAUDIT
+                                ? NULL
+                                : "the session could not be ended (store unavailable); try again");
             return sess_err_http_status(r);
         }
         auth_clear_session_cookies(req);

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/clock.h"
 #include "core/pwpolicy.h"
 #include "core/source.h"
 #include "core/state.h"
@@ -181,8 +182,14 @@ static void sign_in_again(pw_job *j, const sess_account *acct, int64_t now)
         return;
     }
     j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
-    sessd_audit(SESSD_AUDIT_LOGIN, acct->user, rec.id, j->ip,
-                "password page: this browser, after the change");
+    if (sessd_audit_change(SESSD_AUDIT_LOGIN, acct->user, rec.id, j->ip,
+                           "password page: this browser, after the change") != 0) {
+        /* [audit] on_failure = refuse: a session nobody can trace is not handed out. */
+        if (sessd_source_cookie()->end(&rec, now) != 0)
+            sessd_log(SESSD_LOG_WARN, "a session whose login could not be audited could not be "
+                                      "ended; it ends by its deadlines");
+        j->signin = SESS_EAUDIT;
+    }
     sess_record_dispose(&rec);
     if (sess_user_recheck_roles(sessd_srv.ctx, acct) != 0)
         sessd_log(SESSD_LOG_WARN, "re-reading the roles of a new session failed");
@@ -192,7 +199,7 @@ static void pw_run(sessd_job *base)
 {
     pw_job *j = (pw_job *)base;
     sess_account acct;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = sessd_now();
     j->result = sessd_login_check(j->ip, j->user, j->current, j->current_len, &j->throttle, now,
                                   &j->wait, &acct);
     if (j->result == SESS_EUNAUTHORIZED)
@@ -203,9 +210,12 @@ static void pw_run(sessd_job *base)
     sess_wipe(j->fresh, sizeof(j->fresh));
     if (j->result != 0)
         return;
-    sessd_audit(SESSD_AUDIT_PASSWORD_CHANGED, j->user, j->old_id, j->ip,
-                "password page: every session of the user ended");
-    sign_in_again(j, &acct, now);
+    /* The password is changed and every session ended: that stands. Without its audit line
+     * (on_failure = refuse) it is not confirmed, and the browser is not signed in again. */
+    j->result = sessd_audit_change(SESSD_AUDIT_PASSWORD_CHANGED, j->user, j->old_id, j->ip,
+                                   "password page: every session of the user ended");
+    if (j->result == 0)
+        sign_in_again(j, &acct, now);
     sess_wipe(&acct, sizeof(acct));
 }
 
@@ -290,7 +300,7 @@ static int read_form(h2o_req_t *req, pw_job *j, const char *user, char *again, s
 static int check_and_submit(h2o_req_t *req, pw_job *j, sessd_visitor *v, bool proof, int verdict)
 {
     const sessd_config *c = sessd_cfg();
-    int64_t now = (int64_t)time(NULL), wait;
+    int64_t now = sessd_now(), wait;
     if (!proof || !auth_form_token_ok(req, &v->rec)) {
         if (auth_wants_json(req))
             return auth_deny(req, SESS_ECSRF, "the form's CSRF proof or token is missing");

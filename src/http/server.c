@@ -518,6 +518,7 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
     }
     int r = sess_ctx_new(sessd_srv.store, key, &pol, &sessd_srv.ctx);
     sess_wipe(key, sizeof(key));
+    sessd_audit_on_failure(strcmp(cfg->audit_on_failure, "continue") == 0);
     if (r != 0) {
         fprintf(stderr, "sessiond: cannot use the store: %s\n", sess_strerror(r));
     } else if (sessd_audit_open(cfg->audit_path, err, sizeof(err)) != 0) {

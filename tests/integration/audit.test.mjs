@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Sandbox, run, createApiKey, freePort, sleep, TEST_TIMEOUT_MS, assertNoSanitizerReport } from './lib.mjs';
 import { addUser, browse, login, Jar, PASSWORD } from './gateway-lib.mjs';
@@ -217,5 +218,178 @@ test('audit: a token from another user agent is theft_detected; a verify after a
     assert.equal((await verifyAudit(path.join(d, 'audit.log'))).code, 0);
   } finally {
     await s.stop();
+  }
+});
+
+test('audit: a torn tail (a crash in the middle of an append) is cut at start with an audit_gap line; an edit is still found', T, async () => {
+  const d = sb.dataDir('torn');
+  const k = await createApiKey(d);
+  let s = await sb.start({ data: d });
+  s.key = k;
+  const file = path.join(d, 'audit.log');
+  try {
+    for (let i = 0; i < 3; i++) {
+      const c = await s.api('POST', '/v1/sessions', { body: { user: `t${i}` } });
+      assert.equal(c.status, 201);
+      assert.equal((await s.api('DELETE', `/v1/sessions/${c.json.session_id}`)).status, 204);
+    }
+  } finally {
+    await s.stop();
+  }
+  const whole = fs.readFileSync(file);
+  const ends = [];
+  whole.forEach((b, i) => b === 0x0a && ends.push(i + 1));
+  const last = ends.at(-2); // where the last line starts
+  // Inside the second-to-last line, inside the last one, and the last one without its newline.
+  for (const cut of [ends.at(-3) + 40, last + 1, last + 100, whole.length - 1]) {
+    fs.writeFileSync(file, whole.subarray(0, cut));
+    const keep = ends.filter((e) => e <= cut).at(-1);
+    s = await sb.start({ data: d });
+    try {
+      assert.match(s.output, new RegExp(`a torn tail of ${cut - keep} bytes cut at start`));
+      const ev = events(file);
+      const gap = ev[ends.indexOf(keep) + 1];
+      assert.equal(gap.event, 'audit_gap', JSON.stringify(ev.slice(-2)));
+      assert.equal(gap.detail, `torn tail of ${cut - keep} bytes cut at start`);
+      assert.equal(gap.seq, ends.indexOf(keep) + 2);
+      assert.ok(fs.readFileSync(file).subarray(0, keep).equals(whole.subarray(0, keep)), 'whole lines are kept');
+      const r = await verifyAudit(file);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`audit\\.log:${gap.seq}: note: audit_gap: torn tail of ${cut - keep} bytes cut at start`));
+      assert.match(r.stdout, /intact, \d+ lines, last hash [0-9a-f]{64} \(with the gaps noted above\)/);
+    } finally {
+      await s.stop();
+    }
+  }
+  // An edit in the middle is not a cut at the tail: it still fails.
+  const all = lines(file);
+  const edited = sb.writeFile('torn-edited.log', all.map((l, i) => (i === 1 ? l.replace('"client":"127.0.0.1"', '"client":"127.0.0.2"') : l)).join('\n') + '\n');
+  const r = await verifyAudit(edited);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /torn-edited\.log:2: the audit chain is broken: line 2 was changed/);
+});
+
+/* A tiny tmpfs that can be filled up under a running server: the audit log's write(2) then
+ * fails with ENOSPC, as on a full disk (root only; chmod and the like do not stop root). */
+function mountTiny(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  assert.equal(process.getuid(), 0, 'this test mounts a tmpfs to fill a disk: run it as root');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k,mode=0700', 'tmpfs', dir]);
+  return {
+    fill() {
+      const fd = fs.openSync(path.join(dir, 'filler'), 'w');
+      try {
+        for (;;) fs.writeSync(fd, Buffer.alloc(1024));
+      } catch (e) {
+        assert.equal(e.code, 'ENOSPC');
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    free: () => fs.rmSync(path.join(dir, 'filler')),
+    umount: () => execFileSync('umount', [dir]),
+  };
+}
+
+/* Sets up a server whose audit log is on a tiny tmpfs, with [audit] on_failure = `mode`. */
+async function fullDiskServer(mode) {
+  const d = sb.dataDir(`full-${mode}`);
+  const mnt = path.join(sb.root, `mnt-${mode}`);
+  const disk = mountTiny(mnt);
+  const file = path.join(mnt, 'audit.log');
+  const cfg = sb.writeFile(`full-${mode}.ini`, `[audit]\npath = ${file}\non_failure = ${mode}\n`);
+  const k = await createApiKey(d, 'it', ['-c', cfg]);
+  const s = await sb.start({ data: d, config: cfg });
+  s.key = k;
+  return { d, s, disk, file, cfg };
+}
+
+const auditErrors = async (s) => Number((await s.api('GET', '/metrics')).text.match(/^sessiond_audit_errors_total (\d+)$/m)[1]);
+
+test('audit: on_failure = refuse: a change whose audit line cannot be written is not confirmed; a gap line counts the lost events later', T, async () => {
+  const { s, disk, file, cfg, d } = await fullDiskServer('refuse');
+  try {
+    const made = [];
+    for (let i = 0; i < 3; i++) made.push((await s.api('POST', '/v1/sessions', { body: { user: `keep${i}` } })).json.session_id);
+    disk.fill();
+    // The file's last page still has room for a few lines: go on until a change is refused.
+    let refused = null;
+    for (let i = 0; i < 40 && !refused; i++) {
+      const c = await s.api('POST', '/v1/sessions', { body: { user: `fill${i}` } });
+      if (c.status === 503) refused = { c, user: `fill${i}` };
+      else {
+        assert.equal(c.status, 201);
+        const del = await s.api('DELETE', `/v1/sessions/${c.json.session_id}`);
+        if (del.status === 503) refused = { c: del };
+        else assert.equal(del.status, 204);
+      }
+    }
+    assert.ok(refused, 'a change was refused once the disk was full');
+    assert.equal(refused.c.json.error, 'audit_unavailable', refused.c.text);
+    // While it is full: a revocation is refused (the session is ended anyway: fail closed)...
+    const del = await s.api('DELETE', `/v1/sessions/${made[0]}`);
+    assert.equal(del.status, 503);
+    assert.equal(del.json.error, 'audit_unavailable');
+    assert.equal((await s.api('GET', `/v1/sessions/${made[0]}`)).status, 404);
+    // ...a new session is refused and not kept...
+    const c = await s.api('POST', '/v1/sessions', { body: { user: 'unaudited' } });
+    assert.equal(c.status, 503);
+    assert.equal(c.json.token, undefined);
+    assert.deepEqual((await s.api('GET', '/v1/users/unaudited/sessions')).json, []);
+    // ...and an admin command exits 1 saying so.
+    const a = await run(['apikey', 'create', 'unaudited', '--data', d, '-c', cfg]);
+    assert.equal(a.code, 1);
+    assert.match(a.stderr, /the command ran, but its audit line could not be written, so it is not confirmed/);
+    const lost = await auditErrors(s);
+    assert.ok(lost >= 3, `${lost} audit errors`);
+
+    disk.free();
+    assert.equal((await s.api('DELETE', `/v1/sessions/${made[1]}`)).status, 204);
+    const ev = events(file);
+    const gap = ev.at(-2);
+    assert.equal(gap.event, 'audit_gap', JSON.stringify(ev.slice(-3)));
+    assert.match(gap.detail, new RegExp(`^${lost} events lost from \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z to \\d{4}-[\\d:T.-]+Z: the audit log could not be written \\(No space left on device\\)$`));
+    assert.equal(ev.at(-1).event, 'revoke');
+    const r = await verifyAudit(file);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /note: audit_gap: \d+ events lost from/);
+  } finally {
+    await s.stop();
+    disk.umount();
+  }
+});
+
+test('audit: on_failure = continue: changes go through while the log cannot be written, and a gap line says how many events were lost, from when to when', T, async () => {
+  const { s, disk, file } = await fullDiskServer('continue');
+  try {
+    disk.fill();
+    let n = 0;
+    for (; n < 40 && (await auditErrors(s)) === 0; n++) {
+      const c = await s.api('POST', '/v1/sessions', { body: { user: `go${n}` } });
+      assert.equal(c.status, 201);
+      assert.equal((await s.api('DELETE', `/v1/sessions/${c.json.session_id}`)).status, 204);
+    }
+    assert.ok(n < 40, 'the audit log stopped taking lines');
+    for (let i = 0; i < 2; i++) {
+      const c = await s.api('POST', '/v1/sessions', { body: { user: `more${i}` } });
+      assert.equal(c.status, 201);
+      assert.equal((await s.api('DELETE', `/v1/sessions/${c.json.session_id}`)).status, 204);
+    }
+    const lost = await auditErrors(s);
+    assert.ok(lost >= 4, `${lost} audit errors`);
+    disk.free();
+    const c = await s.api('POST', '/v1/sessions', { body: { user: 'after' } });
+    assert.equal(c.status, 201);
+    const ev = events(file);
+    assert.equal(ev.at(-2).event, 'audit_gap');
+    assert.match(ev.at(-2).detail, new RegExp(`^${lost} events lost from .+Z to .+Z: the audit log could not be written \\(No space left on device\\)$`));
+    assert.equal(ev.at(-1).event, 'login');
+    assert.equal(ev.at(-1).user, 'after');
+    const r = await verifyAudit(file);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`note: audit_gap: ${lost} events lost from`));
+  } finally {
+    await s.stop();
+    disk.umount();
   }
 });

@@ -35,7 +35,12 @@ async function stepped(configText, data) {
     ASAN_OPTIONS: `${process.env.ASAN_OPTIONS ? process.env.ASAN_OPTIONS + ':' : ''}verify_asan_link_order=0`,
   };
   const s = await startWithKey(sb, { config: sb.writeFile(`clock-${Math.random().toString(36).slice(2)}.ini`, configText), env, name: data });
-  s.step = (seconds) => fs.writeFileSync(file, `${seconds >= 0 ? '+' : ''}${seconds}\n`);
+  // Written whole and renamed into place: the server reads the file at every clock call, and a
+  // half-written one would be a step of its own.
+  s.step = (seconds) => {
+    fs.writeFileSync(`${file}.new`, `${seconds >= 0 ? '+' : ''}${seconds}\n`);
+    fs.renameSync(`${file}.new`, file);
+  };
   return s;
 }
 

@@ -2,6 +2,7 @@
  * and the filters of mass revocation (times, CIDR blocks, agents). */
 #include "harness.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,124 @@ static void rotation_continues_the_chain(void **state)
     assert_non_null(strstr(why, "r.log.1:1: "));
 }
 
+/* The first `n` bytes of `text` into file `path`. */
+static void write_prefix(const char *path, const char *text, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, n, f), n);
+    fclose(f);
+}
+
+/* A crash in the middle of an append leaves a torn last line. Opening the log cuts it back to
+ * the last whole line and writes an audit_gap line saying how much went, so the chain verifies
+ * (with a note) and the next line continues it. Cut at every byte of the last two lines. */
+static void torn_tail_is_cut_at_open(void **state)
+{
+    (void)state;
+    char path[512], copy[512], why[512], err[256], out[2048];
+    static char whole[16384], text[16384];
+    path_of("torn.log", path, sizeof(path));
+    path_of("torn-copy.log", copy, sizeof(copy));
+    write_events(path, 6);
+    read_text(path, whole, sizeof(whole));
+    size_t len = strlen(whole), from = len - 1;
+    for (int nl = 0; from > 0; from--)
+        if (whole[from - 1] == '\n' && ++nl == 3)
+            break;
+    const char *files[] = {copy};
+    /* Each cut logs a warning: 500 of them say nothing here. */
+    int saved = dup(2), null = open("/dev/null", O_WRONLY);
+    for (size_t k = from; k <= len; k++) {
+        write_prefix(copy, whole, k);
+        fflush(stderr);
+        dup2(null, 2);
+        int opened = sessd_audit_open(copy, err, sizeof(err));
+        sessd_audit(SESSD_AUDIT_ADMIN, NULL, NULL, "cli", "after the cut");
+        sessd_audit_close(false);
+        dup2(saved, 2);
+        if (opened != 0)
+            fail_msg("cut at %zu: open failed: %s", k, err);
+        FILE *o = fmemopen(out, sizeof(out), "w"), *e = fmemopen(why, sizeof(why), "w");
+        memset(out, 0, sizeof(out));
+        memset(why, 0, sizeof(why));
+        int r = sessd_audit_verify(files, 1, o, e);
+        fclose(o);
+        fclose(e);
+        if (r != 0)
+            fail_msg("cut at %zu: verify failed: %s", k, why);
+        size_t keep = k;
+        while (keep > 0 && whole[keep - 1] != '\n')
+            keep--;
+        read_text(copy, text, sizeof(text));
+        assert_int_equal(memcmp(text, whole, keep), 0); /* whole lines are kept as they were */
+        size_t lines = 0;
+        for (size_t i = 0; i < keep; i++)
+            lines += whole[i] == '\n';
+        char gap[160];
+        snprintf(gap, sizeof(gap), "{\"seq\":%zu,\"time\":", lines + 1);
+        assert_int_equal(strncmp(text + keep, gap, strlen(gap)), 0);
+        snprintf(gap, sizeof(gap), "note: audit_gap: torn tail of %zu bytes cut at start",
+                 k - keep);
+        const char *next = strchr(text + keep, '\n');
+        assert_non_null(next);
+        bool is_gap = memmem(text + keep, (size_t)(next - (text + keep)), "\"event\":\"audit_gap\"",
+                             19) != NULL;
+        if (k == keep) {
+            assert_false(is_gap);
+            assert_null(strstr(out, "note:"));
+        } else if (!is_gap || strstr(out, gap) == NULL) {
+            fail_msg("cut at %zu: verify said \"%s\", expected \"%s\"", k, out, gap);
+        }
+    }
+    close(saved);
+    close(null);
+}
+
+/* What is not a torn write is not cut: a last line that is not an audit line is (it can only be
+ * torn), more than a line's worth of bytes without a newline is not, and then the log does not
+ * open. An edit in the middle of a log with a gap line still breaks the chain. */
+static void only_a_torn_tail_is_cut(void **state)
+{
+    (void)state;
+    char path[512], err[256], why[512];
+    static char whole[16384];
+    path_of("garbage.log", path, sizeof(path));
+    write_events(path, 3);
+    FILE *f = fopen(path, "a");
+    fputs("{\"seq\":4,\"ti\n", f);
+    fclose(f);
+    assert_int_equal(sessd_audit_open(path, err, sizeof(err)), 0);
+    sessd_audit_close(false);
+    const char *files[] = {path};
+    assert_int_equal(verify(files, 1, why, sizeof(why)), 0);
+
+    path_of("long.log", path, sizeof(path));
+    write_events(path, 2);
+    f = fopen(path, "a");
+    for (int i = 0; i < SESSD_AUDIT_LINE_MAX + 10; i++)
+        fputc('x', f);
+    fclose(f);
+    read_text(path, whole, sizeof(whole));
+    assert_int_equal(sessd_audit_open(path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "ends in more than a line that is not an audit line"));
+    static char after[16384];
+    read_text(path, after, sizeof(after));
+    assert_string_equal(after, whole);
+
+    path_of("gap-edit.log", path, sizeof(path));
+    write_events(path, 4);
+    f = fopen(path, "a");
+    fputs("{\"seq\":5,", f);
+    fclose(f);
+    write_events(path, 2);
+    files[0] = path;
+    assert_int_equal(verify(files, 1, why, sizeof(why)), 0);
+    rewrite(path, 3, " }");
+    assert_int_equal(verify(files, 1, why, sizeof(why)), 1);
+    assert_non_null(strstr(why, "gap-edit.log:3: the audit chain is broken: line 3 was changed"));
+}
+
 static void *writer(void *arg)
 {
     (void)arg;
@@ -358,6 +477,8 @@ int main(void)
         cmocka_unit_test(edits_and_deletions_are_named),
         cmocka_unit_test(rotation_continues_the_chain),
         cmocka_unit_test(concurrent_writers_keep_the_chain),
+        cmocka_unit_test(torn_tail_is_cut_at_open),
+        cmocka_unit_test(only_a_torn_tail_is_cut),
         cmocka_unit_test(times),
         cmocka_unit_test(filters),
         cmocka_unit_test(timed_store_forwards_everything),
