@@ -7,9 +7,10 @@
  * timeout and in between does the maintenance work: flushing the touch queue (so last-seen is
  * at most touch_interval stale) and a bounded expiry sweep.
  *
- * Shutdown: stop accepting, ask h2o to close keep-alive connections after their current
- * request, run the loops until the connections are gone (bounded), then flush touches and close
- * the store. Every acknowledged write was already committed when it was answered.
+ * Shutdown: stop accepting, close keep-alive connections that wait between requests at once,
+ * ask h2o to close the others after their current request, run the loops (and the password pool)
+ * until the connections are gone (bounded), then flush touches and close the store. Every
+ * acknowledged write was already committed when it was answered.
  */
 #include "http/server.h"
 
@@ -40,6 +41,7 @@
 #include "sessiond/error.h"
 
 #define SHUTDOWN_DRAIN_MS 10000 /* bound on finishing requests in flight at SIGTERM */
+#define SHUTDOWN_CUT_MS 1000    /* then, for h2o to close the connections cut at that bound */
 #define MAINT_TICK_MS 500       /* touch flush period; touch_interval is at least 1 s */
 #define SWEEP_EVERY_S 5
 #define SWEEP_BATCH 1000
@@ -52,6 +54,7 @@ typedef struct worker {
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     h2o_linklist_t conns; /* this loop's client connections (conns.c) */
+    bool clean; /* at shutdown: h2o closed every connection, the loop can be disposed of */
 } worker;
 
 static h2o_globalconf_t globalconf;
@@ -83,33 +86,61 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         sessd_conns_admit(&w->accept_ctx, sock, &w->conns, sessd_cfg()->max_connections);
 }
 
-/* Loop threads that have drained wait here until the main thread has disposed of their
- * loops (see worker_main). */
+/* The shutdown's meeting points between the loops and the main thread: each loop says when its
+ * connections are gone (or the drain bound passed), the main thread then stops the password
+ * pool, and loops that have also sent home their last job wait until the main thread has
+ * disposed of them (see worker_main). */
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int drained;
+    int drained; /* loops whose connections are gone */
+    int parked;  /* loops with no job out any more, waiting to be disposed of */
     bool disposed;
-} park = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
+} park = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false};
+
+static void park_count(int *what)
+{
+    pthread_mutex_lock(&park.mu);
+    (*what)++;
+    pthread_cond_broadcast(&park.cv);
+    pthread_mutex_unlock(&park.mu);
+}
+
+static void park_wait_for(const int *what, int n)
+{
+    pthread_mutex_lock(&park.mu);
+    while (*what < n)
+        pthread_cond_wait(&park.cv, &park.mu);
+    pthread_mutex_unlock(&park.mu);
+}
 
 static void loops_park(void)
 {
     pthread_mutex_lock(&park.mu);
-    park.drained++;
+    park.parked++;
     pthread_cond_broadcast(&park.cv);
     while (!park.disposed)
         pthread_cond_wait(&park.cv, &park.mu);
     pthread_mutex_unlock(&park.mu);
 }
 
-/* Waits until `n` loops have drained, disposes of them, and lets their threads end. */
-static void loops_dispose(worker *workers, int n)
+/* Waits until the `n` loops have finished their connections, stops the password pool (a login
+ * in flight on a connection still being drained is hashed and answered; what is queued past the
+ * drain bound goes home unrun), waits until the loops have no job out, disposes of them, and
+ * lets their threads end. */
+static void loops_stop(worker *workers, int n)
 {
-    pthread_mutex_lock(&park.mu);
-    while (park.drained < n)
-        pthread_cond_wait(&park.cv, &park.mu);
-    pthread_mutex_unlock(&park.mu);
+    park_wait_for(&park.drained, n);
+    /* The pool before the loops' receivers go: its workers send finished jobs to them. */
+    sessd_workers_stop();
+    park_wait_for(&park.parked, n);
     for (int i = 0; i < n; i++) {
+        /* h2o asserts that a context it disposes of has no connection left; one that h2o did
+         * not close in time stays with its loop until the process exits. */
+        if (!workers[i].clean) {
+            sessd_log(SESSD_LOG_WARN, "shutdown: a connection did not close in time");
+            continue;
+        }
         h2o_context_dispose(&workers[i].ctx);
         h2o_evloop_destroy(workers[i].loop);
     }
@@ -126,6 +157,33 @@ static int64_t mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool conns_gone(worker *w)
+{
+    return h2o_linklist_is_empty(&w->ctx.http1._conns);
+}
+
+/* Runs the loop until its connections are gone. Connections waiting between requests are closed
+ * at once, and so is each one once its request in flight is answered (h2o answers requests parsed
+ * from now on with Connection: close; close_idle catches those parsed before). Past the drain
+ * bound every connection left is cut, and h2o gets SHUTDOWN_CUT_MS more to close them. */
+static void drain(worker *w)
+{
+    int64_t deadline = mono_ms() + SHUTDOWN_DRAIN_MS;
+    bool cut = false;
+    for (;;) {
+        int64_t now = mono_ms();
+        if (!cut && now >= deadline) {
+            sessd_conns_close_all(&w->conns);
+            cut = true;
+        } else if (!cut) {
+            sessd_conns_close_idle(&w->conns);
+        }
+        if (conns_gone(w) || now >= deadline + SHUTDOWN_CUT_MS)
+            return;
+        h2o_evloop_run(w->loop, 10);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -151,15 +209,19 @@ static void *worker_main(void *arg)
         }
     }
 
-    /* Stop accepting, then let connections finish what they are doing. */
+    /* Stop accepting, then let the connections finish the request they are on (drain). */
     h2o_socket_read_stop(w->listener);
     h2o_socket_close(w->listener);
     h2o_context_request_shutdown(&w->ctx);
-    int64_t deadline = mono_ms() + SHUTDOWN_DRAIN_MS;
-    do
-        h2o_evloop_run(w->loop, 10);
-    while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && mono_ms() < deadline);
+    drain(w);
+    park_count(&park.drained);
     sessd_workers_detach(&w->ctx);
+    /* A job that came home after the drain bound answered a connection that was cut: h2o closes
+     * it once it sees the write fail. */
+    int64_t until = mono_ms() + SHUTDOWN_CUT_MS;
+    while (!conns_gone(w) && mono_ms() < until)
+        h2o_evloop_run(w->loop, 10);
+    w->clean = conns_gone(w);
     /* request_shutdown also arms HTTP/2's graceful-shutdown timer, which has nothing to do
      * here (no HTTP/2 without TLS) and would keep the context from being disposed. */
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
@@ -646,10 +708,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 
     wait_for_signals();
     atomic_store(&sessd_srv.stopping, true);
-    /* The pool first: its workers send finished jobs to the loops' receivers, which must exist
-     * until the last worker is joined. */
-    sessd_workers_stop();
-    loops_dispose(workers, nthreads);
+    loops_stop(workers, nthreads);
     /* The admin thread may be hashing a password through the helpers: it stops first, then the
      * helpers (which put the in-process hasher back). */
     sessd_touchsock_stop();
