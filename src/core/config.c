@@ -84,6 +84,11 @@ const opt options[] = {
     O_MS("server", "send_timeout", send_timeout, "10s", 100, 3600000, F_RELOAD,
          "Longest time an answer may wait for a client that does not read it; the connection is "
          "then closed (slow read). Checked about once a second."),
+    O_STR("server", "socket_dir", socket_dir, "", NULL, 0,
+          "Directory of the admin socket (admin.sock, which admin commands reach with the same "
+          "setting) and of the nginx module's touch socket (touch.sock); empty: the data "
+          "directory. Created 0700 when missing; it must belong to this user and be closed to "
+          "group and others, and DIR/admin.sock must fit a unix socket path (107 bytes)."),
 
     O_ENUM("store", "kind", store_kind, "lmdb", "lmdb|memory|redis|cookie", 0,
            "Session store: lmdb on local disk, memory (lost on restart), redis, or cookie (sealed "

@@ -571,12 +571,13 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
     } else if (sessd_audit_open(cfg->audit_path, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
         sess_ctx_free(sessd_srv.ctx);
-    } else if (sessd_admin_start(cfg->data_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
+    } else if (sessd_socket_dir(cfg, err, sizeof(err)) != 0 ||
+               sessd_admin_start(cfg->socket_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
         sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
     } else if (cfg->store == SESSD_STORE_LMDB &&
-               sessd_touchsock_start(cfg->data_dir, sessd_srv.ctx, err, sizeof(err)) != 0) {
+               sessd_touchsock_start(cfg->socket_dir, sessd_srv.ctx, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
         sessd_admin_stop();
         sessd_audit_close(true);
