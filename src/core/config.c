@@ -89,6 +89,10 @@ const opt options[] = {
           "setting) and of the nginx module's touch socket (touch.sock); empty: the data "
           "directory. Created 0700 when missing; it must belong to this user and be closed to "
           "group and others, and DIR/admin.sock must fit a unix socket path (107 bytes)."),
+    O_STR("server", "ops_listen", ops_listen, "", check_ops_listen, 0,
+          "A second address (HOST:PORT) answering only /healthz and /metrics, from a thread of "
+          "its own that never calls the store: they answer at once even while the store hangs "
+          "and every event loop waits on it. Empty: none (both stay on listen only)."),
 
     O_ENUM("store", "kind", store_kind, "lmdb", "lmdb|memory|redis|cookie", 0,
            "Session store: lmdb on local disk, memory (lost on restart), redis, or cookie (sealed "

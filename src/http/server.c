@@ -49,6 +49,7 @@
 typedef struct worker {
     pthread_t tid;
     int fd;
+    h2o_globalconf_t *conf; /* globalconf, or ops_conf for the ops loop */
     h2o_evloop_t *loop;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
@@ -58,6 +59,12 @@ typedef struct worker {
 } worker;
 
 static h2o_globalconf_t globalconf;
+/* [server] ops_listen: one more loop, on its own listener, whose only handler answers /healthz
+ * and /metrics. They never call the store, so this loop never waits on it: while every worker
+ * loop is stuck in a store call (a hung Redis holds each for redis_timeout), the ops loop still
+ * answers at once. Same-port tricks cannot give that: with SO_REUSEPORT the kernel hands a
+ * connection to a loop before its path is known. */
+static h2o_globalconf_t ops_conf;
 /* [log] access_log, opened before the threads start; NULL without one. */
 static h2o_access_log_filehandle_t *access_log;
 
@@ -65,13 +72,18 @@ static h2o_access_log_filehandle_t *access_log;
 static sessd_config *old_configs[64];
 static size_t n_old_configs;
 
+/* The one h2o handler of a loop: sessd_route on the workers, sessd_route_ops on the ops loop. */
+typedef struct {
+    h2o_handler_t super;
+    int (*route)(h2o_req_t *req, enum sessd_route *route);
+} route_handler;
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    (void)self;
     enum sessd_route route;
     /* Counted from what was sent; an answer that comes later (a login on the worker pool) is
      * counted when it is sent (sessd_job_answered). */
-    if (sessd_route(req, &route) != 0 && req->res.status != 0)
+    if (((route_handler *)self)->route(req, &route) != 0 && req->res.status != 0)
         sessd_metrics_request(route, req->res.status);
     return 0;
 }
@@ -190,9 +202,9 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     w->loop = h2o_evloop_create();
-    h2o_context_init(&w->ctx, w->loop, &globalconf);
+    h2o_context_init(&w->ctx, w->loop, w->conf);
     w->accept_ctx.ctx = &w->ctx;
-    w->accept_ctx.hosts = globalconf.hosts;
+    w->accept_ctx.hosts = w->conf->hosts;
     sessd_workers_attach(&w->ctx);
     h2o_linklist_init_anchor(&w->conns);
     w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -363,27 +375,31 @@ static void on_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_setup_next_ostream(req, slot);
 }
 
-static void setup_h2o(const sessd_config *c)
+/* The h2o configuration of the worker loops (route: sessd_route) or of the ops loop
+ * (sessd_route_ops). */
+static void setup_h2o(h2o_globalconf_t *conf, const sessd_config *c,
+                      int (*route)(h2o_req_t *, enum sessd_route *))
 {
-    h2o_config_init(&globalconf);
+    h2o_config_init(conf);
     /* No Server header: it tells an attacker what runs here and nothing a client needs, and
      * h2o formats it with a second sprintf per answer (about 1,400 instructions, a tenth of a
      * verify). */
-    globalconf.server_name = h2o_iovec_init(NULL, 0);
+    conf->server_name = h2o_iovec_init(NULL, 0);
     /* h2o refuses bodies past this with its own 413; the router answers the JSON 413 for
      * anything between max_body and this. */
-    globalconf.max_request_entity_size = (size_t)c->max_body * 2 + 4096;
-    globalconf.http1.upgrade_to_http2 = 0;
+    conf->max_request_entity_size = (size_t)c->max_body * 2 + 4096;
+    conf->http1.upgrade_to_http2 = 0;
     /* Bounds the whole request (a slowloris trickle of header bytes, a slow body) and the idle
      * wait for the next request on a keep-alive connection. */
-    globalconf.http1.req_timeout = (uint64_t)c->request_timeout;
+    conf->http1.req_timeout = (uint64_t)c->request_timeout;
     h2o_hostconf_t *host =
-        h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+        h2o_config_register_host(conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_filter_t *f = h2o_create_filter(&host->fallback_path, sizeof(*f));
     f->on_setup_ostream = on_error_ostream;
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
-    h->on_req = on_req;
+    route_handler *h = (route_handler *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = on_req;
+    h->route = route;
     if (access_log != NULL)
         h2o_access_log_register(path, access_log);
 }
@@ -453,6 +469,11 @@ static void maintenance(int64_t *last_sweep)
     if (sess_touch_flush(sessd_srv.ctx) != 0)
         sessd_log(SESSD_LOG_WARN, "could not write last-seen updates; will retry");
     int64_t now = (int64_t)time(NULL);
+    /* The sessions gauge is counted here, so that /metrics never waits for the store. */
+    uint64_t n = 0;
+    if (sessd_metrics_sessions_due(now))
+        sessd_metrics_sessions_set(
+            sessd_srv.store->ops->count(sessd_srv.store, &n) == 0 ? (int64_t)n : -1, now);
     if (now - *last_sweep >= SWEEP_EVERY_S) {
         size_t removed = 0;
         if (sessd_srv.store->ops->sweep(sessd_srv.store, now, SWEEP_BATCH, &removed) == 0 &&
@@ -541,6 +562,24 @@ static int open_listeners(const sessd_config *cfg, worker *workers, int n, char 
         /* With port 0 the first socket picks the port; the others join it. */
         snprintf(port, pcap, "%d", bound_port(workers[i].fd));
     }
+    return 0;
+}
+
+/* [server] ops_listen's socket into `w` (port 0 picks one; `port` gets it). 0, or an exit
+ * status after printing the error. */
+static int open_ops_listener(const sessd_config *cfg, worker *w, char *port, size_t pcap)
+{
+    char err[512], host[256];
+    if (split_listen(cfg->ops_listen, host, sizeof(host), port, pcap) != 0) {
+        fprintf(stderr, "sessiond: bad ops_listen address %s (want HOST:PORT)\n", cfg->ops_listen);
+        return 2;
+    }
+    if (port_is_free(host, port, err, sizeof(err)) != 0 ||
+        (w->fd = open_listener(host, port, err, sizeof(err))) < 0) {
+        fprintf(stderr, "sessiond: [server] ops_listen: %s\n", err);
+        return 1;
+    }
+    snprintf(port, pcap, "%d", bound_port(w->fd));
     return 0;
 }
 
@@ -665,12 +704,19 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         free_configs();
         return 1;
     }
-    worker *workers = calloc((size_t)nthreads, sizeof(worker));
+    /* The worker loops, then the ops loop when [server] ops_listen is set. */
+    int nloops = nthreads + (cfg->ops_listen[0] != '\0');
+    char ops_port[16] = "";
+    worker *workers = calloc((size_t)nloops, sizeof(worker));
     int status =
         workers ? open_listeners(cfg, workers, nthreads, host, sizeof(host), port, sizeof(port))
                 : 1;
-    if (status == 0 && (status = open_state(cfg, admin_fn)) != 0)
+    if (status == 0 && nloops > nthreads &&
+        (status = open_ops_listener(cfg, &workers[nthreads], ops_port, sizeof(ops_port))) != 0)
         for (int i = 0; i < nthreads; i++)
+            close(workers[i].fd);
+    if (status == 0 && (status = open_state(cfg, admin_fn)) != 0)
+        for (int i = 0; i < nloops; i++)
             close(workers[i].fd);
     /* The dummy hash unknown users are checked against is made now, so that no login pays for
      * it; then the pool that does all password work. */
@@ -682,7 +728,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
         sess_store_close(sessd_srv.store);
-        for (int i = 0; i < nthreads; i++)
+        for (int i = 0; i < nloops; i++)
             close(workers[i].fd);
         status = 1;
     }
@@ -693,11 +739,18 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         return status;
     }
 
-    setup_h2o(cfg);
-    for (int i = 0; i < nthreads; i++)
+    setup_h2o(&globalconf, cfg, sessd_route);
+    if (nloops > nthreads)
+        setup_h2o(&ops_conf, cfg, sessd_route_ops);
+    for (int i = 0; i < nloops; i++) {
+        workers[i].conf = i < nthreads ? &globalconf : &ops_conf;
         pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]);
+    }
     bool v6 = strchr(host, ':') != NULL;
     printf("sessiond listening on http://%s%s%s:%s\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (nloops > nthreads)
+        printf("sessiond ops endpoints (/healthz, /metrics) on port %s of %s\n", ops_port,
+               cfg->ops_listen);
     fflush(stdout);
     if (sessd_store_in_redis(cfg))
         sessd_log(SESSD_LOG_INFO, "%d threads, %s store in redis (key prefix %s, near cache %s)",
@@ -709,7 +762,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 
     wait_for_signals();
     atomic_store(&sessd_srv.stopping, true);
-    loops_stop(workers, nthreads);
+    loops_stop(workers, nloops);
     /* The admin thread may be hashing a password through the helpers: it stops first, then the
      * helpers (which put the in-process hasher back). */
     sessd_touchsock_stop();
@@ -720,6 +773,8 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
     sessd_audit_close(true);
     free(workers);
     h2o_config_dispose(&globalconf);
+    if (nloops > nthreads)
+        h2o_config_dispose(&ops_conf);
     free_configs();
     sessd_log(SESSD_LOG_NOTICE, "stopped");
     return 0;
