@@ -8,9 +8,9 @@
  * one LMDB read transaction, and its deadlines and generation checked by libsessiond's
  * sess_verify; role, fresh: and CSRF are decided by sess_access_decide (sessiond/access.h),
  * the code sessiond's /auth/verify runs. The module writes nothing: it reports the sessions it
- * lets through to sessiond (a datagram to DATA/touch.sock, at most once per
- * sessiond_touch_interval each), which moves their idle deadlines; rotation, login and logout
- * stay in sessiond.
+ * lets through to sessiond (a datagram to touch.sock in sessiond_socket_dir, by default DATA; at
+ * most once per sessiond_touch_interval each), which moves their idle deadlines; rotation, login
+ * and logout stay in sessiond.
  *
  * Answers: 401 without a live session, 403 for a missing role, a failed CSRF check or (with
  * $sessiond_reason = "reauth") a login older than a fresh: policy, 400 (with $sessiond_reason =
@@ -50,6 +50,7 @@ enum sessiond_policy {
 
 typedef struct {
     ngx_str_t data_dir;
+    ngx_str_t socket_dir; /* sessiond's [server] socket_dir; unset: data_dir */
     ngx_str_t cookie;
     ngx_flag_t require_token;
     ngx_str_t allowed_origins;
@@ -107,6 +108,8 @@ static void sessiond_exit_process(ngx_cycle_t *cycle);
 static ngx_command_t sessiond_commands[] = {
     {ngx_string("sessiond_data_dir"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
      NGX_HTTP_MAIN_CONF_OFFSET, offsetof(sessiond_main_conf, data_dir), NULL},
+    {ngx_string("sessiond_socket_dir"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+     NGX_HTTP_MAIN_CONF_OFFSET, offsetof(sessiond_main_conf, socket_dir), NULL},
     {ngx_string("sessiond_cookie"), NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1, ngx_conf_set_str_slot,
      NGX_HTTP_MAIN_CONF_OFFSET, offsetof(sessiond_main_conf, cookie), NULL},
     {ngx_string("sessiond_csrf_require_token"), NGX_HTTP_MAIN_CONF | NGX_CONF_FLAG,
@@ -181,11 +184,16 @@ static char *sessiond_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_value(c->require_token, 0);
     ngx_conf_init_value(c->touch_interval, SESSIOND_TOUCH_DEFAULT);
     ngx_conf_init_value(c->bind_user_agent, 0);
+    /* The touch socket is where sessiond binds it: its [server] socket_dir, by default its data
+     * directory. */
+    if (c->socket_dir.len == 0)
+        c->socket_dir = c->data_dir;
     c->touch_addr.sun_family = AF_UNIX;
-    if (c->data_dir.len + sizeof("/touch.sock") > sizeof(c->touch_addr.sun_path))
-        return "sessiond: sessiond_data_dir is too long for a unix socket path (touch.sock)";
-    ngx_memcpy(c->touch_addr.sun_path, c->data_dir.data, c->data_dir.len);
-    ngx_memcpy(c->touch_addr.sun_path + c->data_dir.len, "/touch.sock", sizeof("/touch.sock"));
+    if (c->socket_dir.len + sizeof("/touch.sock") > sizeof(c->touch_addr.sun_path))
+        return "sessiond: sessiond_socket_dir (or sessiond_data_dir) is too long for a unix socket "
+               "path (touch.sock)";
+    ngx_memcpy(c->touch_addr.sun_path, c->socket_dir.data, c->socket_dir.len);
+    ngx_memcpy(c->touch_addr.sun_path + c->socket_dir.len, "/touch.sock", sizeof("/touch.sock"));
     if (c->cookie.len == 0) {
         ngx_str_set(&c->cookie, SESSIOND_COOKIE_DEFAULT);
     }

@@ -59,11 +59,12 @@ int cli_admin(const cli_args *args, const char *group)
         }
     }
     if (r == 0 && cfg.store == SESSD_STORE_MEMORY) {
-        r = sessd_admin_call(cfg.data_dir, argc, words);
+        r = sessd_admin_call(cfg.socket_dir, argc, words);
         if (r < 0) {
             cli_error("no server answers on %s/%s: the memory store lives inside a running "
-                      "server; start 'sessiond serve --store memory --data %s' first",
-                      cfg.data_dir, SESSD_ADMIN_SOCK, cfg.data_dir);
+                      "server; start 'sessiond serve --store memory --data %s' first (with the "
+                      "same [server] socket_dir)",
+                      cfg.socket_dir, SESSD_ADMIN_SOCK, cfg.data_dir);
             r = EXIT_RUNTIME;
         }
     } else if (r == 0) {

@@ -28,13 +28,13 @@ static struct {
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 } admin = {.fd = -1};
 
-static int make_addr(const char *data_dir, struct sockaddr_un *sa, char *err, size_t errlen)
+static int make_addr(const char *socket_dir, struct sockaddr_un *sa, char *err, size_t errlen)
 {
     memset(sa, 0, sizeof(*sa));
     sa->sun_family = AF_UNIX;
-    int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s", data_dir, SESSD_ADMIN_SOCK);
+    int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s", socket_dir, SESSD_ADMIN_SOCK);
     if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
-        snprintf(err, errlen, "the data directory path is too long for a unix socket");
+        snprintf(err, errlen, "the socket directory path is too long for a unix socket");
         return -1;
     }
     return 0;
@@ -189,17 +189,17 @@ static void *admin_main(void *arg)
     return NULL;
 }
 
-int sessd_admin_start(const char *data_dir, sess_ctx *ctx, sessd_admin_fn fn, char *err,
+int sessd_admin_start(const char *socket_dir, sess_ctx *ctx, sessd_admin_fn fn, char *err,
                       size_t errlen)
 {
     struct sockaddr_un sa;
-    if (make_addr(data_dir, &sa, err, errlen) != 0)
+    if (make_addr(socket_dir, &sa, err, errlen) != 0)
         return -1;
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
         close(probe);
-        snprintf(err, errlen, "another sessiond is serving %s (its %s answers); stop it first",
-                 data_dir, SESSD_ADMIN_SOCK);
+        snprintf(err, errlen, "another sessiond is serving %s (it answers on %s); stop it first",
+                 socket_dir, sa.sun_path);
         return -1;
     }
     if (probe >= 0)
@@ -257,11 +257,11 @@ static int copy_blob(int fd, FILE *to)
     return 0;
 }
 
-int sessd_admin_call(const char *data_dir, int argc, char **argv)
+int sessd_admin_call(const char *socket_dir, int argc, char **argv)
 {
     struct sockaddr_un sa;
     char err[128];
-    if (make_addr(data_dir, &sa, err, sizeof(err)) != 0)
+    if (make_addr(socket_dir, &sa, err, sizeof(err)) != 0)
         return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
@@ -287,7 +287,8 @@ int sessd_admin_call(const char *data_dir, int argc, char **argv)
          copy_blob(fd, stderr) == 0;
     close(fd);
     if (!ok) {
-        fprintf(stderr, "sessiond: the server on %s did not answer the admin command\n", data_dir);
+        fprintf(stderr, "sessiond: the server on %s did not answer the admin command\n",
+                sa.sun_path);
         return 1;
     }
     return (int)status;

@@ -84,6 +84,15 @@ const opt options[] = {
     O_MS("server", "send_timeout", send_timeout, "10s", 100, 3600000, F_RELOAD,
          "Longest time an answer may wait for a client that does not read it; the connection is "
          "then closed (slow read). Checked about once a second."),
+    O_STR("server", "socket_dir", socket_dir, "", NULL, 0,
+          "Directory of the admin socket (admin.sock, which admin commands reach with the same "
+          "setting) and of the nginx module's touch socket (touch.sock); empty: the data "
+          "directory. Created 0700 when missing; it must belong to this user and be closed to "
+          "group and others, and DIR/admin.sock must fit a unix socket path (107 bytes)."),
+    O_STR("server", "ops_listen", ops_listen, "", check_ops_listen, 0,
+          "A second address (HOST:PORT) answering only /healthz and /metrics, from a thread of "
+          "its own that never calls the store: they answer at once even while the store hangs "
+          "and every event loop waits on it. Empty: none (both stay on listen only)."),
 
     O_DUR("server", "clock_step_warning", clock_step_warning, "30s", 1 * SEC, 1 * DAY, F_RELOAD,
           "A forward step of the wall clock larger than this is logged as a warning with its "

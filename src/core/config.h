@@ -45,6 +45,8 @@ typedef struct sessd_config {
     int64_t request_timeout;  /* milliseconds to read a request (headers and body), default 10000 */
     int64_t send_timeout;     /* milliseconds an answer may wait for the client, default 10000 */
     int64_t clock_step_warning; /* seconds, default 30s */
+    char socket_dir[SESSD_STR]; /* admin.sock and touch.sock; default: the data directory */
+    char ops_listen[256];       /* /healthz and /metrics on their own loop; empty: none */
     /* [store] */
     char store_kind[16];         /* lmdb|memory|redis|cookie as written, default lmdb */
     enum sessd_store_kind store; /* the same, set by sessd_config_finish */

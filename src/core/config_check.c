@@ -167,6 +167,11 @@ bool check_listen(const char *v, char *why, size_t n)
     return hostport_ok(v, strlen(v), why, n);
 }
 
+bool check_ops_listen(const char *v, char *why, size_t n)
+{
+    return *v == '\0' || hostport_ok(v, strlen(v), why, n);
+}
+
 bool check_hostport_list(const char *v, char *why, size_t n)
 {
     return each_item(v, hostport_ok, false, why, n);

@@ -2,13 +2,18 @@
  * config_finish.c - what the options say together, once every source (defaults, file,
  * environment, command line) has been applied: every value is checked again (callers may write
  * fields directly), the derived defaults are filled in (public_url, cookie_name, touch_interval,
- * store_path, audit_path) and combinations that cannot work are refused, such as
+ * store_path, audit_path, socket_dir) and combinations that cannot work are refused, such as
  * same_site = none without an https public_url or a redis store with nowhere to connect.
  */
 #include "core/config.h"
 #include "core/config_int.h"
+#include "core/admin.h"
+#include "core/touchsock.h"
+
+#define SUN_PATH_BYTES sizeof(((struct sockaddr_un *)0)->sun_path)
 
 #include <assert.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -98,6 +103,23 @@ int sessd_config_finish(sessd_config *c, char *err, size_t errlen)
         c->touch_interval = c->idle_timeout / 100 > 1 ? c->idle_timeout / 100 : 1;
     if (c->store_path[0] == '\0')
         memcpy(c->store_path, c->data_dir, sizeof c->store_path);
+    bool socket_dir_set = c->socket_dir[0] != '\0';
+    if (!socket_dir_set)
+        memcpy(c->socket_dir, c->data_dir, sizeof c->socket_dir);
+    /* sun_path ends with a NUL; both sockets are checked now rather than when one is bound. */
+    const char *longer =
+        strlen(SESSD_ADMIN_SOCK) >= strlen(SESSD_TOUCH_SOCK) ? SESSD_ADMIN_SOCK : SESSD_TOUCH_SOCK;
+    size_t sock_len = strlen(c->socket_dir) + 1 + strlen(longer);
+    if (sock_len >= SUN_PATH_BYTES) {
+        say(err, errlen,
+            "%s: [server] socket_dir: %s/%s would be %zu bytes, longer than a unix socket path "
+            "holds (%zu); %s",
+            from, c->socket_dir, longer, sock_len, SUN_PATH_BYTES - 1,
+            socket_dir_set ? "choose a shorter directory"
+                           : "the data directory is too long: set [server] socket_dir to a "
+                             "shorter one (such as /run/sessiond)");
+        return -1;
+    }
     if (c->audit_path[0] == '\0') {
         n = snprintf(c->audit_path, sizeof c->audit_path, "%s/audit.log", c->data_dir);
         if (n < 0 || (size_t)n >= sizeof c->audit_path) {

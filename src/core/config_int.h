@@ -72,6 +72,7 @@ enum {
 #define rule_find sessd__cfg_rule_find
 #define rule_add sessd__cfg_rule_add
 #define check_listen sessd__cfg_check_listen
+#define check_ops_listen sessd__cfg_check_ops_listen
 #define check_public_url sessd__cfg_check_public_url
 #define check_base_path sessd__cfg_check_base_path
 #define check_cidr_list sessd__cfg_check_cidr_list
@@ -105,9 +106,10 @@ typedef struct opt {
 } opt;
 
 /* The validators the table names (config_check.c). */
-extern check_fn check_listen, check_public_url, check_base_path, check_cidr_list, check_redis_url,
-    check_redis_prefix, check_hostport_list, check_name, check_cookie_name, check_cookie_domain,
-    check_origin_list, check_forward, check_seal, check_methods, check_policy, check_access_format;
+extern check_fn check_listen, check_ops_listen, check_public_url, check_base_path, check_cidr_list,
+    check_redis_url, check_redis_prefix, check_hostport_list, check_name, check_cookie_name,
+    check_cookie_domain, check_origin_list, check_forward, check_seal, check_methods, check_policy,
+    check_access_format;
 
 /* The options, in the order the documentation lists them (config.c), and how many there are.
  * A per-option array is sized by CONF_OPTS_MAX, which config.c checks the table against. */

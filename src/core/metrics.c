@@ -5,11 +5,13 @@
  * atomics: each counter is exact, a scrape is not a snapshot.
  */
 #include "core/metrics.h"
+#include "core/clock.h"
 #include "core/state.h"
 #include "core/store_timed.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <string.h>
 
 sessd_conn_counters sessd_conn_count;
@@ -42,6 +44,7 @@ static histogram store_hist[SESSD_STORE_OP_COUNT];
 static _Atomic uint64_t store_errors, store_full;
 static _Atomic uint64_t logins[2];
 static _Atomic uint64_t lockouts, rotations, audit_errors;
+static _Atomic int64_t sessions = -1, sessions_at, sessions_read_at; /* seconds; 0: never */
 
 void sessd_metrics_request(enum sessd_route route, int status)
 {
@@ -222,4 +225,23 @@ void sessd_metrics_write(FILE *out, int64_t live_sessions, const sessd_cache_sta
             atomic_load_explicit(&sessd_conn_count.open, memory_order_relaxed),
             atomic_load_explicit(&sessd_conn_count.refused, memory_order_relaxed),
             atomic_load_explicit(&sessd_conn_count.send_stalled, memory_order_relaxed));
+}
+
+int64_t sessd_metrics_sessions(void)
+{
+    atomic_store_explicit(&sessions_read_at, sessd_now(), memory_order_relaxed);
+    return atomic_load_explicit(&sessions, memory_order_relaxed);
+}
+
+bool sessd_metrics_sessions_due(int64_t now_s)
+{
+    int64_t at = atomic_load_explicit(&sessions_at, memory_order_relaxed);
+    int64_t read_at = atomic_load_explicit(&sessions_read_at, memory_order_relaxed);
+    return at == 0 || (now_s - read_at <= 60 && now_s - at >= SESSD_SESSIONS_EVERY_S);
+}
+
+void sessd_metrics_sessions_set(int64_t n, int64_t now_s)
+{
+    atomic_store_explicit(&sessions, n, memory_order_relaxed);
+    atomic_store_explicit(&sessions_at, now_s, memory_order_relaxed);
 }

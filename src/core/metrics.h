@@ -6,6 +6,7 @@
 #define SESSIOND_CORE_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -70,5 +71,15 @@ typedef struct sessd_conn_counters {
 extern sessd_conn_counters sessd_conn_count;
 
 void sessd_metrics_write(FILE *out, int64_t live_sessions, const sessd_cache_stats *cache);
+
+/* The sessiond_sessions gauge without asking the store: a count the main thread makes (a store
+ * call that may wait for Redis) and /metrics reads. sessions() answers the last count (-1 before
+ * the first) and notes that someone scrapes; due() says whether the main thread should count
+ * again: never counted yet, or scraped within the last minute and counted SESSD_SESSIONS_EVERY_S
+ * or more ago (a count of the Redis store lists every session: nobody scraping, no counting). */
+#define SESSD_SESSIONS_EVERY_S 5
+int64_t sessd_metrics_sessions(void);
+bool sessd_metrics_sessions_due(int64_t now_s);
+void sessd_metrics_sessions_set(int64_t n, int64_t now_s);
 
 #endif

@@ -12,11 +12,11 @@
 
 #include "sessiond/error.h"
 
-/* Creates the data directory (mode 0700) when missing. */
-static int ensure_dir(const char *dir, char *err, size_t errlen)
+/* Creates the data (or socket) directory (mode 0700) when missing. */
+static int ensure_dir(const char *what, const char *dir, char *err, size_t errlen)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create the data directory %s: %s", dir, strerror(errno));
+        snprintf(err, errlen, "cannot create the %s %s: %s", what, dir, strerror(errno));
         return -1;
     }
     return 0;
@@ -52,7 +52,7 @@ static int check_private_dir(const char *dir, char *err, size_t errlen)
 int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *err, size_t errlen)
 {
     char path[SESSD_STR + 16];
-    if (ensure_dir(c->data_dir, err, errlen) != 0)
+    if (ensure_dir("data directory", c->data_dir, err, errlen) != 0)
         return -1;
     snprintf(path, sizeof(path), "%s/store", c->store_path);
     if (check_private_dir(c->data_dir, err, errlen) != 0 ||
@@ -61,6 +61,14 @@ int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *e
         return -1;
     snprintf(path, sizeof(path), "%s/server.key", c->data_dir);
     return sess_key_load_or_create(path, key, err, errlen);
+}
+
+int sessd_socket_dir(const sessd_config *c, char *err, size_t errlen)
+{
+    if (ensure_dir("socket directory ([server] socket_dir)", c->socket_dir, err, errlen) != 0 ||
+        check_private_dir(c->socket_dir, err, errlen) != 0)
+        return -1;
+    return 0;
 }
 
 void sessd_policy_from_config(const sessd_config *c, sess_policy *p)

@@ -20,6 +20,11 @@
  * group and others. 0, or -1 with a message. */
 int sessd_server_key(const sessd_config *c, uint8_t key[SESS_KEY_BYTES], char *err, size_t errlen);
 
+/* Makes [server] socket_dir (mode 0700) when missing and checks it as the data directory is
+ * checked: a directory of this user's, not writable by group or others, so that nobody else can
+ * replace the admin or touch socket there. 0, or -1 with a message. */
+int sessd_socket_dir(const sessd_config *c, char *err, size_t errlen);
+
 /* Policy for lib/session from a configuration. */
 void sessd_policy_from_config(const sessd_config *c, sess_policy *p);
 

@@ -1,5 +1,5 @@
 /*
- * touchsock.c - DATA/touch.sock, the touches the nginx module reports (touchsock.h).
+ * touchsock.c - SOCKET_DIR/touch.sock, the touches the nginx module reports (touchsock.h).
  */
 #include "core/touchsock.h"
 #include "core/clock.h"
@@ -44,12 +44,12 @@ static void *touch_main(void *arg)
     return NULL;
 }
 
-int sessd_touchsock_start(const char *data_dir, sess_ctx *ctx, char *err, size_t errlen)
+int sessd_touchsock_start(const char *socket_dir, sess_ctx *ctx, char *err, size_t errlen)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", data_dir, SESSD_TOUCH_SOCK);
+    int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", socket_dir, SESSD_TOUCH_SOCK);
     if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-        snprintf(err, errlen, "the data directory path is too long for %s", SESSD_TOUCH_SOCK);
+        snprintf(err, errlen, "the socket directory path is too long for %s", SESSD_TOUCH_SOCK);
         return -1;
     }
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);

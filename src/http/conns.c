@@ -9,6 +9,7 @@
 #include "core/metrics.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -17,6 +18,7 @@ typedef struct tracked {
     h2o_socket_t *sock;
     size_t written;   /* sock->bytes_written when last looked at */
     int64_t since_ms; /* when the pending write was first seen; 0: none pending */
+    bool closing;     /* shut down by sessd_conns_close_idle; h2o has yet to close it */
 } tracked;
 
 #define BUSY_BODY                                                                                  \
@@ -93,4 +95,36 @@ void sessd_conns_watch(h2o_linklist_t *list, int64_t now_ms, int64_t timeout_ms)
             atomic_fetch_add_explicit(&sessd_conn_count.send_stalled, 1, memory_order_relaxed);
         }
     }
+}
+
+/* Between requests, h2o's HTTP/1 connection reads with an empty input buffer: the bytes of a
+ * request (headers and body alike) stay in the socket's input from the first one read until
+ * its answer has been sent, and only then are they consumed. So an empty input, a read waiting
+ * and no write pending mean that no request is in flight on it. */
+static bool between_requests(h2o_socket_t *sock)
+{
+    return h2o_socket_is_reading(sock) && !h2o_socket_is_writing(sock) && sock->input->size == 0;
+}
+
+static void shut(h2o_linklist_t *list, bool busy_too)
+{
+    for (h2o_linklist_t *l = list->next; l != list; l = l->next) {
+        tracked *t = H2O_STRUCT_FROM_MEMBER(tracked, link, l);
+        if (!t->closing && (busy_too || between_requests(t->sock))) {
+            /* As in sessd_conns_watch: h2o owns the connection; it reads the end of the stream
+             * (or fails its next write) and closes it itself. */
+            shutdown(h2o_socket_get_fd(t->sock), SHUT_RDWR);
+            t->closing = true;
+        }
+    }
+}
+
+void sessd_conns_close_idle(h2o_linklist_t *list)
+{
+    shut(list, false);
+}
+
+void sessd_conns_close_all(h2o_linklist_t *list)
+{
+    shut(list, true);
 }

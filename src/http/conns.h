@@ -25,4 +25,19 @@ void sessd_conns_admit(h2o_accept_ctx_t *ctx, h2o_socket_t *sock, h2o_linklist_t
  * about once a second. */
 void sessd_conns_watch(h2o_linklist_t *list, int64_t now_ms, int64_t timeout_ms);
 
+/* At shutdown: shuts down every connection of `list` that is between requests (nothing of a
+ * next request read, nothing being written), so that h2o closes it as the client having left;
+ * a connection with a request in flight is left to finish it. h2o 2.2 does nothing for HTTP/1
+ * on a graceful shutdown, and an idle keep-alive connection would otherwise hold the loop until
+ * [server] request_timeout. Called from the loop's thread, repeatedly while the loop drains: a
+ * request in flight at the signal was parsed before it and keeps its keep-alive, so its
+ * connection becomes idle only once answered. */
+void sessd_conns_close_idle(h2o_linklist_t *list);
+
+/* At shutdown, once the drain bound has passed: shuts down every connection of `list`, busy or
+ * not; h2o closes each as it notices (at once when it reads or writes, when its answer is sent
+ * for one whose request waits on a job). The loop's context can only be disposed of once h2o
+ * has closed them all. */
+void sessd_conns_close_all(h2o_linklist_t *list);
+
 #endif

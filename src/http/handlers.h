@@ -13,6 +13,9 @@
 
 /* Routes the request (everything under the server's root). */
 int sessd_route(h2o_req_t *req, enum sessd_route *route);
+/* The same for [server] ops_listen: /healthz and /metrics (which never call the store), 404 for
+ * anything else. */
+int sessd_route_ops(h2o_req_t *req, enum sessd_route *route);
 
 /* /v1: `path` is what follows "/v1" (without the query string). */
 int sessd_api_v1(h2o_req_t *req, const char *path, size_t len, enum sessd_route *route);

@@ -1,5 +1,7 @@
 /*
  * ops.c - operations endpoints (contract section 6): liveness, readiness and metrics.
+ * /healthz and /metrics never call the store, so that the ops loop ([server] ops_listen, see
+ * server.c) can serve them while the store hangs.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -41,8 +43,9 @@ int sessd_ops_metrics(h2o_req_t *req)
     if (f == NULL) {
         return http_send_text(req, 500, "text/plain", H2O_STRLIT("out of memory\n"));
     }
-    uint64_t n = 0;
-    int64_t live = sessd_srv.store->ops->count(sessd_srv.store, &n) == 0 ? (int64_t)n : -1;
+    /* Counters only, never the store (whose call may hang): the sessions gauge is the main
+     * thread's last count. */
+    int64_t live = sessd_metrics_sessions();
     sessd_cache_stats cache;
     bool has_cache = sess_store_redis_cache_stats(sessd_store_timed_inner(sessd_srv.store),
                                                   &cache.hits, &cache.misses) == 0;

@@ -7,9 +7,10 @@
  * timeout and in between does the maintenance work: flushing the touch queue (so last-seen is
  * at most touch_interval stale) and a bounded expiry sweep.
  *
- * Shutdown: stop accepting, ask h2o to close keep-alive connections after their current
- * request, run the loops until the connections are gone (bounded), then flush touches and close
- * the store. Every acknowledged write was already committed when it was answered.
+ * Shutdown: stop accepting, close keep-alive connections that wait between requests at once,
+ * ask h2o to close the others after their current request, run the loops (and the password pool)
+ * until the connections are gone (bounded), then flush touches and close the store. Every
+ * acknowledged write was already committed when it was answered.
  */
 #include "http/server.h"
 
@@ -42,6 +43,7 @@
 #include "sessiond/error.h"
 
 #define SHUTDOWN_DRAIN_MS 10000 /* bound on finishing requests in flight at SIGTERM */
+#define SHUTDOWN_CUT_MS 1000    /* then, for h2o to close the connections cut at that bound */
 #define MAINT_TICK_MS 500       /* touch flush period; touch_interval is at least 1 s */
 #define SWEEP_EVERY_S 5
 #define SWEEP_BATCH 1000
@@ -49,14 +51,22 @@
 typedef struct worker {
     pthread_t tid;
     int fd;
+    h2o_globalconf_t *conf; /* globalconf, or ops_conf for the ops loop */
     h2o_evloop_t *loop;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
     h2o_socket_t *listener;
     h2o_linklist_t conns; /* this loop's client connections (conns.c) */
+    bool clean; /* at shutdown: h2o closed every connection, the loop can be disposed of */
 } worker;
 
 static h2o_globalconf_t globalconf;
+/* [server] ops_listen: one more loop, on its own listener, whose only handler answers /healthz
+ * and /metrics. They never call the store, so this loop never waits on it: while every worker
+ * loop is stuck in a store call (a hung Redis holds each for redis_timeout), the ops loop still
+ * answers at once. Same-port tricks cannot give that: with SO_REUSEPORT the kernel hands a
+ * connection to a loop before its path is known. */
+static h2o_globalconf_t ops_conf;
 /* [log] access_log, opened before the threads start; NULL without one. */
 static h2o_access_log_filehandle_t *access_log;
 
@@ -64,13 +74,18 @@ static h2o_access_log_filehandle_t *access_log;
 static sessd_config *old_configs[64];
 static size_t n_old_configs;
 
+/* The one h2o handler of a loop: sessd_route on the workers, sessd_route_ops on the ops loop. */
+typedef struct {
+    h2o_handler_t super;
+    int (*route)(h2o_req_t *req, enum sessd_route *route);
+} route_handler;
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    (void)self;
     enum sessd_route route;
     /* Counted from what was sent; an answer that comes later (a login on the worker pool) is
      * counted when it is sent (sessd_job_answered). */
-    if (sessd_route(req, &route) != 0 && req->res.status != 0)
+    if (((route_handler *)self)->route(req, &route) != 0 && req->res.status != 0)
         sessd_metrics_request(route, req->res.status);
     return 0;
 }
@@ -85,33 +100,61 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         sessd_conns_admit(&w->accept_ctx, sock, &w->conns, sessd_cfg()->max_connections);
 }
 
-/* Loop threads that have drained wait here until the main thread has disposed of their
- * loops (see worker_main). */
+/* The shutdown's meeting points between the loops and the main thread: each loop says when its
+ * connections are gone (or the drain bound passed), the main thread then stops the password
+ * pool, and loops that have also sent home their last job wait until the main thread has
+ * disposed of them (see worker_main). */
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int drained;
+    int drained; /* loops whose connections are gone */
+    int parked;  /* loops with no job out any more, waiting to be disposed of */
     bool disposed;
-} park = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
+} park = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, false};
+
+static void park_count(int *what)
+{
+    pthread_mutex_lock(&park.mu);
+    (*what)++;
+    pthread_cond_broadcast(&park.cv);
+    pthread_mutex_unlock(&park.mu);
+}
+
+static void park_wait_for(const int *what, int n)
+{
+    pthread_mutex_lock(&park.mu);
+    while (*what < n)
+        pthread_cond_wait(&park.cv, &park.mu);
+    pthread_mutex_unlock(&park.mu);
+}
 
 static void loops_park(void)
 {
     pthread_mutex_lock(&park.mu);
-    park.drained++;
+    park.parked++;
     pthread_cond_broadcast(&park.cv);
     while (!park.disposed)
         pthread_cond_wait(&park.cv, &park.mu);
     pthread_mutex_unlock(&park.mu);
 }
 
-/* Waits until `n` loops have drained, disposes of them, and lets their threads end. */
-static void loops_dispose(worker *workers, int n)
+/* Waits until the `n` loops have finished their connections, stops the password pool (a login
+ * in flight on a connection still being drained is hashed and answered; what is queued past the
+ * drain bound goes home unrun), waits until the loops have no job out, disposes of them, and
+ * lets their threads end. */
+static void loops_stop(worker *workers, int n)
 {
-    pthread_mutex_lock(&park.mu);
-    while (park.drained < n)
-        pthread_cond_wait(&park.cv, &park.mu);
-    pthread_mutex_unlock(&park.mu);
+    park_wait_for(&park.drained, n);
+    /* The pool before the loops' receivers go: its workers send finished jobs to them. */
+    sessd_workers_stop();
+    park_wait_for(&park.parked, n);
     for (int i = 0; i < n; i++) {
+        /* h2o asserts that a context it disposes of has no connection left; one that h2o did
+         * not close in time stays with its loop until the process exits. */
+        if (!workers[i].clean) {
+            sessd_log(SESSD_LOG_WARN, "shutdown: a connection did not close in time");
+            continue;
+        }
         h2o_context_dispose(&workers[i].ctx);
         h2o_evloop_destroy(workers[i].loop);
     }
@@ -130,13 +173,40 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static bool conns_gone(worker *w)
+{
+    return h2o_linklist_is_empty(&w->ctx.http1._conns);
+}
+
+/* Runs the loop until its connections are gone. Connections waiting between requests are closed
+ * at once, and so is each one once its request in flight is answered (h2o answers requests parsed
+ * from now on with Connection: close; close_idle catches those parsed before). Past the drain
+ * bound every connection left is cut, and h2o gets SHUTDOWN_CUT_MS more to close them. */
+static void drain(worker *w)
+{
+    int64_t deadline = mono_ms() + SHUTDOWN_DRAIN_MS;
+    bool cut = false;
+    for (;;) {
+        int64_t now = mono_ms();
+        if (!cut && now >= deadline) {
+            sessd_conns_close_all(&w->conns);
+            cut = true;
+        } else if (!cut) {
+            sessd_conns_close_idle(&w->conns);
+        }
+        if (conns_gone(w) || now >= deadline + SHUTDOWN_CUT_MS)
+            return;
+        h2o_evloop_run(w->loop, 10);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     w->loop = h2o_evloop_create();
-    h2o_context_init(&w->ctx, w->loop, &globalconf);
+    h2o_context_init(&w->ctx, w->loop, w->conf);
     w->accept_ctx.ctx = &w->ctx;
-    w->accept_ctx.hosts = globalconf.hosts;
+    w->accept_ctx.hosts = w->conf->hosts;
     sessd_workers_attach(&w->ctx);
     h2o_linklist_init_anchor(&w->conns);
     w->listener = h2o_evloop_socket_create(w->loop, w->fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -153,15 +223,19 @@ static void *worker_main(void *arg)
         }
     }
 
-    /* Stop accepting, then let connections finish what they are doing. */
+    /* Stop accepting, then let the connections finish the request they are on (drain). */
     h2o_socket_read_stop(w->listener);
     h2o_socket_close(w->listener);
     h2o_context_request_shutdown(&w->ctx);
-    int64_t deadline = mono_ms() + SHUTDOWN_DRAIN_MS;
-    do
-        h2o_evloop_run(w->loop, 10);
-    while (!h2o_linklist_is_empty(&w->ctx.http1._conns) && mono_ms() < deadline);
+    drain(w);
+    park_count(&park.drained);
     sessd_workers_detach(&w->ctx);
+    /* A job that came home after the drain bound answered a connection that was cut: h2o closes
+     * it once it sees the write fail. */
+    int64_t until = mono_ms() + SHUTDOWN_CUT_MS;
+    while (!conns_gone(w) && mono_ms() < until)
+        h2o_evloop_run(w->loop, 10);
+    w->clean = conns_gone(w);
     /* request_shutdown also arms HTTP/2's graceful-shutdown timer, which has nothing to do
      * here (no HTTP/2 without TLS) and would keep the context from being disposed. */
     if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
@@ -303,27 +377,31 @@ static void on_error_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     h2o_setup_next_ostream(req, slot);
 }
 
-static void setup_h2o(const sessd_config *c)
+/* The h2o configuration of the worker loops (route: sessd_route) or of the ops loop
+ * (sessd_route_ops). */
+static void setup_h2o(h2o_globalconf_t *conf, const sessd_config *c,
+                      int (*route)(h2o_req_t *, enum sessd_route *))
 {
-    h2o_config_init(&globalconf);
+    h2o_config_init(conf);
     /* No Server header: it tells an attacker what runs here and nothing a client needs, and
      * h2o formats it with a second sprintf per answer (about 1,400 instructions, a tenth of a
      * verify). */
-    globalconf.server_name = h2o_iovec_init(NULL, 0);
+    conf->server_name = h2o_iovec_init(NULL, 0);
     /* h2o refuses bodies past this with its own 413; the router answers the JSON 413 for
      * anything between max_body and this. */
-    globalconf.max_request_entity_size = (size_t)c->max_body * 2 + 4096;
-    globalconf.http1.upgrade_to_http2 = 0;
+    conf->max_request_entity_size = (size_t)c->max_body * 2 + 4096;
+    conf->http1.upgrade_to_http2 = 0;
     /* Bounds the whole request (a slowloris trickle of header bytes, a slow body) and the idle
      * wait for the next request on a keep-alive connection. */
-    globalconf.http1.req_timeout = (uint64_t)c->request_timeout;
+    conf->http1.req_timeout = (uint64_t)c->request_timeout;
     h2o_hostconf_t *host =
-        h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+        h2o_config_register_host(conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_filter_t *f = h2o_create_filter(&host->fallback_path, sizeof(*f));
     f->on_setup_ostream = on_error_ostream;
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    h2o_handler_t *h = h2o_create_handler(path, sizeof(*h));
-    h->on_req = on_req;
+    route_handler *h = (route_handler *)h2o_create_handler(path, sizeof(*h));
+    h->super.on_req = on_req;
+    h->route = route;
     if (access_log != NULL)
         h2o_access_log_register(path, access_log);
 }
@@ -402,6 +480,11 @@ static void maintenance(int64_t *last_sweep)
     if (sess_touch_flush(sessd_srv.ctx) != 0)
         sessd_log(SESSD_LOG_WARN, "could not write last-seen updates; will retry");
     int64_t now = sessd_now();
+    /* The sessions gauge is counted here, so that /metrics never waits for the store. */
+    uint64_t n = 0;
+    if (sessd_metrics_sessions_due(now))
+        sessd_metrics_sessions_set(
+            sessd_srv.store->ops->count(sessd_srv.store, &n) == 0 ? (int64_t)n : -1, now);
     if (now - *last_sweep >= SWEEP_EVERY_S) {
         size_t removed = 0;
         if (sessd_srv.store->ops->sweep(sessd_srv.store, now, SWEEP_BATCH, &removed) == 0 &&
@@ -493,6 +576,24 @@ static int open_listeners(const sessd_config *cfg, worker *workers, int n, char 
     return 0;
 }
 
+/* [server] ops_listen's socket into `w` (port 0 picks one; `port` gets it). 0, or an exit
+ * status after printing the error. */
+static int open_ops_listener(const sessd_config *cfg, worker *w, char *port, size_t pcap)
+{
+    char err[512], host[256];
+    if (split_listen(cfg->ops_listen, host, sizeof(host), port, pcap) != 0) {
+        fprintf(stderr, "sessiond: bad ops_listen address %s (want HOST:PORT)\n", cfg->ops_listen);
+        return 2;
+    }
+    if (port_is_free(host, port, err, sizeof(err)) != 0 ||
+        (w->fd = open_listener(host, port, err, sizeof(err))) < 0) {
+        fprintf(stderr, "sessiond: [server] ops_listen: %s\n", err);
+        return 1;
+    }
+    snprintf(port, pcap, "%d", bound_port(w->fd));
+    return 0;
+}
+
 /* The key, the store, the session context and the admin socket. 0, or 1 after printing the
  * error with everything it opened closed again. */
 static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
@@ -524,12 +625,13 @@ static int open_state(const sessd_config *cfg, sessd_admin_fn admin_fn)
     } else if (sessd_audit_open(cfg->audit_path, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
         sess_ctx_free(sessd_srv.ctx);
-    } else if (sessd_admin_start(cfg->data_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
+    } else if (sessd_socket_dir(cfg, err, sizeof(err)) != 0 ||
+               sessd_admin_start(cfg->socket_dir, sessd_srv.ctx, admin_fn, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
         sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
     } else if (cfg->store == SESSD_STORE_LMDB &&
-               sessd_touchsock_start(cfg->data_dir, sessd_srv.ctx, err, sizeof(err)) != 0) {
+               sessd_touchsock_start(cfg->socket_dir, sessd_srv.ctx, err, sizeof(err)) != 0) {
         fprintf(stderr, "sessiond: %s\n", err);
         sessd_admin_stop();
         sessd_audit_close(true);
@@ -617,12 +719,19 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         free_configs();
         return 1;
     }
-    worker *workers = calloc((size_t)nthreads, sizeof(worker));
+    /* The worker loops, then the ops loop when [server] ops_listen is set. */
+    int nloops = nthreads + (cfg->ops_listen[0] != '\0');
+    char ops_port[16] = "";
+    worker *workers = calloc((size_t)nloops, sizeof(worker));
     int status =
         workers ? open_listeners(cfg, workers, nthreads, host, sizeof(host), port, sizeof(port))
                 : 1;
-    if (status == 0 && (status = open_state(cfg, admin_fn)) != 0)
+    if (status == 0 && nloops > nthreads &&
+        (status = open_ops_listener(cfg, &workers[nthreads], ops_port, sizeof(ops_port))) != 0)
         for (int i = 0; i < nthreads; i++)
+            close(workers[i].fd);
+    if (status == 0 && (status = open_state(cfg, admin_fn)) != 0)
+        for (int i = 0; i < nloops; i++)
             close(workers[i].fd);
     /* The dummy hash unknown users are checked against is made now, so that no login pays for
      * it; then the pool that does all password work. */
@@ -634,7 +743,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         sessd_audit_close(true);
         sess_ctx_free(sessd_srv.ctx);
         sess_store_close(sessd_srv.store);
-        for (int i = 0; i < nthreads; i++)
+        for (int i = 0; i < nloops; i++)
             close(workers[i].fd);
         status = 1;
     }
@@ -645,11 +754,18 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
         return status;
     }
 
-    setup_h2o(cfg);
-    for (int i = 0; i < nthreads; i++)
+    setup_h2o(&globalconf, cfg, sessd_route);
+    if (nloops > nthreads)
+        setup_h2o(&ops_conf, cfg, sessd_route_ops);
+    for (int i = 0; i < nloops; i++) {
+        workers[i].conf = i < nthreads ? &globalconf : &ops_conf;
         pthread_create(&workers[i].tid, NULL, worker_main, &workers[i]);
+    }
     bool v6 = strchr(host, ':') != NULL;
     printf("sessiond listening on http://%s%s%s:%s\n", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (nloops > nthreads)
+        printf("sessiond ops endpoints (/healthz, /metrics) on port %s of %s\n", ops_port,
+               cfg->ops_listen);
     fflush(stdout);
     if (sessd_store_in_redis(cfg))
         sessd_log(SESSD_LOG_INFO, "%d threads, %s store in redis (key prefix %s, near cache %s)",
@@ -661,10 +777,7 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
 
     wait_for_signals();
     atomic_store(&sessd_srv.stopping, true);
-    /* The pool first: its workers send finished jobs to the loops' receivers, which must exist
-     * until the last worker is joined. */
-    sessd_workers_stop();
-    loops_dispose(workers, nthreads);
+    loops_stop(workers, nloops);
     /* The admin thread may be hashing a password through the helpers: it stops first, then the
      * helpers (which put the in-process hasher back). */
     sessd_touchsock_stop();
@@ -678,6 +791,8 @@ int sessd_serve(sessd_config *cfg, sessd_admin_fn admin_fn)
                   strerror(errno));
     free(workers);
     h2o_config_dispose(&globalconf);
+    if (nloops > nthreads)
+        h2o_config_dispose(&ops_conf);
     free_configs();
     sessd_log(SESSD_LOG_NOTICE, "stopped");
     return 0;

@@ -36,13 +36,15 @@ struct sessd_job {
  * so that a burst of logins slows other logins before it slows verify. */
 int sessd_workers_start(int n);
 /* Stops the pool: jobs still queued go home unrun (job->dropped), running ones finish, and the
- * threads are joined. Called by the main thread once stopping begins, while the event loops still
- * run, and before any loop is disposed of (a worker sends to its loop's receiver). */
+ * threads are joined. Called by the main thread at shutdown once the event loops have drained
+ * their connections (so that the logins of requests in flight are still run), while the loops
+ * still run, and before any loop is disposed of (a worker sends to its loop's receiver). */
 void sessd_workers_stop(void);
 
 /* Called by each event-loop thread before it serves and after it stopped accepting. attach
- * registers the loop's receiver for finished jobs; detach waits (running the loop) until this
- * loop has no job in flight, then unregisters: it returns once sessd_workers_stop has run. */
+ * registers the loop's receiver for finished jobs; detach, called once the loop has drained its
+ * connections, waits (running the loop) until this loop has no job in flight, then unregisters:
+ * its jobs finish on the pool or are sent home unrun by sessd_workers_stop. */
 void sessd_workers_attach(h2o_context_t *ctx);
 void sessd_workers_detach(h2o_context_t *ctx);
 

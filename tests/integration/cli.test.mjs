@@ -1,6 +1,7 @@
 // cli.test.mjs - the admin CLI against a running server, config errors, help and exit statuses.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import { Sandbox, run, startWithKey, createApiKey, createSession, verify, assertError, assertNoSanitizerReport, SESSION_ID_RE, TEST_TIMEOUT_MS } from './lib.mjs';
 import { Jar, addUser, browse, login, PASSWORD } from './gateway-lib.mjs';
@@ -345,3 +346,69 @@ describe('help and version', () => {
   });
 });
 
+
+describe('[server] socket_dir', () => {
+  test('both sockets live there and none in the data directory; admin commands find the server through the same configuration', T, async () => {
+    const sockets = `${sb.root}/run-${++sb.n}`; // made (0700) by the server
+    const config = sb.writeFile(`sockets-${sb.n}.ini`, `[server]\nsocket_dir = ${sockets}\n`);
+    // lmdb: the admin and the touch socket.
+    const data = sb.dataDir();
+    const s = await sb.start({ data, config });
+    try {
+      for (const name of ['admin.sock', 'touch.sock']) {
+        const st = fs.statSync(`${sockets}/${name}`);
+        assert.ok(st.isSocket(), `${name} in socket_dir`);
+        assert.equal(st.mode & 0o077, 0, `${name} mode ${(st.mode & 0o777).toString(8)}`);
+        assert.ok(!fs.existsSync(`${data}/${name}`), `no ${name} in the data directory`);
+      }
+      assert.equal(fs.statSync(sockets).mode & 0o777, 0o700, 'socket_dir made 0700');
+    } finally {
+      await s.stop();
+    }
+    assert.deepEqual(fs.readdirSync(sockets), [], 'both sockets removed at exit');
+    // memory: admin commands run inside the server, through its admin socket.
+    const m = await sb.start({ data: sb.dataDir(), config, store: 'memory' });
+    try {
+      const add = await run(['user', 'add', 'sockdir', '--password-stdin', '--store', 'memory', '--data', m.data, '-c', config],
+        { input: `${PASSWORD}\n` });
+      assert.equal(add.code, 0, add.stderr);
+      const key = await run(['apikey', 'create', 'it', '--store', 'memory', '--data', m.data, '-c', config]);
+      assert.equal(key.code, 0, key.stderr);
+      m.key = key.stdout.trim();
+      const c = await createSession(m, { user: 'sockdir' });
+      const list = await run(['session', 'list', '--store', 'memory', '--data', m.data, '-c', config]);
+      assert.equal(list.code, 0, list.stderr);
+      assert.ok(list.stdout.includes(c.session_id), list.stdout);
+      // Without the configuration the CLI looks in the data directory, and says where it looked.
+      const lost = await run(['session', 'list', '--store', 'memory', '--data', m.data]);
+      assert.notEqual(lost.code, 0);
+      assert.ok(lost.stderr.includes(`${m.data}/admin.sock`), lost.stderr);
+    } finally {
+      await m.stop();
+    }
+  });
+
+  test('a socket_dir too long for a unix socket path is a configuration error', T, async () => {
+    const long = `/tmp/${'d'.repeat(100)}`; // + "/admin.sock": 117 bytes, sun_path holds 107
+    const f = sb.writeFile('sockets-long.ini', `[server]\nsocket_dir = ${long}\n`);
+    const r = await run(['config', 'check', '-c', f, '--data', sb.dataDir()]);
+    assertUsageError(r, 'long socket_dir');
+    assert.match(r.stderr, /socket_dir/);
+    assert.match(r.stderr, /unix socket path/);
+    const s = await run(['serve', '--listen', '127.0.0.1:0', '--data', sb.dataDir(), '-c', f]);
+    assert.equal(s.code, 2, s.stderr);
+    assert.match(s.stderr, /socket_dir/);
+    // A data directory too long to hold the sockets says to set socket_dir.
+    const deep = `${sb.root}/${'e'.repeat(100)}`;
+    const d = await run(['config', 'check', '--data', deep]);
+    assertUsageError(d, 'long data directory');
+    assert.match(d.stderr, /set \[server\] socket_dir/);
+    // At the limit and one past it: "/tmp/" + 91 + "/admin.sock" is 107 bytes (sun_path's 108
+    // less its NUL), one more is refused.
+    const at = sb.writeFile('sockets-at.ini', `[server]\nsocket_dir = /tmp/${'f'.repeat(91)}\n`);
+    const ok = await run(['config', 'check', '-c', at, '--data', sb.dataDir()]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const past = sb.writeFile('sockets-past.ini', `[server]\nsocket_dir = /tmp/${'f'.repeat(92)}\n`);
+    assertUsageError(await run(['config', 'check', '-c', past, '--data', sb.dataDir()]), 'socket_dir one byte too long');
+  });
+});

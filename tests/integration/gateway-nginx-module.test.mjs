@@ -9,6 +9,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 
 import { Sandbox, sleep, TEST_TIMEOUT_MS } from './lib.mjs';
 import { PASSWORD, Jar, addUser, browse, freePort, gatewayConfig, login, startApp, startNginxModule } from './gateway-lib.mjs';
@@ -19,17 +20,24 @@ if (process.env.SESSIOND_SKIP_NGINX_MODULE === '1') {
   process.env.SESSIOND_NGINX_GATEWAY = 'module';
   await import('./gateway-nginx.test.mjs');
 
-  test('the module reports the sessions it lets through (a busy session outlives idle_timeout, an idle one still ends) and binds them to their user agent', { timeout: TEST_TIMEOUT_MS }, async () => {
+  // Once with the touch socket in the data directory (the default on both sides), once with
+  // sessiond's [server] socket_dir and the module's sessiond_socket_dir naming another one.
+  for (const where of ['data directory', 'socket_dir']) test(`the module reports the sessions it lets through to touch.sock in the ${where} (a busy session outlives idle_timeout, an idle one still ends) and binds them to their user agent`, { timeout: TEST_TIMEOUT_MS }, async () => {
     const sb = new Sandbox('sessiond-nginx-touch-');
     let app, srv, nginx;
     try {
       app = await startApp();
       const port = await freePort();
       const data = sb.dataDir();
-      const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`, '[session]\nidle_timeout = 3s\ntouch_interval = 1s\nbind_user_agent = true\n'));
+      const sockets = where === 'socket_dir' ? `${sb.root}/run` : data;
+      const server = where === 'socket_dir' ? `[server]\nsocket_dir = ${sockets}\n` : '';
+      const config = sb.writeFile('gw.ini', gatewayConfig(`http://127.0.0.1:${port}`, `${server}[session]\nidle_timeout = 3s\ntouch_interval = 1s\nbind_user_agent = true\n`));
       await addUser(data, 'erin', { config });
       srv = await sb.start({ data, config });
-      nginx = await startNginxModule(sb.root, srv.port, app.port, port, data, { http: 'sessiond_touch_interval 1s; sessiond_bind_user_agent on;' });
+      assert.ok(fs.statSync(`${sockets}/touch.sock`).isSocket(), `touch.sock in the ${where}`);
+      if (sockets !== data) assert.ok(!fs.existsSync(`${data}/touch.sock`), 'no touch.sock in the data directory');
+      const http = `sessiond_touch_interval 1s; sessiond_bind_user_agent on;${where === 'socket_dir' ? ` sessiond_socket_dir ${sockets};` : ''}`;
+      nginx = await startNginxModule(sb.root, srv.port, app.port, port, data, { http });
       const jar = new Jar();
       const ua = { 'User-Agent': 'erin-browser/1.0' };
       assert.equal((await login(port, jar, 'erin', PASSWORD, { headers: ua })).status, 303);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { Sandbox, startWithKey, run, createSession, verify, assertError, sleep, TEST_TIMEOUT_MS } from './lib.mjs';
+import { addUser, PASSWORD } from './gateway-lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
 let sb;
@@ -162,7 +163,9 @@ test('SIGHUP does not drop a keep-alive connection', T, async () => {
 });
 
 test('SIGTERM with a client stalled mid-request still exits 0 within the drain bound', T, async () => {
-  const s = await startWithKey(sb);
+  // request_timeout past the drain bound: the stalled connection is still open at the bound and
+  // must be cut there (h2o refuses to dispose of a loop with a connection left: SIGABRT).
+  const s = await startWithKey(sb, { config: sb.writeFile('term-stalled.ini', '[server]\nrequest_timeout = 60s\n') });
   const idle = net.connect({ host: '127.0.0.1', port: s.port }); // connected, says nothing
   const stalled = net.connect({ host: '127.0.0.1', port: s.port }); // half a request
   try {
@@ -179,6 +182,59 @@ test('SIGTERM with a client stalled mid-request still exits 0 within the drain b
   } finally {
     idle.destroy();
     stalled.destroy();
+  }
+});
+
+/* A raw HTTP/1.1 connection: what it received, and when the server closed it. */
+async function rawConn(port) {
+  const k = net.connect({ host: '127.0.0.1', port });
+  await new Promise((r, j) => k.once('connect', r).once('error', j));
+  const c = { sock: k, buf: '', closedAt: 0 };
+  k.setEncoding('latin1').on('data', (d) => (c.buf += d));
+  k.on('error', () => {});
+  k.on('close', () => (c.closedAt = Date.now()));
+  return c;
+}
+
+test('SIGTERM closes idle keep-alive connections at once and still answers requests in flight', T, async () => {
+  const cfg = sb.writeFile('term-idle.ini', '[login]\nargon2_ops = 2\nargon2_mem = 32m\n');
+  await addUser(sb.dataDir('term-idle'), 'alice', { config: cfg });
+  const s = await startWithKey(sb, { config: cfg, name: 'term-idle' });
+  const idle = await rawConn(s.port);
+  const create = await rawConn(s.port);
+  const login = await rawConn(s.port);
+  try {
+    // One answered request, then the connection waits between requests.
+    idle.sock.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.ok(await eventually(() => /\r\n\r\nok\n$/.test(idle.buf), 5000), `first answer: ${JSON.stringify(idle.buf)}`);
+    assert.match(idle.buf, /^HTTP\/1\.1 200/);
+    // Two requests whose bodies are still on their way when the signal comes: a create (answered
+    // on the loop) and a bearer login (hashed on the password pool).
+    const createBody = JSON.stringify({ user: 'bob' });
+    create.sock.write(`POST /v1/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.key}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${createBody.length}\r\n\r\n${createBody.slice(0, 5)}`);
+    const loginBody = JSON.stringify({ username: 'alice', password: PASSWORD });
+    login.sock.write('POST /auth/api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${loginBody.length}\r\n\r\n${loginBody.slice(0, 5)}`);
+    await sleep(200);
+    const t0 = Date.now();
+    s.signal('SIGTERM');
+    await sleep(300);
+    create.sock.write(createBody.slice(5));
+    login.sock.write(loginBody.slice(5));
+    const x = await s.waitExit(25000);
+    const took = Date.now() - t0;
+    assert.deepEqual(x, { code: 0, signal: null }, s.output);
+    // 2 s: the 300 ms the bodies take, one password hash, and a wide margin for a loaded host;
+    // before idle connections were closed, the idle one held the exit for request_timeout (10 s).
+    assert.ok(took < 2000, `exit took ${took} ms after SIGTERM`);
+    assert.ok(idle.closedAt > 0 && idle.closedAt - t0 < 1000,
+      `the idle connection was closed ${idle.closedAt ? idle.closedAt - t0 : 'never'} ms after SIGTERM`);
+    assert.match(create.buf, /^HTTP\/1\.1 201 /, `create in flight: ${create.buf.slice(0, 200)}`);
+    assert.match(login.buf, /^HTTP\/1\.1 200 /, `login in flight: ${login.buf.slice(0, 200)}`);
+    assert.match(login.buf, /"access_token"/);
+  } finally {
+    for (const c of [idle, create, login]) c.sock.destroy();
   }
 });
 
