@@ -185,7 +185,7 @@ static int drop_by_id(MDB_txn *txn, const lmdb_store *s, const uint8_t *id)
 static int lmdb_ping(sess_store *st)
 {
     rtxn r;
-    if (atomic_load(&from_base(st)->shared->full) != 0)
+    if (sess__lmdb_full_now(from_base(st)->shared) != 0)
         return SESS_EFULL;
     if (sess__lmdb_rtxn_begin(from_base(st), &r) != 0)
         return SESS_ESTORE;

@@ -479,6 +479,22 @@ static void full_begin(shared_env *e, int why)
             disk_free(e));
 }
 
+int sess__lmdb_full_now(shared_env *e)
+{
+    int why = atomic_load(&e->full);
+    /* A node out of a balancer's rotation (readyz 503) gets no writes that could end the
+     * episode: a full file system that has room again ends it here. A full map ends at the
+     * next write that finds pages (a sweep frees some; a larger map_size needs a restart). */
+    if (why == FULL_DISK && disk_free(e) >= DISK_ROOM &&
+        atomic_compare_exchange_strong(&e->full, &why, 0)) {
+        env_log(e, SESS_STORE_LOG_INFO,
+                "the session store in %s has room again (%llu bytes free on its file system)",
+                e->dir, disk_free(e));
+        return 0;
+    }
+    return why;
+}
+
 /* With the life lock held, after a successful commit of transaction `id`: warns once when the
  * data passes 80 % and 95 % of the ceiling, and ends an out-of-space episode when the commit
  * wrote something (an empty commit needs no room) and, for a full file system, there is room

@@ -149,6 +149,9 @@ void sess__lmdb_rtxn_end(rtxn *r);
  * SESS_EFULL. */
 int sess__lmdb_wtxn_begin(lmdb_store *s, MDB_txn **txn);
 int sess__lmdb_wtxn_end(lmdb_store *s, MDB_txn *txn, int rc);
+/* The out-of-space episode going on (0 none, else its reason), after ending one of a full file
+ * system that has room again (logged): for ping, so that readyz recovers without a write. */
+int sess__lmdb_full_now(shared_env *e);
 
 /* The close operation (sess_store_ops). */
 void sess__lmdb_close(sess_store *st);

@@ -254,17 +254,18 @@ static int write_line(int fd, tail *t, enum sessd_audit_event ev, const char *us
     return 0;
 }
 
-/* A torn tail is what a write cut short by a crash leaves: bytes after the last newline, or
- * (`at_open`, where the last line is parsed) a last line that is not an audit line. Cuts it
- * back to the last whole line, syncs that, and writes an "audit_gap" line saying how many bytes
- * went, chained like any other line, so that verify passes and says so. A tail longer than any
- * line is not a torn write: -1 with EILSEQ, and nothing is cut. 0 when there was nothing to
- * cut; `t` is the tail afterwards. */
+/* A torn tail is what a write cut short by a crash leaves: bytes after the last newline (a line
+ * is written with its newline in one write, so a cut one never has it). Cuts it back to the
+ * last whole line, syncs that, and writes an "audit_gap" line saying how many bytes went,
+ * chained like any other line, so that verify passes and says so. What is no torn write is
+ * never cut: a tail longer than any line, or (`at_open`, where the last line is parsed) a whole
+ * last line that is not an audit line (another tool's file under a wrong [audit] path, or an
+ * edit): -1 with EILSEQ. 0 when there was nothing to cut; `t` is the tail afterwards. */
 static int cut_tail(int fd, tail *t, bool at_open)
 {
     if (!t->needs_newline && (!at_open || t->audit_line))
         return 0;
-    if (!t->start_known || t->size - t->start > SESSD_AUDIT_LINE_MAX + 1) {
+    if (!t->needs_newline || !t->start_known || t->size - t->start > SESSD_AUDIT_LINE_MAX + 1) {
         errno = EILSEQ;
         return -1;
     }
@@ -344,8 +345,9 @@ int sessd_audit_open(const char *path, char *err, size_t errlen)
     if (r != 0) {
         if (errno == EILSEQ)
             snprintf(err, errlen,
-                     "the audit log %s ends in more than a line that is not an audit line; "
-                     "check [audit] path, and run 'sessiond audit verify'",
+                     "the audit log %s does not end in an audit line, and not in a line cut "
+                     "short either (nothing was changed); check [audit] path, and run "
+                     "'sessiond audit verify'",
                      path);
         else
             snprintf(err, errlen, "cannot check the end of the audit log %s: %s", path,

@@ -9,6 +9,7 @@
  * much ahead after a slow correction back.
  */
 #include "core/clock.h"
+#include "core/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A recorded time past this (the year 36812) is no time: it would overflow in milliseconds. */
+#define FLOOR_MAX_S ((int64_t)1 << 40)
 
 static _Atomic int64_t best_offset_ms = INT64_MIN;
 static char clock_path[4096]; /* DATA/clock; "" before init */
@@ -73,11 +77,20 @@ void sessd_clock_init(const char *data_dir, char *warn, size_t cap)
             snprintf(warn, cap, "%s: %s; no floor for the clock", clock_path, strerror(errno));
         return;
     }
-    int64_t floor_s = 0;
-    if (fscanf(f, "%" SCNd64, &floor_s) != 1 || floor_s <= 0)
+    int64_t floor_s = 0, wall_s = ms_of(CLOCK_REALTIME) / 1000;
+    if (fscanf(f, "%" SCNd64, &floor_s) != 1 || floor_s <= 0 || floor_s > FLOOR_MAX_S) {
         snprintf(warn, cap, "%s: not a time; no floor for the clock", clock_path);
-    else
+        floor_s = 0;
+    } else {
         raise_offset(floor_s * 1000 - ms_of(CLOCK_MONOTONIC));
+        if (floor_s - wall_s > 86400)
+            snprintf(warn, cap,
+                     "%s: the time this data directory reached is %" PRId64
+                     " s ahead of the wall clock; deadlines run from it. If the wall clock is "
+                     "right (the other was a mistaken step), stop sessiond, delete that file "
+                     "and start again (docs/operations.md)",
+                     clock_path, floor_s - wall_s);
+    }
     fclose(f);
     last_saved_s = floor_s;
 }
@@ -123,7 +136,16 @@ bool sessd_clock_tick(int64_t warn_after_s, int64_t *step_s)
     }
     last_tick_offset_ms = off;
     ticked = true;
-    if (now != last_saved_s)
-        (void)sessd_clock_save(); /* a failure leaves the last value: an older floor */
+    if (now != last_saved_s) {
+        /* A failure leaves the last value, an older floor: said once until it works again. */
+        static bool failing;
+        bool failed = sessd_clock_save() != 0;
+        if (failed && !failing)
+            sessd_log(SESSD_LOG_WARN,
+                      "cannot record the clock in %s: %s; a restart after a step "
+                      "back may move deadlines back to the last recorded time",
+                      clock_path, strerror(errno));
+        failing = failed;
+    }
     return stepped;
 }

@@ -180,10 +180,15 @@ static bool reauth_session(login_job *j, const char *user, int64_t now)
     j->value.len = SESS_TOKEN_STRLEN;
     j->result = 0;
     j->max_age = (rec.flags & SESS_REC_REMEMBER) ? rec.abs_expires - now : -1;
-    /* Without its audit line the new token is never sent (the old one lasts its grace). */
+    /* Without its audit line the new token is never sent, and a step-up keeps no grace for
+     * the old one: the session is ended rather than left live with a token nobody holds. */
     if (sessd_audit_change(SESSD_AUDIT_ROTATE, user, rec.id, j->ip,
-                           "step-up: password confirmed") != 0)
+                           "step-up: password confirmed") != 0) {
+        if (sess_delete(sessd_srv.ctx, rec.id) != 0)
+            sessd_log(SESSD_LOG_WARN, "a step-up whose audit line failed could not end its "
+                                      "session; it ends by its deadlines");
         j->result = SESS_EAUDIT;
+    }
     sess_record_dispose(&rec);
     sessd_metrics_login(1);
     return true;

@@ -210,11 +210,13 @@ static void pw_run(sessd_job *base)
     sess_wipe(j->fresh, sizeof(j->fresh));
     if (j->result != 0)
         return;
-    /* The password is changed and every session ended: that stands. Without its audit line
-     * (on_failure = refuse) it is not confirmed, and the browser is not signed in again. */
-    j->result = sessd_audit_change(SESSD_AUDIT_PASSWORD_CHANGED, j->user, j->old_id, j->ip,
-                                   "password page: every session of the user ended");
-    if (j->result == 0)
+    /* The password is changed and every session ended: that stands, and the user must hear
+     * it. Without its audit line (on_failure = refuse) this browser is not signed in again:
+     * it goes to the login page, where the new password works (pw_done). */
+    if (sessd_audit_change(SESSD_AUDIT_PASSWORD_CHANGED, j->user, j->old_id, j->ip,
+                           "password page: every session of the user ended") != 0)
+        j->signin = SESS_EAUDIT;
+    else
         sign_in_again(j, &acct, now);
     sess_wipe(&acct, sizeof(acct));
 }
