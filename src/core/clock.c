@@ -130,7 +130,7 @@ bool sessd_clock_tick(int64_t warn_after_s, int64_t *step_s)
     if (ticked) {
         int64_t d = off - last_tick_offset_ms;
         if (d > warn_after_s * 1000 || d <= -1000) {
-            *step_s = d / 1000;
+            *step_s = (d + (d < 0 ? -500 : 500)) / 1000; /* rounded: readings jitter by ms */
             stepped = true;
         }
     }

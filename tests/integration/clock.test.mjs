@@ -53,7 +53,7 @@ test('a backward step of an hour does not let a session outlive its absolute dea
     await sleep(4200); // past the absolute deadline on the monotonic clock
     assertError(await verify(s, c.token, { touch: false }), 404, 'invalid_session', 'the hour back does not extend it');
     await sleep(1200); // the maintenance thread has looked at the clock by now
-    assert.match(s.output, /the wall clock stepped back by 36\d\d s/, s.output);
+    assert.match(s.output, /the wall clock stepped back by 3(59\d|60\d) s/, s.output);
   } finally {
     await s.stop();
   }
