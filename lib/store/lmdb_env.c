@@ -54,6 +54,7 @@
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30) /* the first map, and the ceiling when none is given */
 #define FULL_MAP 1                         /* shared_env.full: the map is at its ceiling */
 #define FULL_DISK 2                        /* shared_env.full: the file system is full */
+#define FULL_DISK_AFTER_COMMIT 3 /* wtxn_finish only: a sync after the commit found no room */
 /* A full file system counts as having room again from this much free space: less than that
  * is what a sweep or a touch may still find, not the end of the episode. */
 #define DISK_ROOM ((unsigned long long)1 << 20)
@@ -413,11 +414,13 @@ static int wtxn_finish(lmdb_store *s, MDB_txn *txn, int rc, int *why)
     pthread_mutex_lock(&e->sync_mu);
     uint64_t mine = ++e->committed;
     pthread_mutex_unlock(&e->sync_mu);
-    /* A failed sync leaves the commit in place: never run again, whatever the reason. */
+    /* A failed sync leaves the commit in place: never run again, whatever the reason. The
+     * change is visible but not known durable, so it is no store_full ("nothing changed"): a
+     * store error, and, for lack of space, the start of an episode (readyz, the log). */
     raw = sync_upto(e, mine);
     if (raw != 0 && no_space(e, raw))
-        *why = FULL_DISK;
-    return *why != 0 ? SESS_EFULL : sess__lmdb_map_err(raw);
+        *why = FULL_DISK_AFTER_COMMIT;
+    return sess__lmdb_map_err(raw);
 }
 
 /* With the life lock held. */
@@ -543,6 +546,10 @@ int sess__lmdb_wtxn_end(lmdb_store *s, MDB_txn *txn, int rc)
      * listing's callback) cannot wait for the others to end: it fails as full. */
     if (why == FULL_MAP && lives_held == 0 && env_grow(e, seen))
         return LMDB_GROWN;
+    if (why == FULL_DISK_AFTER_COMMIT) {
+        full_begin(e, FULL_DISK);
+        return rc; /* committed, not known durable: not "nothing changed" */
+    }
     full_begin(e, why);
     return SESS_EFULL;
 }
