@@ -2,7 +2,7 @@
 // section 3) and the CSRF answer of verify (section 5).
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Sandbox, startWithKey, createSession, verify, assertError, run, httpRequest, TEST_TIMEOUT_MS } from './lib.mjs';
+import { Sandbox, startWithKey, createSession, verify, assertError, run, httpRequest, sleep, TEST_TIMEOUT_MS } from './lib.mjs';
 import { Jar, browse, formFields } from './gateway-lib.mjs';
 
 const T = { timeout: TEST_TIMEOUT_MS };
@@ -109,6 +109,8 @@ describe('set_cookie', () => {
     // serve says it at start, as a warning log line.
     const s = await startWithKey(sb, { config: sb.writeFile('insecure-serve.ini', '[server]\npublic_url = https://auth.example.com\n[session]\ncookie_name = sid\n') });
     try {
+      // Logged just after the "listening" line that start() waits for: give it a moment.
+      for (let i = 0; i < 100 && !/warn.*no __Host- or __Secure- prefix/.test(s.output); i++) await sleep(50);
       assert.match(s.output, /warn.*no __Host- or __Secure- prefix/);
     } finally {
       await s.stop();
