@@ -92,6 +92,17 @@ void sessd_page_csrf(sessd_page *p)
         sessd_page_hidden(p, "csrf_token", p->csrf);
 }
 
+void sessd_page_form_end(sessd_page *p, h2o_req_t *req, enum sessd_msg button)
+{
+    char proof[SESS_TOKEN_STRLEN + 1];
+    auth_form_proof(req, proof);
+    sessd_page_hidden(p, "csrf", proof);
+    sessd_page_csrf(p);
+    fputs("<button type=\"submit\">", p->f);
+    auth_html(p->f, sessd_page_msg(p, button));
+    fputs("</button>\n</form>\n", p->f);
+}
+
 /* Logout, like keepalive, refuses a cross-site request and otherwise needs the session's CSRF
  * token or the browser's own same-origin word (csrf.h); the form carries the token, so it
  * passes even from a browser that sends neither Origin nor Sec-Fetch-Site. */

@@ -49,6 +49,9 @@ void sessd_page_hidden(sessd_page *p, const char *name, const char *value);
  * verify forwards in X-CSRF-Token and whoami shows): every form of a signed-in page carries it,
  * and the POST handlers check it (auth_form_token_ok). Nothing for an anonymous visitor. */
 void sessd_page_csrf(sessd_page *p);
+/* Ends a POST form of ours: the form's CSRF proof (`csrf`, auth_form_proof), the session's
+ * token (sessd_page_csrf), the submit button saying `button`, and </form>. */
+void sessd_page_form_end(sessd_page *p, h2o_req_t *req, enum sessd_msg button);
 
 typedef struct sessd_login_view {
     const char *action;   /* the form's target (base_path/login) */

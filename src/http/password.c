@@ -76,7 +76,6 @@ static void field(sessd_page *p, const char *name, enum sessd_msg label, const c
 static void show(h2o_req_t *req, int status, const sessd_visitor *v, int note)
 {
     sessd_page p;
-    char proof[SESS_TOKEN_STRLEN + 1];
     if (!sessd_page_begin(&p, req, v, SESSD_MSG_CHANGE_PASSWORD))
         return;
     bool current_bad = note == SESSD_MSG_ERR_CURRENT_WRONG;
@@ -101,12 +100,7 @@ static void show(h2o_req_t *req, int status, const sessd_visitor *v, int note)
     fputs("</p>\n", p.f);
     field(&p, "new_password2", SESSD_MSG_NEW_PASSWORD_AGAIN, "new-password", again_bad, false,
           again_bad);
-    auth_form_proof(req, proof);
-    sessd_page_hidden(&p, "csrf", proof);
-    sessd_page_csrf(&p);
-    fputs("<button type=\"submit\">", p.f);
-    auth_html(p.f, sessd_page_msg(&p, SESSD_MSG_CHANGE_PASSWORD));
-    fputs("</button>\n</form>\n", p.f);
+    sessd_page_form_end(&p, req, SESSD_MSG_CHANGE_PASSWORD);
     sessd_page_end(&p, status);
 }
 

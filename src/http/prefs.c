@@ -216,7 +216,6 @@ static void select_begin(sessd_page *p, const char *name, enum sessd_msg label)
 static void show(h2o_req_t *req, int status, const sessd_visitor *v, int note)
 {
     sessd_page p;
-    char proof[SESS_TOKEN_STRLEN + 1];
     if (!sessd_page_begin(&p, req, v, SESSD_MSG_PREFERENCES))
         return;
     if (note == SESSD_MSG_SAVED)
@@ -247,12 +246,7 @@ static void show(h2o_req_t *req, int status, const sessd_visitor *v, int note)
         option(&p, fonts[i], sessd_page_msg(&p, font_msgs[i]),
                v->prefs.font[0] ? v->prefs.font : "medium");
     fputs("</select>\n", p.f);
-    auth_form_proof(req, proof);
-    sessd_page_hidden(&p, "csrf", proof);
-    sessd_page_csrf(&p);
-    fputs("<button type=\"submit\">", p.f);
-    auth_html(p.f, sessd_page_msg(&p, SESSD_MSG_SAVE));
-    fputs("</button>\n</form>\n", p.f);
+    sessd_page_form_end(&p, req, SESSD_MSG_SAVE);
     sessd_page_end(&p, status);
 }
 
